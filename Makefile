@@ -1,0 +1,101 @@
+# pam_nextpay — build, test and install.
+#   make            build/pam_nextpay.so, build/nextpay-helper, build/nextpayctl
+#   make check      every test (installs missing Debian packages first when root)
+#   make demo       a full sign-in against the bundled mock API
+#   make install    DESTDIR, PREFIX, LIBEXECDIR, SBINDIR, PAMDIR, SYSCONFDIR respected
+
+VERSION     := 0.1.0
+PREFIX      ?= /usr
+LIBEXECDIR  ?= $(PREFIX)/libexec
+SBINDIR     ?= $(PREFIX)/sbin
+SYSCONFDIR  ?= /etc
+MULTIARCH   := $(shell dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null)
+PAMDIR      ?= /usr/lib/$(MULTIARCH)/security
+HELPER_PATH ?= $(LIBEXECDIR)/pam_nextpay/nextpay-helper
+
+CC          ?= cc
+PKG_CONFIG  ?= pkg-config
+BUILD       := build
+
+# Warnings are errors; hardening is on by default (CFLAGS may add, not remove).
+WARNINGS    := -Wall -Wextra -Wconversion -Wformat=2 -Wshadow -Werror
+HARDENING   := -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIC
+CFLAGS      ?= -O2 -g
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
+               -DNP_VERSION='"$(VERSION)"' -DNP_DEFAULT_HELPER='"$(HELPER_PATH)"' \
+               -DNP_DEFAULT_CONFIG='"$(SYSCONFDIR)/security/pam_nextpay.conf"'
+LINK_HARDEN := -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
+
+# Third-party headers as system headers, so -Wconversion judges only our code.
+pkg_cflags   = $(patsubst -I%,-isystem %,$(filter-out -I/usr/include/$(MULTIARCH),$(shell $(PKG_CONFIG) --cflags $(1))))
+pkg_libs     = $(shell $(PKG_CONFIG) --libs $(1))
+
+MODULE_PKGS := pam json-c libsodium
+HELPER_PKGS := libcurl json-c libsodium
+ALL_CFLAGS   = $(BASE_CFLAGS) $(call pkg_cflags,$(MODULE_PKGS) libcurl) $(CPPFLAGS) $(CFLAGS)
+
+COMMON_SRC  := src/sanitize.c src/validate.c src/safe_file.c src/lineio.c src/json_util.c \
+               src/protocol.c
+MODULE_SRC  := pam_nextpay.c src/auth.c src/config.c src/usermap.c src/conv.c \
+               src/helper_proc.c $(COMMON_SRC)
+HELPER_SRC  := src/helper_main.c src/helper_flow.c src/http.c src/api_parse.c src/privdrop.c $(COMMON_SRC)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+MODULE      := $(BUILD)/pam_nextpay.so
+HELPER      := $(BUILD)/nextpay-helper
+
+.PHONY: all deps check check-unit check-integration demo install clean
+all: $(MODULE) $(HELPER)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(MODULE): $(call obj,$(MODULE_SRC)) src/pam_nextpay.map
+	$(CC) -shared -o $@ $(call obj,$(MODULE_SRC)) -Wl,--version-script=src/pam_nextpay.map \
+	    -Wl,--no-undefined $(LINK_HARDEN) $(LDFLAGS) $(call pkg_libs,$(MODULE_PKGS))
+
+$(HELPER): $(call obj,$(HELPER_SRC))
+	$(CC) -pie -o $@ $^ $(LINK_HARDEN) $(LDFLAGS) $(call pkg_libs,$(HELPER_PKGS))
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- dependencies -------------------------------------------------------------
+
+DEB_PACKAGES := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev libjson-c-dev \
+                libsodium-dev libcmocka-dev libpam-wrapper libpamtest0-dev pamtester \
+                python3 openssl
+DEB_STAMP    := $(BUILD)/.deps-ok
+
+deps:
+	@./tests/deps.sh $(DEB_PACKAGES)
+
+# ---- tests --------------------------------------------------------------------
+
+include tests/tests.mk
+
+# ---- demo ---------------------------------------------------------------------
+
+demo: deps all
+	@./tests/demo.sh
+
+# ---- install ------------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(LIBEXECDIR)/pam_nextpay $(DESTDIR)$(SBINDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/security
+	install -m 0644 $(MODULE) $(DESTDIR)$(PAMDIR)/pam_nextpay.so
+	install -m 0755 $(HELPER) $(DESTDIR)$(LIBEXECDIR)/pam_nextpay/nextpay-helper
+	@if [ -f $(BUILD)/nextpayctl ]; then \
+	    install -m 0755 $(BUILD)/nextpayctl $(DESTDIR)$(SBINDIR)/nextpayctl; fi
+	@for f in pam_nextpay.conf pam_nextpay.users; do \
+	    if [ -e $(DESTDIR)$(SYSCONFDIR)/security/$$f ]; then \
+	        echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/security/$$f"; \
+	    else \
+	        install -m 0644 conf/$$f $(DESTDIR)$(SYSCONFDIR)/security/$$f; \
+	    fi; \
+	done
+
+clean:
+	rm -rf $(BUILD)

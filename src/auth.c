@@ -1,0 +1,509 @@
+#include "auth.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <security/pam_appl.h>
+#include <security/pam_ext.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "conv.h"
+#include "helper_proc.h"
+#include "protocol.h"
+#include "sanitize.h"
+#include "usermap.h"
+
+#define ACCOUNT_MAX 256
+#define ACCOUNT_SHOWN 32
+#define HOST_SHOWN 48
+#define READY_TIMEOUT_MS 10000
+#define ANSWER_MAX 512
+
+/* Everything one sign-in needs; on the heap, as hosts may run PAM on small stacks. */
+struct session {
+	pam_handle_t *pamh;
+	struct np_config cfg;
+	struct np_usermap map;
+	struct np_helper helper;
+	struct np_msg msg;          /* the last message from the helper */
+	struct np_msg_code code;    /* the code being shown */
+	const char *service;
+	const char *account;
+	char account_shown[ACCOUNT_SHOWN + 1];
+	char host_shown[HOST_SHOWN + 1];
+	char rhost_shown[128];
+	long long deadline_ms;      /* CLOCK_MONOTONIC */
+	char user_id[NP_USER_ID_MAX + 1];
+	const char *result;         /* one word for the log */
+	char reason[256];           /* for the log: what happened, no secrets */
+};
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long ms_left(const struct session *s)
+{
+	long long left = s->deadline_ms - monotonic_ms();
+
+	return left > 0 ? left : 0;
+}
+
+static int wait_ms_bounded(const struct session *s, long long limit_ms)
+{
+	long long left = ms_left(s);
+
+	if (limit_ms >= 0 && limit_ms < left)
+		left = limit_ms;
+	return left > 3600000 ? 3600000 : (int)left;
+}
+
+static int outcome(struct session *s, int rc, const char *result, const char *reason)
+{
+	s->result = result;
+	snprintf(s->reason, sizeof s->reason, "%s", reason);
+	return rc;
+}
+
+/* Tells the person why, in words that need no knowledge of the internals. */
+static void tell(struct session *s, const char *text)
+{
+	(void)np_conv_show(s->pamh, PAM_ERROR_MSG, text);
+}
+
+static void shorten(char *dst, size_t dst_size, const char *src)
+{
+	char clean[ACCOUNT_MAX * 4 + 1];
+	size_t len = np_sanitize_str(clean, sizeof clean, src);
+
+	if (len < dst_size) {
+		memcpy(dst, clean, len + 1);
+		return;
+	}
+	np_sanitize(dst, dst_size - 3, clean, len);
+	strcat(dst, "...");
+}
+
+static void describe_host(struct session *s)
+{
+	char host[256] = "";
+	const void *rhost = NULL;
+
+	if (gethostname(host, sizeof host - 1) != 0)
+		snprintf(host, sizeof host, "this host");
+	host[sizeof host - 1] = '\0';
+	shorten(s->host_shown, sizeof s->host_shown, host);
+	if (pam_get_item(s->pamh, PAM_RHOST, &rhost) != PAM_SUCCESS || rhost == NULL)
+		rhost = "";
+	np_sanitize_str(s->rhost_shown, sizeof s->rhost_shown, rhost);
+}
+
+static int load_settings(struct session *s, int argc, const char **argv)
+{
+	char err[512];
+
+	if (np_config_load(&s->cfg, argc, argv, err, sizeof err) != 0) {
+		char clean[512];
+
+		np_sanitize_str(clean, sizeof clean, err);
+		pam_syslog(s->pamh, LOG_ERR, "configuration error: %s", clean);
+		return outcome(s, PAM_SERVICE_ERR, "error", "configuration error");
+	}
+	return PAM_SUCCESS;
+}
+
+static bool account_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > ACCOUNT_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] == 0x7F)
+			return false;
+	return true;
+}
+
+static int find_account(struct session *s)
+{
+	const char *user = NULL;
+	struct passwd pw;
+	struct passwd *found = NULL;
+	long size_hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+	size_t buf_size = size_hint > 0 ? (size_t)size_hint : 16384;
+	char *buf;
+	int rc;
+
+	rc = pam_get_user(s->pamh, &user, NULL);
+	if (rc != PAM_SUCCESS || user == NULL) {
+		s->account_shown[0] = '\0';
+		return outcome(s, rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN, "error",
+		               "no user name");
+	}
+	s->account = user;
+	shorten(s->account_shown, sizeof s->account_shown, user);
+	if (!account_name_ok(user))
+		return outcome(s, PAM_USER_UNKNOWN, "failure", "malformed user name");
+	for (;;) {
+		buf = malloc(buf_size);
+		if (buf == NULL)
+			return outcome(s, PAM_BUF_ERR, "error", "out of memory");
+		rc = getpwnam_r(user, &pw, buf, buf_size, &found);
+		free(buf);
+		if (rc != ERANGE || buf_size > 1024 * 1024)
+			break;
+		buf_size *= 2;
+	}
+	if (rc != 0)
+		return outcome(s, PAM_SERVICE_ERR, "error", "account lookup failed");
+	if (found == NULL)
+		return outcome(s, PAM_USER_UNKNOWN, "failure", "no such local account");
+	return PAM_SUCCESS;
+}
+
+static int load_map(struct session *s)
+{
+	char err[512];
+
+	/* With e-mail local parts as a rule of their own, a map file is optional. */
+	if (np_usermap_load(&s->map, s->cfg.usermap, s->cfg.map_email_localpart, err,
+	                    sizeof err) != 0) {
+		char clean[512];
+
+		np_sanitize_str(clean, sizeof clean, err);
+		pam_syslog(s->pamh, LOG_ERR, "identity map: %s", clean);
+		tell(s, "NextPay sign-in is not set up correctly on this host. "
+		        "Please contact your administrator.");
+		return outcome(s, PAM_SERVICE_ERR, "error", "identity map unusable");
+	}
+	return PAM_SUCCESS;
+}
+
+/* What a failure message from the helper means for the person and for PAM. */
+static int failure_outcome(struct session *s, const struct np_msg_failure *f)
+{
+	char reason[sizeof s->reason];
+
+	snprintf(reason, sizeof reason, "%s%s%s", np_failure_reason_name(f->reason),
+	         f->detail[0] != '\0' ? ": " : "", f->detail);
+	switch (f->reason) {
+	case NP_FAIL_DENIED:
+		tell(s, "The sign-in was denied in NextPay.");
+		/* PAM_MAXTRIES: sshd and sudo must not start over with a fresh code. */
+		return outcome(s, PAM_MAXTRIES, "denied", reason);
+	case NP_FAIL_EXPIRED:
+	case NP_FAIL_TIMEOUT:
+		tell(s, "The code expired before it was approved. Please try again.");
+		return outcome(s, PAM_AUTH_ERR, "expired", reason);
+	case NP_FAIL_UNAUTHORIZED:
+		tell(s, "NextPay did not accept the sign-in.");
+		return outcome(s, PAM_AUTH_ERR, "failure", reason);
+	case NP_FAIL_CONFIG:
+		tell(s, "NextPay sign-in is not set up correctly on this host. "
+		        "Please contact your administrator.");
+		return outcome(s, PAM_SERVICE_ERR, "error", reason);
+	case NP_FAIL_UNAVAILABLE:
+	case NP_FAIL_TLS:
+	case NP_FAIL_MALFORMED:
+	case NP_FAIL_INTERNAL:
+	default:
+		tell(s, "NextPay could not be reached. Please try again later.");
+		return outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable", reason);
+	}
+}
+
+static int helper_trouble(struct session *s, enum np_helper_recv_status status,
+                          const char *err)
+{
+	char reason[sizeof s->reason];
+
+	if (status == NP_RECV_TIMEOUT)
+		snprintf(reason, sizeof reason, "no answer from the helper in time");
+	else
+		snprintf(reason, sizeof reason, "helper: %s", err);
+	tell(s, "NextPay could not be reached. Please try again later.");
+	return outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable", reason);
+}
+
+static int timed_out(struct session *s)
+{
+	tell(s, "The code expired before it was approved. Please try again.");
+	return outcome(s, PAM_AUTH_ERR, "expired", "login_timeout or code lifetime passed");
+}
+
+/* Waits for the next message of one of the wanted kinds; failures end the wait. */
+static int expect(struct session *s, int timeout_ms, enum np_msg_type want1,
+                  enum np_msg_type want2)
+{
+	char err[256] = "";
+	enum np_helper_recv_status status;
+
+	np_msg_wipe(&s->msg);
+	status = np_helper_recv(&s->helper, timeout_ms, &s->msg, err, sizeof err);
+	if (status == NP_RECV_TIMEOUT && ms_left(s) == 0)
+		return timed_out(s);
+	if (status != NP_RECV_OK)
+		return helper_trouble(s, status, err);
+	if (s->msg.type == NP_MSG_FAILURE)
+		return failure_outcome(s, &s->msg.failure);
+	if (s->msg.type != want1 && s->msg.type != want2)
+		return helper_trouble(s, NP_RECV_BROKEN, "unexpected message");
+	return PAM_SUCCESS;
+}
+
+static int start_helper(struct session *s)
+{
+	char err[512];
+	int rc;
+
+	np_helper_init(&s->helper);
+	if (np_helper_start(&s->helper, s->cfg.helper, err, sizeof err) != 0) {
+		char clean[512];
+
+		np_sanitize_str(clean, sizeof clean, err);
+		pam_syslog(s->pamh, LOG_ERR, "%s", clean);
+		tell(s, "NextPay sign-in is not set up correctly on this host. "
+		        "Please contact your administrator.");
+		return outcome(s, PAM_SERVICE_ERR, "error", "helper cannot be started");
+	}
+	np_msg_init(&s->msg, NP_MSG_CONFIG);
+	snprintf(s->msg.config.api_url, sizeof s->msg.config.api_url, "%s", s->cfg.api_url);
+	snprintf(s->msg.config.ca_file, sizeof s->msg.config.ca_file, "%s", s->cfg.ca_file);
+	snprintf(s->msg.config.pinned_pubkey, sizeof s->msg.config.pinned_pubkey, "%s",
+	         s->cfg.pinned_pubkey);
+	snprintf(s->msg.config.proxy, sizeof s->msg.config.proxy, "%s", s->cfg.proxy);
+	snprintf(s->msg.config.helper_user, sizeof s->msg.config.helper_user, "%s",
+	         s->cfg.helper_user);
+	s->msg.config.connect_timeout = s->cfg.connect_timeout;
+	s->msg.config.request_timeout = s->cfg.request_timeout;
+	if (np_helper_send(&s->helper, &s->msg) != 0)
+		return helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
+	rc = expect(s, wait_ms_bounded(s, READY_TIMEOUT_MS), NP_MSG_READY, NP_MSG_READY);
+	if (rc == PAM_SUCCESS && s->cfg.debug)
+		pam_syslog(s->pamh, LOG_DEBUG, "helper %s started as pid %ld", s->cfg.helper,
+		           (long)s->helper.pid);
+	return rc;
+}
+
+static void format_lifetime(char *out, size_t out_size, long long seconds)
+{
+	if (seconds < 120)
+		snprintf(out, out_size, "%lld seconds", seconds);
+	else
+		snprintf(out, out_size, "%lld minutes", (seconds + 30) / 60);
+}
+
+static void instructions(const struct session *s, const char *last_line, char *out,
+                         size_t out_size)
+{
+	char lifetime[32];
+
+	format_lifetime(lifetime, sizeof lifetime, (ms_left(s) + 999) / 1000);
+	snprintf(out, out_size,
+	         "NextPay sign-in to %s as %s.\n"
+	         "Open %s\n"
+	         "and approve code %s (valid for %s).\n"
+	         "%s",
+	         s->host_shown, s->account_shown, s->code.verification_url, s->code.code, lifetime,
+	         last_line);
+}
+
+static int receive_code(struct session *s)
+{
+	long long lifetime_ms;
+	int rc;
+
+	np_msg_init(&s->msg, NP_MSG_DEVICE_LOGIN);
+	snprintf(s->msg.login.intent, sizeof s->msg.login.intent, "%s", s->cfg.intent);
+	s->msg.login.poll_interval = s->cfg.poll_interval;
+	s->msg.login.timeout = (unsigned)((ms_left(s) + 999) / 1000);
+	s->msg.login.want_token = false;
+	if (np_helper_send(&s->helper, &s->msg) != 0)
+		return helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
+	rc = expect(s, wait_ms_bounded(s, -1), NP_MSG_CODE, NP_MSG_CODE);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	s->code = s->msg.code;
+	/* The code's own lifetime bounds the sign-in as much as login_timeout does. */
+	lifetime_ms = ((long long)s->code.expires_at - (long long)time(NULL)) * 1000;
+	if (lifetime_ms <= 0) {
+		tell(s, "The code expired before it was approved. Please try again.");
+		return outcome(s, PAM_AUTH_ERR, "expired", "code arrived already expired");
+	}
+	if (monotonic_ms() + lifetime_ms < s->deadline_ms)
+		s->deadline_ms = monotonic_ms() + lifetime_ms;
+	if (s->cfg.debug)
+		pam_syslog(s->pamh, LOG_DEBUG, "device code %s issued, %lld s to approve",
+		           s->code.code, ms_left(s) / 1000);
+	return PAM_SUCCESS;
+}
+
+/* wait = poll: instructions as information, then wait for the helper's verdict. */
+static int wait_polling(struct session *s)
+{
+	char text[PAM_MAX_MSG_SIZE];
+	int rc;
+
+	instructions(s, "Waiting for your approval...", text, sizeof text);
+	/* Shown even under PAM_SILENT (sudo always sets it): without it nobody can sign in. */
+	rc = np_conv_show(s->pamh, PAM_TEXT_INFO, text);
+	if (rc != PAM_SUCCESS)
+		return outcome(s, PAM_CONV_ERR, "error", "conversation failed");
+	for (;;) {
+		if (ms_left(s) == 0)
+			return timed_out(s);
+		rc = expect(s, wait_ms_bounded(s, -1), NP_MSG_IDENTITY, NP_MSG_PENDING);
+		if (rc != PAM_SUCCESS)
+			return rc;
+		if (s->msg.type == NP_MSG_IDENTITY)
+			return PAM_SUCCESS;
+	}
+}
+
+/*
+ * wait = prompt: the instructions ride on an echo-off prompt, which is the
+ * only text OpenSSH's keyboard-interactive shows before authentication ends.
+ * The helper keeps polling meanwhile; Enter asks it for a fresh answer.
+ */
+static int wait_prompting(struct session *s)
+{
+	char text[PAM_MAX_MSG_SIZE];
+	char *answer = NULL;
+	int rc = PAM_SUCCESS;
+	/* The helper answers poll_now after the request it may be in, plus one more. */
+	long long ask_limit_ms =
+		(2 * ((long long)s->cfg.connect_timeout + (long long)s->cfg.request_timeout) + 2) * 1000;
+
+	answer = sodium_malloc(ANSWER_MAX);
+	if (answer == NULL)
+		return outcome(s, PAM_BUF_ERR, "error", "out of memory");
+	instructions(s, "Press Enter once you have approved: ", text, sizeof text);
+	for (;;) {
+		rc = np_conv_ask(s->pamh, text, answer, ANSWER_MAX);
+		sodium_memzero(answer, ANSWER_MAX);
+		if (rc != PAM_SUCCESS) {
+			rc = outcome(s, PAM_CONV_ERR, "error", "conversation failed");
+			break;
+		}
+		if (ms_left(s) == 0) {
+			rc = timed_out(s);
+			break;
+		}
+		np_msg_init(&s->msg, NP_MSG_POLL_NOW);
+		if (np_helper_send(&s->helper, &s->msg) != 0) {
+			rc = helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
+			break;
+		}
+		rc = expect(s, wait_ms_bounded(s, ask_limit_ms), NP_MSG_IDENTITY, NP_MSG_PENDING);
+		if (rc != PAM_SUCCESS || s->msg.type == NP_MSG_IDENTITY)
+			break;
+		snprintf(text, sizeof text,
+		         "Still waiting for approval of code %s.\n"
+		         "Press Enter once you have approved: ",
+		         s->code.code);
+	}
+	sodium_free(answer);
+	return rc;
+}
+
+static enum np_wait_mode wait_mode(const struct session *s)
+{
+	if (s->cfg.wait != NP_WAIT_AUTO)
+		return s->cfg.wait;
+	return strcmp(s->service, "sshd") == 0 ? NP_WAIT_PROMPT : NP_WAIT_POLL;
+}
+
+static int decide(struct session *s)
+{
+	const struct np_msg_identity *who = &s->msg.identity;
+	const char *why = NULL;
+	char text[PAM_MAX_MSG_SIZE];
+	char shown[NP_EMAIL_MAX + 1];
+
+	snprintf(s->user_id, sizeof s->user_id, "%s", who->user_id);
+	if (np_usermap_allows(&s->map, &s->cfg, s->account, who->user_id, who->email, &why))
+		return outcome(s, PAM_SUCCESS, "success", why);
+	np_sanitize_str(shown, sizeof shown, who->email[0] != '\0' ? who->email : who->user_id);
+	snprintf(text, sizeof text, "NextPay account %s may not sign in as %s on this host.", shown,
+	         s->account_shown);
+	tell(s, text);
+	return outcome(s, PAM_AUTH_ERR, "refused", "identity does not map to this account");
+}
+
+static int sign_in(struct session *s, int argc, const char **argv)
+{
+	const void *service = NULL;
+	int rc;
+
+	rc = load_settings(s, argc, argv);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	if (pam_get_item(s->pamh, PAM_SERVICE, &service) != PAM_SUCCESS || service == NULL)
+		return outcome(s, PAM_SERVICE_ERR, "error", "no PAM service name");
+	s->service = service;
+	if (s->cfg.skip_services[0] != '\0' && np_list_contains(s->cfg.skip_services, s->service))
+		return outcome(s, PAM_IGNORE, "skipped", "service in skip_services");
+	s->deadline_ms = monotonic_ms() + (long long)s->cfg.login_timeout * 1000;
+	rc = find_account(s);
+	if (rc == PAM_SUCCESS)
+		rc = load_map(s);
+	if (rc == PAM_SUCCESS)
+		rc = start_helper(s);
+	if (rc == PAM_SUCCESS)
+		rc = receive_code(s);
+	if (rc == PAM_SUCCESS)
+		rc = wait_mode(s) == NP_WAIT_PROMPT ? wait_prompting(s) : wait_polling(s);
+	if (rc == PAM_SUCCESS)
+		rc = decide(s);
+	return rc;
+}
+
+static void log_outcome(const struct session *s, int rc)
+{
+	char service[64];
+
+	if (rc == PAM_IGNORE && !s->cfg.debug)
+		return;
+	np_sanitize_str(service, sizeof service, s->service);
+	pam_syslog(s->pamh, rc == PAM_SUCCESS ? LOG_NOTICE : LOG_WARNING,
+	           "%s: account=%s nextpay_id=%s rhost=%s service=%s reason=%s",
+	           s->result != NULL ? s->result : "error",
+	           s->account_shown[0] != '\0' ? s->account_shown : "-",
+	           s->user_id[0] != '\0' ? s->user_id : "-",
+	           s->rhost_shown[0] != '\0' ? s->rhost_shown : "-", service[0] != '\0' ? service : "-",
+	           s->reason[0] != '\0' ? s->reason : "-");
+}
+
+int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct session *s = calloc(1, sizeof *s);
+	int rc;
+
+	(void)flags;
+	if (s == NULL)
+		return PAM_BUF_ERR;
+	s->pamh = pamh;
+	np_helper_init(&s->helper);
+	describe_host(s);
+	rc = sign_in(s, argc, argv);
+	/* PAM_IGNORE is for skip_services alone: never let an error turn into it. */
+	if (rc == PAM_IGNORE && (s->result == NULL || strcmp(s->result, "skipped") != 0))
+		rc = PAM_SERVICE_ERR;
+	log_outcome(s, rc);
+	np_helper_stop(&s->helper);
+	np_usermap_free(&s->map);
+	sodium_memzero(s, sizeof *s);
+	free(s);
+	return rc;
+}

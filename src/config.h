@@ -1,0 +1,80 @@
+/*
+ * Settings: defaults, then the config file, then module arguments (which
+ * override the file).  Every key of the public interface is validated here;
+ * anything unknown, malformed or unsafe is an error, never ignored.
+ */
+#ifndef NP_CONFIG_H
+#define NP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define NP_CONFIG_PATH_MAX 1024
+#define NP_CONFIG_TEXT_MAX 1024
+#define NP_CONFIG_LIST_MAX 1024
+
+#ifndef NP_DEFAULT_CONFIG
+#define NP_DEFAULT_CONFIG "/etc/security/pam_nextpay.conf"
+#endif
+#ifndef NP_DEFAULT_HELPER
+#define NP_DEFAULT_HELPER "/usr/libexec/pam_nextpay/nextpay-helper"
+#endif
+
+enum np_wait_mode { NP_WAIT_AUTO, NP_WAIT_PROMPT, NP_WAIT_POLL };
+enum np_cache_scope { NP_SCOPE_SESSION, NP_SCOPE_USER };
+
+struct np_config {
+	char config_path[NP_CONFIG_PATH_MAX];
+	char api_url[NP_CONFIG_TEXT_MAX];   /* no trailing slash */
+	char ca_file[NP_CONFIG_PATH_MAX];   /* "" = system trust store */
+	char pinned_pubkey[NP_CONFIG_TEXT_MAX];
+	char proxy[NP_CONFIG_TEXT_MAX];
+	unsigned connect_timeout;
+	unsigned request_timeout;
+	unsigned poll_interval;
+	unsigned login_timeout;
+	enum np_wait_mode wait;
+	char intent[64];
+	char usermap[NP_CONFIG_PATH_MAX];
+	bool map_email_localpart;
+	char allowed_domains[NP_CONFIG_LIST_MAX]; /* comma-separated, validated */
+	bool cache;
+	char cache_dir[NP_CONFIG_PATH_MAX];
+	char cache_key[NP_CONFIG_PATH_MAX];
+	unsigned cache_ttl;
+	enum np_cache_scope cache_scope;
+	bool api_key;
+	bool use_first_pass;
+	bool try_first_pass;
+	bool qr;
+	char skip_services[NP_CONFIG_LIST_MAX];
+	char helper[NP_CONFIG_PATH_MAX];
+	char helper_user[64];
+	bool debug;
+};
+
+void np_config_defaults(struct np_config *cfg);
+
+/*
+ * Builds cfg from module arguments: "config=PATH" picks the file (default
+ * NP_DEFAULT_CONFIG, which may be absent; an explicitly named file must
+ * exist), then every other argument overrides it.  Returns 0, or -1 with a
+ * message naming the problem in err.
+ */
+int np_config_load(struct np_config *cfg, int argc, const char **argv, char *err,
+                   size_t err_size);
+
+/* Applies the text of a config file; origin names it in error messages. */
+int np_config_parse_text(struct np_config *cfg, const char *text, size_t len,
+                         const char *origin, char *err, size_t err_size);
+
+/* Applies one "key=value" (or bare flag) module argument. */
+int np_config_parse_arg(struct np_config *cfg, const char *arg, char *err, size_t err_size);
+
+/* Cross-field checks once everything is read. */
+int np_config_finish(struct np_config *cfg, char *err, size_t err_size);
+
+/* Whether word is one of the comma-separated entries in list (ASCII case-insensitive). */
+bool np_list_contains(const char *list, const char *word);
+
+#endif

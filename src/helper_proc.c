@@ -1,0 +1,216 @@
+#include "helper_proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+void np_helper_init(struct np_helper *h)
+{
+	memset(h, 0, sizeof *h);
+	h->pid = -1;
+	h->to_helper = -1;
+	np_line_reader_init(&h->from_helper, -1);
+}
+
+static int open_helper_binary(const char *path, char *err, size_t err_size)
+{
+	struct stat st;
+	int fd;
+
+	if (path[0] != '/') {
+		snprintf(err, err_size, "helper %s: not an absolute path", path);
+		return -1;
+	}
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(err, err_size, "helper %s: %s", path,
+		         errno == ELOOP ? "is a symbolic link" : strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || (st.st_mode & S_IXUSR) == 0) {
+		snprintf(err, err_size,
+		         "helper %s: must be an executable regular file owned by root and "
+		         "writable only by its owner",
+		         path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Moves fd to 3 or above so dup2() onto 0..2 cannot clobber another of ours. */
+static int lift_fd(int fd)
+{
+	return fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+static void close_other_fds(int keep, int max_fd)
+{
+	/* keep is close-on-exec: it lives until the exec itself. */
+	if (keep > 3 && close_range(3, (unsigned)keep - 1, 0) != 0) {
+		for (int fd = 3; fd < keep; fd++)
+			close(fd);
+	}
+	if (close_range((unsigned)keep + 1, ~0U, 0) != 0) {
+		for (int fd = keep + 1; fd < max_fd; fd++)
+			close(fd);
+	}
+}
+
+/* Runs in the child between fork and exec: async-signal-safe calls only. */
+static void exec_child(int exec_fd, int stdin_fd, int stdout_fd, int null_fd, int max_fd)
+{
+	static char *const child_argv[] = { "nextpay-helper", NULL };
+	static char *const child_envp[] = { NULL };
+	struct sigaction dfl;
+	sigset_t none;
+	int in = lift_fd(stdin_fd);
+	int out = lift_fd(stdout_fd);
+	int err_fd = lift_fd(null_fd);
+	int exe = lift_fd(exec_fd);
+
+	if (in < 0 || out < 0 || err_fd < 0 || exe < 0)
+		_exit(127);
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err_fd, 2) < 0)
+		_exit(127);
+	close_other_fds(exe, max_fd);
+	/* Dispositions the host ignores, and its signal mask, survive exec: reset them. */
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	(void)setsid();
+	fexecve(exe, child_argv, child_envp);
+	_exit(127);
+}
+
+static void take_over_signals(struct np_helper *h)
+{
+	struct sigaction dfl;
+	struct sigaction ign;
+
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	memset(&ign, 0, sizeof ign);
+	ign.sa_handler = SIG_IGN;
+	sigemptyset(&ign.sa_mask);
+	/* With SIGCHLD ignored (or SA_NOCLDWAIT) the kernel reaps for us and waitpid fails. */
+	sigaction(SIGCHLD, &dfl, &h->saved_chld);
+	sigaction(SIGPIPE, &ign, &h->saved_pipe);
+	h->signals_saved = true;
+}
+
+int np_helper_start(struct np_helper *h, const char *path, char *err, size_t err_size)
+{
+	int to_child[2] = { -1, -1 };
+	int from_child[2] = { -1, -1 };
+	int exec_fd = open_helper_binary(path, err, err_size);
+	int null_fd = -1;
+	long open_max = sysconf(_SC_OPEN_MAX);
+	int max_fd = open_max > 0 && open_max < INT_MAX ? (int)open_max : 1024;
+	int rc = -1;
+
+	if (exec_fd < 0)
+		return -1;
+	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null_fd < 0 || pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0) {
+		snprintf(err, err_size, "cannot create pipes for the helper: %s", strerror(errno));
+		goto out;
+	}
+	take_over_signals(h);
+	h->pid = fork();
+	if (h->pid < 0) {
+		snprintf(err, err_size, "cannot start the helper: %s", strerror(errno));
+		goto out;
+	}
+	if (h->pid == 0)
+		exec_child(exec_fd, to_child[0], from_child[1], null_fd, max_fd);
+	h->to_helper = to_child[1];
+	to_child[1] = -1;
+	np_line_reader_init(&h->from_helper, from_child[0]);
+	from_child[0] = -1;
+	rc = 0;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (to_child[i] >= 0)
+			close(to_child[i]);
+		if (from_child[i] >= 0)
+			close(from_child[i]);
+	}
+	if (null_fd >= 0)
+		close(null_fd);
+	close(exec_fd);
+	return rc;
+}
+
+int np_helper_send(struct np_helper *h, const struct np_msg *m)
+{
+	size_t len = 0;
+	int rc = -1;
+
+	if (h->to_helper >= 0 && np_msg_encode(m, h->line, sizeof h->line, &len) == 0)
+		rc = np_write_all(h->to_helper, h->line, len);
+	sodium_memzero(h->line, sizeof h->line);
+	return rc;
+}
+
+enum np_helper_recv_status np_helper_recv(struct np_helper *h, int timeout_ms,
+                                          struct np_msg *m, char *err, size_t err_size)
+{
+	size_t len = 0;
+	enum np_helper_recv_status status;
+
+	switch (np_line_read(&h->from_helper, timeout_ms, h->line, sizeof h->line, &len)) {
+	case NP_LINE_OK:
+		status = np_msg_decode(h->line, len, m, err, err_size) == 0 ? NP_RECV_OK
+		                                                              : NP_RECV_BROKEN;
+		break;
+	case NP_LINE_TIMEOUT:
+		status = NP_RECV_TIMEOUT;
+		break;
+	case NP_LINE_TOO_LONG:
+		snprintf(err, err_size, "message from the helper too long");
+		status = NP_RECV_BROKEN;
+		break;
+	case NP_LINE_EOF:
+	case NP_LINE_ERROR:
+	default:
+		snprintf(err, err_size, "the helper ended unexpectedly");
+		status = NP_RECV_GONE;
+		break;
+	}
+	sodium_memzero(h->line, sizeof h->line);
+	return status;
+}
+
+void np_helper_stop(struct np_helper *h)
+{
+	if (h->to_helper >= 0)
+		close(h->to_helper);
+	if (h->pid > 0) {
+		/* The helper holds no state worth a graceful exit; do not wait on it. */
+		kill(h->pid, SIGKILL);
+		while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (h->from_helper.fd >= 0)
+		close(h->from_helper.fd);
+	np_line_reader_wipe(&h->from_helper);
+	sodium_memzero(h->line, sizeof h->line);
+	if (h->signals_saved) {
+		sigaction(SIGCHLD, &h->saved_chld, NULL);
+		sigaction(SIGPIPE, &h->saved_pipe, NULL);
+	}
+	np_helper_init(h);
+}

@@ -1,0 +1,58 @@
+/*
+ * Running nextpay-helper from inside a host process (sshd, sudo, login).
+ *
+ * The helper gets an empty environment, a pipe on stdin and one on stdout,
+ * /dev/null on stderr and no other descriptors, in a session of its own so
+ * terminal signals meant for the host do not reach it.  While it runs the
+ * host's SIGCHLD disposition is set to the default (so the child can be
+ * reaped even where the host ignores SIGCHLD) and SIGPIPE is ignored (so a
+ * dead helper cannot kill the host); np_helper_stop() restores both.
+ */
+#ifndef NP_HELPER_PROC_H
+#define NP_HELPER_PROC_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lineio.h"
+#include "protocol.h"
+
+struct np_helper {
+	pid_t pid;
+	int to_helper;   /* helper's stdin */
+	struct np_line_reader from_helper;
+	char line[NP_LINE_MAX];
+	struct sigaction saved_chld;
+	struct sigaction saved_pipe;
+	bool signals_saved;
+};
+
+void np_helper_init(struct np_helper *h);
+
+/*
+ * Starts the helper binary at path after checking it is a regular file owned
+ * by root (or the effective user) and writable by nobody else.  Returns 0, or
+ * -1 with err set.  Call np_helper_stop() in either case.
+ */
+int np_helper_start(struct np_helper *h, const char *path, char *err, size_t err_size);
+
+/* Sends one message.  Returns 0 or -1. */
+int np_helper_send(struct np_helper *h, const struct np_msg *m);
+
+enum np_helper_recv_status {
+	NP_RECV_OK = 0,
+	NP_RECV_TIMEOUT,
+	NP_RECV_GONE,     /* the helper exited or closed its end */
+	NP_RECV_BROKEN,   /* it sent something outside the protocol */
+};
+
+/* Waits at most timeout_ms (-1 forever, 0 poll) for one message. */
+enum np_helper_recv_status np_helper_recv(struct np_helper *h, int timeout_ms,
+                                          struct np_msg *m, char *err, size_t err_size);
+
+/* Kills and reaps the helper, closes the pipes, wipes buffers, restores signals. */
+void np_helper_stop(struct np_helper *h);
+
+#endif
