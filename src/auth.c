@@ -493,6 +493,12 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	(void)flags;
 	if (s == NULL)
 		return PAM_BUF_ERR;
+	/* Idempotent and thread-safe; needed before sodium_malloc and the cache's crypto. */
+	if (sodium_init() < 0) {
+		free(s);
+		pam_syslog(pamh, LOG_ERR, "libsodium failed to initialise");
+		return PAM_SERVICE_ERR;
+	}
 	s->pamh = pamh;
 	np_helper_init(&s->helper);
 	describe_host(s);

@@ -88,13 +88,15 @@ enum np_file_status np_file_read(const char *path, unsigned flags, size_t max_si
 	}
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
-		if (errno == ENOENT) {
+		int open_errno = errno;
+
+		if (open_errno == ENOENT) {
 			snprintf(err, err_size, "%s: does not exist", path);
 			return NP_FILE_MISSING;
 		}
 		snprintf(err, err_size, "%s: %s", path,
-		         errno == ELOOP ? "is a symbolic link" : strerror(errno));
-		return errno == ELOOP ? NP_FILE_UNSAFE : NP_FILE_ERROR;
+		         open_errno == ELOOP ? "is a symbolic link" : strerror(open_errno));
+		return open_errno == ELOOP ? NP_FILE_UNSAFE : NP_FILE_ERROR;
 	}
 	if (fstat(fd, &st) != 0) {
 		snprintf(err, err_size, "%s: stat failed: %s", path, strerror(errno));

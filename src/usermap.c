@@ -63,8 +63,10 @@ static int parse_rule(char *line, struct np_usermap_rule *rule, bool *empty)
 	if (n != 2 || !valid_account(fields[1], lens[1]))
 		return -1;
 	rule->is_email = memchr(fields[0], '@', lens[0]) != NULL;
+	/* Ids must look like ids: a typo such as "don don" must not pass as a rule. */
 	if (rule->is_email ? !np_valid_email(fields[0], lens[0])
-	                   : !np_valid_user_id(fields[0], lens[0]))
+	                   : (lens[0] <= 4 || memcmp(fields[0], "usr_", 4) != 0 ||
+	                      !np_valid_user_id(fields[0], lens[0])))
 		return -1;
 	rule->identity = fields[0];
 	rule->identity_len = lens[0];
@@ -169,8 +171,22 @@ static bool localpart_allows(const struct np_config *cfg, const char *account,
 	if (!valid_account(email, local_len))
 		return false;
 	snprintf(domain, sizeof domain, "%.*s", (int)(email_len - local_len - 1), at + 1);
-	return np_list_contains(cfg->allowed_domains, domain) &&
-	       np_ascii_case_equal(email, local_len, account, strlen(account));
+	if (!np_list_contains(cfg->allowed_domains, domain) || strlen(account) != local_len)
+		return false;
+	/*
+	 * Mail systems ignore the case of local parts, account names do not: the
+	 * local part, lowercased, must equal the account exactly ("Don@" signs in
+	 * as "don", never as "Don").
+	 */
+	for (size_t i = 0; i < local_len; i++) {
+		char c = email[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c = (char)(c - 'A' + 'a');
+		if (c != account[i])
+			return false;
+	}
+	return true;
 }
 
 bool np_usermap_allows(const struct np_usermap *map, const struct np_config *cfg,

@@ -36,7 +36,7 @@ void np_usermap_free(struct np_usermap *map);
 /*
  * Whether the approved identity (user_id; email may be "" or NULL) may sign in
  * as account, by the map or, when cfg->map_email_localpart is set, by the
- * e-mail's local part in cfg->allowed_domains.  why gets a short reason
+ * e-mail's local part (lowercased, equal to account) in cfg->allowed_domains.  why gets a short reason
  * ("user id rule", "e-mail rule", "e-mail local part", "no rule").
  */
 bool np_usermap_allows(const struct np_usermap *map, const struct np_config *cfg,

@@ -1,0 +1,366 @@
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json.h>
+#include <libpamtest.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *what)
+{
+	fprintf(stderr, "harness: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *test_dir(void)
+{
+	const char *dir = getenv("NP_TEST_DIR");
+
+	if (dir == NULL || dir[0] != '/') {
+		fprintf(stderr, "harness: NP_TEST_DIR is not set; run through tests/run-tests.sh\n");
+		exit(2);
+	}
+	return dir;
+}
+
+const char *test_account(void)
+{
+	static char name[256];
+	struct passwd *pw;
+
+	if (name[0] == '\0') {
+		pw = getpwuid(geteuid());
+		if (pw == NULL)
+			die("getpwuid");
+		snprintf(name, sizeof name, "%s", pw->pw_name);
+	}
+	return name;
+}
+
+void write_file(const char *path, const char *text, mode_t mode)
+{
+	char tmp[1024];
+	FILE *f;
+
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+		die(path);
+	if (chmod(tmp, mode) != 0 || rename(tmp, path) != 0)
+		die(path);
+}
+
+static bool overridden(const char *overrides, const char *key)
+{
+	size_t key_len = strlen(key);
+	const char *line = overrides;
+
+	while (line != NULL && *line != '\0') {
+		const char *p = line;
+
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, key, key_len) == 0 && (p[key_len] == ' ' || p[key_len] == '='))
+			return true;
+		line = strchr(line, '\n');
+		if (line != NULL)
+			line++;
+	}
+	return false;
+}
+
+void write_config(const struct mock *m, const char *overrides)
+{
+	char path[1024], usermap[1024], text[8192], line[1024];
+	const char *helper = getenv("NP_HELPER");
+	const char *keys[] = { "api_url", "ca_file", "usermap", "helper", "poll_interval" };
+	const char *values[5];
+
+	snprintf(usermap, sizeof usermap, "%s/conf/users", test_dir());
+	values[0] = m != NULL ? m->url : "https://127.0.0.1:9/v1";
+	values[1] = m != NULL ? m->ca : "/etc/ssl/certs/ca-certificates.crt";
+	values[2] = usermap;
+	values[3] = helper;
+	values[4] = "1";
+	text[0] = '\0';
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		if (overrides != NULL && overridden(overrides, keys[i]))
+			continue;
+		snprintf(line, sizeof line, "%s = %s\n", keys[i], values[i]);
+		strncat(text, line, sizeof text - strlen(text) - 1);
+	}
+	if (overrides != NULL)
+		strncat(text, overrides, sizeof text - strlen(text) - 1);
+	snprintf(path, sizeof path, "%s/conf/current.conf", test_dir());
+	write_file(path, text, 0644);
+}
+
+void write_usermap(const char *text)
+{
+	char path[1024];
+
+	snprintf(path, sizeof path, "%s/conf/users", test_dir());
+	write_file(path, text, 0644);
+}
+
+static void read_small(const char *path, char *out, size_t out_size)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	out[0] = '\0';
+	if (f == NULL)
+		return;
+	n = fread(out, 1, out_size - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	out[strcspn(out, "\r\n")] = '\0';
+}
+
+int mock_start(struct mock *m, const char *name, const char *const *extra_args)
+{
+	const char *script = getenv("NP_MOCK");
+	char port_path[600], port[32] = "";
+	const char *argv[32];
+	int argc = 0;
+
+	memset(m, 0, sizeof *m);
+	snprintf(m->dir, sizeof m->dir, "%s/%s", test_dir(), name);
+	argv[argc++] = "/usr/bin/python3";
+	argv[argc++] = script;
+	argv[argc++] = "--dir";
+	argv[argc++] = m->dir;
+	for (int i = 0; extra_args != NULL && extra_args[i] != NULL && argc < 30; i++)
+		argv[argc++] = extra_args[i];
+	argv[argc] = NULL;
+	snprintf(port_path, sizeof port_path, "%s/port", m->dir);
+	unlink(port_path);
+	m->pid = fork();
+	if (m->pid < 0)
+		die("fork");
+	if (m->pid == 0) {
+		int null_fd = open("/dev/null", O_WRONLY);
+
+		/* The mock dies with the test, keeps quiet, and runs without pam_wrapper. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (null_fd >= 0) {
+			dup2(null_fd, STDOUT_FILENO);
+			dup2(null_fd, STDERR_FILENO);
+		}
+		unsetenv("LD_PRELOAD");
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	/* The certificates are made on first start, which takes a moment. */
+	for (int i = 0; i < 300 && port[0] == '\0'; i++) {
+		usleep(50000);
+		read_small(port_path, port, sizeof port);
+	}
+	if (port[0] == '\0') {
+		fprintf(stderr, "harness: mock %s did not start\n", name);
+		return -1;
+	}
+	snprintf(m->url, sizeof m->url, "https://127.0.0.1:%s/v1", port);
+	snprintf(m->ca, sizeof m->ca, "%s/ca.crt", m->dir);
+	snprintf(port_path, sizeof port_path, "%s/pin", m->dir);
+	read_small(port_path, m->pin, sizeof m->pin);
+	snprintf(port_path, sizeof port_path, "%s/otherpin", m->dir);
+	read_small(port_path, m->otherpin, sizeof m->otherpin);
+	return 0;
+}
+
+void mock_stop(struct mock *m)
+{
+	if (m->pid > 0) {
+		kill(m->pid, SIGTERM);
+		waitpid(m->pid, NULL, 0);
+		m->pid = 0;
+	}
+}
+
+struct body {
+	char *data;
+	size_t len;
+};
+
+static size_t collect(char *data, size_t size, size_t count, void *user)
+{
+	struct body *b = user;
+	size_t len = size * count;
+	char *grown = realloc(b->data, b->len + len + 1);
+
+	if (grown == NULL)
+		return 0;
+	b->data = grown;
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return len;
+}
+
+static long mock_request(const struct mock *m, const char *path, const char *json, char **out)
+{
+	char url[512];
+	const char *v1 = strstr(m->url, "/v1");
+	CURL *curl = curl_easy_init();
+	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+	struct body b = { NULL, 0 };
+	long status = 0;
+
+	snprintf(url, sizeof url, "%.*s%s", (int)(v1 - m->url), m->url, path);
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_CAINFO, m->ca);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L); /* also works for the wrong-name mock */
+	curl_easy_setopt(curl, CURLOPT_PROXY, "");
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
+	if (json != NULL)
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
+	if (curl_easy_perform(curl) == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(curl);
+	if (out != NULL)
+		*out = b.data;
+	else
+		free(b.data);
+	return status;
+}
+
+long mock_post(const struct mock *m, const char *path, const char *json)
+{
+	return mock_request(m, path, json, NULL);
+}
+
+char *mock_stats(const struct mock *m)
+{
+	char *text = NULL;
+
+	if (mock_request(m, "/_mock/stats", NULL, &text) != 200) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+long mock_count(const struct mock *m, const char *what)
+{
+	char *text = mock_stats(m);
+	struct json_object *stats = text != NULL ? json_tokener_parse(text) : NULL;
+	struct json_object *requests = NULL, *value = NULL;
+	long count = -1;
+
+	if (stats != NULL) {
+		if (json_object_object_get_ex(stats, what, &value))
+			count = (long)json_object_get_int64(value);
+		else if (json_object_object_get_ex(stats, "requests", &requests) &&
+		         json_object_object_get_ex(requests, what, &value))
+			count = (long)json_object_get_int64(value);
+	}
+	json_object_put(stats);
+	free(text);
+	return count;
+}
+
+void mock_last_code(const struct mock *m, char *out, size_t out_size)
+{
+	char *text = mock_stats(m);
+	struct json_object *stats = text != NULL ? json_tokener_parse(text) : NULL;
+	struct json_object *codes = NULL, *code = NULL;
+	size_t n;
+
+	out[0] = '\0';
+	if (stats != NULL && json_object_object_get_ex(stats, "codes", &codes) &&
+	    (n = json_object_array_length(codes)) > 0 &&
+	    json_object_object_get_ex(json_object_array_get_idx(codes, n - 1), "code", &code))
+		snprintf(out, out_size, "%s", json_object_get_string(code));
+	json_object_put(stats);
+	free(text);
+}
+
+static int scripted_conv(int num_msg, const struct pam_message **msg,
+                         struct pam_response **resp, void *appdata)
+{
+	struct script *s = appdata;
+	struct pam_response *replies;
+
+	if (s->fail)
+		return PAM_CONV_ERR;
+	replies = calloc((size_t)num_msg, sizeof *replies);
+	if (replies == NULL)
+		return PAM_BUF_ERR;
+	for (int i = 0; i < num_msg; i++) {
+		if (s->seen.count < MAX_SEEN) {
+			s->seen.style[s->seen.count] = msg[i]->msg_style;
+			snprintf(s->seen.text[s->seen.count], sizeof s->seen.text[0], "%s", msg[i]->msg);
+			s->seen.count++;
+		}
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON) {
+			int n = s->prompts_answered++;
+			const char *answer = n < MAX_ANSWERS ? s->answers[n] : NULL;
+
+			if (n < MAX_ANSWERS && s->delay_ms[n] > 0)
+				usleep((useconds_t)s->delay_ms[n] * 1000);
+			/* Like libpamtest once its answers run out: success with no response. */
+			replies[i].resp = answer != NULL ? strdup(answer) : NULL;
+		}
+	}
+	*resp = replies;
+	return PAM_SUCCESS;
+}
+
+int run_auth(const char *service, const char *user, struct script *script, int flags)
+{
+	struct pam_testcase cases[] = { pam_test_flags(PAMTEST_AUTHENTICATE, PAM_SUCCESS, flags) };
+	enum pamtest_err err;
+
+	err = _pamtest_conv(service, user, scripted_conv, script, cases, 1, NULL);
+	if (err != PAMTEST_ERR_OK && err != PAMTEST_ERR_CASE) {
+		fprintf(stderr, "harness: pamtest error %d\n", (int)err);
+		return -1;
+	}
+	return cases[0].op_rv;
+}
+
+bool seen_contains(const struct seen *seen, const char *needle)
+{
+	for (int i = 0; i < seen->count; i++)
+		if (strstr(seen->text[i], needle) != NULL)
+			return true;
+	return false;
+}
+
+bool seen_has_control_chars(const struct seen *seen)
+{
+	for (int i = 0; i < seen->count; i++)
+		for (const unsigned char *p = (const unsigned char *)seen->text[i]; *p != '\0'; p++)
+			if ((*p < 0x20 && *p != '\n') || *p == 0x7F)
+				return true;
+	return false;
+}
+
+void seen_dump(const struct seen *seen)
+{
+	for (int i = 0; i < seen->count; i++)
+		fprintf(stderr, "  [%d style %d] %s\n", i, seen->style[i], seen->text[i]);
+}

@@ -1,0 +1,81 @@
+/*
+ * Integration test harness: the real module through the real libpam
+ * (pam_wrapper), the real helper, and the HTTPS mock API.
+ *
+ * tests/run-tests.sh prepares NP_TEST_DIR with PAM service files that load
+ * the module with config=$NP_TEST_DIR/conf/current.conf; each test writes
+ * that file, sets the mock up, runs pam_authenticate and asserts on the
+ * return code and on every message the person saw.
+ */
+#ifndef NP_TEST_HARNESS_H
+#define NP_TEST_HARNESS_H
+
+#include <security/pam_appl.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define MAX_SEEN 16
+#define MAX_ANSWERS 8
+
+struct mock {
+	char dir[512];
+	pid_t pid;
+	char url[256];    /* https://127.0.0.1:PORT/v1 */
+	char ca[512];
+	char pin[128];
+	char otherpin[128];
+};
+
+/* What the conversation did: every message, in order. */
+struct seen {
+	int count;
+	int style[MAX_SEEN];
+	char text[MAX_SEEN][PAM_MAX_MSG_SIZE * 2];
+};
+
+struct script {
+	const char *answers[MAX_ANSWERS]; /* echo-off prompts; NULL = no answer (NULL resp) */
+	int delay_ms[MAX_ANSWERS];        /* wait before answering prompt i */
+	bool fail;                        /* the conversation itself fails */
+	int prompts_answered;
+	struct seen seen;
+};
+
+const char *test_dir(void);
+const char *test_account(void); /* the account running the tests */
+
+void write_file(const char *path, const char *text, mode_t mode);
+
+/*
+ * Writes conf/current.conf: sane settings for the mock m (api_url, ca_file,
+ * usermap, helper, poll_interval = 1), each replaced when overrides
+ * ("key = value" lines) names the same key.
+ */
+void write_config(const struct mock *m, const char *overrides);
+
+/* Writes the identity map. */
+void write_usermap(const char *text);
+
+int mock_start(struct mock *m, const char *name, const char *const *extra_args);
+void mock_stop(struct mock *m);
+/* POST JSON to a /_mock/ path; returns the HTTP status. */
+long mock_post(const struct mock *m, const char *path, const char *json);
+/* A number from /_mock/stats "requests" (create, poll, token, me) or "connections". */
+long mock_count(const struct mock *m, const char *what);
+/* The most recently created code, or "" when none. */
+void mock_last_code(const struct mock *m, char *out, size_t out_size);
+/* The whole stats document (malloc'd). */
+char *mock_stats(const struct mock *m);
+
+/* Runs pam_authenticate for user on service with the scripted conversation; returns its code. */
+int run_auth(const char *service, const char *user, struct script *script, int flags);
+
+/* Whether any message seen contains needle / any byte that is a control character but \n. */
+bool seen_contains(const struct seen *seen, const char *needle);
+bool seen_has_control_chars(const struct seen *seen);
+void seen_dump(const struct seen *seen);
+
+long long now_ms(void);
+
+#endif

@@ -1,0 +1,581 @@
+/*
+ * The module through the real libpam, the real helper, the HTTPS mock API.
+ * Every test asserts on the PAM code and on what the person saw.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <security/pam_appl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static struct mock api;
+
+static int group_setup(void **state)
+{
+	char usermap[1024];
+
+	(void)state;
+	if (mock_start(&api, "mock", NULL) != 0)
+		return -1;
+	snprintf(usermap, sizeof usermap,
+	         "# test identities\n"
+	         "usr_alice   %s\n"
+	         "bob.builder@example.com\tdaemon\n",
+	         test_account());
+	write_usermap(usermap);
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	mock_stop(&api);
+	return 0;
+}
+
+/* Every test starts from a fresh mock and the standard settings. */
+static int reset(void **state)
+{
+	(void)state;
+	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
+	write_config(&api, NULL);
+	return 0;
+}
+
+static void auto_decide(const char *action, const char *user, double after)
+{
+	char json[256];
+
+	snprintf(json, sizeof json, "{\"auto\": {\"action\": \"%s\", \"user\": \"%s\", \"after\": %.2f}}",
+	         action, user, after);
+	assert_int_equal(mock_post(&api, "/_mock/config", json), 200);
+}
+
+static void fault(const char *json)
+{
+	assert_int_equal(mock_post(&api, "/_mock/fault", json), 200);
+}
+
+static void expect_rc(int got, int want, const struct script *s)
+{
+	if (got != want) {
+		fprintf(stderr, "expected %s, got %s; the person saw:\n", pam_strerror(NULL, want),
+		        pam_strerror(NULL, got));
+		seen_dump(&s->seen);
+	}
+	assert_int_equal(got, want);
+}
+
+/* The instructions name host, account, URL and code, and how long the code lives. */
+static void assert_instructions(const struct script *s, int style)
+{
+	char code[32], url[512];
+	char host[256] = "";
+
+	mock_last_code(&api, code, sizeof code);
+	assert_true(code[0] != '\0');
+	/* The mock's approval page lives at its root, beside /v1. */
+	snprintf(url, sizeof url, "%.*s/auth/device?code=%s", (int)(strlen(api.url) - 3), api.url,
+	         code);
+	gethostname(host, sizeof host - 1);
+	assert_true(s->seen.count >= 1);
+	assert_int_equal(s->seen.style[0], style);
+	assert_non_null(strstr(s->seen.text[0], url));
+	assert_non_null(strstr(s->seen.text[0], code));
+	assert_non_null(strstr(s->seen.text[0], test_account()));
+	assert_non_null(strstr(s->seen.text[0], host));
+	assert_non_null(strstr(s->seen.text[0], "valid for"));
+	assert_false(seen_has_control_chars(&s->seen));
+}
+
+/* ---- approval ---- */
+
+static void approve_in_poll_mode(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	auto_decide("approve", "usr_alice", 1.0);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SUCCESS, &s);
+	assert_instructions(&s, PAM_TEXT_INFO);
+	assert_non_null(strstr(s.seen.text[0], "Waiting for your approval"));
+	assert_int_equal(s.seen.count, 1);
+	assert_int_equal(mock_count(&api, "create"), 1);
+	assert_int_equal(mock_count(&api, "me"), 1);
+	/* One connection carries the whole sign-in. */
+	assert_int_equal(mock_count(&api, "connections"), 1);
+}
+
+static void approve_shown_under_pam_silent(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	auto_decide("approve", "usr_alice", 0.5);
+	expect_rc(run_auth("np-poll", test_account(), &s, PAM_SILENT), PAM_SUCCESS, &s);
+	assert_instructions(&s, PAM_TEXT_INFO);
+}
+
+static void approve_in_prompt_mode(void **state)
+{
+	struct script s = { .answers = { "" }, .delay_ms = { 1500 } };
+
+	(void)state;
+	auto_decide("approve", "usr_alice", 0.5);
+	expect_rc(run_auth("np-prompt", test_account(), &s, 0), PAM_SUCCESS, &s);
+	assert_instructions(&s, PAM_PROMPT_ECHO_OFF);
+	assert_non_null(strstr(s.seen.text[0], "Press Enter"));
+	assert_int_equal(s.prompts_answered, 1);
+}
+
+static void enter_before_approval_keeps_waiting(void **state)
+{
+	struct script s = { .answers = { "", "" }, .delay_ms = { 0, 2500 } };
+
+	(void)state;
+	auto_decide("approve", "usr_alice", 2.0);
+	expect_rc(run_auth("np-prompt", test_account(), &s, 0), PAM_SUCCESS, &s);
+	assert_int_equal(s.prompts_answered, 2);
+	assert_int_equal(s.seen.style[1], PAM_PROMPT_ECHO_OFF);
+	assert_non_null(strstr(s.seen.text[1], "Still waiting"));
+	assert_int_equal(mock_count(&api, "create"), 1);
+}
+
+static void sshd_service_prompts_by_default(void **state)
+{
+	struct script s = { .answers = { "" }, .delay_ms = { 1200 } };
+
+	(void)state;
+	auto_decide("approve", "usr_alice", 0.2);
+	expect_rc(run_auth("sshd", test_account(), &s, 0), PAM_SUCCESS, &s);
+	assert_int_equal(s.seen.style[0], PAM_PROMPT_ECHO_OFF);
+}
+
+static void other_service_polls_by_default(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	auto_decide("approve", "usr_alice", 0.2);
+	expect_rc(run_auth("np-auto", test_account(), &s, 0), PAM_SUCCESS, &s);
+	assert_int_equal(s.seen.style[0], PAM_TEXT_INFO);
+}
+
+static void email_rule_matches_without_case(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	/* The mock's address for usr_bob is Bob.Builder@Example.COM. */
+	auto_decide("approve", "usr_bob", 0.2);
+	expect_rc(run_auth("np-poll", "daemon", &s, 0), PAM_SUCCESS, &s);
+}
+
+/* ---- refusals ---- */
+
+static void deny_is_maxtries(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	auto_decide("deny", "usr_alice", 0.5);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_MAXTRIES, &s);
+	assert_int_equal(s.seen.style[s.seen.count - 1], PAM_ERROR_MSG);
+	assert_true(seen_contains(&s.seen, "denied"));
+}
+
+static void expired_code(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	assert_int_equal(mock_post(&api, "/_mock/config", "{\"code_ttl\": 2}"), 200);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTH_ERR, &s);
+	assert_true(seen_contains(&s.seen, "expired"));
+}
+
+static void login_timeout(void **state)
+{
+	struct script s = { 0 };
+	long long start = now_ms();
+
+	(void)state;
+	write_config(&api, "login_timeout = 10\n");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTH_ERR, &s);
+	assert_true(now_ms() - start >= 9500);
+	assert_true(seen_contains(&s.seen, "valid for 10 seconds"));
+	assert_true(seen_contains(&s.seen, "expired"));
+}
+
+static void approved_but_not_mapped(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	/* usr_bob maps to daemon, not to the account signing in. */
+	auto_decide("approve", "usr_bob", 0.2);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTH_ERR, &s);
+	assert_true(seen_contains(&s.seen, "may not sign in as"));
+	assert_true(seen_contains(&s.seen, "Bob.Builder@Example.COM"));
+}
+
+static void unmapped_identity_without_rules(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	auto_decide("approve", "usr_carol", 0.2);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTH_ERR, &s);
+	assert_false(seen_has_control_chars(&s.seen));
+}
+
+static void unknown_account(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	expect_rc(run_auth("np-poll", "np-no-such-user", &s, 0), PAM_USER_UNKNOWN, &s);
+	/* No code is created for an account that cannot log in. */
+	assert_int_equal(mock_count(&api, "create"), 0);
+	assert_int_equal(s.seen.count, 0);
+}
+
+static void conversation_failure(void **state)
+{
+	struct script s = { .fail = true };
+
+	(void)state;
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_CONV_ERR, &s);
+}
+
+static void no_answer_is_conversation_failure(void **state)
+{
+	struct script s = { .answers = { NULL } };
+
+	(void)state;
+	expect_rc(run_auth("np-prompt", test_account(), &s, 0), PAM_CONV_ERR, &s);
+}
+
+/* ---- the network ---- */
+
+static int closed_port(void)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof addr;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int port;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&addr, len), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+	port = ntohs(addr.sin_port);
+	close(fd);
+	return port;
+}
+
+static void api_down(void **state)
+{
+	struct script s = { 0 };
+	char overrides[256];
+
+	(void)state;
+	snprintf(overrides, sizeof overrides, "api_url = https://127.0.0.1:%d/v1\n", closed_port());
+	write_config(&api, overrides);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+	assert_true(seen_contains(&s.seen, "could not be reached"));
+}
+
+static void untrusted_ca(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	write_config(&api, "ca_file = /etc/ssl/certs/ca-certificates.crt\n");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+	assert_int_equal(mock_count(&api, "create"), 0);
+}
+
+static void pin_matches(void **state)
+{
+	struct script s = { 0 };
+	char overrides[256];
+
+	(void)state;
+	auto_decide("approve", "usr_alice", 0.2);
+	snprintf(overrides, sizeof overrides, "pinned_pubkey = %s\n", api.pin);
+	write_config(&api, overrides);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SUCCESS, &s);
+}
+
+static void pin_mismatch(void **state)
+{
+	struct script s = { 0 };
+	char overrides[256];
+
+	(void)state;
+	snprintf(overrides, sizeof overrides, "pinned_pubkey = %s\n", api.otherpin);
+	write_config(&api, overrides);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+	assert_int_equal(mock_count(&api, "create"), 0);
+}
+
+static void garbage_answer(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	fault("{\"endpoint\": \"create\", \"kind\": \"garbage\"}");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+}
+
+static void garbage_while_polling(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	fault("{\"endpoint\": \"poll\", \"kind\": \"garbage\"}");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+	assert_int_equal(mock_count(&api, "me"), 0);
+}
+
+static void server_errors_then_success(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	auto_decide("approve", "usr_alice", 0.2);
+	fault("{\"endpoint\": \"poll\", \"kind\": \"status\", \"status\": 503, \"count\": 2}");
+	fault("{\"endpoint\": \"poll\", \"kind\": \"html\"}");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SUCCESS, &s);
+	assert_true(mock_count(&api, "poll") >= 4);
+}
+
+static void create_retried_after_server_error(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	auto_decide("approve", "usr_alice", 0.2);
+	fault("{\"endpoint\": \"create\", \"kind\": \"status\", \"status\": 502}");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SUCCESS, &s);
+	assert_int_equal(mock_count(&api, "create"), 2);
+}
+
+static void rate_limited_honours_retry_after(void **state)
+{
+	struct script s = { 0 };
+	long long start = now_ms();
+
+	(void)state;
+	auto_decide("approve", "usr_alice", 0.0);
+	fault("{\"endpoint\": \"poll\", \"kind\": \"status\", \"status\": 429, \"retry_after\": 3}");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SUCCESS, &s);
+	/* First poll after 1 s gets 429; the next waits the 3 s asked for, not poll_interval. */
+	assert_true(now_ms() - start >= 3900);
+	assert_int_equal(mock_count(&api, "poll"), 2);
+}
+
+static void control_characters_in_url_refused(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	fault("{\"endpoint\": \"create\", \"kind\": \"body\", \"body\": {\"code\": \"ABC123\", "
+	      "\"verification_url\": \"https://evil.example/\\u001b[2J\\u001b]0;pwned\\u0007\", "
+	      "\"expires_at\": 4102444800}}");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+	assert_false(seen_has_control_chars(&s.seen));
+	assert_false(seen_contains(&s.seen, "evil.example"));
+}
+
+static void path_traversal_code_refused(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	fault("{\"endpoint\": \"create\", \"kind\": \"body\", \"body\": {\"code\": \"../x\", "
+	      "\"verification_url\": \"https://127.0.0.1/auth/device\", \"expires_at\": 4102444800}}");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+	assert_int_equal(mock_count(&api, "poll"), 0);
+}
+
+static void oversized_answer_refused(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	fault("{\"endpoint\": \"create\", \"kind\": \"oversized\", \"size\": 1048576}");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+}
+
+static void oversized_chunked_answer_refused(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	fault("{\"endpoint\": \"create\", \"kind\": \"oversized\", \"size\": 1048576, "
+	      "\"chunked\": true}");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+}
+
+static void caller_environment_never_reaches_libcurl(void **state)
+{
+	struct script s = { 0 };
+	char keylog[1024];
+	const char *vars[] = { "https_proxy", "HTTPS_PROXY", "http_proxy", "ALL_PROXY", "all_proxy" };
+
+	(void)state;
+	snprintf(keylog, sizeof keylog, "%s/keylog.txt", test_dir());
+	unlink(keylog);
+	/* A proxy that does not exist: if libcurl used it, the sign-in would fail. */
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		setenv(vars[i], "http://127.0.0.1:9", 1);
+	setenv("SSLKEYLOGFILE", keylog, 1);
+	setenv("CURL_CA_BUNDLE", "/nonexistent", 1);
+	auto_decide("approve", "usr_alice", 0.2);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SUCCESS, &s);
+	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+		unsetenv(vars[i]);
+	unsetenv("SSLKEYLOGFILE");
+	unsetenv("CURL_CA_BUNDLE");
+	assert_int_equal(access(keylog, F_OK), -1);
+}
+
+/* ---- configuration and policy ---- */
+
+static void unknown_setting_is_service_error(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	write_config(&api, "no_such_setting = 1\n");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
+	assert_int_equal(mock_count(&api, "create"), 0);
+}
+
+static void plain_http_is_service_error(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	write_config(&api, "api_url = http://127.0.0.1:9/v1\n");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
+}
+
+static void unsafe_usermap_is_service_error(void **state)
+{
+	struct script s = { 0 };
+	char path[1024], overrides[1200];
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/conf/users-unsafe", test_dir());
+	write_file(path, "usr_alice root\n", 0666);
+	snprintf(overrides, sizeof overrides, "usermap = %s\n", path);
+	write_config(&api, overrides);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
+	assert_int_equal(mock_count(&api, "create"), 0);
+}
+
+static void missing_helper_is_service_error(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	write_config(&api, "helper = /nonexistent/nextpay-helper\n");
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
+}
+
+static void skipped_service_is_ignored(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	/* np-skip's stack turns the module's PAM_IGNORE into pam_deny's PAM_AUTH_ERR. */
+	write_config(&api, "skip_services = cron,NP-SKIP\n");
+	expect_rc(run_auth("np-skip", test_account(), &s, 0), PAM_AUTH_ERR, &s);
+	assert_int_equal(s.seen.count, 0);
+	assert_int_equal(mock_count(&api, "create"), 0);
+}
+
+static void skip_list_does_not_match_other_services(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	/* A service not on the list (np-skip is not "np-ski") runs the sign-in: here, fails it. */
+	write_config(&api, "skip_services = cron,np-ski\n");
+	auto_decide("deny", "usr_alice", 0.2);
+	expect_rc(run_auth("np-skip", test_account(), &s, 0), PAM_MAXTRIES, &s);
+	assert_int_equal(mock_count(&api, "create"), 1);
+}
+
+static void host_ignoring_sigchld_is_restored(void **state)
+{
+	struct script s = { 0 };
+	struct sigaction ign = { .sa_handler = SIG_IGN }, after;
+
+	(void)state;
+	sigaction(SIGCHLD, &ign, NULL);
+	auto_decide("approve", "usr_alice", 0.2);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SUCCESS, &s);
+	sigaction(SIGCHLD, NULL, &after);
+	assert_true(after.sa_handler == SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+}
+
+#define T(fn) cmocka_unit_test_setup(fn, reset)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(approve_in_poll_mode),
+		T(approve_shown_under_pam_silent),
+		T(approve_in_prompt_mode),
+		T(enter_before_approval_keeps_waiting),
+		T(sshd_service_prompts_by_default),
+		T(other_service_polls_by_default),
+		T(email_rule_matches_without_case),
+		T(deny_is_maxtries),
+		T(expired_code),
+		T(login_timeout),
+		T(approved_but_not_mapped),
+		T(unmapped_identity_without_rules),
+		T(unknown_account),
+		T(conversation_failure),
+		T(no_answer_is_conversation_failure),
+		T(api_down),
+		T(untrusted_ca),
+		T(pin_matches),
+		T(pin_mismatch),
+		T(garbage_answer),
+		T(garbage_while_polling),
+		T(server_errors_then_success),
+		T(create_retried_after_server_error),
+		T(rate_limited_honours_retry_after),
+		T(control_characters_in_url_refused),
+		T(path_traversal_code_refused),
+		T(oversized_answer_refused),
+		T(oversized_chunked_answer_refused),
+		T(caller_environment_never_reaches_libcurl),
+		T(unknown_setting_is_service_error),
+		T(plain_http_is_service_error),
+		T(unsafe_usermap_is_service_error),
+		T(missing_helper_is_service_error),
+		T(skipped_service_is_ignored),
+		T(skip_list_does_not_match_other_services),
+		T(host_ignoring_sigchld_is_restored),
+	};
+
+	return cmocka_run_group_tests_name("integration", tests, group_setup, group_teardown);
+}

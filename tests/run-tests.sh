@@ -1,0 +1,78 @@
+#!/bin/sh
+# Runs the unit test binaries given as arguments, then the integration tests
+# (the real module through the real libpam via pam_wrapper, against the HTTPS
+# mock API).  Prints one closing "N passed, N failed" line; exits non-zero on
+# any failure.
+set -u
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD=$ROOT/build
+mode=all
+case "${1:-}" in
+--unit-only) mode=unit; shift ;;
+--integration-only) mode=integration; shift ;;
+esac
+
+passed=0
+failed=0
+failed_names=""
+
+LOG=$(mktemp /tmp/pam_nextpay-log.XXXXXX)
+
+# Runs one cmocka binary and adds its per-test counts to the totals.
+run() { # name command...
+	name=$1
+	shift
+	echo "==> $name"
+	"$@" >"$LOG" 2>&1
+	status=$?
+	cat "$LOG"
+	ok=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$LOG" | tail -n 1)
+	bad=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$LOG" | tail -n 1)
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + ${bad:-0}))
+	# A crash or a non-zero exit without a count still fails the run.
+	if [ "$status" -ne 0 ]; then
+		[ -z "$bad" ] && failed=$((failed + 1))
+		failed_names="$failed_names $name"
+	fi
+}
+
+if [ "$mode" != integration ]; then
+	for t in "$@"; do
+		run "$(basename "$t")" "$t"
+	done
+fi
+
+if [ "$mode" != unit ]; then
+	T=$(mktemp -d /tmp/pam_nextpay-test.XXXXXX)
+	chmod 755 "$T"
+	trap 'rm -rf "$T" "$LOG"' EXIT INT TERM
+	mkdir -p "$T/services" "$T/conf"
+	module=$BUILD/pam_nextpay.so
+	conf=$T/conf/current.conf
+	for svc in np-poll:wait=poll np-prompt:wait=prompt np-auto: sshd:; do
+		name=${svc%%:*}
+		args=${svc#*:}
+		printf 'auth     required %s config=%s %s\naccount  required pam_permit.so\n' \
+			"$module" "$conf" "$args" >"$T/services/$name"
+	done
+	# PAM_IGNORE leaves the decision to the rest of the stack; pam_deny answers
+	# PAM_AUTH_ERR then, while any other code from the module ends the stack.
+	printf 'auth [ignore=ignore default=die] %s config=%s wait=poll\nauth required pam_deny.so\n' \
+		"$module" "$conf" >"$T/services/np-skip"
+	printf 'auth required pam_deny.so\naccount required pam_deny.so\npassword required pam_deny.so\nsession required pam_deny.so\n' \
+		>"$T/services/other"
+	run integration env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
+		PAM_WRAPPER_SERVICE_DIR="$T/services" NP_TEST_DIR="$T" \
+		NP_HELPER="$BUILD/nextpay-helper" NP_MOCK="$ROOT/tests/mock/nextpay_mock.py" \
+		"$BUILD/tests/integration"
+fi
+
+rm -f "$LOG"
+echo
+if [ -n "$failed_names" ]; then
+	echo "failed:$failed_names"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,34 @@
+# Tests: cmocka unit tests, and integration tests of the real module through
+# the real libpam (pam_wrapper) against the HTTPS mock API.
+
+TEST_CFLAGS  = $(ALL_CFLAGS) -Wno-conversion -Wno-format-truncation -Isrc $(call pkg_cflags,cmocka libpamtest)
+# Every object but the two entry files, so tests call the real code.
+LIB_OBJS     = $(call obj,$(filter-out pam_nextpay.c src/helper_main.c,\
+                 $(sort $(MODULE_SRC) $(HELPER_SRC))))
+TEST_LIBS    = $(call pkg_libs,cmocka pam libcurl json-c libsodium) -lpam_misc
+
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+INTEG_BIN    := $(BUILD)/tests/integration
+
+.PHONY: tests
+tests: $(UNIT_BINS) $(INTEG_BIN)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/unit_tmp.h $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_OBJS) $(TEST_LIBS)
+
+$(INTEG_BIN): tests/integration/integration.c tests/integration/harness.c \
+              tests/integration/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/integration/integration.c tests/integration/harness.c \
+	    $(call pkg_libs,libpamtest cmocka pam libcurl json-c)
+
+check: deps all tests
+	@./tests/run-tests.sh $(UNIT_BINS)
+
+check-unit: all $(UNIT_BINS)
+	@./tests/run-tests.sh --unit-only $(UNIT_BINS)
+
+check-integration: all $(INTEG_BIN)
+	@./tests/run-tests.sh --integration-only
