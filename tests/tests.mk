@@ -5,7 +5,7 @@ TEST_CFLAGS  = $(ALL_CFLAGS) -Wno-conversion -Wno-format-truncation -Isrc $(call
 # Every object but the two entry files, so tests call the real code.
 LIB_OBJS     = $(call obj,$(filter-out pam_nextpay.c src/helper_main.c,\
                  $(sort $(MODULE_SRC) $(HELPER_SRC))))
-TEST_LIBS    = $(call pkg_libs,cmocka pam libcurl json-c libsodium) -lpam_misc
+TEST_LIBS    = $(call pkg_libs,cmocka pam libcurl json-c libsodium) -ldl
 
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -32,3 +32,4 @@ check-unit: all $(UNIT_BINS)
 
 check-integration: all $(INTEG_BIN)
 	@./tests/run-tests.sh --integration-only
+$(BUILD)/tests/test_exports: $(MODULE)
