@@ -32,6 +32,8 @@ static void harden_process(void)
 
 	(void)setrlimit(RLIMIT_CORE, &none);
 	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Started through fexecve, the kernel would name us after a descriptor number. */
+	(void)prctl(PR_SET_NAME, "nextpay-helper", 0, 0, 0);
 	/* Started by hand, the helper must not inherit proxy or TLS key-log settings either. */
 	(void)clearenv();
 	umask(077);

@@ -15,6 +15,7 @@ esac
 
 passed=0
 failed=0
+skipped=0
 failed_names=""
 
 LOG=$(mktemp /tmp/pam_nextpay-log.XXXXXX)
@@ -29,6 +30,8 @@ run() { # name command...
 	cat "$LOG"
 	ok=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$LOG" | tail -n 1)
 	bad=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$LOG" | tail -n 1)
+	skip=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$LOG" | tail -n 1)
+	skipped=$((skipped + ${skip:-0}))
 	passed=$((passed + ${ok:-0}))
 	failed=$((failed + ${bad:-0}))
 	# A crash or a non-zero exit without a count still fails the run.
@@ -65,7 +68,7 @@ if [ "$mode" != unit ]; then
 		>"$T/services/other"
 	run integration env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
 		PAM_WRAPPER_SERVICE_DIR="$T/services" NP_TEST_DIR="$T" \
-		NP_HELPER="$BUILD/nextpay-helper" NP_MOCK="$ROOT/tests/mock/nextpay_mock.py" \
+		NP_HELPER="$BUILD/nextpay-helper" NP_FAKE_HELPER="$BUILD/tests/fake-helper" NP_MOCK="$ROOT/tests/mock/nextpay_mock.py" \
 		"$BUILD/tests/integration"
 fi
 
@@ -74,5 +77,5 @@ echo
 if [ -n "$failed_names" ]; then
 	echo "failed:$failed_names"
 fi
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

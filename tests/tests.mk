@@ -11,8 +11,14 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 INTEG_BIN    := $(BUILD)/tests/integration
 
+FAKE_HELPER  := $(BUILD)/tests/fake-helper
+
 .PHONY: tests
-tests: $(UNIT_BINS) $(INTEG_BIN)
+tests: $(UNIT_BINS) $(INTEG_BIN) $(FAKE_HELPER)
+
+$(FAKE_HELPER): tests/integration/fake_helper.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $<
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/unit_tmp.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -30,6 +36,6 @@ check: deps all tests
 check-unit: all $(UNIT_BINS)
 	@./tests/run-tests.sh --unit-only $(UNIT_BINS)
 
-check-integration: all $(INTEG_BIN)
+check-integration: all $(INTEG_BIN) $(FAKE_HELPER)
 	@./tests/run-tests.sh --integration-only
 $(BUILD)/tests/test_exports: $(MODULE)

@@ -1,6 +1,7 @@
 #include "harness.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json.h>
@@ -329,6 +330,37 @@ static int scripted_conv(int num_msg, const struct pam_message **msg,
 	return PAM_SUCCESS;
 }
 
+/* Children of this process that are (or were: zombies count) a helper. */
+static int helper_children(void)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *entry;
+	int found = 0;
+
+	if (proc == NULL)
+		die("/proc");
+	while ((entry = readdir(proc)) != NULL) {
+		char path[300], stat_line[512];
+		FILE *f;
+		int ppid = 0;
+		char comm[64] = "";
+
+		if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		if (fgets(stat_line, sizeof stat_line, f) != NULL &&
+		    sscanf(stat_line, "%*d (%63[^)]) %*c %d", comm, &ppid) == 2 &&
+		    ppid == getpid() && strcmp(comm, "mock") != 0 && strstr(comm, "python") == NULL)
+			found++;
+		fclose(f);
+	}
+	closedir(proc);
+	return found;
+}
+
 int run_auth(const char *service, const char *user, struct script *script, int flags)
 {
 	struct pam_testcase cases[] = { pam_test_flags(PAMTEST_AUTHENTICATE, PAM_SUCCESS, flags) };
@@ -338,6 +370,11 @@ int run_auth(const char *service, const char *user, struct script *script, int f
 	if (err != PAMTEST_ERR_OK && err != PAMTEST_ERR_CASE) {
 		fprintf(stderr, "harness: pamtest error %d\n", (int)err);
 		return -1;
+	}
+	/* Whatever happened, the module must have killed and reaped its helper. */
+	if (helper_children() != 0) {
+		fprintf(stderr, "harness: a helper process outlived pam_authenticate\n");
+		return -2;
 	}
 	return cases[0].op_rv;
 }

@@ -532,6 +532,63 @@ static void host_ignoring_sigchld_is_restored(void **state)
 	sigaction(SIGCHLD, NULL, &after);
 	assert_true(after.sa_handler == SIG_IGN);
 	signal(SIGCHLD, SIG_DFL);
+	/* The host's own SIGPIPE disposition (default here) is back as well. */
+	sigaction(SIGPIPE, NULL, &after);
+	assert_true(after.sa_handler == SIG_DFL);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = calloc(1, 65536);
+
+	assert_non_null(f);
+	assert_non_null(text);
+	assert_true(fread(text, 1, 65535, f) > 0);
+	fclose(f);
+	return text;
+}
+
+static void helper_gets_nothing_but_its_pipes(void **state)
+{
+	struct script s = { 0 };
+	char dir[1024], helper[1100], report[1100], overrides[1200], cmd[2400];
+	char *text;
+
+	(void)state;
+	snprintf(dir, sizeof dir, "%s/fake", test_dir());
+	snprintf(helper, sizeof helper, "%s/nextpay-helper", dir);
+	snprintf(report, sizeof report, "%s/report", dir);
+	snprintf(cmd, sizeof cmd, "mkdir -p %s && install -m 0755 %s %s && rm -f %s", dir,
+	         getenv("NP_FAKE_HELPER"), helper, report);
+	assert_int_equal(system(cmd), 0);
+	snprintf(overrides, sizeof overrides, "helper = %s\n", helper);
+	write_config(&api, overrides);
+	/* What a sudo caller might have in its environment and signal state. */
+	setenv("https_proxy", "http://127.0.0.1:9", 1);
+	setenv("SSLKEYLOGFILE", "/tmp/keys", 1);
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t block;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+	sigprocmask(SIG_UNBLOCK, &block, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	unsetenv("https_proxy");
+	unsetenv("SSLKEYLOGFILE");
+	text = slurp(report);
+	fprintf(stderr, "%s", text);
+	assert_non_null(strstr(text, "env 0\n"));
+	assert_non_null(strstr(text, "fd 0 pipe\n"));
+	assert_non_null(strstr(text, "fd 1 pipe\n"));
+	assert_non_null(strstr(text, "fd 2 /dev/null\n"));
+	assert_null(strstr(text, "fd 3"));
+	assert_null(strstr(text, "fd 4"));
+	assert_non_null(strstr(text, "own-session yes\n"));
+	assert_non_null(strstr(text, "sigpipe default\n"));
+	assert_non_null(strstr(text, "sigterm-blocked no\n"));
+	free(text);
 }
 
 #define T(fn) cmocka_unit_test_setup(fn, reset)
@@ -575,6 +632,7 @@ int main(void)
 		T(skipped_service_is_ignored),
 		T(skip_list_does_not_match_other_services),
 		T(host_ignoring_sigchld_is_restored),
+		T(helper_gets_nothing_but_its_pipes),
 	};
 
 	return cmocka_run_group_tests_name("integration", tests, group_setup, group_teardown);
