@@ -25,6 +25,7 @@
 #define HOST_SHOWN 48
 #define READY_TIMEOUT_MS 10000
 #define ANSWER_MAX 512
+#define PROGRESS_EVERY_MS 30000
 
 /* Everything one sign-in needs; on the heap, as hosts may run PAM on small stacks. */
 struct session {
@@ -242,15 +243,10 @@ static int timed_out(struct session *s)
 	return outcome(s, PAM_AUTH_ERR, "expired", "login_timeout or code lifetime passed");
 }
 
-/* Waits for the next message of one of the wanted kinds; failures end the wait. */
-static int expect(struct session *s, int timeout_ms, enum np_msg_type want1,
-                  enum np_msg_type want2)
+/* Judges what np_helper_recv() brought: failures and surprises end the wait. */
+static int judge(struct session *s, enum np_helper_recv_status status, const char *err,
+                 enum np_msg_type want1, enum np_msg_type want2)
 {
-	char err[256] = "";
-	enum np_helper_recv_status status;
-
-	np_msg_wipe(&s->msg);
-	status = np_helper_recv(&s->helper, timeout_ms, &s->msg, err, sizeof err);
 	if (status == NP_RECV_TIMEOUT && ms_left(s) == 0)
 		return timed_out(s);
 	if (status != NP_RECV_OK)
@@ -260,6 +256,18 @@ static int expect(struct session *s, int timeout_ms, enum np_msg_type want1,
 	if (s->msg.type != want1 && s->msg.type != want2)
 		return helper_trouble(s, NP_RECV_BROKEN, "unexpected message");
 	return PAM_SUCCESS;
+}
+
+/* Waits for the next message of one of the wanted kinds. */
+static int expect(struct session *s, int timeout_ms, enum np_msg_type want1,
+                  enum np_msg_type want2)
+{
+	char err[256] = "";
+	enum np_helper_recv_status status;
+
+	np_msg_wipe(&s->msg);
+	status = np_helper_recv(&s->helper, timeout_ms, &s->msg, err, sizeof err);
+	return judge(s, status, err, want1, want2);
 }
 
 static int start_helper(struct session *s)
@@ -360,14 +368,32 @@ static int wait_polling(struct session *s)
 	rc = np_conv_show(s->pamh, PAM_TEXT_INFO, text);
 	if (rc != PAM_SUCCESS)
 		return outcome(s, PAM_CONV_ERR, "error", "conversation failed");
-	for (;;) {
-		if (ms_left(s) == 0)
-			return timed_out(s);
-		rc = expect(s, wait_ms_bounded(s, -1), NP_MSG_IDENTITY, NP_MSG_PENDING);
+	for (long long next_note = monotonic_ms() + PROGRESS_EVERY_MS;;) {
+		char err[256] = "";
+		enum np_helper_recv_status status;
+		long long until_note = next_note - monotonic_ms();
+
+		np_msg_wipe(&s->msg);
+		status = np_helper_recv(&s->helper, wait_ms_bounded(s, until_note > 0 ? until_note : 0),
+		                        &s->msg, err, sizeof err);
+		if (status == NP_RECV_TIMEOUT && ms_left(s) > 0) {
+			/* A line now and then, not one per poll: a terminal is not a log. */
+			if (monotonic_ms() >= next_note) {
+				char lifetime[32];
+
+				format_lifetime(lifetime, sizeof lifetime, (ms_left(s) + 999) / 1000);
+				snprintf(text, sizeof text,
+				         "Still waiting for approval of code %s (%s left)...", s->code.code,
+				         lifetime);
+				(void)np_conv_show(s->pamh, PAM_TEXT_INFO, text);
+				next_note += PROGRESS_EVERY_MS;
+			}
+			continue;
+		}
+		rc = judge(s, status, err, NP_MSG_IDENTITY, NP_MSG_IDENTITY);
 		if (rc != PAM_SUCCESS)
 			return rc;
-		if (s->msg.type == NP_MSG_IDENTITY)
-			return PAM_SUCCESS;
+		return PAM_SUCCESS;
 	}
 }
 
@@ -380,6 +406,7 @@ static int wait_prompting(struct session *s)
 {
 	char text[PAM_MAX_MSG_SIZE];
 	char *answer = NULL;
+	bool typed;
 	int rc = PAM_SUCCESS;
 	/* The helper answers poll_now after the request it may be in, plus one more. */
 	long long ask_limit_ms =
@@ -391,9 +418,21 @@ static int wait_prompting(struct session *s)
 	instructions(s, "Press Enter once you have approved: ", text, sizeof text);
 	for (;;) {
 		rc = np_conv_ask(s->pamh, text, answer, ANSWER_MAX);
+		typed = answer[0] != '\0';
 		sodium_memzero(answer, ANSWER_MAX);
 		if (rc != PAM_SUCCESS) {
 			rc = outcome(s, PAM_CONV_ERR, "error", "conversation failed");
+			break;
+		}
+		/*
+		 * Only Enter is expected.  Text here is a password sent by sshd's
+		 * password authentication (which answers every prompt with it and
+		 * would keep us looping until the timeout), or a slip: refuse at once.
+		 */
+		if (typed) {
+			tell(s, "NextPay sign-in takes no password here: approve in the browser, "
+			        "then press Enter.");
+			rc = outcome(s, PAM_AUTH_ERR, "failure", "text typed at the approval prompt");
 			break;
 		}
 		if (ms_left(s) == 0) {

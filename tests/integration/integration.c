@@ -152,6 +152,18 @@ static void enter_before_approval_keeps_waiting(void **state)
 	assert_int_equal(mock_count(&api, "create"), 1);
 }
 
+static void typed_text_at_prompt_is_refused(void **state)
+{
+	/* What sshd's password authentication does: answer every prompt with the password. */
+	struct script s = { .answers = { "hunter2", "hunter2", "hunter2" } };
+
+	(void)state;
+	expect_rc(run_auth("np-prompt", test_account(), &s, 0), PAM_AUTH_ERR, &s);
+	assert_int_equal(s.prompts_answered, 1);
+	assert_true(seen_contains(&s.seen, "takes no password"));
+	assert_false(seen_contains(&s.seen, "hunter2"));
+}
+
 static void sshd_service_prompts_by_default(void **state)
 {
 	struct script s = { .answers = { "" }, .delay_ms = { 1200 } };
@@ -600,6 +612,7 @@ int main(void)
 		T(approve_shown_under_pam_silent),
 		T(approve_in_prompt_mode),
 		T(enter_before_approval_keeps_waiting),
+		T(typed_text_at_prompt_is_refused),
 		T(sshd_service_prompts_by_default),
 		T(other_service_polls_by_default),
 		T(email_rule_matches_without_case),
