@@ -37,7 +37,7 @@ ALL_CFLAGS   = $(BASE_CFLAGS) $(call pkg_cflags,$(MODULE_PKGS) libcurl) $(CPPFLA
 COMMON_SRC  := src/sanitize.c src/validate.c src/safe_file.c src/lineio.c src/json_util.c \
                src/protocol.c
 MODULE_SRC  := pam_nextpay.c src/auth.c src/config.c src/usermap.c src/conv.c \
-               src/helper_proc.c $(COMMON_SRC)
+               src/helper_proc.c src/cache.c $(COMMON_SRC)
 HELPER_SRC  := src/helper_main.c src/helper_flow.c src/http.c src/api_parse.c src/privdrop.c $(COMMON_SRC)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -60,6 +60,9 @@ $(HELPER): $(call obj,$(HELPER_SRC))
 	$(CC) -pie -o $@ $^ $(LINK_HARDEN) $(LDFLAGS) $(call pkg_libs,$(HELPER_PKGS))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# The administrator's tool.
+include src/nextpayctl.mk
 
 # ---- dependencies -------------------------------------------------------------
 

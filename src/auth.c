@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cache.h"
 #include "config.h"
 #include "conv.h"
 #include "helper_proc.h"
@@ -44,6 +45,10 @@ struct session {
 	char user_id[NP_USER_ID_MAX + 1];
 	const char *result;         /* one word for the log */
 	char reason[256];           /* for the log: what happened, no secrets */
+	const char *method;         /* how the identity was established, for the log */
+	struct np_cache cache;
+	bool cache_ready;           /* key read, directory usable, scope known */
+	char scope[NP_CACHE_SCOPE_MAX];
 };
 
 static long long monotonic_ms(void)
@@ -336,9 +341,10 @@ static int receive_code(struct session *s)
 	snprintf(s->msg.login.intent, sizeof s->msg.login.intent, "%s", s->cfg.intent);
 	s->msg.login.poll_interval = s->cfg.poll_interval;
 	s->msg.login.timeout = (unsigned)((ms_left(s) + 999) / 1000);
-	s->msg.login.want_token = false;
+	s->msg.login.want_token = s->cache_ready;
 	if (np_helper_send(&s->helper, &s->msg) != 0)
 		return helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
+	s->method = "device code";
 	rc = expect(s, wait_ms_bounded(s, -1), NP_MSG_CODE, NP_MSG_CODE);
 	if (rc != PAM_SUCCESS)
 		return rc;
@@ -398,6 +404,203 @@ static int wait_polling(struct session *s)
 }
 
 /*
+ * Exchanges an API key for a token and identity.  When the helper is busy
+ * with a device flow (the key was typed at its prompt) a fresh helper does
+ * it.  The key is wiped from the message as soon as it is sent.
+ */
+static int api_key_sign_in(struct session *s, const char *key, bool helper_busy)
+{
+	int rc = PAM_SUCCESS;
+
+	if (helper_busy) {
+		np_helper_stop(&s->helper);
+		rc = start_helper(s);
+	}
+	if (rc != PAM_SUCCESS)
+		return rc;
+	s->method = "api key";
+	np_msg_init(&s->msg, NP_MSG_API_KEY);
+	snprintf(s->msg.api_key, sizeof s->msg.api_key, "%s", key);
+	rc = np_helper_send(&s->helper, &s->msg);
+	np_msg_wipe(&s->msg);
+	if (rc != 0)
+		return helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
+	rc = expect(s, wait_ms_bounded(s, -1), NP_MSG_IDENTITY, NP_MSG_IDENTITY);
+	if (rc == PAM_SUCCESS || s->msg.type != NP_MSG_FAILURE ||
+	    s->msg.failure.reason != NP_FAIL_UNAUTHORIZED)
+		return rc;
+	return outcome(s, PAM_AUTH_ERR, "failure", "API key refused");
+}
+
+/* use_first_pass / try_first_pass: the previous module's password may be an API key. */
+enum { NOT_DECIDED = -1 };
+
+static int first_pass_sign_in(struct session *s)
+{
+	const void *authtok = NULL;
+	const char *key;
+	int rc;
+
+	if (!s->cfg.use_first_pass && !s->cfg.try_first_pass)
+		return NOT_DECIDED;
+	if (pam_get_item(s->pamh, PAM_AUTHTOK, &authtok) != PAM_SUCCESS)
+		authtok = NULL;
+	key = authtok;
+	if (key == NULL || !np_valid_api_key(key, strlen(key))) {
+		if (s->cfg.try_first_pass)
+			return NOT_DECIDED;
+		tell(s, "No NextPay API key was given.");
+		return outcome(s, PAM_AUTH_ERR, "failure", "use_first_pass: no API key in PAM_AUTHTOK");
+	}
+	rc = api_key_sign_in(s, key, false);
+	/* try_first_pass: a refused key still leaves the browser. */
+	if (rc == PAM_AUTH_ERR && s->cfg.try_first_pass) {
+		s->method = NULL;
+		return NOT_DECIDED;
+	}
+	return rc;
+}
+
+/* ---- the approval cache ---- */
+
+static void cache_log(struct session *s, int priority, const char *what, const char *err)
+{
+	char clean[512];
+
+	np_sanitize_str(clean, sizeof clean, err);
+	pam_syslog(s->pamh, priority, "cache: %s%s%s", what, clean[0] != '\0' ? ": " : "", clean);
+}
+
+static void open_cache(struct session *s)
+{
+	struct np_scope_parts parts = { .account = s->account, .service = s->service };
+	const void *item = NULL;
+	char err[512] = "";
+	enum np_cache_status status;
+
+	if (!s->cfg.cache)
+		return;
+	parts.tty = pam_get_item(s->pamh, PAM_TTY, &item) == PAM_SUCCESS && item != NULL ? item : "";
+	item = NULL;
+	parts.rhost =
+		pam_get_item(s->pamh, PAM_RHOST, &item) == PAM_SUCCESS && item != NULL ? item : "";
+	if (s->cfg.cache_scope == NP_SCOPE_SESSION &&
+	    np_session_leader(&parts.sid, &parts.leader_start) != 0) {
+		cache_log(s, LOG_WARNING, "cannot identify the session leader; not caching", "");
+		return;
+	}
+	if (np_cache_scope(s->cfg.cache_scope == NP_SCOPE_SESSION, &parts, s->scope,
+	                   sizeof s->scope) != 0) {
+		cache_log(s, LOG_WARNING, "scope too long; not caching", "");
+		return;
+	}
+	status = np_cache_open(&s->cache, s->cfg.cache_dir, s->cfg.cache_key, true, err, sizeof err);
+	/* A process that may not read the key (a screen locker as the user) goes on quietly. */
+	if (status == NP_CACHE_UNAVAILABLE && s->cfg.debug)
+		cache_log(s, LOG_DEBUG, "not available", err);
+	else if (status == NP_CACHE_ERROR)
+		cache_log(s, LOG_ERR, "not used", err);
+	s->cache_ready = status == NP_CACHE_OK;
+}
+
+/*
+ * Signs in with an earlier approval, if one is stored for this scope and the
+ * API still accepts its token (and says it belongs to the same person).
+ * Anything less falls back to the device flow: NOT_DECIDED.
+ */
+static int cached_sign_in(struct session *s)
+{
+	struct np_cache_payload *entry = NULL;
+	char err[512] = "";
+	const char *why = NULL;
+	enum np_helper_recv_status status;
+	int rc = NOT_DECIDED;
+	long long limit_ms =
+		(2 * ((long long)s->cfg.connect_timeout + (long long)s->cfg.request_timeout) + 2) * 1000;
+
+	if (!s->cache_ready)
+		return NOT_DECIDED;
+	entry = sodium_malloc(sizeof *entry);
+	if (entry == NULL)
+		return NOT_DECIDED;
+	if (np_cache_load(&s->cache, s->scope, s->cfg.cache_ttl, (int64_t)time(NULL), entry, err,
+	                  sizeof err) != NP_CACHE_OK) {
+		if (err[0] != '\0')
+			cache_log(s, LOG_NOTICE, "entry not used", err);
+		goto out;
+	}
+	np_msg_init(&s->msg, NP_MSG_WHOAMI);
+	snprintf(s->msg.token, sizeof s->msg.token, "%s", entry->token);
+	if (np_helper_send(&s->helper, &s->msg) != 0)
+		goto out;
+	np_msg_wipe(&s->msg);
+	status = np_helper_recv(&s->helper, wait_ms_bounded(s, limit_ms), &s->msg, err, sizeof err);
+	if (status != NP_RECV_OK)
+		goto out;
+	if (s->msg.type == NP_MSG_FAILURE) {
+		/* Revoked: forget it.  Unreachable: keep it, but do not log in on it. */
+		if (s->msg.failure.reason == NP_FAIL_UNAUTHORIZED) {
+			np_cache_remove(&s->cache, s->scope);
+			cache_log(s, LOG_NOTICE, "token no longer accepted; entry removed", "");
+		}
+		goto out;
+	}
+	if (s->msg.type != NP_MSG_IDENTITY || strcmp(s->msg.identity.user_id, entry->user_id) != 0) {
+		np_cache_remove(&s->cache, s->scope);
+		cache_log(s, LOG_WARNING, "token answered for another identity; entry removed", "");
+		goto out;
+	}
+	if (!np_usermap_allows(&s->map, &s->cfg, s->account, s->msg.identity.user_id,
+	                       s->msg.identity.email, &why)) {
+		np_cache_remove(&s->cache, s->scope);
+		goto out;
+	}
+	snprintf(s->user_id, sizeof s->user_id, "%s", s->msg.identity.user_id);
+	s->method = "cached approval";
+	rc = outcome(s, PAM_SUCCESS, "success", why);
+out:
+	sodium_free(entry);
+	return rc;
+}
+
+/* After a fresh approval: keep it for the next sign-in in this scope. */
+static void remember(struct session *s)
+{
+	struct np_cache_meta meta;
+	struct np_cache_payload *entry;
+	const struct np_msg_identity *who = &s->msg.identity;
+	int64_t now = (int64_t)time(NULL);
+	const void *item = NULL;
+	char err[512] = "";
+
+	if (!s->cache_ready || who->token[0] == '\0')
+		return;
+	entry = sodium_malloc(sizeof *entry);
+	if (entry == NULL)
+		return;
+	memset(&meta, 0, sizeof meta);
+	memset(entry, 0, sizeof *entry);
+	snprintf(meta.account, sizeof meta.account, "%s", s->account);
+	snprintf(meta.scope_kind, sizeof meta.scope_kind, "%s",
+	         s->cfg.cache_scope == NP_SCOPE_SESSION ? "session" : "user");
+	snprintf(meta.service, sizeof meta.service, "%s", s->service);
+	if (pam_get_item(s->pamh, PAM_TTY, &item) == PAM_SUCCESS && item != NULL)
+		np_sanitize_str(meta.tty, sizeof meta.tty, item);
+	snprintf(meta.rhost, sizeof meta.rhost, "%s", s->rhost_shown);
+	snprintf(meta.user_id, sizeof meta.user_id, "%s", who->user_id);
+	meta.created = now;
+	meta.expires = now + (int64_t)s->cfg.cache_ttl;
+	snprintf(entry->token, sizeof entry->token, "%s", who->token);
+	snprintf(entry->user_id, sizeof entry->user_id, "%s", who->user_id);
+	snprintf(entry->email, sizeof entry->email, "%s", who->email);
+	entry->created = now;
+	entry->token_exp = who->token_exp;
+	if (np_cache_store(&s->cache, s->scope, &meta, entry, err, sizeof err) != NP_CACHE_OK)
+		cache_log(s, LOG_WARNING, "approval not stored", err);
+	sodium_free(entry);
+}
+
+/*
  * wait = prompt: the instructions ride on an echo-off prompt, which is the
  * only text OpenSSH's keyboard-interactive shows before authentication ends.
  * The helper keeps polling meanwhile; Enter asks it for a fresh answer.
@@ -415,23 +618,31 @@ static int wait_prompting(struct session *s)
 	answer = sodium_malloc(ANSWER_MAX);
 	if (answer == NULL)
 		return outcome(s, PAM_BUF_ERR, "error", "out of memory");
-	instructions(s, "Press Enter once you have approved: ", text, sizeof text);
+	instructions(s,
+	             s->cfg.api_key ? "Press Enter once you have approved (or type an API key): "
+	                            : "Press Enter once you have approved: ",
+	             text, sizeof text);
 	for (;;) {
 		rc = np_conv_ask(s->pamh, text, answer, ANSWER_MAX);
 		typed = answer[0] != '\0';
-		sodium_memzero(answer, ANSWER_MAX);
 		if (rc != PAM_SUCCESS) {
 			rc = outcome(s, PAM_CONV_ERR, "error", "conversation failed");
 			break;
 		}
+		if (typed && s->cfg.api_key && np_valid_api_key(answer, strlen(answer))) {
+			rc = api_key_sign_in(s, answer, true);
+			break;
+		}
+		sodium_memzero(answer, ANSWER_MAX);
 		/*
-		 * Only Enter is expected.  Text here is a password sent by sshd's
-		 * password authentication (which answers every prompt with it and
-		 * would keep us looping until the timeout), or a slip: refuse at once.
+		 * Otherwise only Enter is expected.  Text here is a password sent by
+		 * sshd's password authentication (which answers every prompt with it
+		 * and would keep us looping until the timeout), or a slip: refuse at once.
 		 */
 		if (typed) {
-			tell(s, "NextPay sign-in takes no password here: approve in the browser, "
-			        "then press Enter.");
+			tell(s, s->cfg.api_key ? "That is not a NextPay API key (they start with npk_)."
+			                       : "NextPay sign-in takes no password here: approve in the "
+			                         "browser, then press Enter.");
 			rc = outcome(s, PAM_AUTH_ERR, "failure", "text typed at the approval prompt");
 			break;
 		}
@@ -499,12 +710,22 @@ static int sign_in(struct session *s, int argc, const char **argv)
 		rc = load_map(s);
 	if (rc == PAM_SUCCESS)
 		rc = start_helper(s);
-	if (rc == PAM_SUCCESS)
+	if (rc != PAM_SUCCESS)
+		return rc;
+	open_cache(s);
+	rc = cached_sign_in(s);
+	if (rc != NOT_DECIDED)
+		return rc;
+	rc = first_pass_sign_in(s);
+	if (rc == NOT_DECIDED) {
 		rc = receive_code(s);
-	if (rc == PAM_SUCCESS)
-		rc = wait_mode(s) == NP_WAIT_PROMPT ? wait_prompting(s) : wait_polling(s);
+		if (rc == PAM_SUCCESS)
+			rc = wait_mode(s) == NP_WAIT_PROMPT ? wait_prompting(s) : wait_polling(s);
+	}
 	if (rc == PAM_SUCCESS)
 		rc = decide(s);
+	if (rc == PAM_SUCCESS)
+		remember(s);
 	return rc;
 }
 
@@ -516,12 +737,12 @@ static void log_outcome(const struct session *s, int rc)
 		return;
 	np_sanitize_str(service, sizeof service, s->service);
 	pam_syslog(s->pamh, rc == PAM_SUCCESS ? LOG_NOTICE : LOG_WARNING,
-	           "%s: account=%s nextpay_id=%s rhost=%s service=%s reason=%s",
+	           "%s: account=%s nextpay_id=%s rhost=%s service=%s method=%s reason=%s",
 	           s->result != NULL ? s->result : "error",
 	           s->account_shown[0] != '\0' ? s->account_shown : "-",
 	           s->user_id[0] != '\0' ? s->user_id : "-",
 	           s->rhost_shown[0] != '\0' ? s->rhost_shown : "-", service[0] != '\0' ? service : "-",
-	           s->reason[0] != '\0' ? s->reason : "-");
+	           s->method != NULL ? s->method : "-", s->reason[0] != '\0' ? s->reason : "-");
 }
 
 int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
@@ -539,6 +760,7 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		return PAM_SERVICE_ERR;
 	}
 	s->pamh = pamh;
+	s->cache.dir_fd = -1;
 	np_helper_init(&s->helper);
 	describe_host(s);
 	rc = sign_in(s, argc, argv);
@@ -547,6 +769,7 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		rc = PAM_SERVICE_ERR;
 	log_outcome(s, rc);
 	np_helper_stop(&s->helper);
+	np_cache_close(&s->cache);
 	np_usermap_free(&s->map);
 	sodium_memzero(s, sizeof *s);
 	free(s);

@@ -96,6 +96,8 @@ enum np_file_status np_file_read(const char *path, unsigned flags, size_t max_si
 		}
 		snprintf(err, err_size, "%s: %s", path,
 		         open_errno == ELOOP ? "is a symbolic link" : strerror(open_errno));
+		if (open_errno == EACCES || open_errno == EPERM)
+			return NP_FILE_DENIED;
 		return open_errno == ELOOP ? NP_FILE_UNSAFE : NP_FILE_ERROR;
 	}
 	if (fstat(fd, &st) != 0) {

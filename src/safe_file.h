@@ -12,6 +12,7 @@ enum np_file_status {
 	NP_FILE_OK = 0,
 	NP_FILE_MISSING,   /* ENOENT: the caller decides whether that is fine */
 	NP_FILE_UNSAFE,    /* wrong type, owner or mode, or too large */
+	NP_FILE_DENIED,    /* EACCES/EPERM: this process may not read it */
 	NP_FILE_ERROR,     /* any other I/O error */
 };
 

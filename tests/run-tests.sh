@@ -60,16 +60,26 @@ if [ "$mode" != unit ]; then
 		printf 'auth     required %s config=%s %s\naccount  required pam_permit.so\n' \
 			"$module" "$conf" "$args" >"$T/services/$name"
 	done
+	# np-items: pam_wrapper's pam_set_items sets PAM_TTY, PAM_RHOST, PAM_AUTHTOK
+	# ... from same-named environment variables, as sshd, login or an earlier
+	# module would.
+	set_items=$(dpkg -L libpam-wrapper | grep '/pam_set_items.so$' | head -n 1)
+	printf 'auth required %s\nauth required %s config=%s wait=poll\naccount required pam_permit.so\n' \
+		"$set_items" "$module" "$conf" >"$T/services/np-items"
+	printf 'auth required %s\nauth required %s config=%s wait=prompt\naccount required pam_permit.so\n' \
+		"$set_items" "$module" "$conf" >"$T/services/np-items-prompt"
 	# PAM_IGNORE leaves the decision to the rest of the stack; pam_deny answers
 	# PAM_AUTH_ERR then, while any other code from the module ends the stack.
 	printf 'auth [ignore=ignore default=die] %s config=%s wait=poll\nauth required pam_deny.so\n' \
 		"$module" "$conf" >"$T/services/np-skip"
 	printf 'auth required pam_deny.so\naccount required pam_deny.so\npassword required pam_deny.so\nsession required pam_deny.so\n' \
 		>"$T/services/other"
-	run integration env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
-		PAM_WRAPPER_SERVICE_DIR="$T/services" NP_TEST_DIR="$T" \
-		NP_HELPER="$BUILD/nextpay-helper" NP_FAKE_HELPER="$BUILD/tests/fake-helper" NP_MOCK="$ROOT/tests/mock/nextpay_mock.py" \
-		"$BUILD/tests/integration"
+	for suite in integration integration_cache; do
+		run "$suite" env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
+			PAM_WRAPPER_SERVICE_DIR="$T/services" NP_TEST_DIR="$T" \
+			NP_HELPER="$BUILD/nextpay-helper" NP_FAKE_HELPER="$BUILD/tests/fake-helper" \
+			NP_MOCK="$ROOT/tests/mock/nextpay_mock.py" "$BUILD/tests/$suite"
+	done
 fi
 
 rm -f "$LOG"

@@ -10,11 +10,12 @@ TEST_LIBS    = $(call pkg_libs,cmocka pam libcurl json-c libsodium) -ldl
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 INTEG_BIN    := $(BUILD)/tests/integration
+CACHE_BIN    := $(BUILD)/tests/integration_cache
 
 FAKE_HELPER  := $(BUILD)/tests/fake-helper
 
 .PHONY: tests
-tests: $(UNIT_BINS) $(INTEG_BIN) $(FAKE_HELPER)
+tests: $(UNIT_BINS) $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER)
 
 $(FAKE_HELPER): tests/integration/fake_helper.c
 	@mkdir -p $(dir $@)
@@ -23,6 +24,12 @@ $(FAKE_HELPER): tests/integration/fake_helper.c
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/unit_tmp.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_OBJS) $(TEST_LIBS)
+
+$(CACHE_BIN): tests/integration/cache_apikey.c tests/integration/harness.c \
+              tests/integration/harness.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/integration/cache_apikey.c tests/integration/harness.c \
+	    $(call pkg_libs,libpamtest cmocka pam libcurl json-c)
 
 $(INTEG_BIN): tests/integration/integration.c tests/integration/harness.c \
               tests/integration/harness.h
@@ -36,6 +43,6 @@ check: deps all tests
 check-unit: all $(UNIT_BINS)
 	@./tests/run-tests.sh --unit-only $(UNIT_BINS)
 
-check-integration: all $(INTEG_BIN) $(FAKE_HELPER)
+check-integration: all $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER)
 	@./tests/run-tests.sh --integration-only
 $(BUILD)/tests/test_exports: $(MODULE)

@@ -92,8 +92,8 @@ void write_config(const struct mock *m, const char *overrides)
 {
 	char path[1024], usermap[1024], text[8192], line[1024];
 	const char *helper = getenv("NP_HELPER");
-	const char *keys[] = { "api_url", "ca_file", "usermap", "helper", "poll_interval" };
-	const char *values[5];
+	const char *keys[] = { "api_url", "ca_file", "usermap", "helper", "poll_interval", "cache" };
+	const char *values[6];
 
 	snprintf(usermap, sizeof usermap, "%s/conf/users", test_dir());
 	values[0] = m != NULL ? m->url : "https://127.0.0.1:9/v1";
@@ -101,6 +101,8 @@ void write_config(const struct mock *m, const char *overrides)
 	values[2] = usermap;
 	values[3] = helper;
 	values[4] = "1";
+	/* Tests that want the cache say so, and never touch the system's own. */
+	values[5] = "no";
 	text[0] = '\0';
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		if (overrides != NULL && overridden(overrides, keys[i]))
@@ -377,6 +379,52 @@ int run_auth(const char *service, const char *user, struct script *script, int f
 		return -2;
 	}
 	return cases[0].op_rv;
+}
+
+bool mock_bodies_contain(const struct mock *m, const char *needle)
+{
+	char *text = mock_stats(m);
+	struct json_object *stats = text != NULL ? json_tokener_parse(text) : NULL;
+	struct json_object *log = NULL, *body = NULL;
+	bool found = false;
+
+	if (stats != NULL && json_object_object_get_ex(stats, "log", &log)) {
+		for (size_t i = 0; i < json_object_array_length(log); i++)
+			if (json_object_object_get_ex(json_object_array_get_idx(log, i), "body", &body) &&
+			    strstr(json_object_get_string(body), needle) != NULL)
+				found = true;
+	}
+	json_object_put(stats);
+	free(text);
+	return found;
+}
+
+bool mock_last_bearer(const struct mock *m, const char *endpoint, char *out, size_t out_size)
+{
+	char *text = mock_stats(m);
+	struct json_object *stats = text != NULL ? json_tokener_parse(text) : NULL;
+	struct json_object *log = NULL, *field = NULL;
+	bool found = false;
+
+	out[0] = '\0';
+	if (stats != NULL && json_object_object_get_ex(stats, "log", &log)) {
+		for (size_t i = 0; i < json_object_array_length(log); i++) {
+			struct json_object *entry = json_object_array_get_idx(log, i);
+			const char *auth;
+
+			if (!json_object_object_get_ex(entry, "endpoint", &field) ||
+			    strcmp(json_object_get_string(field), endpoint) != 0 ||
+			    !json_object_object_get_ex(entry, "authorization", &field) ||
+			    (auth = json_object_get_string(field)) == NULL ||
+			    strncmp(auth, "Bearer ", 7) != 0)
+				continue;
+			snprintf(out, out_size, "%s", auth + 7);
+			found = true;
+		}
+	}
+	json_object_put(stats);
+	free(text);
+	return found;
 }
 
 bool seen_contains(const struct seen *seen, const char *needle)

@@ -68,6 +68,11 @@ void mock_last_code(const struct mock *m, char *out, size_t out_size);
 /* The whole stats document (malloc'd). */
 char *mock_stats(const struct mock *m);
 
+/* Whether any request body the mock received contains needle. */
+bool mock_bodies_contain(const struct mock *m, const char *needle);
+/* The credential of the last Bearer request to endpoint ("me", "token"). */
+bool mock_last_bearer(const struct mock *m, const char *endpoint, char *out, size_t out_size);
+
 /* Runs pam_authenticate for user on service with the scripted conversation; returns its code. */
 int run_auth(const char *service, const char *user, struct script *script, int flags);
 

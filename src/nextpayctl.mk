@@ -1,0 +1,1 @@
+# nextpayctl: built by a later change.
