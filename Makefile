@@ -15,15 +15,18 @@ HELPER_PATH ?= $(LIBEXECDIR)/pam_nextpay/nextpay-helper
 
 CC          ?= cc
 PKG_CONFIG  ?= pkg-config
-BUILD       := build
+BUILD       ?= build
 
 # Warnings are errors; hardening is on by default (CFLAGS may add, not remove).
 WARNINGS    := -Wall -Wextra -Wconversion -Wformat=2 -Wshadow -Werror
 HARDENING   := -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIC
 CFLAGS      ?= -O2 -g
-BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) \
-               -DNP_VERSION='"$(VERSION)"' -DNP_DEFAULT_HELPER='"$(HELPER_PATH)"' \
-               -DNP_DEFAULT_CONFIG='"$(SYSCONFDIR)/security/pam_nextpay.conf"'
+PATH_DEFINES := -DNP_DEFAULT_HELPER='"$(HELPER_PATH)"' \
+               -DNP_DEFAULT_CONFIG='"$(SYSCONFDIR)/security/pam_nextpay.conf"' \
+               -DNP_DEFAULT_USERMAP='"$(SYSCONFDIR)/security/pam_nextpay.users"' \
+               -DNP_DEFAULT_CACHE_KEY='"$(SYSCONFDIR)/security/pam_nextpay.key"'
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) -DNP_VERSION='"$(VERSION)"' \
+               $(PATH_DEFINES)
 LINK_HARDEN := -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 
 # Third-party headers as system headers, so -Wconversion judges only our code.
@@ -48,7 +51,13 @@ HELPER      := $(BUILD)/nextpay-helper
 .PHONY: all deps check check-unit check-integration demo install clean
 all: $(MODULE) $(HELPER)
 
-$(BUILD)/obj/%.o: %.c
+# The install paths are compiled in: rebuild when they change, so that
+# "make install PREFIX=/usr/local" never installs a module that looks elsewhere.
+PATHS_STAMP := $(BUILD)/.paths
+$(shell mkdir -p $(BUILD); echo '$(PATH_DEFINES)' | cmp -s - $(PATHS_STAMP) || \
+        echo '$(PATH_DEFINES)' > $(PATHS_STAMP))
+
+$(BUILD)/obj/%.o: %.c $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -68,7 +77,7 @@ include src/nextpayctl.mk
 
 DEB_PACKAGES := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev libjson-c-dev \
                 libsodium-dev libcmocka-dev libpam-wrapper libpamtest0-dev pamtester \
-                python3 openssl
+                python3 openssl openssh-server openssh-client sudo python3-pexpect
 DEB_STAMP    := $(BUILD)/.deps-ok
 
 deps:

@@ -27,6 +27,8 @@
 #define READY_TIMEOUT_MS 10000
 #define ANSWER_MAX 512
 #define PROGRESS_EVERY_MS 30000
+#define NOT_SET_UP \
+	"NextPay sign-in is not set up correctly on this host. Please contact your administrator."
 
 /* Everything one sign-in needs; on the heap, as hosts may run PAM on small stacks. */
 struct session {
@@ -124,6 +126,7 @@ static int load_settings(struct session *s, int argc, const char **argv)
 
 		np_sanitize_str(clean, sizeof clean, err);
 		pam_syslog(s->pamh, LOG_ERR, "configuration error: %s", clean);
+		tell(s, NOT_SET_UP);
 		return outcome(s, PAM_SERVICE_ERR, "error", "configuration error");
 	}
 	return PAM_SUCCESS;
@@ -189,8 +192,7 @@ static int load_map(struct session *s)
 
 		np_sanitize_str(clean, sizeof clean, err);
 		pam_syslog(s->pamh, LOG_ERR, "identity map: %s", clean);
-		tell(s, "NextPay sign-in is not set up correctly on this host. "
-		        "Please contact your administrator.");
+		tell(s, NOT_SET_UP);
 		return outcome(s, PAM_SERVICE_ERR, "error", "identity map unusable");
 	}
 	return PAM_SUCCESS;
@@ -216,8 +218,7 @@ static int failure_outcome(struct session *s, const struct np_msg_failure *f)
 		tell(s, "NextPay did not accept the sign-in.");
 		return outcome(s, PAM_AUTH_ERR, "failure", reason);
 	case NP_FAIL_CONFIG:
-		tell(s, "NextPay sign-in is not set up correctly on this host. "
-		        "Please contact your administrator.");
+		tell(s, NOT_SET_UP);
 		return outcome(s, PAM_SERVICE_ERR, "error", reason);
 	case NP_FAIL_UNAVAILABLE:
 	case NP_FAIL_TLS:
@@ -286,8 +287,7 @@ static int start_helper(struct session *s)
 
 		np_sanitize_str(clean, sizeof clean, err);
 		pam_syslog(s->pamh, LOG_ERR, "%s", clean);
-		tell(s, "NextPay sign-in is not set up correctly on this host. "
-		        "Please contact your administrator.");
+		tell(s, NOT_SET_UP);
 		return outcome(s, PAM_SERVICE_ERR, "error", "helper cannot be started");
 	}
 	np_msg_init(&s->msg, NP_MSG_CONFIG);
@@ -358,8 +358,8 @@ static int receive_code(struct session *s)
 	if (monotonic_ms() + lifetime_ms < s->deadline_ms)
 		s->deadline_ms = monotonic_ms() + lifetime_ms;
 	if (s->cfg.debug)
-		pam_syslog(s->pamh, LOG_DEBUG, "device code %s issued, %lld s to approve",
-		           s->code.code, ms_left(s) / 1000);
+		pam_syslog(s->pamh, LOG_DEBUG, "device code issued, %lld s to approve",
+		           ms_left(s) / 1000);
 	return PAM_SUCCESS;
 }
 
@@ -611,9 +611,6 @@ static int wait_prompting(struct session *s)
 	char *answer = NULL;
 	bool typed;
 	int rc = PAM_SUCCESS;
-	/* The helper answers poll_now after the request it may be in, plus one more. */
-	long long ask_limit_ms =
-		(2 * ((long long)s->cfg.connect_timeout + (long long)s->cfg.request_timeout) + 2) * 1000;
 
 	answer = sodium_malloc(ANSWER_MAX);
 	if (answer == NULL)
@@ -655,7 +652,12 @@ static int wait_prompting(struct session *s)
 			rc = helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
 			break;
 		}
-		rc = expect(s, wait_ms_bounded(s, ask_limit_ms), NP_MSG_IDENTITY, NP_MSG_PENDING);
+		/*
+		 * The helper answers after the request it may be in and one more poll,
+		 * or, if that brought approval, after /auth/me and its retries: it is
+		 * bounded by its own timeouts, so wait for it up to the deadline.
+		 */
+		rc = expect(s, wait_ms_bounded(s, -1), NP_MSG_IDENTITY, NP_MSG_PENDING);
 		if (rc != PAM_SUCCESS || s->msg.type == NP_MSG_IDENTITY)
 			break;
 		snprintf(text, sizeof text,

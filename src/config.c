@@ -197,10 +197,10 @@ void np_config_defaults(struct np_config *cfg)
 	cfg->login_timeout = 110;
 	cfg->wait = NP_WAIT_AUTO;
 	snprintf(cfg->intent, sizeof cfg->intent, "login");
-	snprintf(cfg->usermap, sizeof cfg->usermap, "/etc/security/pam_nextpay.users");
+	snprintf(cfg->usermap, sizeof cfg->usermap, "%s", NP_DEFAULT_USERMAP);
 	cfg->cache = true;
 	snprintf(cfg->cache_dir, sizeof cfg->cache_dir, "/var/lib/pam_nextpay");
-	snprintf(cfg->cache_key, sizeof cfg->cache_key, "/etc/security/pam_nextpay.key");
+	snprintf(cfg->cache_key, sizeof cfg->cache_key, "%s", NP_DEFAULT_CACHE_KEY);
 	cfg->cache_ttl = 900;
 	cfg->cache_scope = NP_SCOPE_SESSION;
 	snprintf(cfg->helper, sizeof cfg->helper, "%s", NP_DEFAULT_HELPER);

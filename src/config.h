@@ -16,6 +16,12 @@
 #ifndef NP_DEFAULT_CONFIG
 #define NP_DEFAULT_CONFIG "/etc/security/pam_nextpay.conf"
 #endif
+#ifndef NP_DEFAULT_USERMAP
+#define NP_DEFAULT_USERMAP "/etc/security/pam_nextpay.users"
+#endif
+#ifndef NP_DEFAULT_CACHE_KEY
+#define NP_DEFAULT_CACHE_KEY "/etc/security/pam_nextpay.key"
+#endif
 #ifndef NP_DEFAULT_HELPER
 #define NP_DEFAULT_HELPER "/usr/libexec/pam_nextpay/nextpay-helper"
 #endif

@@ -85,7 +85,6 @@ static enum np_http_result classify(CURLcode code, const struct np_http *h)
 		return NP_HTTP_OK;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CACERT_BADFILE:
 	case CURLE_SSL_ISSUER_ERROR:
@@ -95,6 +94,8 @@ static enum np_http_result classify(CURLcode code, const struct np_http *h)
 		return NP_HTTP_TOO_LARGE;
 	case CURLE_WRITE_ERROR:
 		return h->body_overflow ? NP_HTTP_TOO_LARGE : NP_HTTP_FAILED;
+	/* Mostly a connection reset mid-handshake; certificate trouble has codes of its own. */
+	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_CONNECT:

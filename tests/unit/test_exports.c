@@ -19,13 +19,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MODULE_PATH "build/pam_nextpay.so"
+/* run-tests.sh runs from the top of the tree; NP_BUILD names another build directory. */
+static const char *module_path(void)
+{
+	static char path[1024];
+	const char *build = getenv("NP_BUILD");
+
+	snprintf(path, sizeof path, "%s/pam_nextpay.so", build != NULL ? build : "./build");
+	return path;
+}
 
 /* Names of the defined global symbols in the dynamic symbol table, comma-joined. */
 static void defined_dynamic_symbols(char *out, size_t out_size)
 {
 	struct stat st;
-	int fd = open(MODULE_PATH, O_RDONLY | O_CLOEXEC);
+	int fd = open(module_path(), O_RDONLY | O_CLOEXEC);
 	const unsigned char *image;
 	const Elf64_Ehdr *ehdr;
 	const Elf64_Shdr *sections;
@@ -81,7 +89,7 @@ static void module_loads_and_resolves(void **state)
 	void *module;
 
 	(void)state;
-	module = dlopen("./" MODULE_PATH, RTLD_NOW | RTLD_LOCAL);
+	module = dlopen(module_path(), RTLD_NOW | RTLD_LOCAL);
 	if (module == NULL)
 		fail_msg("dlopen: %s", dlerror());
 	assert_non_null(dlsym(module, "pam_sm_authenticate"));
