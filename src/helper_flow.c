@@ -387,3 +387,28 @@ int np_flow_api_key(struct np_flow *f, const char *api_key)
 	sodium_free(token);
 	return rc;
 }
+
+int np_flow_probe(struct np_flow *f)
+{
+	/* Any endpoint answers without credentials; /auth/me costs the API nothing. */
+	static const char path[] = "/auth/me";
+	struct np_http_response resp;
+	char detail[NP_PROTO_DETAIL_MAX] = "";
+	enum np_http_result result;
+
+	/* One attempt, no retries: the question is whether the API answers at all. */
+	result = np_http_request(&f->http, "GET", path, NULL, NULL, &resp, detail, sizeof detail);
+	np_http_wipe_body(&f->http);
+	switch (result) {
+	case NP_HTTP_OK:
+	case NP_HTTP_TOO_LARGE: /* an answer came, however odd */
+		np_msg_init(&f->out, NP_MSG_READY);
+		return np_flow_emit(f, &f->out);
+	case NP_HTTP_TLS:
+		return np_flow_fail(f, NP_FAIL_TLS, detail);
+	case NP_HTTP_TRANSIENT:
+	case NP_HTTP_FAILED:
+	default:
+		return np_flow_fail(f, NP_FAIL_UNAVAILABLE, detail);
+	}
+}

@@ -1,7 +1,8 @@
 /*
  * What nextpay-helper does for each request from the module: the device-code
  * flow with its polling, retries and back-off; checking a token; exchanging
- * an API key.  Every outcome goes back to the module as one protocol message.
+ * an API key; probing that the API can be reached.  Every outcome goes back
+ * to the module as one protocol message.
  */
 #ifndef NP_HELPER_FLOW_H
 #define NP_HELPER_FLOW_H
@@ -28,5 +29,8 @@ int np_flow_fail(struct np_flow *f, enum np_failure_reason reason, const char *d
 int np_flow_device_login(struct np_flow *f, const struct np_msg_device_login *req);
 int np_flow_whoami(struct np_flow *f, const char *token);
 int np_flow_api_key(struct np_flow *f, const char *api_key);
+
+/* One unauthenticated request: ready if any HTTP answer came back, else failure. */
+int np_flow_probe(struct np_flow *f);
 
 #endif

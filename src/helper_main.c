@@ -103,6 +103,9 @@ static int serve(struct np_flow *f, struct np_msg *req)
 		case NP_MSG_API_KEY:
 			rc = np_flow_api_key(f, req->api_key);
 			break;
+		case NP_MSG_PROBE:
+			rc = np_flow_probe(f);
+			break;
 		case NP_MSG_POLL_NOW:
 			/* A late Enter after the flow ended: nothing is pending any more. */
 			rc = 0;

@@ -16,9 +16,10 @@ static const struct {
 } msg_names[] = {
 	{ NP_MSG_CONFIG, "config" },     { NP_MSG_DEVICE_LOGIN, "device_login" },
 	{ NP_MSG_POLL_NOW, "poll_now" }, { NP_MSG_WHOAMI, "whoami" },
-	{ NP_MSG_API_KEY, "api_key" },   { NP_MSG_READY, "ready" },
-	{ NP_MSG_CODE, "code" },         { NP_MSG_PENDING, "pending" },
-	{ NP_MSG_IDENTITY, "identity" }, { NP_MSG_FAILURE, "failure" },
+	{ NP_MSG_API_KEY, "api_key" },   { NP_MSG_PROBE, "probe" },
+	{ NP_MSG_READY, "ready" },       { NP_MSG_CODE, "code" },
+	{ NP_MSG_PENDING, "pending" },   { NP_MSG_IDENTITY, "identity" },
+	{ NP_MSG_FAILURE, "failure" },
 };
 
 static const char *const reason_names[] = {
@@ -135,6 +136,7 @@ static int encode_fields(const struct np_msg *m, struct json_object *obj)
 		rc |= add_string(obj, "detail", m->failure.detail);
 		break;
 	case NP_MSG_POLL_NOW:
+	case NP_MSG_PROBE:
 	case NP_MSG_READY:
 	case NP_MSG_PENDING:
 		break;
@@ -287,6 +289,7 @@ static void decode_fields(struct json_object *obj, struct np_msg *m, struct fiel
 		}
 		break;
 	case NP_MSG_POLL_NOW:
+	case NP_MSG_PROBE:
 	case NP_MSG_READY:
 	case NP_MSG_PENDING:
 		break;

@@ -14,8 +14,11 @@
  *   poll_now      the person pressed Enter: poll at once and say where it stands
  *   whoami        check a token with /auth/me (identity or failure)
  *   api_key       exchange an API key, then /auth/me (identity or failure)
+ *   probe         one request to the API without credentials, to see that it
+ *                 can be reached over verified TLS (nextpayctl check): ready
+ *                 when any HTTP status came back, else failure
  * helper -> module
- *   ready         config accepted, privileges dropped
+ *   ready         config accepted, privileges dropped; or: the probe got an answer
  *   code          the device code to show
  *   pending       not approved yet (answer to poll_now)
  *   identity      who approved (and the token, if asked for)
@@ -41,6 +44,7 @@ enum np_msg_type {
 	NP_MSG_POLL_NOW,
 	NP_MSG_WHOAMI,
 	NP_MSG_API_KEY,
+	NP_MSG_PROBE,
 	NP_MSG_READY,
 	NP_MSG_CODE,
 	NP_MSG_PENDING,

@@ -105,11 +105,12 @@ static void test_round_trip_device_login(void **state)
 
 static void test_round_trip_empty_types(void **state)
 {
-	static const enum np_msg_type types[] = { NP_MSG_POLL_NOW, NP_MSG_READY, NP_MSG_PENDING };
-	static const char *const names[] = { "poll_now", "ready", "pending" };
+	static const enum np_msg_type types[] = { NP_MSG_POLL_NOW, NP_MSG_PROBE, NP_MSG_READY,
+		                                      NP_MSG_PENDING };
+	static const char *const names[] = { "poll_now", "probe", "ready", "pending" };
 
 	(void)state;
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
 		char expect[64];
 
 		np_msg_init(&in, types[i]);

@@ -1,0 +1,70 @@
+/*
+ * A test tool for tests/ctl/ctl_test.py: stores one approval cache entry the
+ * way the module does (np_cache_open, np_cache_scope, np_cache_store), so that
+ * `nextpayctl cache list/purge` can be tested without a PAM sign-in.
+ *
+ *   ctl-cache-writer DIR KEY ACCOUNT session|user SERVICE TTY RHOST USER_ID TOKEN
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cache.h"
+
+int main(int argc, char **argv)
+{
+	struct np_cache c;
+	struct np_cache_meta meta;
+	struct np_cache_payload payload;
+	struct np_scope_parts parts;
+	char scope[NP_CACHE_SCOPE_MAX];
+	char err[512] = "";
+	bool session;
+	int64_t now = (int64_t)time(NULL);
+	int rc = 1;
+
+	if (argc != 10) {
+		fprintf(stderr, "usage: %s DIR KEY ACCOUNT session|user SERVICE TTY RHOST USER_ID "
+		        "TOKEN\n", argv[0]);
+		return 2;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	session = strcmp(argv[4], "session") == 0;
+	memset(&parts, 0, sizeof parts);
+	parts.account = argv[3];
+	parts.service = argv[5];
+	parts.tty = argv[6];
+	parts.rhost = argv[7];
+	parts.sid = 4242;
+	parts.leader_start = 123456;
+	memset(&meta, 0, sizeof meta);
+	snprintf(meta.account, sizeof meta.account, "%s", argv[3]);
+	snprintf(meta.scope_kind, sizeof meta.scope_kind, "%s", session ? "session" : "user");
+	snprintf(meta.service, sizeof meta.service, "%s", argv[5]);
+	snprintf(meta.tty, sizeof meta.tty, "%s", argv[6]);
+	snprintf(meta.rhost, sizeof meta.rhost, "%s", argv[7]);
+	snprintf(meta.user_id, sizeof meta.user_id, "%s", argv[8]);
+	meta.created = now;
+	meta.expires = now + 900;
+	memset(&payload, 0, sizeof payload);
+	snprintf(payload.token, sizeof payload.token, "%s", argv[9]);
+	snprintf(payload.user_id, sizeof payload.user_id, "%s", argv[8]);
+	payload.created = now;
+	if (np_cache_scope(session, &parts, scope, sizeof scope) != 0) {
+		fprintf(stderr, "scope too long\n");
+		return 1;
+	}
+	if (np_cache_open(&c, argv[1], argv[2], true, err, sizeof err) != NP_CACHE_OK) {
+		fprintf(stderr, "open: %s\n", err);
+		return 1;
+	}
+	if (np_cache_store(&c, scope, &meta, &payload, err, sizeof err) == NP_CACHE_OK)
+		rc = 0;
+	else
+		fprintf(stderr, "store: %s\n", err);
+	np_cache_close(&c);
+	sodium_memzero(&payload, sizeof payload);
+	return rc;
+}

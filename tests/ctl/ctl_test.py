@@ -1,0 +1,631 @@
+#!/usr/bin/python3
+"""Tests of build/nextpayctl, the real binary, against the HTTPS mock API.
+
+    /usr/bin/python3 tests/ctl/ctl_test.py [NAME-SUBSTRING ...]
+
+Needs build/nextpayctl, build/nextpay-helper and build/tests/ctl-cache-writer
+(`make all tests`).  Override their paths with NP_CTL, NP_HELPER and
+NP_CACHE_WRITER.  Prints cmocka-style lines for tests/run-tests.sh; exits 1
+when any test failed.  Passes as root (CI) and as an ordinary user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "mock"))
+
+from mockctl import Mock  # noqa: E402
+
+CTL = os.environ.get("NP_CTL", os.path.join(ROOT, "build", "nextpayctl"))
+HELPER = os.environ.get("NP_HELPER", os.path.join(ROOT, "build", "nextpay-helper"))
+WRITER = os.environ.get("NP_CACHE_WRITER", os.path.join(ROOT, "build", "tests", "ctl-cache-writer"))
+AUTO_USER = "usr_demo"          # the mock's approving identity; e-mail demo@example.com
+TOKEN_RE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+RUN_TIMEOUT = 60
+
+
+class Skip(Exception):
+    """The test cannot run here (e.g. it needs root)."""
+
+
+class Env:
+    """One temporary setup: a mock, and config files that point at it."""
+
+    def __init__(self, base: str, mock: Mock):
+        self.base = base
+        self.mock = mock
+        self.n = 0
+
+    def fresh_dir(self) -> str:
+        self.n += 1
+        d = os.path.join(self.base, f"t{self.n}")
+        os.mkdir(d)
+        os.chmod(d, 0o755)
+        return d
+
+    def write(self, path: str, text: str | bytes, mode: int = 0o644) -> str:
+        data = text.encode() if isinstance(text, str) else text
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, mode)
+        return path
+
+    def setup(self, usermap: str = f"{AUTO_USER} root\n", extra: dict | None = None,
+              drop: tuple = ()) -> tuple[str, str]:
+        """A directory with a good config (plus extra settings, minus drop); returns (dir, conf)."""
+        d = self.fresh_dir()
+        settings = {
+            "api_url": self.mock.url,
+            "ca_file": self.mock.ca_cert,
+            "usermap": self.write(os.path.join(d, "users"), usermap),
+            "helper": HELPER,
+            "cache_key": os.path.join(d, "key"),
+            "cache_dir": os.path.join(d, "cache"),
+            "poll_interval": "1",
+            "connect_timeout": "3",
+            "request_timeout": "5",
+        }
+        settings.update(extra or {})
+        for key in drop:
+            settings.pop(key, None)
+        text = "".join(f"{k} = {v}\n" for k, v in settings.items())
+        return d, self.write(os.path.join(d, "conf"), text)
+
+
+def run(*args: str, timeout: float = RUN_TIMEOUT) -> subprocess.CompletedProcess:
+    return subprocess.run([CTL, *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def expect_rc(p: subprocess.CompletedProcess, rc: int) -> None:
+    if p.returncode != rc:
+        raise AssertionError(f"exit {p.returncode}, expected {rc}\n--- stdout:\n{p.stdout}"
+                             f"--- stderr:\n{p.stderr}")
+
+
+def expect_in(needle: str, text: str) -> None:
+    if needle not in text:
+        raise AssertionError(f"{needle!r} not in:\n{text}")
+
+
+def expect_line(pattern: str, text: str) -> str:
+    """A line matching the regular expression pattern, which must be there."""
+    for line in text.splitlines():
+        if re.search(pattern, line):
+            return line
+    raise AssertionError(f"no line matching {pattern!r} in:\n{text}")
+
+
+def problems(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("problem:")]
+
+
+def tokens_issued(mock: Mock) -> set[str]:
+    """Every session token the mock handed out that the helper then used on /auth/me."""
+    found = set()
+    for entry in mock.stats()["log"]:
+        auth = entry.get("authorization") or ""
+        if auth.lower().startswith("bearer "):
+            found.add(auth[7:].strip())
+    return found
+
+
+def account_exists(name: str) -> bool:
+    import pwd
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def me() -> str:
+    import pwd
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+# ---- help and usage -------------------------------------------------------
+
+def test_help_and_usage(env: Env) -> None:
+    expect_rc(run("--help"), 0)
+    for cmd in (["keygen"], ["check"], ["login"], ["cache"], ["cache", "list"],
+                ["cache", "purge"]):
+        p = run(*cmd, "--help")
+        expect_rc(p, 0)
+        expect_in("Usage: nextpayctl", p.stdout)
+    expect_rc(run(), 2)
+    p = run("frobnicate")
+    expect_rc(p, 2)
+    expect_in("unknown command", p.stderr)
+    p = run("check", "--bogus")
+    expect_rc(p, 2)
+    expect_in("unknown option --bogus", p.stderr)
+    expect_rc(run("check", "--config"), 2)
+    expect_rc(run("check", "--config", "/a", "--config", "/b"), 2)
+    expect_rc(run("login", "extra"), 2)
+    expect_rc(run("cache"), 2)
+    expect_rc(run("cache", "list", "alice"), 2)
+
+
+# ---- keygen -----------------------------------------------------------------
+
+def test_keygen_creates_private_key(env: Env) -> None:
+    d = env.fresh_dir()
+    key = os.path.join(d, "pam_nextpay.key")
+    old_umask = os.umask(0o022)
+    try:
+        p = run("keygen", "--key", key)
+    finally:
+        os.umask(old_umask)
+    expect_rc(p, 0)
+    expect_in(key, p.stdout)
+    st = os.lstat(key)
+    assert stat.S_ISREG(st.st_mode), "not a regular file"
+    assert stat.S_IMODE(st.st_mode) == 0o600, f"mode {stat.S_IMODE(st.st_mode):04o}"
+    assert st.st_uid == os.geteuid(), "wrong owner"
+    data = open(key, "rb").read()
+    assert len(data) == 32, f"{len(data)} bytes"
+    assert data != bytes(32), "all zero"
+    assert os.listdir(d) == ["pam_nextpay.key"], f"left behind: {os.listdir(d)}"
+
+
+def test_keygen_refuses_to_overwrite(env: Env) -> None:
+    d = env.fresh_dir()
+    key = os.path.join(d, "key")
+    expect_rc(run("keygen", "--key", key), 0)
+    before = open(key, "rb").read()
+    p = run("keygen", "--key", key)
+    expect_rc(p, 1)
+    expect_in("already exists", p.stderr)
+    assert open(key, "rb").read() == before, "the key changed"
+    # A symlink in its place is refused too, not followed.
+    link = os.path.join(d, "link")
+    os.symlink(os.path.join(d, "elsewhere"), link)
+    expect_rc(run("keygen", "--key", link), 1)
+    assert not os.path.exists(os.path.join(d, "elsewhere")), "followed the symlink"
+    assert sorted(os.listdir(d)) == ["key", "link"], f"left behind: {os.listdir(d)}"
+
+
+def test_keygen_path_from_config(env: Env) -> None:
+    d, conf = env.setup()
+    p = run("keygen", "--config", conf)
+    expect_rc(p, 0)
+    assert len(open(os.path.join(d, "key"), "rb").read()) == 32
+    p = run("keygen", "--key", os.path.join(d, "no-such-dir", "key"))
+    expect_rc(p, 1)
+    expect_in("no-such-dir", p.stderr)
+
+
+# ---- check ------------------------------------------------------------------
+
+def test_check_good_setup(env: Env) -> None:
+    d, conf = env.setup()
+    expect_rc(run("keygen", "--config", conf), 0)
+    p = run("check", "--config", conf)
+    expect_rc(p, 0)
+    assert problems(p.stdout) == [], p.stdout
+    expect_line(r"^ok: settings", p.stdout)
+    expect_line(r"^ok: identity map .*1 rule", p.stdout)
+    expect_line(r"^ok: cache_key .*32 bytes.*0600", p.stdout)
+    expect_line(r"^ok: helper .*executable", p.stdout)
+    expect_line(r"^ok: helper_user", p.stdout)
+    expect_line(r"^ok: api_url .*verified TLS", p.stdout)
+    # The probe went through the helper to the API, without credentials.
+    me_calls = [e for e in env.mock.stats()["log"] if e.get("endpoint") == "me"]
+    assert me_calls and me_calls[-1].get("authorization") is None, me_calls[-1:]
+
+
+def test_check_missing_key_is_a_warning(env: Env) -> None:
+    d, conf = env.setup()
+    p = run("check", "--config", conf)
+    expect_rc(p, 0)
+    line = expect_line(r"^warning: cache_key", p.stdout)
+    expect_in("nextpayctl keygen", line)
+
+
+def test_check_group_writable_usermap(env: Env) -> None:
+    d, conf = env.setup()
+    users = os.path.join(d, "users")
+    os.chmod(users, 0o664)
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    line = expect_line(r"^problem: identity map " + re.escape(users), p.stdout)
+    expect_in("writable by group or others (mode 0664)", line)
+    expect_in(f"fix: chmod 0644 {users}", line)
+    assert len(problems(p.stdout)) == 1, p.stdout
+
+
+def test_check_bad_usermap_line(env: Env) -> None:
+    d, conf = env.setup(usermap="usr_demo root\nthis is wrong\n")
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    expect_line(r"^problem: identity map: .*users:2: ", p.stdout)
+
+
+def test_check_unknown_setting(env: Env) -> None:
+    d, conf = env.setup(extra={"bogus_setting": "1", "poll_interval": "soon"})
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    expect_line(r'^problem: .*conf:\d+: unknown setting "bogus_setting"', p.stdout)
+    expect_line(r'^problem: .*conf:\d+: bad value for "poll_interval"', p.stdout)
+    # The lines that are fine still count: the rest is checked with them.
+    expect_line(r"^ok: api_url .*verified TLS", p.stdout)
+
+
+def test_check_missing_config(env: Env) -> None:
+    d = env.fresh_dir()
+    p = run("check", "--config", os.path.join(d, "nothing.conf"))
+    expect_rc(p, 1)
+    expect_line(r"^problem: config file .*nothing.conf: does not exist", p.stdout)
+
+
+def test_check_wrong_owner(env: Env) -> None:
+    if os.geteuid() != 0:
+        raise Skip("needs root to give a file to another user")
+    d, conf = env.setup()
+    users = os.path.join(d, "users")
+    os.chown(users, 65534, -1)
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    line = expect_line(r"^problem: identity map " + re.escape(users) + r": owned by .*expected root",
+                       p.stdout)
+    expect_in(f"fix: chown root {users}", line)
+
+
+def test_check_missing_helper(env: Env) -> None:
+    d, conf = env.setup(extra={"helper": "/nonexistent/nextpay-helper"})
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    line = expect_line(r"^problem: helper /nonexistent/nextpay-helper: does not exist", p.stdout)
+    expect_in("fix:", line)
+
+
+def test_check_unsafe_helper(env: Env) -> None:
+    copy = os.path.join(env.fresh_dir(), "helper")
+    shutil.copy(HELPER, copy)
+    os.chmod(copy, 0o775)
+    d, conf = env.setup(extra={"helper": copy})
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    expect_line(r"^problem: helper .*writable by group or others \(mode 0775\).*chmod 0755", p.stdout)
+
+
+def test_check_untrusted_ca(env: Env) -> None:
+    # No ca_file: the system trust store, which does not know the mock's CA.
+    d, conf = env.setup(drop=("ca_file",))
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    line = expect_line(r"^problem: api_url .*TLS", p.stdout)
+    expect_in("fix:", line)
+    expect_line(r"^ok: ca_file: not set", p.stdout)
+
+
+def test_check_pin_mismatch(env: Env) -> None:
+    d, conf = env.setup(extra={"pinned_pubkey": env.mock.otherpin})
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    line = expect_line(r"^problem: api_url .*TLS", p.stdout)
+    expect_in("pinned_pubkey", line)
+    d, conf = env.setup(extra={"pinned_pubkey": env.mock.pin})
+    p = run("check", "--config", conf)
+    expect_rc(p, 0)
+    expect_line(r"^ok: api_url .*verified TLS", p.stdout)
+
+
+def test_check_unreachable(env: Env) -> None:
+    d, conf = env.setup(extra={"api_url": "https://127.0.0.1:9/v1", "connect_timeout": "2"})
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    expect_line(r"^problem: api_url https://127\.0\.0\.1:9/v1: cannot be reached", p.stdout)
+
+
+def test_check_bad_key(env: Env) -> None:
+    d, conf = env.setup()
+    key = os.path.join(d, "key")
+    env.write(key, os.urandom(32), 0o644)
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    expect_line(r"^problem: cache_key .*\(mode 0644\).*chmod 0600", p.stdout)
+    env.write(key, os.urandom(16), 0o600)
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    expect_line(r"^problem: cache_key .*16 bytes, expected 32", p.stdout)
+
+
+def test_check_cache_dir_mode(env: Env) -> None:
+    d, conf = env.setup()
+    os.mkdir(os.path.join(d, "cache"), 0o755)
+    os.chmod(os.path.join(d, "cache"), 0o755)
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    expect_line(r"^problem: cache_dir .*\(mode 0755\).*chmod 0700", p.stdout)
+    d, conf = env.setup(extra={"cache_dir": os.path.join(env.fresh_dir(), "missing", "cache")})
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    expect_line(r"^problem: cache_dir .*/missing/cache: its parent .*/missing does not exist",
+                p.stdout)
+
+
+def test_check_unknown_helper_user(env: Env) -> None:
+    d, conf = env.setup(extra={"helper_user": "no-such-user-np"})
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    expect_line(r"^problem: helper_user no-such-user-np: no such account", p.stdout)
+
+
+# ---- login ------------------------------------------------------------------
+
+def test_login_approved_and_mapped(env: Env) -> None:
+    account = me()
+    d, conf = env.setup(usermap=f"{AUTO_USER} {account}\n")
+    before = tokens_issued(env.mock)
+    p = run("login", "--config", conf, "--user", account)
+    expect_rc(p, 0)
+    expect_line(r"^NextPay sign-in to .* as " + re.escape(account) + r"\.$", p.stdout)
+    expect_line(r"^Open https://127\.0\.0\.1:\d+/auth/device\?code=[A-Z0-9]+$", p.stdout)
+    expect_line(r"^and approve code [A-Z0-9]+ \(valid for \d+ (seconds|minutes)\)\.$", p.stdout)
+    expect_line(r"user id: usr_demo$", p.stdout)
+    expect_line(r"e-mail:  demo@example\.com$", p.stdout)
+    expect_line(r"name:    Demo Person$", p.stdout)
+    expect_line(r"may sign in as " + re.escape(account), p.stdout)
+    new = tokens_issued(env.mock) - before
+    assert new, "the mock saw no token used"
+    for token in new:
+        assert token not in p.stdout and token not in p.stderr, "the token was printed"
+    assert not TOKEN_RE.search(p.stdout + p.stderr), "something token-shaped was printed"
+
+
+def test_login_default_account_is_the_caller(env: Env) -> None:
+    account = me()
+    d, conf = env.setup(usermap=f"{AUTO_USER} {account}\n")
+    p = run("login", "--config", conf)
+    expect_rc(p, 0)
+    expect_in(f" as {account}.", p.stdout)
+
+
+def test_login_approved_not_mapped(env: Env) -> None:
+    other = "nobody" if account_exists("nobody") else "root"
+    d, conf = env.setup(usermap=f"usr_someone_else {other}\n")
+    p = run("login", "--config", conf, "--user", other)
+    expect_rc(p, 1)
+    expect_line(r"user id: usr_demo$", p.stdout)
+    expect_line(r"^NextPay account demo@example\.com may not sign in as " + re.escape(other),
+                p.stdout)
+
+
+def test_login_email_rule(env: Env) -> None:
+    account = me()
+    d, conf = env.setup(usermap=f"Demo@Example.com {account}\n")
+    p = run("login", "--config", conf, "--user", account)
+    expect_rc(p, 0)
+    expect_in("e-mail rule", p.stdout)
+
+
+def test_login_qr(env: Env) -> None:
+    account = me()
+    d, conf = env.setup(usermap=f"{AUTO_USER} {account}\n", extra={"qr": "yes"})
+    p = run("login", "--config", conf, "--user", account)
+    if p.returncode == 1 and "no QR code support" in p.stderr:
+        raise Skip("built without libqrencode")
+    expect_rc(p, 0)
+    blocks = [line for line in p.stdout.splitlines() if "\u2588" in line]
+    assert len(blocks) >= 10, f"no QR code drawn:\n{p.stdout}"
+    # The drawing comes before the instructions, as the module shows them.
+    assert p.stdout.index("\u2588") < p.stdout.index("NextPay sign-in to"), p.stdout
+
+
+def test_login_denied(env: Env) -> None:
+    d, conf = env.setup()
+    env.mock.config({"auto": {"action": "deny", "after": 0.3}})
+    try:
+        p = run("login", "--config", conf, "--user", "root")
+    finally:
+        env.mock.config({"auto": {"action": "approve", "after": 0.3}})
+    expect_rc(p, 1)
+    expect_in("The sign-in was denied in NextPay.", p.stderr)
+    assert "user id:" not in p.stdout, p.stdout
+
+
+def test_login_unknown_account(env: Env) -> None:
+    d, conf = env.setup()
+    p = run("login", "--config", conf, "--user", "no-such-user-np")
+    expect_rc(p, 1)
+    expect_in("no local account", p.stderr)
+
+
+def test_login_unreachable(env: Env) -> None:
+    d, conf = env.setup(drop=("ca_file",))
+    p = run("login", "--config", conf, "--user", "root")
+    expect_rc(p, 1)
+    expect_in("NextPay could not be reached", p.stderr)
+    expect_in("tls", p.stderr)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def test_login_ctrl_c_stops_the_helper(env: Env) -> None:
+    d, conf = env.setup()
+    env.mock.config({"auto": None})
+    proc = subprocess.Popen([CTL, "login", "--config", conf, "--user", "root"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    helpers: list[int] = []
+    try:
+        deadline = time.monotonic() + 15
+        line = ""
+        while "Waiting for your approval" not in line and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+        helpers = _children(proc.pid)
+        assert helpers, "no helper running while waiting"
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        env.mock.config({"auto": {"action": "approve", "after": 0.3}})
+    assert proc.returncode == 1, f"exit {proc.returncode}"
+    expect_in("Interrupted", err)
+    for pid in helpers:
+        assert not _alive(pid), f"helper {pid} still running"
+
+
+# ---- cache --------------------------------------------------------------------
+
+SECRET_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c3JfYWxpY2UifQ.c2VjcmV0LXRva2Vu"
+
+
+def _cache_setup(env: Env) -> tuple[str, str]:
+    d, conf = env.setup()
+    expect_rc(run("keygen", "--config", conf), 0)
+    cache, key = os.path.join(d, "cache"), os.path.join(d, "key")
+    for args in (("alice", "session", "sshd", "pts/3", "192.0.2.7", "usr_alice"),
+                 ("alice", "user", "sudo", "", "", "usr_alice"),
+                 ("bob", "session", "login", "tty1", "", "usr_bob")):
+        w = subprocess.run([WRITER, cache, key, *args, SECRET_TOKEN], capture_output=True,
+                           text=True, timeout=RUN_TIMEOUT)
+        if w.returncode != 0:
+            raise AssertionError(f"cache writer failed: {w.stderr}")
+    # One entry nobody can open: sealed under another key, or damaged.
+    env.write(os.path.join(cache, "ab" * 32 + ".entry"), os.urandom(300), 0o600)
+    return d, conf
+
+
+def _entry_files(d: str) -> list[str]:
+    return sorted(n for n in os.listdir(os.path.join(d, "cache")) if n.endswith(".entry"))
+
+
+def test_cache_list(env: Env) -> None:
+    d, conf = _cache_setup(env)
+    p = run("cache", "list", "--config", conf)
+    expect_rc(p, 0)
+    expect_line(r"^ACCOUNT\s+SCOPE\s+SERVICE\s+TTY\s+RHOST\s+NEXTPAY-ID\s+APPROVED\s+EXPIRES$",
+                p.stdout)
+    expect_line(r"^alice\s+session\s+sshd\s+pts/3\s+192\.0\.2\.7\s+usr_alice\s+\d{4}-\d\d-\d\dT",
+                p.stdout)
+    expect_line(r"^alice\s+user\s+sudo\s+-\s+-\s+usr_alice\s", p.stdout)
+    expect_line(r"^bob\s+session\s+login\s+tty1\s+-\s+usr_bob\s", p.stdout)
+    expect_line(r"^3 entries, 1 unreadable", p.stdout)
+    assert SECRET_TOKEN not in p.stdout + p.stderr, "the token was printed"
+    assert not TOKEN_RE.search(p.stdout + p.stderr), "something token-shaped was printed"
+
+
+def test_cache_purge_account(env: Env) -> None:
+    d, conf = _cache_setup(env)
+    p = run("cache", "purge", "alice", "--config", conf)
+    expect_rc(p, 0)
+    expect_in("Removed 2 cache entries of account alice.", p.stdout)
+    p = run("cache", "list", "--config", conf)
+    expect_rc(p, 0)
+    assert "alice" not in p.stdout, p.stdout
+    expect_line(r"^1 entry, 1 unreadable", p.stdout)
+    p = run("cache", "purge", "--config", conf)
+    expect_rc(p, 0)
+    expect_in("Removed 2 cache entries.", p.stdout)
+    assert _entry_files(d) == [], _entry_files(d)
+
+
+def test_cache_without_key(env: Env) -> None:
+    d, conf = _cache_setup(env)
+    os.unlink(os.path.join(d, "key"))
+    p = run("cache", "list", "--config", conf)
+    expect_rc(p, 1)
+    expect_in("cannot read the cache key", p.stderr)
+    p = run("cache", "purge", "alice", "--config", conf)
+    expect_rc(p, 1)
+    assert len(_entry_files(d)) == 4, _entry_files(d)
+    p = run("cache", "purge", "--config", conf)
+    expect_rc(p, 0)
+    expect_in("Removed 4 cache entries.", p.stdout)
+    assert _entry_files(d) == [], _entry_files(d)
+
+
+def test_cache_no_directory(env: Env) -> None:
+    d, conf = env.setup()
+    p = run("cache", "list", "--config", conf)
+    expect_rc(p, 0)
+    expect_in("No cache entries", p.stdout)
+    p = run("cache", "purge", "--config", conf)
+    expect_rc(p, 0)
+    expect_in("Removed 0 cache entries", p.stdout)
+
+
+# ---- runner -----------------------------------------------------------------
+
+TESTS = [(name, fn) for name, fn in list(globals().items())
+         if name.startswith("test_") and callable(fn)]
+
+
+def main(argv: list[str]) -> int:
+    wanted = argv[1:]
+    tests = [(n, f) for n, f in TESTS if not wanted or any(w in n for w in wanted)]
+    for path in (CTL, HELPER, WRITER):
+        if not os.access(path, os.X_OK):
+            print(f"ctl_test: {path} is missing: run `make all tests` first", file=sys.stderr)
+            return 1
+    base = tempfile.mkdtemp(prefix="nextpayctl-test.")
+    os.chmod(base, 0o755)
+    failed: list[str] = []
+    skipped: list[str] = []
+    mock = None
+    try:
+        mock = Mock.start(os.path.join(base, "mock"), "--auto", "approve", "--auto-user",
+                          AUTO_USER, "--auto-after", "0.3")
+        env = Env(base, mock)
+        print(f"[==========] Running {len(tests)} test(s).", flush=True)
+        for name, fn in tests:
+            print(f"[ RUN      ] {name}", flush=True)
+            try:
+                fn(env)
+                print(f"[       OK ] {name}", flush=True)
+            except Skip as why:
+                print(f"[  SKIPPED ] {name}: {why}", flush=True)
+                skipped.append(name)
+            except Exception:  # noqa: BLE001 - every failure is reported the same way
+                traceback.print_exc(file=sys.stdout)
+                print(f"[  FAILED  ] {name}", flush=True)
+                failed.append(name)
+    finally:
+        if mock is not None:
+            mock.stop()
+        shutil.rmtree(base, ignore_errors=True)
+    print(f"[==========] {len(tests)} test(s) run.")
+    print(f"[  PASSED  ] {len(tests) - len(failed) - len(skipped)} test(s).")
+    if skipped:
+        print(f"[  SKIPPED ] {len(skipped)} test(s).")
+    if failed:
+        print(f"[  FAILED  ] {len(failed)} test(s), listed below:")
+        for name in failed:
+            print(f"[  FAILED  ] {name}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
