@@ -17,6 +17,9 @@ CC          ?= cc
 PKG_CONFIG  ?= pkg-config
 BUILD       ?= build
 
+# QR codes are optional: without libqrencode, qr = yes is a configuration error.
+HAVE_QRENCODE := $(shell $(PKG_CONFIG) --exists libqrencode 2>/dev/null && echo yes)
+
 # Warnings are errors; hardening is on by default (CFLAGS may add, not remove).
 WARNINGS    := -Wall -Wextra -Wconversion -Wformat=2 -Wshadow -Werror
 HARDENING   := -fstack-protector-strong -D_FORTIFY_SOURCE=3 -fPIC
@@ -26,21 +29,21 @@ PATH_DEFINES := -DNP_DEFAULT_HELPER='"$(HELPER_PATH)"' \
                -DNP_DEFAULT_USERMAP='"$(SYSCONFDIR)/security/pam_nextpay.users"' \
                -DNP_DEFAULT_CACHE_KEY='"$(SYSCONFDIR)/security/pam_nextpay.key"'
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARNINGS) $(HARDENING) -DNP_VERSION='"$(VERSION)"' \
-               $(PATH_DEFINES)
+               $(PATH_DEFINES) $(if $(HAVE_QRENCODE),-DNP_HAVE_QRENCODE)
 LINK_HARDEN := -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 
 # Third-party headers as system headers, so -Wconversion judges only our code.
 pkg_cflags   = $(patsubst -I%,-isystem %,$(filter-out -I/usr/include/$(MULTIARCH),$(shell $(PKG_CONFIG) --cflags $(1))))
 pkg_libs     = $(shell $(PKG_CONFIG) --libs $(1))
 
-MODULE_PKGS := pam json-c libsodium
+MODULE_PKGS := pam json-c libsodium $(if $(HAVE_QRENCODE),libqrencode)
 HELPER_PKGS := libcurl json-c libsodium
 ALL_CFLAGS   = $(BASE_CFLAGS) $(call pkg_cflags,$(MODULE_PKGS) libcurl) $(CPPFLAGS) $(CFLAGS)
 
 COMMON_SRC  := src/sanitize.c src/validate.c src/safe_file.c src/lineio.c src/json_util.c \
                src/protocol.c
 MODULE_SRC  := pam_nextpay.c src/auth.c src/config.c src/usermap.c src/conv.c \
-               src/helper_proc.c src/cache.c $(COMMON_SRC)
+               src/helper_proc.c src/cache.c src/qr.c $(COMMON_SRC)
 HELPER_SRC  := src/helper_main.c src/helper_flow.c src/http.c src/api_parse.c src/privdrop.c $(COMMON_SRC)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -51,11 +54,13 @@ HELPER      := $(BUILD)/nextpay-helper
 .PHONY: all deps check check-unit check-integration demo install clean
 all: $(MODULE) $(HELPER)
 
-# The install paths are compiled in: rebuild when they change, so that
-# "make install PREFIX=/usr/local" never installs a module that looks elsewhere.
+# The install paths and optional features are compiled in: rebuild when they
+# change, so that "make install PREFIX=/usr/local" never installs a module
+# that looks elsewhere.
+BUILD_CHOICES := $(PATH_DEFINES) qrencode=$(HAVE_QRENCODE)
 PATHS_STAMP := $(BUILD)/.paths
-$(shell mkdir -p $(BUILD); echo '$(PATH_DEFINES)' | cmp -s - $(PATHS_STAMP) || \
-        echo '$(PATH_DEFINES)' > $(PATHS_STAMP))
+$(shell mkdir -p $(BUILD); echo '$(BUILD_CHOICES)' | cmp -s - $(PATHS_STAMP) || \
+        echo '$(BUILD_CHOICES)' > $(PATHS_STAMP))
 
 $(BUILD)/obj/%.o: %.c $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
@@ -77,7 +82,7 @@ include src/nextpayctl.mk
 
 DEB_PACKAGES := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev libjson-c-dev \
                 libsodium-dev libcmocka-dev libpam-wrapper libpamtest0-dev pamtester \
-                python3 openssl openssh-server openssh-client sudo python3-pexpect
+                python3 openssl libqrencode-dev zbar-tools openssh-server openssh-client sudo python3-pexpect
 DEB_STAMP    := $(BUILD)/.deps-ok
 
 deps:
@@ -89,7 +94,8 @@ include tests/tests.mk
 
 # ---- demo ---------------------------------------------------------------------
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory all
 	@./tests/demo.sh
 
 # ---- install ------------------------------------------------------------------

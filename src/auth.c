@@ -6,6 +6,7 @@
 #include <security/pam_ext.h>
 #include <sodium.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "conv.h"
 #include "helper_proc.h"
 #include "protocol.h"
+#include "qr.h"
 #include "sanitize.h"
 #include "usermap.h"
 
@@ -27,6 +29,8 @@
 #define READY_TIMEOUT_MS 10000
 #define ANSWER_MAX 512
 #define PROGRESS_EVERY_MS 30000
+/* pam_set_data name (and value) left on the handle once the person said no. */
+#define DENIED_MARK "pam_nextpay.denied"
 #define NOT_SET_UP \
 	"NextPay sign-in is not set up correctly on this host. Please contact your administrator."
 
@@ -208,7 +212,12 @@ static int failure_outcome(struct session *s, const struct np_msg_failure *f)
 	switch (f->reason) {
 	case NP_FAIL_DENIED:
 		tell(s, "The sign-in was denied in NextPay.");
-		/* PAM_MAXTRIES: sshd and sudo must not start over with a fresh code. */
+		/*
+		 * PAM_MAXTRIES stops sshd from starting over with a fresh code; sudo
+		 * 1.9 retries anyway, on the same handle: the mark makes those
+		 * retries end at once.
+		 */
+		(void)pam_set_data(s->pamh, DENIED_MARK, (void *)(uintptr_t)DENIED_MARK, NULL);
 		return outcome(s, PAM_MAXTRIES, "denied", reason);
 	case NP_FAIL_EXPIRED:
 	case NP_FAIL_TIMEOUT:
@@ -363,6 +372,45 @@ static int receive_code(struct session *s)
 	return PAM_SUCCESS;
 }
 
+/*
+ * qr = yes: the URL as a QR code, in as few messages as PAM_MAX_MSG_SIZE
+ * allows.  No message ends in a newline: applications add their own, and a
+ * blank line would cut the code in two.
+ */
+static int show_qr(struct session *s)
+{
+	char drawing[NP_QR_LINES_MAX * 80 * 3 + NP_QR_LINES_MAX + 1];
+	char chunk[PAM_MAX_MSG_SIZE];
+	int n_lines = 0;
+	size_t used = 0;
+
+	if (!s->cfg.qr)
+		return PAM_SUCCESS;
+	if (np_qr_render(s->code.verification_url, drawing, sizeof drawing, &n_lines) != 0) {
+		pam_syslog(s->pamh, LOG_WARNING, "QR code not drawn: URL too long");
+		return PAM_SUCCESS;
+	}
+	for (const char *line = drawing; *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		size_t len = (size_t)(end - line);
+
+		if (used > 0 && used + 1 + len >= sizeof chunk) {
+			if (np_conv_show(s->pamh, PAM_TEXT_INFO, chunk) != PAM_SUCCESS)
+				return PAM_CONV_ERR;
+			used = 0;
+		}
+		if (used > 0)
+			chunk[used++] = '\n';
+		memcpy(chunk + used, line, len);
+		used += len;
+		chunk[used] = '\0';
+		line = end + 1;
+	}
+	if (used > 0 && np_conv_show(s->pamh, PAM_TEXT_INFO, chunk) != PAM_SUCCESS)
+		return PAM_CONV_ERR;
+	return PAM_SUCCESS;
+}
+
 /* wait = poll: instructions as information, then wait for the helper's verdict. */
 static int wait_polling(struct session *s)
 {
@@ -371,7 +419,9 @@ static int wait_polling(struct session *s)
 
 	instructions(s, "Waiting for your approval...", text, sizeof text);
 	/* Shown even under PAM_SILENT (sudo always sets it): without it nobody can sign in. */
-	rc = np_conv_show(s->pamh, PAM_TEXT_INFO, text);
+	rc = show_qr(s);
+	if (rc == PAM_SUCCESS)
+		rc = np_conv_show(s->pamh, PAM_TEXT_INFO, text);
 	if (rc != PAM_SUCCESS)
 		return outcome(s, PAM_CONV_ERR, "error", "conversation failed");
 	for (long long next_note = monotonic_ms() + PROGRESS_EVERY_MS;;) {
@@ -619,6 +669,11 @@ static int wait_prompting(struct session *s)
 	             s->cfg.api_key ? "Press Enter once you have approved (or type an API key): "
 	                            : "Press Enter once you have approved: ",
 	             text, sizeof text);
+	/* sshd holds information back until the next prompt, which comes next. */
+	if (show_qr(s) != PAM_SUCCESS) {
+		sodium_free(answer);
+		return outcome(s, PAM_CONV_ERR, "error", "conversation failed");
+	}
 	for (;;) {
 		rc = np_conv_ask(s->pamh, text, answer, ANSWER_MAX);
 		typed = answer[0] != '\0';
@@ -696,6 +751,7 @@ static int decide(struct session *s)
 static int sign_in(struct session *s, int argc, const char **argv)
 {
 	const void *service = NULL;
+	const void *denied = NULL;
 	int rc;
 
 	rc = load_settings(s, argc, argv);
@@ -706,6 +762,8 @@ static int sign_in(struct session *s, int argc, const char **argv)
 	s->service = service;
 	if (s->cfg.skip_services[0] != '\0' && np_list_contains(s->cfg.skip_services, s->service))
 		return outcome(s, PAM_IGNORE, "skipped", "service in skip_services");
+	if (pam_get_data(s->pamh, DENIED_MARK, &denied) == PAM_SUCCESS && denied != NULL)
+		return outcome(s, PAM_MAXTRIES, "denied", "denied earlier in this PAM transaction");
 	s->deadline_ms = monotonic_ms() + (long long)s->cfg.login_timeout * 1000;
 	rc = find_account(s);
 	if (rc == PAM_SUCCESS)

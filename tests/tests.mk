@@ -5,7 +5,7 @@ TEST_CFLAGS  = $(ALL_CFLAGS) -Wno-conversion -Wno-format-truncation -Isrc $(call
 # Every object but the two entry files, so tests call the real code.
 LIB_OBJS     = $(call obj,$(filter-out pam_nextpay.c src/helper_main.c,\
                  $(sort $(MODULE_SRC) $(HELPER_SRC))))
-TEST_LIBS    = $(call pkg_libs,cmocka pam libcurl json-c libsodium) -ldl
+TEST_LIBS    = $(call pkg_libs,cmocka $(MODULE_PKGS) libcurl) -ldl
 
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -37,12 +37,24 @@ $(INTEG_BIN): tests/integration/integration.c tests/integration/harness.c \
 	$(CC) $(TEST_CFLAGS) -o $@ tests/integration/integration.c tests/integration/harness.c \
 	    $(call pkg_libs,libpamtest cmocka pam libcurl json-c)
 
-check: deps all tests
+# deps first, then a fresh make: what it installed (pkg-config files,
+# libqrencode) must be seen when the Makefile is read.
+check: deps
+	@$(MAKE) --no-print-directory check-installed
+
+check-installed: all tests
 	@./tests/run-tests.sh $(UNIT_BINS)
 
 check-unit: all $(UNIT_BINS)
 	@./tests/run-tests.sh --unit-only $(UNIT_BINS)
 
-check-integration: all $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER)
+check-integration: all $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(BUILD)/tests/ctl-cache-writer
 	@./tests/run-tests.sh --integration-only
+
+# Real sshd and ssh, real sudo (root only: it adds and removes an account and
+# files in /etc/pam.d and /etc/sudoers.d), and a login-style conversation.
+.PHONY: check-e2e
+check-e2e: all
+	@./tests/run-tests.sh --e2e-only
+
 $(BUILD)/tests/test_exports: $(MODULE)

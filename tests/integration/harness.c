@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -381,6 +383,21 @@ int run_auth(const char *service, const char *user, struct script *script, int f
 	return cases[0].op_rv;
 }
 
+int run_auth_twice(const char *service, const char *user, struct script *script, int expect,
+                   int rcs[2])
+{
+	/* libpamtest stops at the first case that differs from its expectation. */
+	struct pam_testcase cases[] = { pam_test(PAMTEST_AUTHENTICATE, expect),
+		                            pam_test(PAMTEST_AUTHENTICATE, expect) };
+	enum pamtest_err err = _pamtest_conv(service, user, scripted_conv, script, cases, 2, NULL);
+
+	if (err != PAMTEST_ERR_OK && err != PAMTEST_ERR_CASE)
+		return -1;
+	rcs[0] = cases[0].op_rv;
+	rcs[1] = cases[1].op_rv;
+	return helper_children() == 0 ? 0 : -2;
+}
+
 bool mock_bodies_contain(const struct mock *m, const char *needle)
 {
 	char *text = mock_stats(m);
@@ -448,4 +465,214 @@ void seen_dump(const struct seen *seen)
 {
 	for (int i = 0; i < seen->count; i++)
 		fprintf(stderr, "  [%d style %d] %s\n", i, seen->style[i], seen->text[i]);
+}
+
+/* ---- Added for the hardening suites (hostile, host_safety, faults, load) ---- */
+
+/* Length of a well-formed UTF-8 sequence at p (1..4) with its code point, 0 if broken. */
+static size_t utf8_at(const unsigned char *p, unsigned *cp)
+{
+	size_t need;
+	unsigned value, min;
+
+	if (p[0] < 0x80) {
+		*cp = p[0];
+		return 1;
+	}
+	if (p[0] >= 0xC2 && p[0] <= 0xDF)
+		need = 2, min = 0x80, value = p[0] & 0x1Fu;
+	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+		need = 3, min = 0x800, value = p[0] & 0x0Fu;
+	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+		need = 4, min = 0x10000, value = p[0] & 0x07u;
+	else
+		return 0;
+	for (size_t i = 1; i < need; i++) {
+		if ((p[i] & 0xC0u) != 0x80u)
+			return 0;
+		value = (value << 6) | (p[i] & 0x3Fu);
+	}
+	if (value < min || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF))
+		return 0;
+	*cp = value;
+	return need;
+}
+
+bool text_has_unsafe(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)text;
+
+	while (*p != '\0') {
+		unsigned cp = 0;
+		size_t n = utf8_at(p, &cp);
+
+		if (n == 0)
+			return true;
+		if ((cp < 0x20 && cp != '\n') || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) ||
+		    cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+		    (cp >= 0x2066 && cp <= 0x2069))
+			return true;
+		p += n;
+	}
+	return false;
+}
+
+bool seen_has_unsafe_text(const struct seen *seen)
+{
+	for (int i = 0; i < seen->count; i++)
+		if (text_has_unsafe(seen->text[i]))
+			return true;
+	return false;
+}
+
+int child_processes(pid_t except, pid_t *pids, int max)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *entry;
+	int found = 0;
+
+	if (proc == NULL)
+		die("/proc");
+	while ((entry = readdir(proc)) != NULL) {
+		char path[300], stat_line[512];
+		const char *after_name;
+		FILE *f;
+		int pid = 0, ppid = 0;
+
+		if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
+		f = fopen(path, "r");
+		if (f == NULL)
+			continue;
+		/* The name may hold spaces and parentheses: parse after the last ')'. */
+		if (fgets(stat_line, sizeof stat_line, f) != NULL &&
+		    (after_name = strrchr(stat_line, ')')) != NULL &&
+		    sscanf(stat_line, "%d", &pid) == 1 && sscanf(after_name + 1, " %*c %d", &ppid) == 1 &&
+		    ppid == getpid() && pid != except) {
+			if (pids != NULL && found < max)
+				pids[found] = pid;
+			found++;
+		}
+		fclose(f);
+	}
+	closedir(proc);
+	return found;
+}
+
+int open_fds(int *fds, int max)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	struct dirent *entry;
+	int n = 0;
+
+	if (dir == NULL)
+		die("/proc/self/fd");
+	while ((entry = readdir(dir)) != NULL) {
+		int fd;
+
+		if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
+			continue;
+		fd = atoi(entry->d_name);
+		if (fd == dirfd(dir) || n >= max)
+			continue;
+		/* Insertion sort: the lists are short. */
+		int i = n++;
+		while (i > 0 && fds[i - 1] > fd) {
+			fds[i] = fds[i - 1];
+			i--;
+		}
+		fds[i] = fd;
+	}
+	closedir(dir);
+	return n;
+}
+
+long vm_rss_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static int log_fd = -1;
+static const char log_path[] = "/dev/log";
+
+void log_capture_stop(void)
+{
+	if (log_fd >= 0) {
+		close(log_fd);
+		unlink(log_path);
+		log_fd = -1;
+	}
+}
+
+bool log_capture_start(void)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct stat st;
+	int probe;
+
+	if (log_fd >= 0)
+		return true;
+	if (geteuid() != 0)
+		return false;
+	snprintf(addr.sun_path, sizeof addr.sun_path, "%s", log_path);
+	if (lstat(log_path, &st) == 0) {
+		/* Someone answers there: a real syslog, leave it alone. */
+		if (!S_ISSOCK(st.st_mode))
+			return false;
+		probe = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (probe < 0)
+			return false;
+		if (connect(probe, (struct sockaddr *)&addr, sizeof addr) == 0 || errno != ECONNREFUSED) {
+			close(probe);
+			return false;
+		}
+		close(probe);
+		unlink(log_path); /* left behind by a killed test run */
+	}
+	log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (log_fd < 0)
+		return false;
+	if (bind(log_fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+		close(log_fd);
+		log_fd = -1;
+		return false;
+	}
+	chmod(log_path, 0666);
+	atexit(log_capture_stop);
+	return true;
+}
+
+size_t log_capture_take(char *out, size_t out_size)
+{
+	size_t used = 0;
+	char msg[4096];
+	ssize_t n;
+
+	if (out_size == 0)
+		return 0;
+	out[0] = '\0';
+	while (log_fd >= 0 && (n = recv(log_fd, msg, sizeof msg - 1, 0)) >= 0) {
+		/* syslog() may end a message with a newline of its own: one line each. */
+		while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\0'))
+			n--;
+		msg[n] = '\0';
+		if (used + (size_t)n + 2 <= out_size) {
+			memcpy(out + used, msg, (size_t)n);
+			used += (size_t)n;
+			out[used++] = '\n';
+			out[used] = '\0';
+		}
+	}
+	return used;
 }

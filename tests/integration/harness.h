@@ -76,11 +76,46 @@ bool mock_last_bearer(const struct mock *m, const char *endpoint, char *out, siz
 /* Runs pam_authenticate for user on service with the scripted conversation; returns its code. */
 int run_auth(const char *service, const char *user, struct script *script, int flags);
 
+/* Two pam_authenticate calls on one handle, as sudo makes after a failure. */
+int run_auth_twice(const char *service, const char *user, struct script *script, int expect,
+                   int rcs[2]);
+
 /* Whether any message seen contains needle / any byte that is a control character but \n. */
 bool seen_contains(const struct seen *seen, const char *needle);
 bool seen_has_control_chars(const struct seen *seen);
 void seen_dump(const struct seen *seen);
 
 long long now_ms(void);
+
+/* ---- Added for the hardening suites (hostile, host_safety, faults, load) ---- */
+
+/*
+ * Whether text holds anything a terminal could act on or that reads other than
+ * it is: C0 controls but \n, DEL, C1 controls (U+0080..U+009F), bidirectional
+ * controls (U+061C, U+200E/F, U+202A..U+202E, U+2066..U+2069) or bytes that are
+ * not well-formed UTF-8.
+ */
+bool text_has_unsafe(const char *text);
+bool seen_has_unsafe_text(const struct seen *seen);
+
+/* Child processes of this one (zombies too) but except; up to max pids into pids (may be NULL). */
+int child_processes(pid_t except, pid_t *pids, int max);
+
+/* Descriptors open in this process, ascending, up to max; returns how many. */
+int open_fds(int *fds, int max);
+/* VmRSS of this process in KiB, or -1. */
+long vm_rss_kib(void);
+
+/*
+ * Captures what this process sends to syslog (pam_syslog): binds a datagram
+ * socket at /dev/log when there is none (root only; a stale socket file that
+ * nobody answers is replaced).  Returns false, and captures nothing, when it
+ * cannot (no root, or a real syslog daemon owns /dev/log).
+ */
+bool log_capture_start(void);
+/* Everything logged since the last call, one message per line (NUL-terminated). */
+size_t log_capture_take(char *out, size_t out_size);
+/* Removes the socket (also done at exit). */
+void log_capture_stop(void);
 
 #endif

@@ -207,6 +207,20 @@ static void deny_is_maxtries(void **state)
 	assert_true(seen_contains(&s.seen, "denied"));
 }
 
+static void denial_is_final_for_the_handle(void **state)
+{
+	struct script s = { 0 };
+	int rcs[2] = { 0, 0 };
+
+	(void)state;
+	/* sudo 1.9 calls pam_authenticate again after PAM_MAXTRIES: no second code. */
+	auto_decide("deny", "usr_alice", 0.3);
+	assert_int_equal(run_auth_twice("np-poll", test_account(), &s, PAM_MAXTRIES, rcs), 0);
+	assert_int_equal(rcs[0], PAM_MAXTRIES);
+	assert_int_equal(rcs[1], PAM_MAXTRIES);
+	assert_int_equal(mock_count(&api, "create"), 1);
+}
+
 static void expired_code(void **state)
 {
 	struct script s = { 0 };
@@ -603,6 +617,63 @@ static void helper_gets_nothing_but_its_pipes(void **state)
 	free(text);
 }
 
+/* Columns of a UTF-8 line (every character here is one column wide). */
+static size_t columns(const char *line, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		if (((unsigned char)line[i] & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+static void qr_code_reads_back_as_the_url(void **state)
+{
+	struct script s = { 0 };
+	char path[1024], cmd[2400], decoded[512] = "", url[512], code[32];
+	FILE *f;
+
+	(void)state;
+	write_config(&api, "qr = yes\n");
+	auto_decide("approve", "usr_alice", 0.5);
+	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SUCCESS, &s);
+	/* The drawing comes first, then the written instructions. */
+	assert_true(s.seen.count >= 2);
+	snprintf(path, sizeof path, "%s/qr.txt", test_dir());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (int i = 0; i < s.seen.count; i++) {
+		const char *text = s.seen.text[i];
+
+		if (strstr(text, "NextPay sign-in") != NULL)
+			break;
+		assert_int_equal(s.seen.style[i], PAM_TEXT_INFO);
+		/* Fits an 80-column terminal, and no message ends in a blank line. */
+		for (const char *line = text; *line != '\0';) {
+			const char *end = strchr(line, '\n');
+			size_t len = end != NULL ? (size_t)(end - line) : strlen(line);
+
+			assert_true(columns(line, len) <= 80);
+			assert_true(len > 0);
+			line += len + (end != NULL ? 1 : 0);
+		}
+		fprintf(f, "%s\n", text);
+	}
+	fclose(f);
+	assert_false(seen_has_control_chars(&s.seen));
+	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/../qr/decode_qr.py %s",
+	         getenv("NP_TESTS_DIR"), path);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(decoded, sizeof decoded, f));
+	assert_int_equal(pclose(f), 0);
+	mock_last_code(&api, code, sizeof code);
+	snprintf(url, sizeof url, "%.*s/auth/device?code=%s", (int)(strlen(api.url) - 3), api.url,
+	         code);
+	assert_string_equal(decoded, url);
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, reset)
 
 int main(void)
@@ -617,6 +688,7 @@ int main(void)
 		T(other_service_polls_by_default),
 		T(email_rule_matches_without_case),
 		T(deny_is_maxtries),
+		T(denial_is_final_for_the_handle),
 		T(expired_code),
 		T(login_timeout),
 		T(approved_but_not_mapped),
@@ -646,6 +718,7 @@ int main(void)
 		T(skip_list_does_not_match_other_services),
 		T(host_ignoring_sigchld_is_restored),
 		T(helper_gets_nothing_but_its_pipes),
+		T(qr_code_reads_back_as_the_url),
 	};
 
 	return cmocka_run_group_tests_name("integration", tests, group_setup, group_teardown);
