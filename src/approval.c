@@ -1,0 +1,144 @@
+#include "approval.h"
+
+#include <security/pam_ext.h>
+#include <sodium.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "sanitize.h"
+
+static void cache_log(struct session *s, int priority, const char *what, const char *err)
+{
+	char clean[512];
+
+	np_sanitize_str(clean, sizeof clean, err);
+	pam_syslog(s->pamh, priority, "cache: %s%s%s", what, clean[0] != '\0' ? ": " : "", clean);
+}
+
+void np_approval_open(struct session *s)
+{
+	struct np_scope_parts parts = { .account = s->account, .service = s->service };
+	const void *item = NULL;
+	char err[512] = "";
+	enum np_cache_status status;
+
+	if (!s->cfg.cache)
+		return;
+	parts.tty = pam_get_item(s->pamh, PAM_TTY, &item) == PAM_SUCCESS && item != NULL ? item : "";
+	item = NULL;
+	parts.rhost =
+		pam_get_item(s->pamh, PAM_RHOST, &item) == PAM_SUCCESS && item != NULL ? item : "";
+	if (s->cfg.cache_scope == NP_SCOPE_SESSION &&
+	    np_session_leader(&parts.sid, &parts.leader_start) != 0) {
+		cache_log(s, LOG_WARNING, "cannot identify the session leader; not caching", "");
+		return;
+	}
+	if (np_cache_scope(s->cfg.cache_scope == NP_SCOPE_SESSION, &parts, s->scope,
+	                   sizeof s->scope) != 0) {
+		cache_log(s, LOG_WARNING, "scope too long; not caching", "");
+		return;
+	}
+	status = np_cache_open(&s->cache, s->cfg.cache_dir, s->cfg.cache_key, true, err, sizeof err);
+	/* A process that may not read the key (a screen locker as the user) goes on quietly. */
+	if (status == NP_CACHE_UNAVAILABLE && s->cfg.debug)
+		cache_log(s, LOG_DEBUG, "not available", err);
+	else if (status == NP_CACHE_ERROR)
+		cache_log(s, LOG_ERR, "not used", err);
+	s->cache_ready = status == NP_CACHE_OK;
+}
+
+int np_approval_reuse(struct session *s)
+{
+	struct np_cache_payload *entry = NULL;
+	char err[512] = "";
+	const char *why = NULL;
+	enum np_helper_recv_status status;
+	int rc = NOT_DECIDED;
+	long long limit_ms =
+		(2 * ((long long)s->cfg.connect_timeout + (long long)s->cfg.request_timeout) + 2) * 1000;
+
+	if (!s->cache_ready)
+		return NOT_DECIDED;
+	entry = sodium_malloc(sizeof *entry);
+	if (entry == NULL)
+		return NOT_DECIDED;
+	if (np_cache_load(&s->cache, s->scope, s->cfg.cache_ttl, (int64_t)time(NULL), entry, err,
+	                  sizeof err) != NP_CACHE_OK) {
+		if (err[0] != '\0')
+			cache_log(s, LOG_NOTICE, "entry not used", err);
+		goto out;
+	}
+	np_msg_init(&s->msg, NP_MSG_WHOAMI);
+	snprintf(s->msg.token, sizeof s->msg.token, "%s", entry->token);
+	if (np_helper_send(&s->helper, &s->msg) != 0)
+		goto out;
+	np_msg_wipe(&s->msg);
+	status = np_helper_recv(&s->helper, session_wait_ms(s, limit_ms), &s->msg, err, sizeof err);
+	if (status != NP_RECV_OK)
+		goto out;
+	if (s->msg.type == NP_MSG_FAILURE) {
+		/* Revoked: forget it.  Unreachable: keep it, but do not log in on it. */
+		if (s->msg.failure.reason == NP_FAIL_UNAUTHORIZED) {
+			np_cache_remove(&s->cache, s->scope);
+			cache_log(s, LOG_NOTICE, "token no longer accepted; entry removed", "");
+		}
+		goto out;
+	}
+	if (s->msg.type != NP_MSG_IDENTITY || strcmp(s->msg.identity.user_id, entry->user_id) != 0) {
+		np_cache_remove(&s->cache, s->scope);
+		cache_log(s, LOG_WARNING, "token answered for another identity; entry removed", "");
+		goto out;
+	}
+	if (!np_usermap_allows(&s->map, &s->cfg, s->account, s->msg.identity.user_id,
+	                       s->msg.identity.email, &why)) {
+		np_cache_remove(&s->cache, s->scope);
+		goto out;
+	}
+	snprintf(s->user_id, sizeof s->user_id, "%s", s->msg.identity.user_id);
+	s->method = "cached approval";
+	rc = session_outcome(s, PAM_SUCCESS, "success", why);
+out:
+	sodium_free(entry);
+	return rc;
+}
+
+void np_approval_remember(struct session *s)
+{
+	struct np_cache_meta meta;
+	struct np_cache_payload *entry;
+	const struct np_msg_identity *who = &s->msg.identity;
+	int64_t now = (int64_t)time(NULL);
+	const void *item = NULL;
+	char err[512] = "";
+
+	if (!s->cache_ready || who->token[0] == '\0')
+		return;
+	entry = sodium_malloc(sizeof *entry);
+	if (entry == NULL)
+		return;
+	memset(&meta, 0, sizeof meta);
+	memset(entry, 0, sizeof *entry);
+	snprintf(meta.account, sizeof meta.account, "%s", s->account);
+	snprintf(meta.scope_kind, sizeof meta.scope_kind, "%s",
+	         s->cfg.cache_scope == NP_SCOPE_SESSION ? "session" : "user");
+	snprintf(meta.service, sizeof meta.service, "%s", s->service);
+	if (pam_get_item(s->pamh, PAM_TTY, &item) == PAM_SUCCESS && item != NULL)
+		np_sanitize_str(meta.tty, sizeof meta.tty, item);
+	snprintf(meta.rhost, sizeof meta.rhost, "%s", s->rhost_shown);
+	snprintf(meta.user_id, sizeof meta.user_id, "%s", who->user_id);
+	meta.created = now;
+	meta.expires = now + (int64_t)s->cfg.cache_ttl;
+	snprintf(entry->token, sizeof entry->token, "%s", who->token);
+	snprintf(entry->user_id, sizeof entry->user_id, "%s", who->user_id);
+	snprintf(entry->email, sizeof entry->email, "%s", who->email);
+	entry->created = now;
+	entry->token_exp = who->token_exp;
+	if (np_cache_store(&s->cache, s->scope, &meta, entry, err, sizeof err) != NP_CACHE_OK)
+		cache_log(s, LOG_WARNING, "approval not stored", err);
+	sodium_free(entry);
+}
+

@@ -1,0 +1,243 @@
+#include "device_flow.h"
+
+#include <security/pam_ext.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "api_key.h"
+#include "conv.h"
+#include "qr.h"
+#include "sanitize.h"
+
+#define ANSWER_MAX 512
+#define PROGRESS_EVERY_MS 30000
+
+static void format_lifetime(char *out, size_t out_size, long long seconds)
+{
+	if (seconds < 120)
+		snprintf(out, out_size, "%lld seconds", seconds);
+	else
+		snprintf(out, out_size, "%lld minutes", (seconds + 30) / 60);
+}
+
+static void instructions(const struct session *s, const char *last_line, char *out,
+                         size_t out_size)
+{
+	char lifetime[32];
+
+	format_lifetime(lifetime, sizeof lifetime, (session_ms_left(s) + 999) / 1000);
+	snprintf(out, out_size,
+	         "NextPay sign-in to %s as %s.\n"
+	         "Open %s\n"
+	         "and approve code %s (valid for %s).\n"
+	         "%s",
+	         s->host_shown, s->account_shown, s->code.verification_url, s->code.code, lifetime,
+	         last_line);
+}
+
+static int receive_code(struct session *s)
+{
+	long long lifetime_ms;
+	int rc;
+
+	np_msg_init(&s->msg, NP_MSG_DEVICE_LOGIN);
+	snprintf(s->msg.login.intent, sizeof s->msg.login.intent, "%s", s->cfg.intent);
+	s->msg.login.poll_interval = s->cfg.poll_interval;
+	s->msg.login.timeout = (unsigned)((session_ms_left(s) + 999) / 1000);
+	s->msg.login.want_token = s->cache_ready;
+	if (np_helper_send(&s->helper, &s->msg) != 0)
+		return session_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
+	s->method = "device code";
+	rc = session_expect(s, session_wait_ms(s, -1), NP_MSG_CODE, NP_MSG_CODE);
+	if (rc != PAM_SUCCESS)
+		return rc;
+	s->code = s->msg.code;
+	/* The code's own lifetime bounds the sign-in as much as login_timeout does. */
+	lifetime_ms = ((long long)s->code.expires_at - (long long)time(NULL)) * 1000;
+	if (lifetime_ms <= 0) {
+		session_tell(s, "The code expired before it was approved. Please try again.");
+		return session_outcome(s, PAM_AUTH_ERR, "expired", "code arrived already expired");
+	}
+	if (np_monotonic_ms() + lifetime_ms < s->deadline_ms)
+		s->deadline_ms = np_monotonic_ms() + lifetime_ms;
+	if (s->cfg.debug)
+		pam_syslog(s->pamh, LOG_DEBUG, "device code issued, %lld s to approve",
+		           session_ms_left(s) / 1000);
+	return PAM_SUCCESS;
+}
+
+/*
+ * qr = yes: the URL as a QR code, in as few messages as PAM_MAX_MSG_SIZE
+ * allows.  No message ends in a newline: applications add their own, and a
+ * blank line would cut the code in two.
+ */
+static int show_qr(struct session *s)
+{
+	char drawing[NP_QR_LINES_MAX * 80 * 3 + NP_QR_LINES_MAX + 1];
+	char chunk[PAM_MAX_MSG_SIZE];
+	int n_lines = 0;
+	size_t used = 0;
+
+	if (!s->cfg.qr)
+		return PAM_SUCCESS;
+	if (np_qr_render(s->code.verification_url, drawing, sizeof drawing, &n_lines) != 0) {
+		pam_syslog(s->pamh, LOG_WARNING, "QR code not drawn: URL too long");
+		return PAM_SUCCESS;
+	}
+	for (const char *line = drawing; *line != '\0';) {
+		const char *end = strchr(line, '\n');
+		size_t len = (size_t)(end - line);
+
+		if (used > 0 && used + 1 + len >= sizeof chunk) {
+			if (np_conv_show(s->pamh, PAM_TEXT_INFO, chunk) != PAM_SUCCESS)
+				return PAM_CONV_ERR;
+			used = 0;
+		}
+		if (used > 0)
+			chunk[used++] = '\n';
+		memcpy(chunk + used, line, len);
+		used += len;
+		chunk[used] = '\0';
+		line = end + 1;
+	}
+	if (used > 0 && np_conv_show(s->pamh, PAM_TEXT_INFO, chunk) != PAM_SUCCESS)
+		return PAM_CONV_ERR;
+	return PAM_SUCCESS;
+}
+
+/* wait = poll: instructions as information, then wait for the helper's verdict. */
+static int wait_polling(struct session *s)
+{
+	char text[PAM_MAX_MSG_SIZE];
+	int rc;
+
+	instructions(s, "Waiting for your approval...", text, sizeof text);
+	/* Shown even under PAM_SILENT (sudo always sets it): without it nobody can sign in. */
+	rc = show_qr(s);
+	if (rc == PAM_SUCCESS)
+		rc = np_conv_show(s->pamh, PAM_TEXT_INFO, text);
+	if (rc != PAM_SUCCESS)
+		return session_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
+	for (long long next_note = np_monotonic_ms() + PROGRESS_EVERY_MS;;) {
+		char err[256] = "";
+		enum np_helper_recv_status status;
+		long long until_note = next_note - np_monotonic_ms();
+
+		np_msg_wipe(&s->msg);
+		status = np_helper_recv(&s->helper, session_wait_ms(s, until_note > 0 ? until_note : 0),
+		                        &s->msg, err, sizeof err);
+		if (status == NP_RECV_TIMEOUT && session_ms_left(s) > 0) {
+			/* A line now and then, not one per poll: a terminal is not a log. */
+			if (np_monotonic_ms() >= next_note) {
+				char lifetime[32];
+
+				format_lifetime(lifetime, sizeof lifetime, (session_ms_left(s) + 999) / 1000);
+				snprintf(text, sizeof text,
+				         "Still waiting for approval of code %s (%s left)...", s->code.code,
+				         lifetime);
+				(void)np_conv_show(s->pamh, PAM_TEXT_INFO, text);
+				next_note += PROGRESS_EVERY_MS;
+			}
+			continue;
+		}
+		rc = session_judge(s, status, err, NP_MSG_IDENTITY, NP_MSG_IDENTITY);
+		if (rc != PAM_SUCCESS)
+			return rc;
+		return PAM_SUCCESS;
+	}
+}
+
+/*
+ * wait = prompt: the instructions ride on an echo-off prompt, which is the
+ * only text OpenSSH's keyboard-interactive shows before authentication ends.
+ * The helper keeps polling meanwhile; Enter asks it for a fresh answer.
+ */
+static int wait_prompting(struct session *s)
+{
+	char text[PAM_MAX_MSG_SIZE];
+	char *answer = NULL;
+	bool typed;
+	int rc = PAM_SUCCESS;
+
+	answer = sodium_malloc(ANSWER_MAX);
+	if (answer == NULL)
+		return session_outcome(s, PAM_BUF_ERR, "error", "out of memory");
+	instructions(s,
+	             s->cfg.api_key ? "Press Enter once you have approved (or type an API key): "
+	                            : "Press Enter once you have approved: ",
+	             text, sizeof text);
+	/* sshd holds information back until the next prompt, which comes next. */
+	if (show_qr(s) != PAM_SUCCESS) {
+		sodium_free(answer);
+		return session_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
+	}
+	for (;;) {
+		rc = np_conv_ask(s->pamh, text, answer, ANSWER_MAX);
+		typed = answer[0] != '\0';
+		if (rc != PAM_SUCCESS) {
+			rc = session_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
+			break;
+		}
+		if (typed && s->cfg.api_key && np_valid_api_key(answer, strlen(answer))) {
+			rc = np_api_key_sign_in(s, answer, true);
+			break;
+		}
+		sodium_memzero(answer, ANSWER_MAX);
+		/*
+		 * Otherwise only Enter is expected.  Text here is a password sent by
+		 * sshd's password authentication (which answers every prompt with it
+		 * and would keep us looping until the timeout), or a slip: refuse at once.
+		 */
+		if (typed) {
+			session_tell(s, s->cfg.api_key ? "That is not a NextPay API key (they start with npk_)."
+			                       : "NextPay sign-in takes no password here: approve in the "
+			                         "browser, then press Enter.");
+			rc = session_outcome(s, PAM_AUTH_ERR, "failure", "text typed at the approval prompt");
+			break;
+		}
+		if (session_ms_left(s) == 0) {
+			rc = session_timed_out(s);
+			break;
+		}
+		np_msg_init(&s->msg, NP_MSG_POLL_NOW);
+		if (np_helper_send(&s->helper, &s->msg) != 0) {
+			rc = session_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
+			break;
+		}
+		/*
+		 * The helper answers after the request it may be in and one more poll,
+		 * or, if that brought approval, after /auth/me and its retries: it is
+		 * bounded by its own timeouts, so wait for it up to the deadline.
+		 */
+		rc = session_expect(s, session_wait_ms(s, -1), NP_MSG_IDENTITY, NP_MSG_PENDING);
+		if (rc != PAM_SUCCESS || s->msg.type == NP_MSG_IDENTITY)
+			break;
+		snprintf(text, sizeof text,
+		         "Still waiting for approval of code %s.\n"
+		         "Press Enter once you have approved: ",
+		         s->code.code);
+	}
+	sodium_free(answer);
+	return rc;
+}
+
+static enum np_wait_mode wait_mode(const struct session *s)
+{
+	if (s->cfg.wait != NP_WAIT_AUTO)
+		return s->cfg.wait;
+	return strcmp(s->service, "sshd") == 0 ? NP_WAIT_PROMPT : NP_WAIT_POLL;
+}
+
+int np_device_sign_in(struct session *s)
+{
+	int rc = receive_code(s);
+
+	if (rc == PAM_SUCCESS)
+		rc = wait_mode(s) == NP_WAIT_PROMPT ? wait_prompting(s) : wait_polling(s);
+	return rc;
+}

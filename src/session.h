@@ -1,0 +1,76 @@
+/*
+ * One sign-in in progress, shared by the parts of the module that run it:
+ * its settings, the helper it talks to, the deadline, and the outcome that
+ * is logged once at the end.  The helpers here turn what the helper process
+ * says (or fails to say) into PAM codes and into words for the person.
+ */
+#ifndef NP_SESSION_H
+#define NP_SESSION_H
+
+#include <security/pam_modules.h>
+#include <stdbool.h>
+
+#include "cache.h"
+#include "config.h"
+#include "helper_proc.h"
+#include "protocol.h"
+#include "usermap.h"
+
+#define ACCOUNT_MAX 256
+#define ACCOUNT_SHOWN 32
+#define HOST_SHOWN 48
+/* pam_set_data name (and value) left on the handle once the person said no. */
+#define DENIED_MARK "pam_nextpay.denied"
+#define NOT_SET_UP \
+	"NextPay sign-in is not set up correctly on this host. Please contact your administrator."
+
+/* A step that neither signed the person in nor refused them: go on to the next way. */
+enum { NOT_DECIDED = -1 };
+
+/* Everything one sign-in needs; on the heap, as hosts may run PAM on small stacks. */
+struct session {
+	pam_handle_t *pamh;
+	struct np_config cfg;
+	struct np_usermap map;
+	struct np_helper helper;
+	struct np_msg msg;          /* the last message from the helper */
+	struct np_msg_code code;    /* the code being shown */
+	const char *service;
+	const char *account;
+	char account_shown[ACCOUNT_SHOWN + 1];
+	char host_shown[HOST_SHOWN + 1];
+	char rhost_shown[128];
+	long long deadline_ms;      /* CLOCK_MONOTONIC */
+	char user_id[NP_USER_ID_MAX + 1];
+	const char *result;         /* one word for the log */
+	char reason[256];           /* for the log: what happened, no secrets */
+	const char *method;         /* how the identity was established, for the log */
+	struct np_cache cache;
+	bool cache_ready;           /* key read, directory usable, scope known */
+	char scope[NP_CACHE_SCOPE_MAX];
+};
+
+long long np_monotonic_ms(void);
+long long session_ms_left(const struct session *s);
+/* Milliseconds to wait: what is left before the deadline, at most limit_ms (-1: no limit). */
+int session_wait_ms(const struct session *s, long long limit_ms);
+
+/* Records the outcome for the log line and returns rc. */
+int session_outcome(struct session *s, int rc, const char *result, const char *reason);
+/* Tells the person why, in words that need no knowledge of the internals. */
+void session_tell(struct session *s, const char *text);
+/* What a failure message from the helper means for the person and for PAM. */
+int session_failure(struct session *s, const struct np_msg_failure *f);
+int session_helper_trouble(struct session *s, enum np_helper_recv_status status,
+                           const char *err);
+int session_timed_out(struct session *s);
+/* Judges what np_helper_recv() brought: failures and surprises end the wait. */
+int session_judge(struct session *s, enum np_helper_recv_status status, const char *err,
+                  enum np_msg_type want1, enum np_msg_type want2);
+/* Waits for the next message of one of the wanted kinds. */
+int session_expect(struct session *s, int timeout_ms, enum np_msg_type want1,
+                   enum np_msg_type want2);
+/* Starts the helper and hands it the settings; PAM_SUCCESS once it is ready. */
+int session_start_helper(struct session *s);
+
+#endif
