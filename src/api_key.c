@@ -16,7 +16,7 @@ int np_api_key_sign_in(struct session *s, const char *key, bool helper_busy)
 	}
 	if (rc != PAM_SUCCESS)
 		return rc;
-	s->method = "api key";
+	s->method = "api-key";
 	np_msg_init(&s->msg, NP_MSG_API_KEY);
 	snprintf(s->msg.api_key, sizeof s->msg.api_key, "%s", key);
 	rc = np_helper_send(&s->helper, &s->msg);

@@ -78,8 +78,16 @@ int np_approval_reuse(struct session *s)
 		goto out;
 	np_msg_wipe(&s->msg);
 	status = np_helper_recv(&s->helper, session_wait_ms(s, limit_ms), &s->msg, err, sizeof err);
-	if (status != NP_RECV_OK)
+	if (status != NP_RECV_OK) {
+		/* A late answer must not be taken for the next request's: start afresh. */
+		int restarted;
+
+		np_helper_stop(&s->helper);
+		restarted = session_start_helper(s);
+		if (restarted != PAM_SUCCESS)
+			rc = restarted;
 		goto out;
+	}
 	if (s->msg.type == NP_MSG_FAILURE) {
 		/* Revoked: forget it.  Unreachable: keep it, but do not log in on it. */
 		if (s->msg.failure.reason == NP_FAIL_UNAUTHORIZED) {
@@ -99,7 +107,7 @@ int np_approval_reuse(struct session *s)
 		goto out;
 	}
 	snprintf(s->user_id, sizeof s->user_id, "%s", s->msg.identity.user_id);
-	s->method = "cached approval";
+	s->method = "cached-approval";
 	rc = session_outcome(s, PAM_SUCCESS, "success", why);
 out:
 	sodium_free(entry);

@@ -16,19 +16,7 @@
 #include "device_flow.h"
 #include "sanitize.h"
 #include "session.h"
-
-static void shorten(char *dst, size_t dst_size, const char *src)
-{
-	char clean[ACCOUNT_MAX * 4 + 1];
-	size_t len = np_sanitize_str(clean, sizeof clean, src);
-
-	if (len < dst_size) {
-		memcpy(dst, clean, len + 1);
-		return;
-	}
-	np_sanitize(dst, dst_size - 3, clean, len);
-	strcat(dst, "...");
-}
+#include "wording.h"
 
 static void describe_host(struct session *s)
 {
@@ -38,7 +26,7 @@ static void describe_host(struct session *s)
 	if (gethostname(host, sizeof host - 1) != 0)
 		snprintf(host, sizeof host, "this host");
 	host[sizeof host - 1] = '\0';
-	shorten(s->host_shown, sizeof s->host_shown, host);
+	np_shorten(s->host_shown, sizeof s->host_shown, host);
 	if (pam_get_item(s->pamh, PAM_RHOST, &rhost) != PAM_SUCCESS || rhost == NULL)
 		rhost = "";
 	np_sanitize_str(s->rhost_shown, sizeof s->rhost_shown, rhost);
@@ -88,7 +76,7 @@ static int find_account(struct session *s)
 		               "no user name");
 	}
 	s->account = user;
-	shorten(s->account_shown, sizeof s->account_shown, user);
+	np_shorten(s->account_shown, sizeof s->account_shown, user);
 	if (!account_name_ok(user))
 		return session_outcome(s, PAM_USER_UNKNOWN, "failure", "malformed user name");
 	for (;;) {

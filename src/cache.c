@@ -70,42 +70,20 @@ void np_cache_file_name(const struct np_cache_keys *keys, const char *scope, cha
 
 /* ---- plaintexts: small JSON objects ---- */
 
-static int add_text(struct json_object *obj, const char *key, const char *value)
-{
-	struct json_object *s = json_object_new_string(value);
-
-	if (s == NULL || json_object_object_add(obj, key, s) != 0) {
-		json_object_put(s);
-		return -1;
-	}
-	return 0;
-}
-
-static int add_number(struct json_object *obj, const char *key, int64_t value)
-{
-	struct json_object *n = json_object_new_int64(value);
-
-	if (n == NULL || json_object_object_add(obj, key, n) != 0) {
-		json_object_put(n);
-		return -1;
-	}
-	return 0;
-}
-
 static int meta_to_json(const struct np_cache_meta *meta, char *out, size_t out_size,
                         size_t *out_len)
 {
 	struct json_object *obj = json_object_new_object();
 	int rc = obj == NULL ? -1 : 0;
 
-	rc |= rc == 0 ? add_text(obj, "account", meta->account) : -1;
-	rc |= rc == 0 ? add_text(obj, "scope", meta->scope_kind) : -1;
-	rc |= rc == 0 ? add_text(obj, "service", meta->service) : -1;
-	rc |= rc == 0 ? add_text(obj, "tty", meta->tty) : -1;
-	rc |= rc == 0 ? add_text(obj, "rhost", meta->rhost) : -1;
-	rc |= rc == 0 ? add_text(obj, "user_id", meta->user_id) : -1;
-	rc |= rc == 0 ? add_number(obj, "created", meta->created) : -1;
-	rc |= rc == 0 ? add_number(obj, "expires", meta->expires) : -1;
+	rc |= rc == 0 ? np_json_add_string(obj, "account", meta->account) : -1;
+	rc |= rc == 0 ? np_json_add_string(obj, "scope", meta->scope_kind) : -1;
+	rc |= rc == 0 ? np_json_add_string(obj, "service", meta->service) : -1;
+	rc |= rc == 0 ? np_json_add_string(obj, "tty", meta->tty) : -1;
+	rc |= rc == 0 ? np_json_add_string(obj, "rhost", meta->rhost) : -1;
+	rc |= rc == 0 ? np_json_add_string(obj, "user_id", meta->user_id) : -1;
+	rc |= rc == 0 ? np_json_add_int64(obj, "created", meta->created) : -1;
+	rc |= rc == 0 ? np_json_add_int64(obj, "expires", meta->expires) : -1;
 	if (rc == 0)
 		rc = np_json_serialise(obj, out, out_size, out_len);
 	np_json_free(obj);
@@ -118,11 +96,11 @@ static int payload_to_json(const struct np_cache_payload *payload, char *out, si
 	struct json_object *obj = json_object_new_object();
 	int rc = obj == NULL ? -1 : 0;
 
-	rc |= rc == 0 ? add_text(obj, "token", payload->token) : -1;
-	rc |= rc == 0 ? add_text(obj, "user_id", payload->user_id) : -1;
-	rc |= rc == 0 ? add_text(obj, "email", payload->email) : -1;
-	rc |= rc == 0 ? add_number(obj, "created", payload->created) : -1;
-	rc |= rc == 0 ? add_number(obj, "token_exp", payload->token_exp) : -1;
+	rc |= rc == 0 ? np_json_add_string(obj, "token", payload->token) : -1;
+	rc |= rc == 0 ? np_json_add_string(obj, "user_id", payload->user_id) : -1;
+	rc |= rc == 0 ? np_json_add_string(obj, "email", payload->email) : -1;
+	rc |= rc == 0 ? np_json_add_int64(obj, "created", payload->created) : -1;
+	rc |= rc == 0 ? np_json_add_int64(obj, "token_exp", payload->token_exp) : -1;
 	if (rc == 0)
 		rc = np_json_serialise(obj, out, out_size, out_len);
 	np_json_free(obj);

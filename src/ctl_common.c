@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "sanitize.h"
 
 #define READY_TIMEOUT_MS 10000
@@ -182,23 +183,13 @@ static bool signal_arrived(const struct ctl_signals *s)
 	return s->blocked && sigtimedwait(&s->watched, NULL, &no_wait) > 0;
 }
 
-/* ---- the helper ---- */
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 enum ctl_wait ctl_helper_wait(struct np_helper *h, const struct ctl_signals *s, int timeout_ms,
                               struct np_msg *m, char *err, size_t err_size)
 {
-	long long deadline = monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = np_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 
 	for (;;) {
-		long long left = deadline - monotonic_ms();
+		long long left = deadline - np_monotonic_ms();
 		int slice = left < SIGNAL_CHECK_MS ? (left > 0 ? (int)left : 0) : SIGNAL_CHECK_MS;
 		enum np_helper_recv_status status;
 
@@ -210,7 +201,7 @@ enum ctl_wait ctl_helper_wait(struct np_helper *h, const struct ctl_signals *s, 
 			return CTL_WAIT_MESSAGE;
 		if (status != NP_RECV_TIMEOUT)
 			return CTL_WAIT_BROKEN;
-		if (monotonic_ms() >= deadline) {
+		if (np_monotonic_ms() >= deadline) {
 			snprintf(err, err_size, "no answer from the helper in time");
 			return CTL_WAIT_TIMEOUT;
 		}

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "wording.h"
 #include "qr.h"
+#include "clock.h"
 #include "sanitize.h"
 #include "usermap.h"
 
@@ -49,41 +51,11 @@ struct login {
 	long long deadline_ms;   /* CLOCK_MONOTONIC */
 };
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long long ms_left(const struct login *l)
 {
-	long long left = l->deadline_ms - monotonic_ms();
+	long long left = l->deadline_ms - np_monotonic_ms();
 
 	return left > 0 ? left : 0;
-}
-
-/* Sanitised, and cut with "..." where it would not fit: as the module shows it. */
-static void shorten(char *dst, size_t dst_size, const char *src)
-{
-	char clean[ACCOUNT_MAX * 4 + 1];
-	size_t len = np_sanitize_str(clean, sizeof clean, src);
-
-	if (len < dst_size) {
-		memcpy(dst, clean, len + 1);
-		return;
-	}
-	np_sanitize(dst, dst_size - 3, clean, len);
-	strcat(dst, "...");
-}
-
-static void format_lifetime(char *out, size_t out_size, long long seconds)
-{
-	if (seconds < 120)
-		snprintf(out, out_size, "%lld seconds", seconds);
-	else
-		snprintf(out, out_size, "%lld minutes", (seconds + 30) / 60);
 }
 
 /* ---- before the helper ---- */
@@ -113,7 +85,7 @@ static int choose_account(struct login *l, const char *user_opt)
 		return ctl_fail("cannot tell which account runs this (uid %lu): use --user",
 		                (unsigned long)getuid());
 	}
-	shorten(l->account_shown, sizeof l->account_shown, l->account);
+	np_shorten(l->account_shown, sizeof l->account_shown, l->account);
 	return CTL_EXIT_OK;
 }
 
@@ -132,8 +104,8 @@ static int prepare(struct login *l, const char *config_opt, const char *user_opt
 		return ctl_fail("identity map: %s", err);
 	if (gethostname(host, sizeof host - 1) != 0)
 		snprintf(host, sizeof host, "this host");
-	shorten(l->host_shown, sizeof l->host_shown, host);
-	l->deadline_ms = monotonic_ms() + (long long)l->cfg.login_timeout * 1000;
+	np_shorten(l->host_shown, sizeof l->host_shown, host);
+	l->deadline_ms = np_monotonic_ms() + (long long)l->cfg.login_timeout * 1000;
 	return CTL_EXIT_OK;
 }
 
@@ -235,8 +207,8 @@ static int receive_code(struct login *l)
 	lifetime_ms = ((long long)l->code.expires_at - (long long)time(NULL)) * 1000;
 	if (lifetime_ms <= 0)
 		return ctl_fail("The code expired before it was approved. Please try again.");
-	if (monotonic_ms() + lifetime_ms < l->deadline_ms)
-		l->deadline_ms = monotonic_ms() + lifetime_ms;
+	if (np_monotonic_ms() + lifetime_ms < l->deadline_ms)
+		l->deadline_ms = np_monotonic_ms() + lifetime_ms;
 	return CTL_EXIT_OK;
 }
 
@@ -256,15 +228,12 @@ static void show_qr(const struct login *l)
 
 static void show_instructions(const struct login *l)
 {
-	char lifetime[32];
+	char text[1024];
 
 	show_qr(l);
-	format_lifetime(lifetime, sizeof lifetime, (ms_left(l) + 999) / 1000);
-	printf("NextPay sign-in to %s as %s.\n"
-	       "Open %s\n"
-	       "and approve code %s (valid for %s).\n"
-	       "Waiting for your approval...\n",
-	       l->host_shown, l->account_shown, l->code.verification_url, l->code.code, lifetime);
+	np_format_instructions(text, sizeof text, l->host_shown, l->account_shown, &l->code,
+	                       (ms_left(l) + 999) / 1000, "Waiting for your approval...");
+	puts(text);
 }
 
 /* Waits for the helper's verdict, with a line now and then (a terminal is not a log). */
@@ -273,7 +242,7 @@ static int wait_for_approval(struct login *l)
 	for (;;) {
 		long long until_note = PROGRESS_EVERY_MS;
 		char err[512] = "";
-		char lifetime[32];
+		char text[256];
 		enum ctl_wait result;
 
 		if (until_note > ms_left(l))
@@ -285,9 +254,8 @@ static int wait_for_approval(struct login *l)
 				return CTL_EXIT_OK;
 			return wait_trouble(l, result, err);
 		}
-		format_lifetime(lifetime, sizeof lifetime, (ms_left(l) + 999) / 1000);
-		printf("Still waiting for approval of code %s (%s left)...\n", l->code.code,
-		       lifetime);
+		np_format_progress(text, sizeof text, &l->code, (ms_left(l) + 999) / 1000);
+		puts(text);
 	}
 }
 

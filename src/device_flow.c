@@ -12,31 +12,16 @@
 #include "conv.h"
 #include "qr.h"
 #include "sanitize.h"
+#include "wording.h"
 
 #define ANSWER_MAX 512
 #define PROGRESS_EVERY_MS 30000
 
-static void format_lifetime(char *out, size_t out_size, long long seconds)
-{
-	if (seconds < 120)
-		snprintf(out, out_size, "%lld seconds", seconds);
-	else
-		snprintf(out, out_size, "%lld minutes", (seconds + 30) / 60);
-}
-
 static void instructions(const struct session *s, const char *last_line, char *out,
                          size_t out_size)
 {
-	char lifetime[32];
-
-	format_lifetime(lifetime, sizeof lifetime, (session_ms_left(s) + 999) / 1000);
-	snprintf(out, out_size,
-	         "NextPay sign-in to %s as %s.\n"
-	         "Open %s\n"
-	         "and approve code %s (valid for %s).\n"
-	         "%s",
-	         s->host_shown, s->account_shown, s->code.verification_url, s->code.code, lifetime,
-	         last_line);
+	np_format_instructions(out, out_size, s->host_shown, s->account_shown, &s->code,
+	                       (session_ms_left(s) + 999) / 1000, last_line);
 }
 
 static int receive_code(struct session *s)
@@ -51,7 +36,7 @@ static int receive_code(struct session *s)
 	s->msg.login.want_token = s->cache_ready;
 	if (np_helper_send(&s->helper, &s->msg) != 0)
 		return session_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
-	s->method = "device code";
+	s->method = "device-code";
 	rc = session_expect(s, session_wait_ms(s, -1), NP_MSG_CODE, NP_MSG_CODE);
 	if (rc != PAM_SUCCESS)
 		return rc;
@@ -133,12 +118,8 @@ static int wait_polling(struct session *s)
 		if (status == NP_RECV_TIMEOUT && session_ms_left(s) > 0) {
 			/* A line now and then, not one per poll: a terminal is not a log. */
 			if (np_monotonic_ms() >= next_note) {
-				char lifetime[32];
-
-				format_lifetime(lifetime, sizeof lifetime, (session_ms_left(s) + 999) / 1000);
-				snprintf(text, sizeof text,
-				         "Still waiting for approval of code %s (%s left)...", s->code.code,
-				         lifetime);
+				np_format_progress(text, sizeof text, &s->code,
+				                   (session_ms_left(s) + 999) / 1000);
 				(void)np_conv_show(s->pamh, PAM_TEXT_INFO, text);
 				next_note += PROGRESS_EVERY_MS;
 			}

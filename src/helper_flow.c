@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api_parse.h"
+#include "clock.h"
 #include "json_util.h"
 #include "sanitize.h"
 
@@ -15,17 +16,9 @@
 #define BACKOFF_MAX_MS 30000
 #define RETRY_AFTER_MAX_MS 60000
 
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void sleep_until(long long when_ms)
 {
-	long long left = when_ms - monotonic_ms();
+	long long left = when_ms - np_monotonic_ms();
 
 	if (left > 0) {
 		struct timespec ts = { .tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000 };
@@ -108,9 +101,9 @@ static int call_api(struct np_flow *f, const char *method, const char *path,
 			failure->reason = NP_FAIL_UNAVAILABLE;
 			return -1;
 		}
-		if (attempt >= attempts || monotonic_ms() + wait_ms >= deadline_ms)
+		if (attempt >= attempts || np_monotonic_ms() + wait_ms >= deadline_ms)
 			return -1;
-		sleep_until(monotonic_ms() + wait_ms);
+		sleep_until(np_monotonic_ms() + wait_ms);
 	}
 }
 
@@ -222,7 +215,7 @@ static enum poll_outcome poll_once(struct np_flow *f, const char *path, unsigned
 		fail_call(f, &failure);
 		return POLL_DONE;
 	}
-	now = monotonic_ms();
+	now = np_monotonic_ms();
 	if (failure.reason == NP_FAIL_UNAVAILABLE) {
 		long long wait_ms = *backoff_ms;
 
@@ -268,7 +261,7 @@ enum wake { WAKE_TIMER, WAKE_POLL_NOW, WAKE_GONE };
 static enum wake wait_for_module(struct np_flow *f, long long when_ms)
 {
 	for (;;) {
-		long long left = when_ms - monotonic_ms();
+		long long left = when_ms - np_monotonic_ms();
 		size_t len = 0;
 		char err[128];
 		struct np_msg *in = &f->out;
@@ -290,7 +283,7 @@ static enum wake wait_for_module(struct np_flow *f, long long when_ms)
 
 int np_flow_device_login(struct np_flow *f, const struct np_msg_device_login *req)
 {
-	long long deadline_ms = monotonic_ms() + (long long)req->timeout * 1000;
+	long long deadline_ms = np_monotonic_ms() + (long long)req->timeout * 1000;
 	long long backoff_ms = (long long)req->poll_interval * 1000;
 	long long end_ms;
 	long long next_poll_ms;
@@ -310,11 +303,11 @@ int np_flow_device_login(struct np_flow *f, const struct np_msg_device_login *re
 		goto out;
 	}
 	/* The server's clock decides when the code dies; convert once to our clock. */
-	end_ms = monotonic_ms() + ((long long)code.expires_at - (long long)time(NULL)) * 1000;
+	end_ms = np_monotonic_ms() + ((long long)code.expires_at - (long long)time(NULL)) * 1000;
 	if (end_ms > deadline_ms)
 		end_ms = deadline_ms;
 	snprintf(path, sizeof path, "/auth/device-code/%s", code.code);
-	next_poll_ms = monotonic_ms() + backoff_ms;
+	next_poll_ms = np_monotonic_ms() + backoff_ms;
 	for (;;) {
 		enum wake wake = wait_for_module(f, next_poll_ms < end_ms ? next_poll_ms : end_ms);
 		enum poll_outcome outcome;
@@ -323,12 +316,12 @@ int np_flow_device_login(struct np_flow *f, const struct np_msg_device_login *re
 			rc = -1;
 			break;
 		}
-		if (monotonic_ms() >= end_ms) {
+		if (np_monotonic_ms() >= end_ms) {
 			np_flow_fail(f, end_ms < deadline_ms ? NP_FAIL_EXPIRED : NP_FAIL_TIMEOUT,
 			             "not approved in time");
 			break;
 		}
-		if (wake == WAKE_TIMER && monotonic_ms() < next_poll_ms)
+		if (wake == WAKE_TIMER && np_monotonic_ms() < next_poll_ms)
 			continue;
 		outcome = poll_once(f, path, req->poll_interval, &next_poll_ms, &backoff_ms, token,
 		                    NP_TOKEN_MAX + 1);
@@ -354,7 +347,7 @@ out:
 
 int np_flow_whoami(struct np_flow *f, const char *token)
 {
-	long long deadline_ms = monotonic_ms() + 30000;
+	long long deadline_ms = np_monotonic_ms() + 30000;
 
 	return report_identity(f, token, false, deadline_ms);
 }
@@ -362,7 +355,7 @@ int np_flow_whoami(struct np_flow *f, const char *token)
 int np_flow_api_key(struct np_flow *f, const char *api_key)
 {
 	static const char path[] = "/auth/token";
-	long long deadline_ms = monotonic_ms() + 30000;
+	long long deadline_ms = np_monotonic_ms() + 30000;
 	struct np_http_response resp;
 	struct call_failure failure;
 	char *token = sodium_malloc(NP_TOKEN_MAX + 1);

@@ -180,6 +180,31 @@ enum np_json_field np_json_object(struct json_object *obj, const char *key,
 	return NP_JSON_FOUND;
 }
 
+/* json_object_object_add() does not take ownership when it fails. */
+static int add_member(struct json_object *obj, const char *key, struct json_object *value)
+{
+	if (value == NULL || json_object_object_add(obj, key, value) != 0) {
+		json_object_put(value);
+		return -1;
+	}
+	return 0;
+}
+
+int np_json_add_string(struct json_object *obj, const char *key, const char *value)
+{
+	return add_member(obj, key, json_object_new_string(value));
+}
+
+int np_json_add_int64(struct json_object *obj, const char *key, int64_t value)
+{
+	return add_member(obj, key, json_object_new_int64(value));
+}
+
+int np_json_add_bool(struct json_object *obj, const char *key, bool value)
+{
+	return add_member(obj, key, json_object_new_boolean(value));
+}
+
 int np_json_serialise(struct json_object *obj, char *out, size_t out_size, size_t *out_len)
 {
 	size_t text_len = 0;

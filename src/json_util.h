@@ -37,6 +37,11 @@ enum np_json_field np_json_bool(struct json_object *obj, const char *key, bool *
 enum np_json_field np_json_object(struct json_object *obj, const char *key,
                                   struct json_object **out);
 
+/* Adds a member; on failure nothing is leaked.  0 or -1. */
+int np_json_add_string(struct json_object *obj, const char *key, const char *value);
+int np_json_add_int64(struct json_object *obj, const char *key, int64_t value);
+int np_json_add_bool(struct json_object *obj, const char *key, bool value);
+
 /* Serialises obj into out (NUL-terminated) and wipes json-c's own copy. */
 int np_json_serialise(struct json_object *obj, char *out, size_t out_size, size_t *out_len);
 

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 void np_line_reader_init(struct np_line_reader *r, int fd)
 {
 	r->fd = fd;
@@ -17,14 +19,6 @@ void np_line_reader_wipe(struct np_line_reader *r)
 {
 	sodium_memzero(r->buf, sizeof r->buf);
 	r->used = 0;
-}
-
-static long long monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Moves a complete buffered line out, if there is one. */
@@ -50,7 +44,7 @@ static int take_line(struct np_line_reader *r, char *line, size_t line_size, siz
 enum np_line_status np_line_read(struct np_line_reader *r, int timeout_ms, char *line,
                                  size_t line_size, size_t *line_len)
 {
-	long long deadline = timeout_ms >= 0 ? monotonic_ms() + timeout_ms : -1;
+	long long deadline = timeout_ms >= 0 ? np_monotonic_ms() + timeout_ms : -1;
 
 	for (;;) {
 		struct pollfd pfd = { .fd = r->fd, .events = POLLIN };
@@ -64,7 +58,7 @@ enum np_line_status np_line_read(struct np_line_reader *r, int timeout_ms, char 
 		if (r->used >= sizeof r->buf)
 			return NP_LINE_TOO_LONG;
 		if (deadline >= 0) {
-			long long left = deadline - monotonic_ms();
+			long long left = deadline - np_monotonic_ms();
 
 			wait_ms = left > 0 ? (int)(left > 60000 ? 60000 : left) : 0;
 		}
@@ -74,7 +68,7 @@ enum np_line_status np_line_read(struct np_line_reader *r, int timeout_ms, char 
 		if (ready < 0)
 			return NP_LINE_ERROR;
 		if (ready == 0) {
-			if (deadline >= 0 && monotonic_ms() >= deadline)
+			if (deadline >= 0 && np_monotonic_ms() >= deadline)
 				return NP_LINE_TIMEOUT;
 			continue;
 		}

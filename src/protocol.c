@@ -60,80 +60,47 @@ static const char *type_name(enum np_msg_type type)
 
 /* ---- encoding ---- */
 
-static int add_string(struct json_object *obj, const char *key, const char *value)
-{
-	struct json_object *s = json_object_new_string(value);
-
-	if (s == NULL || json_object_object_add(obj, key, s) != 0) {
-		json_object_put(s);
-		return -1;
-	}
-	return 0;
-}
-
-static int add_int(struct json_object *obj, const char *key, int64_t value)
-{
-	struct json_object *n = json_object_new_int64(value);
-
-	if (n == NULL || json_object_object_add(obj, key, n) != 0) {
-		json_object_put(n);
-		return -1;
-	}
-	return 0;
-}
-
-static int add_bool(struct json_object *obj, const char *key, bool value)
-{
-	struct json_object *b = json_object_new_boolean(value);
-
-	if (b == NULL || json_object_object_add(obj, key, b) != 0) {
-		json_object_put(b);
-		return -1;
-	}
-	return 0;
-}
-
 static int encode_fields(const struct np_msg *m, struct json_object *obj)
 {
 	int rc = 0;
 
 	switch (m->type) {
 	case NP_MSG_CONFIG:
-		rc |= add_string(obj, "api_url", m->config.api_url);
-		rc |= add_string(obj, "ca_file", m->config.ca_file);
-		rc |= add_string(obj, "pinned_pubkey", m->config.pinned_pubkey);
-		rc |= add_string(obj, "proxy", m->config.proxy);
-		rc |= add_string(obj, "helper_user", m->config.helper_user);
-		rc |= add_int(obj, "connect_timeout", m->config.connect_timeout);
-		rc |= add_int(obj, "request_timeout", m->config.request_timeout);
+		rc |= np_json_add_string(obj, "api_url", m->config.api_url);
+		rc |= np_json_add_string(obj, "ca_file", m->config.ca_file);
+		rc |= np_json_add_string(obj, "pinned_pubkey", m->config.pinned_pubkey);
+		rc |= np_json_add_string(obj, "proxy", m->config.proxy);
+		rc |= np_json_add_string(obj, "helper_user", m->config.helper_user);
+		rc |= np_json_add_int64(obj, "connect_timeout", m->config.connect_timeout);
+		rc |= np_json_add_int64(obj, "request_timeout", m->config.request_timeout);
 		break;
 	case NP_MSG_DEVICE_LOGIN:
-		rc |= add_string(obj, "intent", m->login.intent);
-		rc |= add_int(obj, "poll_interval", m->login.poll_interval);
-		rc |= add_int(obj, "timeout", m->login.timeout);
-		rc |= add_bool(obj, "want_token", m->login.want_token);
+		rc |= np_json_add_string(obj, "intent", m->login.intent);
+		rc |= np_json_add_int64(obj, "poll_interval", m->login.poll_interval);
+		rc |= np_json_add_int64(obj, "timeout", m->login.timeout);
+		rc |= np_json_add_bool(obj, "want_token", m->login.want_token);
 		break;
 	case NP_MSG_WHOAMI:
-		rc |= add_string(obj, "token", m->token);
+		rc |= np_json_add_string(obj, "token", m->token);
 		break;
 	case NP_MSG_API_KEY:
-		rc |= add_string(obj, "api_key", m->api_key);
+		rc |= np_json_add_string(obj, "api_key", m->api_key);
 		break;
 	case NP_MSG_CODE:
-		rc |= add_string(obj, "code", m->code.code);
-		rc |= add_string(obj, "verification_url", m->code.verification_url);
-		rc |= add_int(obj, "expires_at", m->code.expires_at);
+		rc |= np_json_add_string(obj, "code", m->code.code);
+		rc |= np_json_add_string(obj, "verification_url", m->code.verification_url);
+		rc |= np_json_add_int64(obj, "expires_at", m->code.expires_at);
 		break;
 	case NP_MSG_IDENTITY:
-		rc |= add_string(obj, "token", m->identity.token);
-		rc |= add_string(obj, "user_id", m->identity.user_id);
-		rc |= add_string(obj, "email", m->identity.email);
-		rc |= add_string(obj, "name", m->identity.name);
-		rc |= add_int(obj, "token_exp", m->identity.token_exp);
+		rc |= np_json_add_string(obj, "token", m->identity.token);
+		rc |= np_json_add_string(obj, "user_id", m->identity.user_id);
+		rc |= np_json_add_string(obj, "email", m->identity.email);
+		rc |= np_json_add_string(obj, "name", m->identity.name);
+		rc |= np_json_add_int64(obj, "token_exp", m->identity.token_exp);
 		break;
 	case NP_MSG_FAILURE:
-		rc |= add_string(obj, "reason", np_failure_reason_name(m->failure.reason));
-		rc |= add_string(obj, "detail", m->failure.detail);
+		rc |= np_json_add_string(obj, "reason", np_failure_reason_name(m->failure.reason));
+		rc |= np_json_add_string(obj, "detail", m->failure.detail);
 		break;
 	case NP_MSG_POLL_NOW:
 	case NP_MSG_PROBE:
@@ -153,7 +120,7 @@ int np_msg_encode(const struct np_msg *m, char *line, size_t line_size, size_t *
 
 	if (obj == NULL || name == NULL)
 		goto out;
-	if (add_int(obj, "v", NP_PROTO_VERSION) != 0 || add_string(obj, "type", name) != 0 ||
+	if (np_json_add_int64(obj, "v", NP_PROTO_VERSION) != 0 || np_json_add_string(obj, "type", name) != 0 ||
 	    encode_fields(m, obj) != 0)
 		goto out;
 	/* Leave room for the newline. */

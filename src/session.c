@@ -11,14 +11,6 @@
 
 #define READY_TIMEOUT_MS 10000
 
-long long np_monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 long long session_ms_left(const struct session *s)
 {
 	long long left = s->deadline_ms - np_monotonic_ms();

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "cache.h"
+#include "clock.h"
 #include "config.h"
 #include "helper_proc.h"
 #include "protocol.h"
@@ -50,7 +51,6 @@ struct session {
 	char scope[NP_CACHE_SCOPE_MAX];
 };
 
-long long np_monotonic_ms(void);
 long long session_ms_left(const struct session *s);
 /* Milliseconds to wait: what is left before the deadline, at most limit_ms (-1: no limit). */
 int session_wait_ms(const struct session *s, long long limit_ms);
