@@ -37,6 +37,8 @@ ca_file = $T/mock/ca.crt
 usermap = $T/pam_nextpay.users
 helper  = $ROOT/build/nextpay-helper
 poll_interval = 1
+# The demo never touches a cache this machine may have.
+cache = no
 CONF
 printf '# the mock API'"'"'s demo person may sign in as the account running the demo\nusr_demo %s\n' \
 	"$ACCOUNT" >"$T/pam_nextpay.users"
