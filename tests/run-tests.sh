@@ -1,16 +1,18 @@
 #!/bin/sh
 # Runs the unit test binaries given as arguments, then the integration tests
 # (the real module through the real libpam via pam_wrapper, against the HTTPS
-# mock API).  Prints one closing "N passed, N failed" line; exits non-zero on
-# any failure.
+# mock API), then the end-to-end tests (real sshd and ssh, real sudo, a
+# login-style conversation; root only).  Prints one closing "N passed, N failed"
+# line; exits non-zero on any failure.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-BUILD=$ROOT/build
+BUILD=${NP_BUILD:-$ROOT/build}
 mode=all
 case "${1:-}" in
 --unit-only) mode=unit; shift ;;
 --integration-only) mode=integration; shift ;;
+--e2e-only) mode=e2e; shift ;;
 esac
 
 passed=0
@@ -41,13 +43,13 @@ run() { # name command...
 	fi
 }
 
-if [ "$mode" != integration ]; then
+if [ "$mode" = all ] || [ "$mode" = unit ]; then
 	for t in "$@"; do
 		run "$(basename "$t")" "$t"
 	done
 fi
 
-if [ "$mode" != unit ]; then
+if [ "$mode" = all ] || [ "$mode" = integration ]; then
 	T=$(mktemp -d /tmp/pam_nextpay-test.XXXXXX)
 	chmod 755 "$T"
 	trap 'rm -rf "$T" "$LOG"' EXIT INT TERM
@@ -78,8 +80,26 @@ if [ "$mode" != unit ]; then
 		run "$suite" env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
 			PAM_WRAPPER_SERVICE_DIR="$T/services" NP_TEST_DIR="$T" \
 			NP_HELPER="$BUILD/nextpay-helper" NP_FAKE_HELPER="$BUILD/tests/fake-helper" \
-			NP_MOCK="$ROOT/tests/mock/nextpay_mock.py" "$BUILD/tests/$suite"
+			NP_MOCK="$ROOT/tests/mock/nextpay_mock.py" NP_TESTS_DIR="$ROOT/tests/integration" \
+			NP_HAVE_QR="$(grep -q 'qrencode=yes' "$BUILD/.paths" 2>/dev/null && echo yes)" \
+			"$BUILD/tests/$suite"
 	done
+	run nextpayctl env NP_BUILD="$BUILD" /usr/bin/python3 "$ROOT/tests/ctl/ctl_test.py"
+fi
+
+# End-to-end: each tests/e2e/e2e_*.py prints cmocka-style lines of its own.
+if [ "$mode" = all ] || [ "$mode" = e2e ]; then
+	if [ "$(id -u)" -eq 0 ]; then
+		for t in "$ROOT"/tests/e2e/e2e_*.py; do
+			run "e2e/$(basename "$t" .py)" /usr/bin/python3 "$t"
+		done
+	else
+		echo "e2e: skipped (needs root: sshd and sudo run as root)"
+		for t in "$ROOT"/tests/e2e/e2e_*.py; do
+			n=$(/usr/bin/python3 "$t" --list 2>/dev/null | wc -l)
+			skipped=$((skipped + n))
+		done
+	fi
 fi
 
 rm -f "$LOG"
