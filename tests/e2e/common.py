@@ -192,6 +192,8 @@ def run_tests(group: str, tests: list, fixture=None, requires_root: bool = False
     for built in (MODULE, HELPER):
         if not why_skip and not os.access(built, os.R_OK):
             why_fail = f"{built} is missing (make all)"   # never a silent skip
+    if not why_skip and not why_fail:
+        why_fail = syslog_stuck()       # else useradd, su and sshd would hang at once
     _say(f"[==========] {group}: Running {len(tests)} test(s).")
     passed, failed, skipped = [], [], []
     started = time.monotonic()
@@ -240,6 +242,28 @@ def run_tests(group: str, tests: list, fixture=None, requires_root: bool = False
     return 1 if failed else 0
 
 
+def syslog_stuck() -> str | None:
+    """Why syslog() would block right now, or None.
+
+    su, sudo, sshd, userdel and the module all log through /dev/log, and glibc's
+    syslog() blocks once its queue is full: a process that binds /dev/log itself and
+    stops reading (a test capturing the log, say) hangs every one of them.
+    """
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    try:
+        probe.setblocking(False)
+        probe.connect("/dev/log")
+        probe.send(b"<15>npe2e: syslog probe from tests/e2e")
+    except (BlockingIOError, InterruptedError):
+        return "/dev/log is not draining: every syslog() caller (su, sudo, sshd, " \
+               "userdel, the module) blocks; is something else bound to /dev/log?"
+    except OSError:
+        return None      # no syslog socket at all: syslog() drops messages, never blocks
+    finally:
+        probe.close()
+    return None
+
+
 def _stop(signum, _frame):
     raise KeyboardInterrupt(f"stopped by signal {signum}")
 
@@ -267,6 +291,8 @@ def _run_one(test, env, passed: list, failed: list, skipped: list) -> None:
     if strays:
         note = f"processes left behind (now killed): {', '.join(strays)}"
         problem = note if problem is None else f"{problem}\n{note}"
+    if problem is not None and syslog_stuck():
+        problem += f"\nnote: {syslog_stuck()}"
     if problem is None:
         _say(f"[       OK ] {name} ({time.monotonic() - t0:.1f} s)")
         passed.append(name)
@@ -285,23 +311,30 @@ def random_suffix() -> str:
     return secrets.token_hex(4)
 
 
+def _account_tool(argv: list[str], ok: tuple[int, ...] = (0,), patience: float = 60.0) -> None:
+    """useradd/userdel, retried while another one holds the /etc/passwd locks."""
+    deadline = time.monotonic() + patience
+    while True:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode in ok:
+            return
+        busy = "lock" in done.stderr or "try again" in done.stderr
+        if not busy or time.monotonic() >= deadline:
+            raise RuntimeError(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.strip()}")
+        time.sleep(0.5)
+
+
 @contextlib.contextmanager
 def throwaway_account(prefix: str = "npe2e"):
     """A fresh local account with a home; removed afterwards whatever happened."""
     name = f"{prefix}-{random_suffix()}"
-    done = subprocess.run(["useradd", "-m", "-s", "/bin/sh", name], capture_output=True,
-                          text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"useradd {name}: {done.stderr.strip()}")
+    _account_tool(["useradd", "-m", "-s", "/bin/sh", name])
     try:
         yield name
     finally:
         # userdel refuses while a process of the account runs: there should be none.
-        done = subprocess.run(["userdel", "-r", name], capture_output=True, text=True,
-                              check=False)
         # Exit 12 only means "could not remove the mail spool", which useradd never made.
-        if done.returncode not in (0, 12):
-            raise RuntimeError(f"userdel -r {name}: {done.stderr.strip()}")
+        _account_tool(["userdel", "-r", name], ok=(0, 12))
 
 
 @contextlib.contextmanager
