@@ -83,7 +83,8 @@ include src/nextpayctl.mk
 
 DEB_PACKAGES := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev libjson-c-dev \
                 libsodium-dev libcmocka-dev libpam-wrapper libpamtest0-dev pamtester \
-                python3 openssl libqrencode-dev zbar-tools openssh-server openssh-client sudo python3-pexpect
+                python3 openssl libqrencode-dev zbar-tools openssh-server openssh-client sudo python3-pexpect \
+                clang libclang-rt-14-dev
 DEB_STAMP    := $(BUILD)/.deps-ok
 
 deps:
@@ -92,6 +93,9 @@ deps:
 # ---- tests --------------------------------------------------------------------
 
 include tests/tests.mk
+
+# ---- fuzzing (clang + libFuzzer; see tests/fuzz/fuzz.mk) ---------------------
+include tests/fuzz/fuzz.mk
 
 # ---- demo ---------------------------------------------------------------------
 

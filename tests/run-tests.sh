@@ -12,6 +12,7 @@ mode=all
 case "${1:-}" in
 --unit-only) mode=unit; shift ;;
 --integration-only) mode=integration; shift ;;
+--fuzz-only) mode=fuzz; shift ;;
 --e2e-only) mode=e2e; shift ;;
 esac
 
@@ -100,6 +101,12 @@ if [ "$mode" = all ] || [ "$mode" = e2e ]; then
 			skipped=$((skipped + n))
 		done
 	fi
+fi
+
+# Fuzzing: every seed and every input that once crashed, then a short run.
+if [ "$mode" = all ] || [ "$mode" = fuzz ]; then
+	run fuzz-regress make --no-print-directory -C "$ROOT" fuzz-regress
+	run fuzz-smoke make --no-print-directory -C "$ROOT" fuzz-smoke
 fi
 
 rm -f "$LOG"
