@@ -84,7 +84,7 @@ include src/nextpayctl.mk
 DEB_PACKAGES := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev libjson-c-dev \
                 libsodium-dev libcmocka-dev libpam-wrapper libpamtest0-dev pamtester \
                 python3 openssl libqrencode-dev zbar-tools openssh-server openssh-client sudo python3-pexpect \
-                clang libclang-rt-14-dev
+                clang libclang-rt-14-dev valgrind cppcheck clang-tidy clang-tools
 DEB_STAMP    := $(BUILD)/.deps-ok
 
 deps:
@@ -96,6 +96,9 @@ include tests/tests.mk
 
 # ---- fuzzing (clang + libFuzzer; see tests/fuzz/fuzz.mk) ---------------------
 include tests/fuzz/fuzz.mk
+
+# ---- sanitizers, valgrind, static analysis (see tests/hardening.mk) -----------
+include tests/hardening.mk
 
 # ---- demo ---------------------------------------------------------------------
 

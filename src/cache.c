@@ -186,6 +186,7 @@ static int payload_ad(const char *scope, unsigned char *ad, size_t ad_size, size
 	if (HEADER_BYTES + scope_len > ad_size)
 		return -1;
 	write_header(ad);
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes, not a string */
 	memcpy(ad + HEADER_BYTES, scope, scope_len);
 	*ad_len = HEADER_BYTES + scope_len;
 	return 0;

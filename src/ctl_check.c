@@ -67,6 +67,7 @@ static void finding(struct report *r, enum level level, const char *fix, const c
 	va_list ap;
 
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): started just above */
 	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
 	snprintf(line, sizeof line, "%s: %s%s%s", prefix[level], what,

@@ -85,6 +85,7 @@ bool np_valid_api_key(const char *s, size_t len)
 
 static char ascii_lower(char c)
 {
+	/* NOLINTNEXTLINE(bugprone-narrowing-conversions): 'a'..'z' or c itself */
 	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 

@@ -13,6 +13,7 @@ case "${1:-}" in
 --unit-only) mode=unit; shift ;;
 --integration-only) mode=integration; shift ;;
 --fuzz-only) mode=fuzz; shift ;;
+--hardening-only) mode=hardening; shift ;;
 --e2e-only) mode=e2e; shift ;;
 esac
 
@@ -31,9 +32,10 @@ run() { # name command...
 	"$@" >"$LOG" 2>&1
 	status=$?
 	cat "$LOG"
-	ok=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$LOG" | tail -n 1)
-	bad=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$LOG" | tail -n 1)
-	skip=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$LOG" | tail -n 1)
+	# Summed: a runner of runners (sanitizer builds, fuzzing) prints one per group.
+	ok=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$LOG" | awk '{ n += $1 } END { if (NR) print n }')
+	bad=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$LOG" | awk '{ n += $1 } END { if (NR) print n }')
+	skip=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) test.*/\1/p' "$LOG" | awk '{ n += $1 } END { if (NR) print n }')
 	skipped=$((skipped + ${skip:-0}))
 	passed=$((passed + ${ok:-0}))
 	failed=$((failed + ${bad:-0}))
@@ -107,6 +109,15 @@ fi
 if [ "$mode" = all ] || [ "$mode" = fuzz ]; then
 	run fuzz-regress make --no-print-directory -C "$ROOT" fuzz-regress
 	run fuzz-smoke make --no-print-directory -C "$ROOT" fuzz-smoke
+fi
+
+# The same tests again under AddressSanitizer+UBSan and under valgrind, and
+# static analysis of every C file (tests/hardening.mk).
+if [ "$mode" = all ] || [ "$mode" = hardening ]; then
+	run lint make --no-print-directory -C "$ROOT" lint
+	run check-asan make --no-print-directory -C "$ROOT" check-asan
+	# nextpayctl's own tests already ran under ASan; here the module and helper count.
+	run check-valgrind make --no-print-directory -C "$ROOT" check-valgrind NP_VG_CTL=no
 fi
 
 rm -f "$LOG"
