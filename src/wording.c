@@ -12,10 +12,15 @@ void np_shorten(char *dst, size_t dst_size, const char *src)
 	char clean[SHORTEN_INPUT_MAX * 4 + 1];
 	size_t len = np_sanitize_str(clean, sizeof clean, src);
 
-	if (dst_size < 4)
+	if (dst_size == 0)
 		return;
 	if (len < dst_size) {
 		memcpy(dst, clean, len + 1);
+		return;
+	}
+	/* Too small even for "...": the cut text alone. */
+	if (dst_size < 4) {
+		np_sanitize(dst, dst_size, clean, len);
 		return;
 	}
 	np_sanitize(dst, dst_size - 3, clean, len);
