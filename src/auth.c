@@ -203,6 +203,9 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	np_helper_init(&s->helper);
 	describe_host(s);
 	rc = sign_in(s, argc, argv);
+	/* After a conversation failure there is nobody to tell. */
+	if (rc != PAM_SUCCESS && rc != PAM_CONV_ERR)
+		session_tell_last(s);
 	/* PAM_IGNORE is for skip_services alone: never let an error turn into it. */
 	if (rc == PAM_IGNORE && (s->result == NULL || strcmp(s->result, "skipped") != 0))
 		rc = PAM_SERVICE_ERR;

@@ -147,6 +147,7 @@ static int wait_prompting(struct session *s)
 	answer = sodium_malloc(ANSWER_MAX);
 	if (answer == NULL)
 		return session_outcome(s, PAM_BUF_ERR, "error", "out of memory");
+	s->prompting = true;
 	instructions(s,
 	             s->cfg.api_key ? "Press Enter once you have approved (or type an API key): "
 	                            : "Press Enter once you have approved: ",

@@ -2,7 +2,9 @@
 
 #include <security/pam_ext.h>
 #include <stdint.h>
+#include <sodium.h>
 #include <stdio.h>
+#include <string.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -37,7 +39,27 @@ int session_outcome(struct session *s, int rc, const char *result, const char *r
 /* Tells the person why, in words that need no knowledge of the internals. */
 void session_tell(struct session *s, const char *text)
 {
-	(void)np_conv_show(s->pamh, PAM_ERROR_MSG, text);
+	size_t used = strlen(s->untold);
+
+	if (!s->prompting) {
+		(void)np_conv_show(s->pamh, PAM_ERROR_MSG, text);
+		return;
+	}
+	snprintf(s->untold + used, sizeof s->untold - used, "%s%s", used > 0 ? "\n" : "", text);
+}
+
+void session_tell_last(struct session *s)
+{
+	char prompt[PAM_MAX_MSG_SIZE];
+	char answer[64];
+
+	if (s->untold[0] == '\0')
+		return;
+	snprintf(prompt, sizeof prompt, "%s\nPress Enter to close: ", s->untold);
+	s->untold[0] = '\0';
+	/* Whatever comes back (a password, from sshd's password authentication) is dropped. */
+	(void)np_conv_ask(s->pamh, prompt, answer, sizeof answer);
+	sodium_memzero(answer, sizeof answer);
 }
 
 /* What a failure message from the helper means for the person and for PAM. */

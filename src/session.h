@@ -49,6 +49,12 @@ struct session {
 	struct np_cache cache;
 	bool cache_ready;           /* key read, directory usable, scope known */
 	char scope[NP_CACHE_SCOPE_MAX];
+	/*
+	 * In prompt mode (sshd) text without a prompt after it never reaches the
+	 * person: what session_tell() says is kept and shown with a last prompt.
+	 */
+	bool prompting;
+	char untold[PAM_MAX_MSG_SIZE - 32]; /* room left for the last prompt's own words */
 };
 
 long long session_ms_left(const struct session *s);
@@ -59,6 +65,8 @@ int session_wait_ms(const struct session *s, long long limit_ms);
 int session_outcome(struct session *s, int rc, const char *result, const char *reason);
 /* Tells the person why, in words that need no knowledge of the internals. */
 void session_tell(struct session *s, const char *text);
+/* In prompt mode, shows what was kept back with one last prompt ("Press Enter to close"). */
+void session_tell_last(struct session *s);
 /* What a failure message from the helper means for the person and for PAM. */
 int session_failure(struct session *s, const struct np_msg_failure *f);
 int session_helper_trouble(struct session *s, enum np_helper_recv_status status,

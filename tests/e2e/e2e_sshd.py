@@ -29,6 +29,8 @@ from common import (CODE_RE, MODULE, Screen, check, creates, free_port, kill_tre
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = "/run/sshd"       # compiled into Debian's sshd; it refuses to start without it
 PROMPT = "Press Enter once you have approved: "
+# sshd shows text only together with a prompt: a failure's reason comes with this one.
+LAST_PROMPT = "Press Enter to close: "
 # Bounds for a person's view: the code shows up quickly, and an answer after Enter too.
 SHOW_CODE_WITHIN = 20
 ANSWER_WITHIN = 20
@@ -222,6 +224,10 @@ def test_denial_ends_the_connection_with_one_code(env: Env):
         code = read_code(screen)
         env.mock.deny()
         screen.send("\r")
+        screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
+        check("The sign-in was denied in NextPay." in screen.text,
+              f"the person was not told why:\n{screen.text}")
+        screen.send("\r")
         again = screen.expect([re.escape(PROMPT), pexpect_eof()], ANSWER_WITHIN,
                               "the end of ssh")
         check(again == 1, "sshd started keyboard-interactive over with a fresh code after "
@@ -251,6 +257,9 @@ def test_identity_of_another_account_is_refused(env: Env):
     with ssh(env, "-o", "NumberOfPasswordPrompts=1") as screen:
         read_code(screen)
         env.mock.approve(user="usr_alice")     # maps to nobody, not to env.user
+        screen.send("\r")
+        screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
+        check("may not sign in as" in screen.text, f"the person was not told why:\n{screen.text}")
         screen.send("\r")
         status = screen.finish(ANSWER_WITHIN)
         text = screen.text

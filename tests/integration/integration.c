@@ -159,8 +159,14 @@ static void typed_text_at_prompt_is_refused(void **state)
 
 	(void)state;
 	expect_rc(run_auth("np-prompt", test_account(), &s, 0), PAM_AUTH_ERR, &s);
-	assert_int_equal(s.prompts_answered, 1);
-	assert_true(seen_contains(&s.seen, "takes no password"));
+	/*
+	 * sshd shows text only with a prompt: the reason comes with a last one
+	 * (which sshd answers with the password again, and that is the end).
+	 */
+	assert_int_equal(s.prompts_answered, 2);
+	assert_int_equal(s.seen.style[1], PAM_PROMPT_ECHO_OFF);
+	assert_non_null(strstr(s.seen.text[1], "takes no password"));
+	assert_non_null(strstr(s.seen.text[1], "Press Enter to close"));
 	assert_false(seen_contains(&s.seen, "hunter2"));
 }
 
@@ -283,6 +289,19 @@ static void conversation_failure(void **state)
 
 	(void)state;
 	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_CONV_ERR, &s);
+}
+
+static void denial_reason_comes_with_a_last_prompt(void **state)
+{
+	struct script s = { .answers = { "", "" }, .delay_ms = { 1500, 0 } };
+
+	(void)state;
+	auto_decide("deny", "usr_alice", 0.3);
+	expect_rc(run_auth("np-prompt", test_account(), &s, 0), PAM_MAXTRIES, &s);
+	assert_int_equal(s.prompts_answered, 2);
+	assert_int_equal(s.seen.style[1], PAM_PROMPT_ECHO_OFF);
+	assert_non_null(strstr(s.seen.text[1], "denied"));
+	assert_non_null(strstr(s.seen.text[1], "Press Enter to close"));
 }
 
 static void no_answer_is_conversation_failure(void **state)
@@ -700,6 +719,7 @@ int main(void)
 		T(unmapped_identity_without_rules),
 		T(unknown_account),
 		T(conversation_failure),
+		T(denial_reason_comes_with_a_last_prompt),
 		T(no_answer_is_conversation_failure),
 		T(api_down),
 		T(untrusted_ca),
