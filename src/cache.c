@@ -178,17 +178,26 @@ static uint32_t get_be32(const unsigned char *in)
 	return (uint32_t)in[0] << 24 | (uint32_t)in[1] << 16 | (uint32_t)in[2] << 8 | in[3];
 }
 
-/* The payload's associated data: the header, then the scope it belongs to. */
-static int payload_ad(const char *scope, unsigned char *ad, size_t ad_size, size_t *ad_len)
+/*
+ * The payload's associated data: the header, a digest of everything before
+ * the payload (so no byte of the meta box can change either), then the scope
+ * the entry belongs to.
+ */
+#define PREFIX_DIGEST_BYTES 32
+#define PAYLOAD_AD_MAX (HEADER_BYTES + PREFIX_DIGEST_BYTES + NP_CACHE_SCOPE_MAX)
+
+static int payload_ad(const unsigned char *prefix, size_t prefix_len, const char *scope,
+                      unsigned char *ad, size_t ad_size, size_t *ad_len)
 {
 	size_t scope_len = strlen(scope);
 
-	if (HEADER_BYTES + scope_len > ad_size)
+	if (HEADER_BYTES + PREFIX_DIGEST_BYTES + scope_len > ad_size)
 		return -1;
 	write_header(ad);
+	crypto_generichash(ad + HEADER_BYTES, PREFIX_DIGEST_BYTES, prefix, prefix_len, NULL, 0);
 	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): bytes, not a string */
-	memcpy(ad + HEADER_BYTES, scope, scope_len);
-	*ad_len = HEADER_BYTES + scope_len;
+	memcpy(ad + HEADER_BYTES + PREFIX_DIGEST_BYTES, scope, scope_len);
+	*ad_len = HEADER_BYTES + PREFIX_DIGEST_BYTES + scope_len;
 	return 0;
 }
 
@@ -197,12 +206,12 @@ int np_cache_seal(const struct np_cache_keys *keys, const char *scope,
                   unsigned char *out, size_t out_size, size_t *out_len)
 {
 	char *plain = sodium_malloc(PLAIN_MAX);
-	unsigned char ad[HEADER_BYTES + NP_CACHE_SCOPE_MAX];
+	unsigned char ad[PAYLOAD_AD_MAX];
 	size_t ad_len = 0, meta_len = 0, payload_len = 0, pos = HEADER_BYTES;
 	unsigned long long sealed_len = 0;
 	int rc = -1;
 
-	if (plain == NULL || payload_ad(scope, ad, sizeof ad, &ad_len) != 0)
+	if (plain == NULL || strlen(scope) > NP_CACHE_SCOPE_MAX)
 		goto out;
 	write_header(out);
 	if (meta_to_json(meta, plain, PLAIN_MAX, &meta_len) != 0 ||
@@ -216,7 +225,8 @@ int np_cache_seal(const struct np_cache_keys *keys, const char *scope,
 	pos += NONCE_BYTES + LENGTH_BYTES + (size_t)sealed_len;
 	sodium_memzero(plain, PLAIN_MAX);
 	if (payload_to_json(payload, plain, PLAIN_MAX, &payload_len) != 0 ||
-	    pos + NONCE_BYTES + payload_len + TAG_BYTES > out_size)
+	    pos + NONCE_BYTES + payload_len + TAG_BYTES > out_size ||
+	    payload_ad(out, pos, scope, ad, sizeof ad, &ad_len) != 0)
 		goto out;
 	randombytes_buf(out + pos, NONCE_BYTES);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + pos + NONCE_BYTES, &sealed_len,
@@ -295,7 +305,7 @@ int np_cache_open_payload(const struct np_cache_keys *keys, const char *scope,
                           struct np_cache_payload *payload, const char **why)
 {
 	size_t box = 0, box_len = 0, payload_box = 0, ad_len = 0;
-	unsigned char ad[HEADER_BYTES + NP_CACHE_SCOPE_MAX];
+	unsigned char ad[PAYLOAD_AD_MAX];
 	unsigned char *plain = NULL;
 	unsigned long long plain_len = 0;
 	size_t sealed_len;
@@ -304,7 +314,7 @@ int np_cache_open_payload(const struct np_cache_keys *keys, const char *scope,
 	memset(payload, 0, sizeof *payload);
 	if (split(data, len, &box, &box_len, &payload_box, why) != 0)
 		return -1;
-	if (payload_ad(scope, ad, sizeof ad, &ad_len) != 0) {
+	if (payload_ad(data, payload_box, scope, ad, sizeof ad, &ad_len) != 0) {
 		*why = "scope too long";
 		return -1;
 	}
@@ -438,6 +448,9 @@ static enum np_cache_status read_key(struct np_cache *c, const char *key_path, c
 	enum np_file_status file_status =
 		np_file_read(key_path, NP_FILE_PRIVATE, NP_CACHE_KEY_BYTES, &data, &len, err, err_size);
 
+	/* Keep the master key out of swap while it is in memory; munlock wipes it. */
+	if (file_status == NP_FILE_OK)
+		(void)sodium_mlock(data, len);
 	if (file_status == NP_FILE_MISSING || file_status == NP_FILE_DENIED) {
 		status = NP_CACHE_UNAVAILABLE;
 	} else if (file_status != NP_FILE_OK) {
@@ -451,6 +464,7 @@ static enum np_cache_status read_key(struct np_cache *c, const char *key_path, c
 	}
 	if (data != NULL) {
 		sodium_memzero(data, len);
+		(void)sodium_munlock(data, len);
 		free(data);
 	}
 	return status;

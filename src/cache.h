@@ -8,11 +8,11 @@
  *
  *   "NPCACHE" version(1)                      8 bytes, also associated data
  *   meta nonce (24) | meta length (4, BE) | meta box   (AD: the header)
- *   payload nonce (24) | payload box                   (AD: header || scope)
+ *   payload nonce (24) | payload box   (AD: header || BLAKE2b(all before) || scope)
  *
  * The meta box (account, scope kind, service, tty, rhost, user id, times) is
  * what `nextpayctl cache list` shows; the payload box holds the token and is
- * bound to the scope string, so an entry copied to another account's or
+ * bound to the meta box and to the scope string, so an entry copied to another account's or
  * another session's place does not decrypt.  Anything unexpected is treated
  * as no entry: never as success.
  */

@@ -1,0 +1,234 @@
+/*
+ * The cache file format (src/cache.h): what seals must open again, and
+ * nothing else may: not a changed byte, not another key, not another
+ * account's or session's scope, not a cut or padded file, not another
+ * format version.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cache.h"
+
+#define SCOPE_ALICE "7:session|5:alice|4:sudo|10:/dev/pts/1|0:|9:42@123456|"
+#define SCOPE_BOB "7:session|3:bob|4:sudo|10:/dev/pts/1|0:|9:42@123456|"
+#define SCOPE_OTHER_TTY "7:session|5:alice|4:sudo|10:/dev/pts/2|0:|9:42@123456|"
+#define TOKEN "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c3JfYWxpY2UifQ.c2lnbmF0dXJlLWJ5dGVz"
+
+struct fixture {
+	struct np_cache_keys keys;
+	struct np_cache_meta meta;
+	struct np_cache_payload payload;
+	unsigned char sealed[NP_CACHE_FILE_MAX];
+	size_t sealed_len;
+};
+
+static int setup(void **state)
+{
+	static struct fixture f;
+	unsigned char master[NP_CACHE_KEY_BYTES];
+
+	if (sodium_init() < 0)
+		return -1;
+	memset(&f, 0, sizeof f);
+	memset(master, 0x42, sizeof master);
+	if (np_cache_keys_derive(&f.keys, master) != 0)
+		return -1;
+	snprintf(f.meta.account, sizeof f.meta.account, "alice");
+	snprintf(f.meta.scope_kind, sizeof f.meta.scope_kind, "session");
+	snprintf(f.meta.service, sizeof f.meta.service, "sudo");
+	snprintf(f.meta.tty, sizeof f.meta.tty, "/dev/pts/1");
+	snprintf(f.meta.user_id, sizeof f.meta.user_id, "usr_alice");
+	f.meta.created = 1700000000;
+	f.meta.expires = 1700000900;
+	snprintf(f.payload.token, sizeof f.payload.token, "%s", TOKEN);
+	snprintf(f.payload.user_id, sizeof f.payload.user_id, "usr_alice");
+	snprintf(f.payload.email, sizeof f.payload.email, "alice@example.com");
+	f.payload.created = 1700000000;
+	f.payload.token_exp = 1700003600;
+	if (np_cache_seal(&f.keys, SCOPE_ALICE, &f.meta, &f.payload, f.sealed, sizeof f.sealed,
+	                  &f.sealed_len) != 0)
+		return -1;
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	np_cache_keys_free(&f->keys);
+	return 0;
+}
+
+static bool payload_opens(struct fixture *f, const struct np_cache_keys *keys, const char *scope,
+                          const unsigned char *data, size_t len)
+{
+	struct np_cache_payload out;
+	const char *why = NULL;
+	int rc = np_cache_open_payload(keys, scope, data, len, &out, &why);
+
+	if (rc != 0) {
+		assert_non_null(why);
+		/* Nothing half-opened is left behind. */
+		assert_string_equal(out.token, "");
+	}
+	(void)f;
+	return rc == 0;
+}
+
+static void round_trip(void **state)
+{
+	struct fixture *f = *state;
+	struct np_cache_payload out;
+	struct np_cache_meta meta;
+	const char *why = NULL;
+
+	assert_int_equal(np_cache_open_payload(&f->keys, SCOPE_ALICE, f->sealed, f->sealed_len, &out,
+	                                       &why),
+	                 0);
+	assert_string_equal(out.token, TOKEN);
+	assert_string_equal(out.user_id, "usr_alice");
+	assert_string_equal(out.email, "alice@example.com");
+	assert_int_equal(out.created, 1700000000);
+	assert_int_equal(out.token_exp, 1700003600);
+	assert_int_equal(np_cache_open_meta(&f->keys, f->sealed, f->sealed_len, &meta, &why), 0);
+	assert_string_equal(meta.account, "alice");
+	assert_string_equal(meta.scope_kind, "session");
+	assert_string_equal(meta.tty, "/dev/pts/1");
+	assert_string_equal(meta.user_id, "usr_alice");
+	assert_int_equal(meta.expires, 1700000900);
+	/* The token is not in the file in the clear. */
+	assert_null(memmem(f->sealed, f->sealed_len, TOKEN, strlen(TOKEN)));
+	assert_null(memmem(f->sealed, f->sealed_len, "alice", 5));
+}
+
+static void every_byte_is_protected(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char copy[NP_CACHE_FILE_MAX];
+
+	for (size_t i = 0; i < f->sealed_len; i++) {
+		memcpy(copy, f->sealed, f->sealed_len);
+		copy[i] ^= 0x01;
+		if (payload_opens(f, &f->keys, SCOPE_ALICE, copy, f->sealed_len))
+			fail_msg("a changed byte at offset %zu still opens", i);
+	}
+}
+
+static void another_key_does_not_open(void **state)
+{
+	struct fixture *f = *state;
+	struct np_cache_keys other;
+	struct np_cache_meta meta;
+	unsigned char master[NP_CACHE_KEY_BYTES];
+	const char *why = NULL;
+
+	memset(master, 0x43, sizeof master);
+	assert_int_equal(np_cache_keys_derive(&other, master), 0);
+	assert_false(payload_opens(f, &other, SCOPE_ALICE, f->sealed, f->sealed_len));
+	assert_int_equal(np_cache_open_meta(&other, f->sealed, f->sealed_len, &meta, &why), -1);
+	np_cache_keys_free(&other);
+}
+
+static void another_scope_does_not_open(void **state)
+{
+	struct fixture *f = *state;
+
+	/* Copied to another account's place, or used from another terminal. */
+	assert_false(payload_opens(f, &f->keys, SCOPE_BOB, f->sealed, f->sealed_len));
+	assert_false(payload_opens(f, &f->keys, SCOPE_OTHER_TTY, f->sealed, f->sealed_len));
+	assert_false(payload_opens(f, &f->keys, "", f->sealed, f->sealed_len));
+}
+
+static void truncated_or_padded_does_not_open(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char copy[NP_CACHE_FILE_MAX + 64];
+
+	for (size_t len = 0; len < f->sealed_len; len++)
+		if (payload_opens(f, &f->keys, SCOPE_ALICE, f->sealed, len))
+			fail_msg("a file cut to %zu bytes still opens", len);
+	memcpy(copy, f->sealed, f->sealed_len);
+	memset(copy + f->sealed_len, 0, 64);
+	assert_false(payload_opens(f, &f->keys, SCOPE_ALICE, copy, f->sealed_len + 1));
+	/* Larger than any entry may be: refused before any work. */
+	assert_false(payload_opens(f, &f->keys, SCOPE_ALICE, copy, NP_CACHE_FILE_MAX + 1));
+}
+
+static void other_versions_are_refused(void **state)
+{
+	struct fixture *f = *state;
+	unsigned char copy[NP_CACHE_FILE_MAX];
+	struct np_cache_payload out;
+	const char *why = NULL;
+
+	memcpy(copy, f->sealed, f->sealed_len);
+	copy[7] = NP_CACHE_VERSION + 1;
+	assert_int_equal(np_cache_open_payload(&f->keys, SCOPE_ALICE, copy, f->sealed_len, &out,
+	                                       &why),
+	                 -1);
+	assert_string_equal(why, "unknown format version");
+	memcpy(copy, "NOTCACH", 7);
+	assert_int_equal(np_cache_open_payload(&f->keys, SCOPE_ALICE, copy, f->sealed_len, &out,
+	                                       &why),
+	                 -1);
+}
+
+static void names_are_keyed_and_distinct(void **state)
+{
+	struct fixture *f = *state;
+	struct np_cache_keys other;
+	unsigned char master[NP_CACHE_KEY_BYTES];
+	char a[128], b[128], c[128];
+
+	np_cache_file_name(&f->keys, SCOPE_ALICE, a, sizeof a);
+	np_cache_file_name(&f->keys, SCOPE_BOB, b, sizeof b);
+	assert_int_equal(strlen(a), 64 + strlen(".entry"));
+	assert_string_not_equal(a, b);
+	assert_null(strstr(a, "alice"));
+	memset(master, 0x43, sizeof master);
+	assert_int_equal(np_cache_keys_derive(&other, master), 0);
+	np_cache_file_name(&other, SCOPE_ALICE, c, sizeof c);
+	/* Without the key nobody can tell which file is whose. */
+	assert_string_not_equal(a, c);
+	np_cache_keys_free(&other);
+}
+
+static void scopes_do_not_collide(void **state)
+{
+	struct np_scope_parts one = { "ab", "c", "", "", 1, 2 };
+	struct np_scope_parts two = { "a", "bc", "", "", 1, 2 };
+	char x[NP_CACHE_SCOPE_MAX], y[NP_CACHE_SCOPE_MAX];
+
+	(void)state;
+	assert_int_equal(np_cache_scope(true, &one, x, sizeof x), 0);
+	assert_int_equal(np_cache_scope(true, &two, y, sizeof y), 0);
+	assert_string_not_equal(x, y);
+	/* User scope is the account alone. */
+	assert_int_equal(np_cache_scope(false, &one, x, sizeof x), 0);
+	assert_string_equal(x, "4:user|2:ab|");
+	assert_int_equal(np_cache_scope(true, &one, x, 8), -1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(round_trip),
+		cmocka_unit_test(every_byte_is_protected),
+		cmocka_unit_test(another_key_does_not_open),
+		cmocka_unit_test(another_scope_does_not_open),
+		cmocka_unit_test(truncated_or_padded_does_not_open),
+		cmocka_unit_test(other_versions_are_refused),
+		cmocka_unit_test(names_are_keyed_and_distinct),
+		cmocka_unit_test(scopes_do_not_collide),
+	};
+
+	return cmocka_run_group_tests_name("cache format", tests, setup, teardown);
+}
