@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 void np_helper_init(struct np_helper *h)
@@ -96,19 +99,32 @@ static void exec_child(int exec_fd, int stdin_fd, int stdout_fd, int null_fd, in
 
 static void take_over_signals(struct np_helper *h)
 {
+	struct sigaction current;
 	struct sigaction dfl;
-	struct sigaction ign;
+	sigset_t mask;
+	bool auto_reap;
+	bool handler_may_run;
 
+	if (sigaction(SIGCHLD, NULL, &current) != 0 || pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0)
+		return;
+	/* With SIGCHLD ignored (or SA_NOCLDWAIT) the kernel reaps for us and waitpid fails. */
+	auto_reap = current.sa_handler == SIG_IGN || (current.sa_flags & SA_NOCLDWAIT) != 0;
+	/* A host handler would run for our helper (and might reap it). */
+	handler_may_run = current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN &&
+	                  sigismember(&mask, SIGCHLD) != 1;
+	/*
+	 * Otherwise leave SIGCHLD alone: setting any disposition that ignores it
+	 * discards a pending SIGCHLD (POSIX), and a host that blocks SIGCHLD to
+	 * take it with sigwait() or a signalfd would never learn that a child of
+	 * its own had exited.
+	 */
+	if (!auto_reap && !handler_may_run)
+		return;
 	memset(&dfl, 0, sizeof dfl);
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&dfl.sa_mask);
-	memset(&ign, 0, sizeof ign);
-	ign.sa_handler = SIG_IGN;
-	sigemptyset(&ign.sa_mask);
-	/* With SIGCHLD ignored (or SA_NOCLDWAIT) the kernel reaps for us and waitpid fails. */
-	sigaction(SIGCHLD, &dfl, &h->saved_chld);
-	sigaction(SIGPIPE, &ign, &h->saved_pipe);
-	h->signals_saved = true;
+	if (sigaction(SIGCHLD, &dfl, &h->saved_chld) == 0)
+		h->signals_saved = true;
 }
 
 int np_helper_start(struct np_helper *h, const char *path, char *err, size_t err_size)
@@ -156,11 +172,37 @@ out:
 
 int np_helper_send(struct np_helper *h, const struct np_msg *m)
 {
+	sigset_t pipe_only, saved_mask, pending;
+	bool was_pending;
 	size_t len = 0;
 	int rc = -1;
+	int write_errno = 0;
 
-	if (h->to_helper >= 0 && np_msg_encode(m, h->line, sizeof h->line, &len) == 0)
+	/*
+	 * Writing to a helper that has died raises SIGPIPE, whose default action
+	 * kills the host.  Ignoring it process-wide is no cure: that changes the
+	 * host's disposition (and discards a SIGPIPE it has pending), and a
+	 * blocked SIGPIPE stays pending whatever the disposition, to kill the host
+	 * once it unblocks.  So block it for this thread around the write and take
+	 * back a SIGPIPE that the write itself raised; one the host had pending
+	 * before is left alone.
+	 */
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	sigemptyset(&pending);
+	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1;
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &saved_mask);
+	if (h->to_helper >= 0 && np_msg_encode(m, h->line, sizeof h->line, &len) == 0) {
 		rc = np_write_all(h->to_helper, h->line, len);
+		write_errno = rc != 0 ? errno : 0;
+	}
+	if (write_errno == EPIPE && !was_pending) {
+		const struct timespec now = { 0, 0 };
+
+		while (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno == EINTR)
+			;
+	}
+	pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
 	sodium_memzero(h->line, sizeof h->line);
 	return rc;
 }
@@ -208,9 +250,7 @@ void np_helper_stop(struct np_helper *h)
 		close(h->from_helper.fd);
 	np_line_reader_wipe(&h->from_helper);
 	sodium_memzero(h->line, sizeof h->line);
-	if (h->signals_saved) {
+	if (h->signals_saved)
 		sigaction(SIGCHLD, &h->saved_chld, NULL);
-		sigaction(SIGPIPE, &h->saved_pipe, NULL);
-	}
 	np_helper_init(h);
 }

@@ -3,10 +3,14 @@
  *
  * The helper gets an empty environment, a pipe on stdin and one on stdout,
  * /dev/null on stderr and no other descriptors, in a session of its own so
- * terminal signals meant for the host do not reach it.  While it runs the
- * host's SIGCHLD disposition is set to the default (so the child can be
- * reaped even where the host ignores SIGCHLD) and SIGPIPE is ignored (so a
- * dead helper cannot kill the host); np_helper_stop() restores both.
+ * terminal signals meant for the host do not reach it.  While it runs, a
+ * host that ignores SIGCHLD (or sets SA_NOCLDWAIT), or whose SIGCHLD handler
+ * could run, has SIGCHLD set to the default (so the child can be reaped, and
+ * the host's handler never hears of it); np_helper_stop() restores it.  A
+ * host at SIG_DFL, or blocking SIGCHLD, is left alone: changing the
+ * disposition would discard a SIGCHLD it has pending for a child of its own.
+ * SIGPIPE is blocked around each write to the helper, and one the write
+ * raised is taken back, so a dead helper cannot kill the host.
  */
 #ifndef NP_HELPER_PROC_H
 #define NP_HELPER_PROC_H
@@ -25,8 +29,7 @@ struct np_helper {
 	struct np_line_reader from_helper;
 	char line[NP_LINE_MAX];
 	struct sigaction saved_chld;
-	struct sigaction saved_pipe;
-	bool signals_saved;
+	bool signals_saved;  /* saved_chld holds the host's SIGCHLD action, to restore */
 };
 
 void np_helper_init(struct np_helper *h);
