@@ -14,6 +14,7 @@ case "${1:-}" in
 --integration-only) mode=integration; shift ;;
 --fuzz-only) mode=fuzz; shift ;;
 --hardening-only) mode=hardening; shift ;;
+--robustness-only) mode=robustness; shift ;;
 --e2e-only) mode=e2e; shift ;;
 esac
 
@@ -52,7 +53,7 @@ if [ "$mode" = all ] || [ "$mode" = unit ]; then
 	done
 fi
 
-if [ "$mode" = all ] || [ "$mode" = integration ]; then
+if [ "$mode" = all ] || [ "$mode" = integration ] || [ "$mode" = robustness ]; then
 	T=$(mktemp -d /tmp/pam_nextpay-test.XXXXXX)
 	chmod 755 "$T"
 	trap 'rm -rf "$T" "$LOG"' EXIT INT TERM
@@ -79,7 +80,15 @@ if [ "$mode" = all ] || [ "$mode" = integration ]; then
 		"$module" "$conf" >"$T/services/np-skip"
 	printf 'auth required pam_deny.so\naccount required pam_deny.so\npassword required pam_deny.so\nsession required pam_deny.so\n' \
 		>"$T/services/other"
-	for suite in integration integration_cache; do
+	# The robustness suites (a hostile API, host safety, faults, load) run in
+	# "all" and on their own, not in --integration-only, which the sanitizer and
+	# valgrind runs use: a thousand sign-ins under valgrind would take hours.
+	suites="integration integration_cache"
+	[ "$mode" = robustness ] && suites=""
+	if [ "$mode" = all ] || [ "$mode" = robustness ]; then
+		suites="$suites hostile host_safety faults load"
+	fi
+	for suite in $suites; do
 		run "$suite" env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
 			PAM_WRAPPER_SERVICE_DIR="$T/services" NP_TEST_DIR="$T" \
 			NP_HELPER="$BUILD/nextpay-helper" NP_FAKE_HELPER="$BUILD/tests/fake-helper" \
@@ -87,7 +96,9 @@ if [ "$mode" = all ] || [ "$mode" = integration ]; then
 			NP_HAVE_QR="$(grep -q 'qrencode=yes' "$BUILD/.paths" 2>/dev/null && echo yes)" \
 			"$BUILD/tests/$suite"
 	done
-	run nextpayctl env NP_BUILD="$BUILD" /usr/bin/python3 "$ROOT/tests/ctl/ctl_test.py"
+	if [ "$mode" != robustness ]; then
+		run nextpayctl env NP_BUILD="$BUILD" /usr/bin/python3 "$ROOT/tests/ctl/ctl_test.py"
+	fi
 fi
 
 # End-to-end: each tests/e2e/e2e_*.py prints cmocka-style lines of its own.

@@ -58,3 +58,40 @@ check-e2e: all
 	@./tests/run-tests.sh --e2e-only
 
 $(BUILD)/tests/test_exports: $(MODULE)
+
+# Hardening suites: a hostile API, the module as a guest in a long-lived host,
+# faults around it, and 200 sign-ins at once (tests/run-tests.sh runs them).
+HOSTILE_BIN     := $(BUILD)/tests/hostile
+HOST_SAFETY_BIN := $(BUILD)/tests/host_safety
+FAULTS_BIN      := $(BUILD)/tests/faults
+LOAD_BIN        := $(BUILD)/tests/load
+HARDENING_BINS  := $(HOSTILE_BIN) $(HOST_SAFETY_BIN) $(FAULTS_BIN) $(LOAD_BIN)
+HARNESS_DEPS    := tests/integration/harness.c tests/integration/harness.h
+HARNESS_LIBS     = $(call pkg_libs,libpamtest cmocka pam libcurl json-c)
+
+tests: $(HARDENING_BINS)
+
+$(HOSTILE_BIN): tests/integration/hostile.c $(HARNESS_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/integration/hostile.c tests/integration/harness.c \
+	    $(HARNESS_LIBS)
+
+$(HOST_SAFETY_BIN): tests/integration/host_safety.c $(HARNESS_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/integration/host_safety.c tests/integration/harness.c \
+	    $(HARNESS_LIBS)
+
+# faults rewrites a cache entry with the module's own cache code (a clock that jumped).
+$(FAULTS_BIN): tests/integration/faults.c $(HARNESS_DEPS) $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/integration/faults.c tests/integration/harness.c \
+	    $(LIB_OBJS) $(HARNESS_LIBS) $(TEST_LIBS)
+
+$(LOAD_BIN): tests/load/load.c $(HARNESS_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/load/load.c tests/integration/harness.c $(HARNESS_LIBS) \
+	    -pthread
+
+.PHONY: check-robustness
+check-robustness: all $(HARDENING_BINS)
+	@./tests/run-tests.sh --robustness-only

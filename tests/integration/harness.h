@@ -107,15 +107,16 @@ int open_fds(int *fds, int max);
 long vm_rss_kib(void);
 
 /*
- * Captures what this process sends to syslog (pam_syslog): binds a datagram
- * socket at /dev/log when there is none (root only; a stale socket file that
- * nobody answers is replaced).  Returns false, and captures nothing, when it
- * cannot (no root, or a real syslog daemon owns /dev/log).
+ * Captures what the module logs with pam_syslog() during one sign-in, without
+ * touching /dev/log (which a shared machine's other processes depend on):
+ * pam_wrapper prints pam_syslog() messages on stderr at PAM_WRAPPER_DEBUGLEVEL
+ * 2 and up, so log_capture_begin() points stderr at a file in the test
+ * directory and raises that level; log_capture_end() puts both back and
+ * returns the "SYSLOG(priority): message" lines, one per line.  Between the
+ * two, this process's own stderr output lands in the file too (and is
+ * dropped): print diagnostics after log_capture_end().
  */
-bool log_capture_start(void);
-/* Everything logged since the last call, one message per line (NUL-terminated). */
-size_t log_capture_take(char *out, size_t out_size);
-/* Removes the socket (also done at exit). */
-void log_capture_stop(void);
+void log_capture_begin(void);
+size_t log_capture_end(char *out, size_t out_size);
 
 #endif

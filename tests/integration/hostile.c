@@ -26,8 +26,8 @@
 	"\"expires_at\": 4102444800"
 
 static struct mock api, wrongname, expired;
-static bool logging;
 static char log_text[65536];
+static long long test_start;
 
 static int group_setup(void **state)
 {
@@ -43,17 +43,12 @@ static int group_setup(void **state)
 	snprintf(usermap, sizeof usermap, "usr_alice %s\nusr_carol %s\n", test_account(),
 	         test_account());
 	write_usermap(usermap);
-	logging = log_capture_start();
-	if (!logging)
-		fprintf(stderr, "hostile: syslog not captured (needs root and no syslog daemon); "
-		                "log lines go unchecked\n");
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	log_capture_stop();
 	mock_stop(&api);
 	mock_stop(&wrongname);
 	mock_stop(&expired);
@@ -65,14 +60,26 @@ static int reset(void **state)
 	(void)state;
 	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
 	write_config(&api, NULL);
-	log_capture_take(log_text, sizeof log_text);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	test_start = now_ms();
+	return reset(state);
+}
+
+static int took(void **state)
+{
+	(void)state;
+	fprintf(stderr, "  (%lld ms)\n", now_ms() - test_start);
 	return 0;
 }
 
 static void fault(const char *json)
 {
 	if (mock_post(&api, "/_mock/fault", json) != 200) {
-		fprintf(stderr, "the mock refused the fault %s\n", json);
+		fprintf(stderr, "the mock refused the fault %.200s\n", json);
 		fail();
 	}
 }
@@ -135,21 +142,17 @@ static void verdict(const char *what, int rc, int want, int alt, const struct sc
 	long long took = now_ms() - start;
 	bool code_ok = rc == want || (alt != NONE && rc == alt);
 	bool screen_ok = !seen_has_control_chars(&s->seen) && !seen_has_unsafe_text(&s->seen);
-	bool log_ok = true;
+	/* Every outcome is logged, and the log is no more a terminal's victim than the screen. */
+	bool log_ok = strstr(log_text, "SYSLOG(") != NULL && !text_has_unsafe(log_text);
 
-	if (logging) {
-		log_capture_take(log_text, sizeof log_text);
-		log_ok = !text_has_unsafe(log_text);
-	}
-	if (!code_ok || took > bound_ms || !screen_ok || !log_ok) {
-		fprintf(stderr, "%s: expected %s%s%s within %lld ms; got %s after %lld ms\n", what,
+	if (!code_ok || took > bound_ms || !screen_ok || !log_ok || getenv("NP_TEST_VERBOSE") != NULL) {
+		fprintf(stderr, "%s: expected %s%s%s within %lld ms; got %s (%d) after %lld ms\n", what,
 		        pam_strerror(NULL, want), alt != NONE ? " or " : "",
-		        alt != NONE ? pam_strerror(NULL, alt) : "", bound_ms, pam_strerror(NULL, rc),
+		        alt != NONE ? pam_strerror(NULL, alt) : "", bound_ms, pam_strerror(NULL, rc), rc,
 		        took);
 		fprintf(stderr, "the person saw:\n");
 		seen_dump(&s->seen);
-		if (logging)
-			fprintf(stderr, "the log:\n%s", log_text);
+		fprintf(stderr, "the log:\n%s", log_text);
 	}
 	assert_true(code_ok);
 	assert_true(took <= bound_ms);
@@ -157,19 +160,32 @@ static void verdict(const char *what, int rc, int want, int alt, const struct sc
 	assert_true(log_ok);
 }
 
-static int sign_in(struct script *s)
-{
-	return run_auth("np-poll", test_account(), s, 0);
-}
-
 /* One sign-in against a queued fault; returns the code after checking the verdict. */
-static int attempt(const char *what, int want, int alt, long long bound_ms, struct script *s)
+static int attempt_on(const char *service, const char *what, int want, int alt,
+                      long long bound_ms, struct script *s)
 {
 	long long start = now_ms();
-	int rc = sign_in(s);
+	int rc;
 
+	log_capture_begin();
+	rc = run_auth(service, test_account(), s, 0);
+	log_capture_end(log_text, sizeof log_text);
 	verdict(what, rc, want, alt, s, start, bound_ms);
 	return rc;
+}
+
+/* In poll mode: the first poll comes after poll_interval (1 s). */
+static int attempt(const char *what, int want, int alt, long long bound_ms, struct script *s)
+{
+	return attempt_on("np-poll", what, want, alt, bound_ms, s);
+}
+
+/* In prompt mode, answering Enter at once: the helper polls at once. */
+static int attempt_quick(const char *what, int want, int alt, long long bound_ms)
+{
+	struct script s = { .answers = { "", "", "", "" } };
+
+	return attempt_on("np-prompt", what, want, alt, bound_ms, &s);
 }
 
 /* ---- slow servers ---- */
@@ -191,7 +207,7 @@ static void silent_server_on_create(void **state)
 	struct script s = { 0 };
 
 	(void)state;
-	write_config(&api, "request_timeout = 2\n");
+	write_config(&api, "request_timeout = 1\n");
 	fault("{\"endpoint\": \"create\", \"kind\": \"slow\", \"delay\": 60, \"count\": -1}");
 	attempt("no answer to create", PAM_AUTHINFO_UNAVAIL, NONE, 15000, &s);
 }
@@ -202,10 +218,11 @@ static void slowloris_poll(void **state)
 
 	(void)state;
 	/*
-	 * Every poll crawls: the sign-in ends with login_timeout, however the
-	 * module words it (the code ran out, or the API could not be reached).
+	 * Every poll crawls: the sign-in ends when the code does (4 s), however
+	 * the module words it (the code ran out, or the API could not be reached).
 	 */
-	write_config(&api, "request_timeout = 2\nlogin_timeout = 6\n");
+	write_config(&api, "request_timeout = 2\n");
+	assert_int_equal(mock_post(&api, "/_mock/config", "{\"code_ttl\": 4}"), 200);
 	auto_approve("usr_alice");
 	fault("{\"endpoint\": \"poll\", \"kind\": \"trickle\", \"delay\": 1, \"count\": -1}");
 	attempt("trickle on every poll", PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, 12000, &s);
@@ -217,7 +234,7 @@ static void slowloris_me(void **state)
 	struct script s = { 0 };
 
 	(void)state;
-	write_config(&api, "request_timeout = 2\n");
+	write_config(&api, "request_timeout = 1\n");
 	auto_approve("usr_alice");
 	fault("{\"endpoint\": \"me\", \"kind\": \"trickle\", \"delay\": 1, \"count\": -1}");
 	attempt("trickle on /auth/me", PAM_AUTHINFO_UNAVAIL, NONE, 15000, &s);
@@ -232,7 +249,8 @@ static void reset_on_create_every_time(void **state)
 	(void)state;
 	fault("{\"endpoint\": \"create\", \"kind\": \"reset\", \"count\": -1}");
 	attempt("reset on create", PAM_AUTHINFO_UNAVAIL, NONE, 10000, &s);
-	assert_int_equal(mock_count(&api, "create"), 3);
+	/* Retried, but not without end. */
+	assert_true(mock_count(&api, "create") >= 2 && mock_count(&api, "create") <= 3);
 }
 
 static void cut_on_create_every_time(void **state)
@@ -272,7 +290,7 @@ static void reset_on_every_poll(void **state)
 	struct script s = { 0 };
 
 	(void)state;
-	write_config(&api, "login_timeout = 5\n");
+	assert_int_equal(mock_post(&api, "/_mock/config", "{\"code_ttl\": 4}"), 200);
 	auto_approve("usr_alice");
 	fault("{\"endpoint\": \"poll\", \"kind\": \"reset\", \"count\": -1}");
 	attempt("reset on every poll", PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, 10000, &s);
@@ -343,20 +361,37 @@ static void expired_pin(char *out, size_t out_size)
 	snprintf(out, out_size, "sha256//%s", b64);
 }
 
+/* Whether the mock logged any API request (the control API, too, needs the TLS we refuse). */
+static bool mock_logged_api_request(const struct mock *m)
+{
+	char path[600], line[1024];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/mock.log", m->dir);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof line, f) != NULL)
+		if (strstr(line, " /v1/") != NULL)
+			found = true;
+	fclose(f);
+	return found;
+}
+
 static void expired_certificate(void **state)
 {
 	struct script s = { 0 };
 	char pin[160];
 
 	(void)state;
-	assert_int_equal(mock_post(&expired, "/_mock/reset", "{}"), 200);
 	use_other_mock(&expired, NULL);
 	attempt("expired certificate", PAM_AUTHINFO_UNAVAIL, NONE, 10000, &s);
 	memset(&s, 0, sizeof s);
 	expired_pin(pin, sizeof pin);
 	use_other_mock(&expired, pin);
 	attempt("expired certificate, pinned key", PAM_AUTHINFO_UNAVAIL, NONE, 10000, &s);
-	assert_int_equal(mock_count(&expired, "create"), 0);
+	assert_false(mock_logged_api_request(&expired));
 }
 
 /* ---- size ---- */
@@ -449,21 +484,6 @@ static void token_at_the_limit_goes_through(void **state)
 
 /* ---- JSON shape ---- */
 
-static char *nested(const char *open, const char *close, const char *inner, int levels)
-{
-	size_t size = (strlen(open) + strlen(close)) * (size_t)levels + strlen(inner) + 1;
-	char *text = malloc(size);
-	size_t n = 0;
-
-	assert_non_null(text);
-	for (int i = 0; i < levels; i++)
-		n += (size_t)sprintf(text + n, "%s", open);
-	n += (size_t)sprintf(text + n, "%s", inner);
-	for (int i = 0; i < levels; i++)
-		n += (size_t)sprintf(text + n, "%s", close);
-	return text;
-}
-
 static void deeply_nested_json(void **state)
 {
 	static const char *const endpoints[] = { "create", "poll", "me" };
@@ -471,18 +491,18 @@ static void deeply_nested_json(void **state)
 	(void)state;
 	for (size_t e = 0; e < 3; e++) {
 		for (int arrays = 0; arrays <= 1; arrays++) {
-			struct script s = { 0 };
 			char what[64];
-			char *body = arrays ? nested("[", "]", "1", 10000)
-			                    : nested("{\"a\":", "}", "1", 10000);
 
 			reset(NULL);
 			auto_approve("usr_alice");
-			fault_body(endpoints[e], body, NULL);
-			free(body);
+			/* 10,000 levels, well-formed to the end. */
+			fault_body(endpoints[e], "@PAD@1@/PAD@",
+			           arrays ? "\"pad\": 10000, \"pad_text\": \"[\", \"pad_close\": \"]\""
+			                  : "\"pad\": 10000, \"pad_text\": \"{\\\"a\\\":\", "
+			                    "\"pad_close\": \"}\"");
 			snprintf(what, sizeof what, "10,000 nested %s from %s", arrays ? "arrays" : "objects",
 			         endpoints[e]);
-			attempt(what, PAM_AUTHINFO_UNAVAIL, NONE, 10000, &s);
+			attempt_quick(what, PAM_AUTHINFO_UNAVAIL, NONE, 10000);
 		}
 	}
 }
@@ -499,7 +519,7 @@ struct row {
 static void run_rows(const char *table, const struct row *rows, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		struct script s = { 0 };
+		struct script s = { .answers = { "", "", "", "" } };
 		char what[512];
 
 		reset(NULL);
@@ -509,7 +529,7 @@ static void run_rows(const char *table, const struct row *rows, size_t n)
 		fault_body(rows[i].endpoint, rows[i].body, NULL);
 		snprintf(what, sizeof what, "%s row %zu (%s: %.300s)", table, i, rows[i].endpoint,
 		         rows[i].body);
-		attempt(what, rows[i].want, rows[i].alt, 10000, &s);
+		attempt_on("np-prompt", what, rows[i].want, rows[i].alt, 10000, &s);
 		if (rows[i].never_shown != NULL && seen_contains(&s.seen, rows[i].never_shown)) {
 			fprintf(stderr, "%s: shown: %s\n", what, rows[i].never_shown);
 			seen_dump(&s.seen);
@@ -745,15 +765,15 @@ static void huge_name(void **state)
 		reset(NULL);
 		auto_approve("usr_alice");
 		fault_body("me", "{\"ok\": true, \"data\": {\"id\": \"usr_alice\", \"name\": \"@PAD@\"}}",
-		           raw_escapes ? "\"pad\": 61440, \"pad_char\": \"\\u001b\""
-		                       : "\"pad\": 61440, \"pad_char\": \"N\"");
+		           raw_escapes ? "\"pad\": 61440, \"pad_text\": \"\\u001b\""
+		                       : "\"pad\": 61440, \"pad_text\": \"N\"");
 		/* Unescaped control characters are no JSON: refusing the answer is fine too. */
 		attempt(raw_escapes ? "60 KiB name of raw ESC" : "60 KiB name", PAM_SUCCESS,
 		        raw_escapes ? PAM_AUTHINFO_UNAVAIL : NONE, 10000, &s);
 	}
 }
 
-#define T(fn) cmocka_unit_test_setup(fn, reset)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, took)
 
 int main(void)
 {

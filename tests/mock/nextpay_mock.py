@@ -3,13 +3,21 @@
 
     python3 tests/mock/nextpay_mock.py --dir DIR [--code-ttl SECONDS] \
         [--auto approve|deny] [--auto-user usr_xxx] [--auto-after SECONDS] \
-        [--cert good|wrongname]
+        [--cert good|wrongname|expired]
 
 DIR receives a test CA and server certificates (made once, with the openssl
 command), the pins of the server keys, and while the mock runs: DIR/port,
 DIR/mock.pid and DIR/mock.log.  The API lives under /v1, a browser approval page
 under /auth/device, and a control API for tests under /_mock/ (see
 tests/mock/mockctl.py for a client).  Standard library only.
+
+Fault parameters beyond mockctl's list: a "body" fault takes "pad" (N),
+"pad_text" (default "A") and "pad_close" (default ""), at most 64 bytes each:
+the first @PAD@ in the body becomes N copies of pad_text and the first @/PAD@
+N copies of pad_close, for answers of megabytes or 10,000 levels deep that the
+control API's own 64 KiB body cap could not carry; and "chunked": true sends
+the body without a Content-Length.  --cert expired serves a certificate for the right name from
+the right CA whose validity ended two days ago (made on first use).
 """
 
 from __future__ import annotations
@@ -69,7 +77,10 @@ FAULT_ENDPOINTS = frozenset(ENDPOINTS + ("any",))
 FAULT_KINDS = frozenset({"status", "body", "garbage", "html", "empty", "oversized",
                          "slow", "trickle", "cut", "reset"})
 FAULT_PARAMS = frozenset({"status", "retry_after", "body", "body_base64", "content_type",
-                          "size", "chunked", "delay"})
+                          "size", "chunked", "delay", "pad", "pad_text", "pad_close"})
+PAD_MARKER = b"@PAD@"         # a body fault's "pad": pad_text this many times
+PAD_CLOSE_MARKER = b"@/PAD@"  # ... and pad_close as many times (closing brackets)
+PAD_MAX = 64 << 20
 AUTO_ACTIONS = frozenset({"approve", "deny"})
 
 _UNSET = object()             # "field not given", where None is a meaningful value
@@ -132,6 +143,42 @@ def _issue_server_cert(work: str, name: str, cn: str, san: str) -> None:
     _openssl("x509", "-req", "-in", csr, "-CA", os.path.join(work, "ca.crt"),
              "-CAkey", os.path.join(work, "ca.key"), "-set_serial", serial,
              "-out", crt, "-days", CERT_DAYS, "-sha256", "-extfile", ext)
+
+
+def _issue_expired_cert(directory: str) -> None:
+    """DIR/expired.crt: for localhost, signed by DIR's CA, valid only on a day in the past.
+
+    `openssl x509 -req` (OpenSSL 3.0) cannot set notBefore; `openssl ca` can, given a
+    throw-away database and config.
+    """
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".expired-") as work:
+        key, csr, crt = (os.path.join(work, "expired" + s) for s in (".key", ".csr", ".crt"))
+        _openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                 "-subj", "/CN=localhost")
+        with open(os.path.join(work, "index.txt"), "w"):
+            pass
+        with open(os.path.join(work, "serial"), "w") as f:
+            f.write(secrets.token_hex(16) + "\n")
+        cnf, ext = os.path.join(work, "ca.cnf"), os.path.join(work, "expired.ext")
+        with open(cnf, "w") as f:
+            f.write(f"[ca]\ndefault_ca = mock\n[mock]\ndatabase = {work}/index.txt\n"
+                    f"new_certs_dir = {work}\nserial = {work}/serial\ndefault_md = sha256\n"
+                    "policy = anything\nunique_subject = no\n[anything]\ncommonName = supplied\n")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+                    "extendedKeyUsage=serverAuth\n"
+                    "basicConstraints=critical,CA:FALSE\n"
+                    "keyUsage=critical,digitalSignature,keyEncipherment\n")
+        stamp = lambda t: time.strftime("%Y%m%d%H%M%SZ", time.gmtime(t))  # noqa: E731
+        now = time.time()
+        _openssl("ca", "-batch", "-notext", "-config", cnf, "-cert", os.path.join(directory, "ca.crt"),
+                 "-keyfile", os.path.join(directory, "ca.key"), "-in", csr, "-out", crt,
+                 "-extfile", ext, "-startdate", stamp(now - 3 * 86400),
+                 "-enddate", stamp(now - 2 * 86400))
+        os.chmod(key, 0o600)
+        os.chmod(crt, 0o644)
+        os.replace(key, os.path.join(directory, "expired.key"))
+        os.replace(crt, os.path.join(directory, "expired.crt"))
 
 
 def public_key_pin(crt_path: str) -> str:
@@ -578,6 +625,15 @@ def parse_fault(payload: dict) -> Fault:
         _number(params, "delay", 0, 0, maximum=3600)
     if "size" in params:
         _number(params, "size", 0, 0, integer=True, maximum=1 << 31)
+    if "pad" in params:
+        _number(params, "pad", 0, 0, integer=True, maximum=PAD_MAX)
+    for key, default in (("pad_text", "A"), ("pad_close", "")):
+        text = params.get(key, default)
+        if not isinstance(text, str) or len(text.encode()) > 64:
+            raise BadRequest(f"{key} must be a string of at most 64 bytes")
+    if "pad" in params and params["pad"] * max(len(params.get("pad_text", "A").encode()),
+                                                len(params.get("pad_close", "").encode())) > PAD_MAX:
+        raise BadRequest("pad makes the body too large")
     if "retry_after" in params and not isinstance(params["retry_after"], (int, float, str)):
         raise BadRequest("retry_after must be a number or a string")
     return Fault(endpoint, kind, count, params)
@@ -826,7 +882,15 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
                 raw = p["body"].encode("utf-8")
             else:
                 raw = json.dumps(p["body"]).encode()
-            self._send(Reply(p.get("status", 200), raw, p.get("content_type", "application/json")))
+            if "pad" in p:
+                # Bodies of megabytes, which the control API's own body cap cannot carry.
+                raw = raw.replace(PAD_MARKER, p.get("pad_text", "A").encode() * p["pad"], 1)
+                raw = raw.replace(PAD_CLOSE_MARKER, p.get("pad_close", "").encode() * p["pad"], 1)
+            reply = Reply(p.get("status", 200), raw, p.get("content_type", "application/json"))
+            if p.get("chunked"):
+                self._send_chunked(reply)
+            else:
+                self._send(reply)
         elif kind == "garbage":
             self._send(Reply(p.get("status", 200), b"<<<not json>>>"))
         elif kind == "html":
@@ -887,6 +951,21 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(piece)
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
+
+    def _send_chunked(self, reply: Reply) -> None:
+        """The reply without Content-Length: the client learns its size only by reading it."""
+        self._replied = True
+        self.send_response(reply.status)
+        if reply.content_type:
+            self.send_header("Content-Type", reply.content_type)
+        self.send_header("Transfer-Encoding", "chunked")
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        for start in range(0, len(reply.body), 65536):
+            piece = reply.body[start:start + 65536]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+        self.wfile.write(b"0\r\n\r\n")
 
     def _send_cut(self, reply: Reply) -> None:
         self._replied = True
@@ -998,7 +1077,9 @@ class MockServer(http.server.ThreadingHTTPServer):
     # server_close() must not join them.
     daemon_threads = True
     block_on_close = False
-    request_queue_size = 64
+    # The load test opens hundreds of connections at once: a short backlog would make
+    # the kernel drop SYNs and the clients wait out a 1 s (then 3 s) retransmission.
+    request_queue_size = 512
 
     def __init__(self, tls: ssl.SSLContext, state: MockState):
         self.tls = tls
@@ -1050,8 +1131,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="user that automatic approvals sign in (default usr_demo)")
     ap.add_argument("--auto-after", type=float, default=3.0, metavar="SECONDS",
                     help="delay before the automatic decision (default 3)")
-    ap.add_argument("--cert", choices=("good", "wrongname"), default="good",
-                    help="serve srv.crt (good) or wrong.crt, made for another name")
+    ap.add_argument("--cert", choices=("good", "wrongname", "expired"), default="good",
+                    help="serve srv.crt (good), wrong.crt (made for another name) or "
+                         "expired.crt (right name and CA, validity over two days ago)")
     args = ap.parse_args(argv)
     if args.code_ttl < 0 or args.auto_after < 0:
         ap.error("durations must not be negative")
@@ -1088,7 +1170,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         os.makedirs(directory, exist_ok=True)
         ensure_certs(directory)
-        cert = "srv" if args.cert == "good" else "wrong"
+        cert = {"good": "srv", "wrongname": "wrong", "expired": "expired"}[args.cert]
+        if cert == "expired" and not os.path.exists(os.path.join(directory, "expired.crt")):
+            _issue_expired_cert(directory)
         tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         tls.load_cert_chain(os.path.join(directory, cert + ".crt"),
                             os.path.join(directory, cert + ".key"))
