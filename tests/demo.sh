@@ -61,7 +61,7 @@ echo "------------------------------------------------------------------------"
 if [ "$status" -eq 0 ]; then
 	who=$(/usr/bin/python3 tests/mock/mockctl.py --dir "$T/mock" stats |
 		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["codes"][-1]["user"])')
-	echo "signed in as $ACCOUNT: NextPay identity $who approved in the browser and mapped to $ACCOUNT"
+	echo "signed in as $ACCOUNT: NextPay identity $who approved it, and the identity map allows it for $ACCOUNT"
 else
 	echo "sign-in FAILED (pamtester exit $status): see the message above" >&2
 fi
