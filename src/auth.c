@@ -36,14 +36,8 @@ static int load_settings(struct session *s, int argc, const char **argv)
 {
 	char err[512];
 
-	if (np_config_load(&s->cfg, argc, argv, err, sizeof err) != 0) {
-		char clean[512];
-
-		np_sanitize_str(clean, sizeof clean, err);
-		pam_syslog(s->pamh, LOG_ERR, "configuration error: %s", clean);
-		session_tell(s, NOT_SET_UP);
-		return session_outcome(s, PAM_SERVICE_ERR, "error", "configuration error");
-	}
+	if (np_config_load(&s->cfg, argc, argv, err, sizeof err) != 0)
+		return session_set_up_error(s, "configuration error: ", err, "configuration error");
 	return PAM_SUCCESS;
 }
 
@@ -102,14 +96,8 @@ static int load_map(struct session *s)
 
 	/* With e-mail local parts as a rule of their own, a map file is optional. */
 	if (np_usermap_load(&s->map, s->cfg.usermap, s->cfg.map_email_localpart, err,
-	                    sizeof err) != 0) {
-		char clean[512];
-
-		np_sanitize_str(clean, sizeof clean, err);
-		pam_syslog(s->pamh, LOG_ERR, "identity map: %s", clean);
-		session_tell(s, NOT_SET_UP);
-		return session_outcome(s, PAM_SERVICE_ERR, "error", "identity map unusable");
-	}
+	                    sizeof err) != 0)
+		return session_set_up_error(s, "identity map: ", err, "identity map unusable");
 	return PAM_SUCCESS;
 }
 

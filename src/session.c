@@ -99,6 +99,17 @@ int session_failure(struct session *s, const struct np_msg_failure *f)
 	}
 }
 
+int session_set_up_error(struct session *s, const char *prefix, const char *err,
+                         const char *reason)
+{
+	char clean[512];
+
+	np_sanitize_str(clean, sizeof clean, err);
+	pam_syslog(s->pamh, LOG_ERR, "%s%s", prefix, clean);
+	session_tell(s, NOT_SET_UP);
+	return session_outcome(s, PAM_SERVICE_ERR, "error", reason);
+}
+
 int session_helper_trouble(struct session *s, enum np_helper_recv_status status,
                           const char *err)
 {
@@ -151,14 +162,8 @@ int session_start_helper(struct session *s)
 	int rc;
 
 	np_helper_init(&s->helper);
-	if (np_helper_start(&s->helper, s->cfg.helper, err, sizeof err) != 0) {
-		char clean[512];
-
-		np_sanitize_str(clean, sizeof clean, err);
-		pam_syslog(s->pamh, LOG_ERR, "%s", clean);
-		session_tell(s, NOT_SET_UP);
-		return session_outcome(s, PAM_SERVICE_ERR, "error", "helper cannot be started");
-	}
+	if (np_helper_start(&s->helper, s->cfg.helper, err, sizeof err) != 0)
+		return session_set_up_error(s, "", err, "helper cannot be started");
 	np_msg_init(&s->msg, NP_MSG_CONFIG);
 	snprintf(s->msg.config.api_url, sizeof s->msg.config.api_url, "%s", s->cfg.api_url);
 	snprintf(s->msg.config.ca_file, sizeof s->msg.config.ca_file, "%s", s->cfg.ca_file);

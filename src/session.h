@@ -69,6 +69,12 @@ void session_tell(struct session *s, const char *text);
 void session_tell_last(struct session *s);
 /* What a failure message from the helper means for the person and for PAM. */
 int session_failure(struct session *s, const struct np_msg_failure *f);
+/*
+ * This host is set up wrongly: logs what (err, sanitised, after prefix),
+ * tells the person to ask their administrator, and returns PAM_SERVICE_ERR.
+ */
+int session_set_up_error(struct session *s, const char *prefix, const char *err,
+                         const char *reason);
 int session_helper_trouble(struct session *s, enum np_helper_recv_status status,
                            const char *err);
 int session_timed_out(struct session *s);
