@@ -11,12 +11,16 @@
 
 #include <cmocka.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <security/pam_appl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -244,6 +248,88 @@ static void tampered_entry_falls_back(void **state)
 	assert_int_equal(mock_count(&api, "create"), 2);
 }
 
+/* Runs fn in a child process; its exit status, or -1 when it did not exit. */
+static int in_child(int (*fn)(void))
+{
+	pid_t pid;
+	int status = 0;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* No cmocka assertions in a child: they would jump back into the test runner there. */
+static int sign_in_in_a_new_session(void)
+{
+	struct script s = { 0 };
+
+	if (setsid() == (pid_t)-1)
+		return 100;
+	return run_auth("np-items", test_account(), &s, 0) == PAM_SUCCESS ? 0 : 101;
+}
+
+static void another_login_session_asks_again(void **state)
+{
+	(void)state;
+	sign_in_ok("np-items");
+	/* Same account, service, tty and host, but another session leader: a new login. */
+	assert_int_equal(in_child(sign_in_in_a_new_session), 0);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	/* The first session's entry is still its own. */
+	sign_in_ok("np-items");
+	assert_int_equal(mock_count(&api, "create"), 2);
+}
+
+/*
+ * In a new PID namespace the session leader lies outside and getsid() answers
+ * 0 (as for a command run through a container's exec).  Two sign-ins there:
+ * both must go to the browser, and the log must say why.
+ */
+static int sign_in_twice_without_a_visible_leader(void)
+{
+	struct script first = { 0 }, second = { 0 };
+	char log[8192];
+	int rc1, rc2;
+
+	if (getsid(0) != 0)
+		return 110;
+	/* A /proc of this namespace, so the harness sees this process's own children. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+		return 111;
+	log_capture_begin();
+	rc1 = run_auth("np-items", test_account(), &first, 0);
+	rc2 = run_auth("np-items", test_account(), &second, 0);
+	log_capture_end(log, sizeof log);
+	if (rc1 != PAM_SUCCESS || rc2 != PAM_SUCCESS)
+		return 112;
+	return strstr(log, "cannot identify the session leader; not caching") != NULL ? 0 : 113;
+}
+
+static int enter_a_new_pid_namespace(void)
+{
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
+		return 120;
+	return in_child(sign_in_twice_without_a_visible_leader);
+}
+
+static void no_visible_session_leader_means_no_cache(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		fprintf(stderr, "  skipped: a new PID namespace needs root\n");
+		skip();
+	}
+	assert_int_equal(in_child(enter_a_new_pid_namespace), 0);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_int_equal(access(cache_dir, F_OK), -1);
+}
+
 static void unreachable_api_never_logs_in_from_cache(void **state)
 {
 	struct script s = { 0 };
@@ -329,6 +415,29 @@ static void try_first_pass_falls_back_to_the_browser(void **state)
 
 #define T(fn) cmocka_unit_test_setup(fn, reset)
 
+/*
+ * sshd's per-connection child and login each start a session; so does this
+ * suite, so that the session scope has a leader to bind to whatever started
+ * it.  A process group leader may not call setsid(): a child runs the suite.
+ */
+static int run_in_a_session_of_its_own(void)
+{
+	pid_t pid;
+	int status = 0;
+
+	if (getsid(0) == getpid() || setsid() != (pid_t)-1)
+		return 0;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0)
+		return setsid() == (pid_t)-1 ? -1 : 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +445,8 @@ int main(void)
 		T(another_terminal_asks_again),
 		T(another_remote_host_asks_again),
 		T(another_service_asks_again),
+		T(another_login_session_asks_again),
+		T(no_visible_session_leader_means_no_cache),
 		T(user_scope_reuses_from_anywhere),
 		T(expired_entry_falls_back),
 		T(revoked_token_falls_back),
@@ -349,6 +460,10 @@ int main(void)
 		T(try_first_pass_falls_back_to_the_browser),
 	};
 
+	if (run_in_a_session_of_its_own() != 0) {
+		perror("setsid");
+		return 1;
+	}
 	return cmocka_run_group_tests_name("cache and API keys", tests, group_setup,
 	                                   group_teardown);
 }

@@ -588,7 +588,6 @@ static void user_scope(char *out, size_t out_size)
 	struct np_scope_parts parts = { .account = test_account(), .service = "np-poll",
 		                        .tty = "", .rhost = "" };
 
-	assert_int_equal(np_session_leader(&parts.sid, &parts.leader_start), 0);
 	assert_int_equal(np_cache_scope(false, &parts, out, out_size), 0);
 }
 
