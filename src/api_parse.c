@@ -83,6 +83,9 @@ int np_api_parse_poll(const char *body, size_t len, enum np_poll_state *state, c
 		snprintf(err, err_size, "approved without a token");
 	} else {
 		np_sanitize(status, status_size, raw_status, status_len);
+		/* Still final (it is not "pending"), but the log and the person need a word. */
+		if (status[0] == '\0')
+			snprintf(status, status_size, "unknown");
 		*state = NP_POLL_FINAL;
 		rc = 0;
 	}

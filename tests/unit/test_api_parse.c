@@ -211,6 +211,10 @@ static void test_poll_final(void **state)
 	assert_int_equal(poll_answer("{\"status\":\"denied\\u001b[2J\\u0007\\u202e!\"}", &st), 0);
 	assert_int_equal(st, NP_POLL_FINAL);
 	assert_string_equal(status, "denied[2J!");
+	/* A status of control characters only is still final, with a word to log. */
+	assert_int_equal(poll_answer("{\"status\":\"\\u001b\\u0007\\u202e\"}", &st), 0);
+	assert_int_equal(st, NP_POLL_FINAL);
+	assert_string_equal(status, "unknown");
 	/* And cut to the caller's buffer. */
 	assert_int_equal(poll_answer("{\"status\":\"abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJKL\"}",
 	                             &st),
