@@ -2,6 +2,7 @@
 #   make            build/pam_nextpay.so, build/nextpay-helper, build/nextpayctl
 #   make check      every test (installs missing Debian packages first when root)
 #   make demo       a full sign-in against the bundled mock API
+#   make bench      what a sign-in costs, next to baselines measured in the same run
 #   make install    DESTDIR, PREFIX, LIBEXECDIR, SBINDIR, PAMDIR, SYSCONFDIR respected
 
 VERSION     := 0.1.0

@@ -66,10 +66,11 @@ HOST_SAFETY_BIN := $(BUILD)/tests/host_safety
 FAULTS_BIN      := $(BUILD)/tests/faults
 LOAD_BIN        := $(BUILD)/tests/load
 HARDENING_BINS  := $(HOSTILE_BIN) $(HOST_SAFETY_BIN) $(FAULTS_BIN) $(LOAD_BIN)
+BENCH_BIN       := $(BUILD)/tests/bench
 HARNESS_DEPS    := tests/integration/harness.c tests/integration/harness.h
 HARNESS_LIBS     = $(call pkg_libs,libpamtest cmocka pam libcurl json-c)
 
-tests: $(HARDENING_BINS)
+tests: $(HARDENING_BINS) $(BENCH_BIN)
 
 $(HOSTILE_BIN): tests/integration/hostile.c $(HARNESS_DEPS)
 	@mkdir -p $(dir $@)
@@ -95,3 +96,15 @@ $(LOAD_BIN): tests/load/load.c $(HARNESS_DEPS)
 .PHONY: check-robustness
 check-robustness: all $(HARDENING_BINS)
 	@./tests/run-tests.sh --robustness-only
+
+# make bench: figures next to baselines measured in the same run (tests/bench/bench.c).
+$(BENCH_BIN): tests/bench/bench.c $(HARNESS_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/bench/bench.c tests/integration/harness.c $(HARNESS_LIBS)
+
+.PHONY: bench bench-installed
+bench: deps
+	@$(MAKE) --no-print-directory bench-installed
+
+bench-installed: all $(BENCH_BIN)
+	@./tests/run-tests.sh --bench

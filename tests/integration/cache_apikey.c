@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <security/pam_appl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,49 +249,135 @@ static void tampered_entry_falls_back(void **state)
 	assert_int_equal(mock_count(&api, "create"), 2);
 }
 
-/* Runs fn in a child process; its exit status, or -1 when it did not exit. */
-static int in_child(int (*fn)(void))
+/*
+ * Sign-ins in another process run in a fresh copy of this program (see
+ * main): a forked copy would share pam_wrapper's state and, leaving by
+ * _exit(), its copy of the service directory in /tmp, of which there can be
+ * only 62.  The copy exits normally, so ASan and valgrind check it as well.
+ */
+static const char *self_path;
+
+#define CHILD_NEW_SESSION "--child-sign-in"
+#define CHILD_NO_LEADER "--child-sign-in-twice-without-a-visible-leader"
+
+static int exit_code_of(pid_t pid)
+{
+	int status = 0;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 126;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Runs this program as `self_path mode`, in a session of its own if asked. */
+static int run_self(const char *mode, bool new_session)
 {
 	pid_t pid;
-	int status = 0;
 
 	fflush(NULL);
 	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0)
-		_exit(fn());
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-/* No cmocka assertions in a child: they would jump back into the test runner there. */
-static int sign_in_in_a_new_session(void)
-{
-	struct script s = { 0 };
-
-	if (setsid() == (pid_t)-1)
-		return 100;
-	return run_auth("np-items", test_account(), &s, 0) == PAM_SUCCESS ? 0 : 101;
-}
-
-static void another_login_session_asks_again(void **state)
-{
-	(void)state;
-	sign_in_ok("np-items");
-	/* Same account, service, tty and host, but another session leader: a new login. */
-	assert_int_equal(in_child(sign_in_in_a_new_session), 0);
-	assert_int_equal(mock_count(&api, "create"), 2);
-	/* The first session's entry is still its own. */
-	sign_in_ok("np-items");
-	assert_int_equal(mock_count(&api, "create"), 2);
+	if (pid < 0)
+		return 125;
+	if (pid == 0) {
+		if (new_session && setsid() == (pid_t)-1)
+			_exit(124);
+		execl(self_path, self_path, mode, (char *)NULL);
+		_exit(127);
+	}
+	return exit_code_of(pid);
 }
 
 /*
- * In a new PID namespace the session leader lies outside and getsid() answers
- * 0 (as for a command run through a container's exec).  Two sign-ins there:
- * both must go to the browser, and the log must say why.
+ * pam_wrapper copies the services to /tmp/pam.X and, on start, removes every
+ * such copy whose owner's pid is not alive; in a new PID namespace no pid of
+ * the outside is, so it would remove this suite's own live copy.  The
+ * namespace gets a /tmp of its own, with the top directories that hold the
+ * test directory, the helper and this program bound back in.
  */
-static int sign_in_twice_without_a_visible_leader(void)
+static int own_tmp_keeping(const char *const *paths, size_t n)
+{
+	char tops[8][1024], fd_path[64];
+	int fds[8];
+	size_t kept = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n && kept < 8; i++) {
+		const char *rest;
+		size_t len;
+
+		if (paths[i] == NULL || strncmp(paths[i], "/tmp/", 5) != 0)
+			continue;
+		rest = paths[i] + 5;
+		len = strcspn(rest, "/");
+		snprintf(tops[kept], sizeof tops[kept], "/tmp/%.*s", (int)len, rest);
+		fds[kept] = open(tops[kept], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (fds[kept] < 0)
+			return -1;
+		kept++;
+	}
+	if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0)
+		rc = -1;
+	for (size_t i = 0; i < kept; i++) {
+		snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fds[i]);
+		if (rc == 0 && (mkdir(tops[i], 0755) != 0 && errno != EEXIST))
+			rc = -1;
+		if (rc == 0 && mount(fd_path, tops[i], NULL, MS_BIND | MS_REC, NULL) != 0)
+			rc = -1;
+		close(fds[i]);
+	}
+	return rc;
+}
+
+/*
+ * Runs `self_path mode` in a new PID namespace, where getsid() answers 0 (the
+ * session leader lies outside, as for a command run through a container's
+ * exec).  The first process there is the namespace's init and receives its
+ * orphans (under ASan, the leak checker's tracer task of a helper killed at
+ * exit), so the program runs as its child, whose children are its helpers.
+ */
+static int run_self_in_a_new_pid_namespace(const char *mode)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return 125;
+	if (pid == 0) {
+		pid_t init;
+
+		if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
+			_exit(120);
+		init = fork();
+		if (init == 0) {
+			const char *keep[] = { test_dir(), getenv("NP_HELPER"), self_path };
+
+			if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+			    own_tmp_keeping(keep, sizeof keep / sizeof keep[0]) != 0)
+				_exit(121);
+			/* A /proc of this namespace, so the harness sees the right children. */
+			if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+				_exit(122);
+			_exit(run_self(mode, false));
+		}
+		_exit(init < 0 ? 123 : exit_code_of(init));
+	}
+	return exit_code_of(pid);
+}
+
+/* In the copy: no cmocka here, the answer is the exit status. */
+static int child_sign_in(void)
+{
+	struct script s = { 0 };
+	int rc = run_auth("np-items", test_account(), &s, 0);
+
+	if (rc != PAM_SUCCESS)
+		fprintf(stderr, "sign-in in another session: %d\n", rc);
+	return rc == PAM_SUCCESS ? 0 : 101;
+}
+
+static int child_sign_in_twice_without_a_visible_leader(void)
 {
 	struct script first = { 0 }, second = { 0 };
 	char log[8192];
@@ -298,26 +385,32 @@ static int sign_in_twice_without_a_visible_leader(void)
 
 	if (getsid(0) != 0)
 		return 110;
-	/* A /proc of this namespace, so the harness sees this process's own children. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-	    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
-		return 111;
 	log_capture_begin();
 	rc1 = run_auth("np-items", test_account(), &first, 0);
 	rc2 = run_auth("np-items", test_account(), &second, 0);
 	log_capture_end(log, sizeof log);
-	if (rc1 != PAM_SUCCESS || rc2 != PAM_SUCCESS)
+	if (rc1 != PAM_SUCCESS || rc2 != PAM_SUCCESS) {
+		fprintf(stderr, "in a new PID namespace: %d, %d\n%s", rc1, rc2, log);
+		seen_dump(&first.seen);
+		seen_dump(&second.seen);
 		return 112;
+	}
 	return strstr(log, "cannot identify the session leader; not caching") != NULL ? 0 : 113;
 }
 
-static int enter_a_new_pid_namespace(void)
+static void another_login_session_asks_again(void **state)
 {
-	if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
-		return 120;
-	return in_child(sign_in_twice_without_a_visible_leader);
+	(void)state;
+	sign_in_ok("np-items");
+	/* Same account, service, tty and host, but another session leader: a new login. */
+	assert_int_equal(run_self(CHILD_NEW_SESSION, true), 0);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	/* The first session's entry is still its own. */
+	sign_in_ok("np-items");
+	assert_int_equal(mock_count(&api, "create"), 2);
 }
 
+/* Two sign-ins with no visible session leader: both go to the browser, and the log says why. */
 static void no_visible_session_leader_means_no_cache(void **state)
 {
 	(void)state;
@@ -325,7 +418,7 @@ static void no_visible_session_leader_means_no_cache(void **state)
 		fprintf(stderr, "  skipped: a new PID namespace needs root\n");
 		skip();
 	}
-	assert_int_equal(in_child(enter_a_new_pid_namespace), 0);
+	assert_int_equal(run_self_in_a_new_pid_namespace(CHILD_NO_LEADER), 0);
 	assert_int_equal(mock_count(&api, "create"), 2);
 	assert_int_equal(access(cache_dir, F_OK), -1);
 }
@@ -438,7 +531,7 @@ static int run_in_a_session_of_its_own(void)
 	exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		T(reused_in_the_same_session),
@@ -460,6 +553,15 @@ int main(void)
 		T(try_first_pass_falls_back_to_the_browser),
 	};
 
+	self_path = argv[0];
+	if (argc == 2 && strcmp(argv[1], CHILD_NEW_SESSION) == 0)
+		return child_sign_in();
+	if (argc == 2 && strcmp(argv[1], CHILD_NO_LEADER) == 0)
+		return child_sign_in_twice_without_a_visible_leader();
+	if (argc != 1) {
+		fprintf(stderr, "usage: %s\n", argv[0]);
+		return 2;
+	}
 	if (run_in_a_session_of_its_own() != 0) {
 		perror("setsid");
 		return 1;
