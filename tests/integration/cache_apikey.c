@@ -259,6 +259,8 @@ static const char *self_path;
 
 #define CHILD_NEW_SESSION "--child-sign-in"
 #define CHILD_NO_LEADER "--child-sign-in-twice-without-a-visible-leader"
+#define CHILD_NAMESPACE "--child-new-pid-namespace"
+#define CHILD_NAMESPACE_INIT "--child-pid-namespace-init"
 
 static int exit_code_of(pid_t pid)
 {
@@ -322,7 +324,7 @@ static int own_tmp_keeping(const char *const *paths, size_t n)
 		snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fds[i]);
 		if (rc == 0 && (mkdir(tops[i], 0755) != 0 && errno != EEXIST))
 			rc = -1;
-		if (rc == 0 && mount(fd_path, tops[i], NULL, MS_BIND | MS_REC, NULL) != 0)
+		if (rc == 0 && mount(fd_path, tops[i], "none", MS_BIND | MS_REC, NULL) != 0)
 			rc = -1;
 		close(fds[i]);
 	}
@@ -330,40 +332,34 @@ static int own_tmp_keeping(const char *const *paths, size_t n)
 }
 
 /*
- * Runs `self_path mode` in a new PID namespace, where getsid() answers 0 (the
- * session leader lies outside, as for a command run through a container's
- * exec).  The first process there is the namespace's init and receives its
- * orphans (under ASan, the leak checker's tracer task of a helper killed at
- * exit), so the program runs as its child, whose children are its helpers.
+ * Each step in a fresh copy of this program (under valgrind, a forked copy
+ * reports the memory of its parent as its own leaks): a new PID namespace, where
+ * getsid() answers 0 (the session leader lies outside, as for a command run
+ * through a container's exec).  The first process there is the namespace's
+ * init and receives its orphans (under ASan, the leak checker's tracer task
+ * of a helper killed at exit), so the sign-ins run in a child of it, whose
+ * children are only its helpers.
  */
-static int run_self_in_a_new_pid_namespace(const char *mode)
+static int child_new_pid_namespace(void)
 {
-	pid_t pid;
+	if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
+		return 120;
+	return run_self(CHILD_NAMESPACE_INIT, false);
+}
 
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0)
-		return 125;
-	if (pid == 0) {
-		pid_t init;
+static int child_namespace_init(void)
+{
+	const char *keep[] = { test_dir(), getenv("NP_HELPER"), self_path };
 
-		if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
-			_exit(120);
-		init = fork();
-		if (init == 0) {
-			const char *keep[] = { test_dir(), getenv("NP_HELPER"), self_path };
-
-			if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-			    own_tmp_keeping(keep, sizeof keep / sizeof keep[0]) != 0)
-				_exit(121);
-			/* A /proc of this namespace, so the harness sees the right children. */
-			if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
-				_exit(122);
-			_exit(run_self(mode, false));
-		}
-		_exit(init < 0 ? 123 : exit_code_of(init));
-	}
-	return exit_code_of(pid);
+	if (getpid() != 1)
+		return 121;
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    own_tmp_keeping(keep, sizeof keep / sizeof keep[0]) != 0)
+		return 122;
+	/* A /proc of this namespace, so the harness sees the right children. */
+	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
+		return 123;
+	return run_self(CHILD_NO_LEADER, false);
 }
 
 /* In the copy: no cmocka here, the answer is the exit status. */
@@ -418,7 +414,7 @@ static void no_visible_session_leader_means_no_cache(void **state)
 		fprintf(stderr, "  skipped: a new PID namespace needs root\n");
 		skip();
 	}
-	assert_int_equal(run_self_in_a_new_pid_namespace(CHILD_NO_LEADER), 0);
+	assert_int_equal(run_self(CHILD_NAMESPACE, false), 0);
 	assert_int_equal(mock_count(&api, "create"), 2);
 	assert_int_equal(access(cache_dir, F_OK), -1);
 }
@@ -556,6 +552,10 @@ int main(int argc, char **argv)
 	self_path = argv[0];
 	if (argc == 2 && strcmp(argv[1], CHILD_NEW_SESSION) == 0)
 		return child_sign_in();
+	if (argc == 2 && strcmp(argv[1], CHILD_NAMESPACE) == 0)
+		return child_new_pid_namespace();
+	if (argc == 2 && strcmp(argv[1], CHILD_NAMESPACE_INIT) == 0)
+		return child_namespace_init();
 	if (argc == 2 && strcmp(argv[1], CHILD_NO_LEADER) == 0)
 		return child_sign_in_twice_without_a_visible_leader();
 	if (argc != 1) {
