@@ -342,19 +342,20 @@ static int own_tmp_keeping(const char *const *paths, size_t n)
  */
 static int child_new_pid_namespace(void)
 {
+	const char *keep[] = { test_dir(), getenv("NP_HELPER"), self_path };
+
 	if (unshare(CLONE_NEWPID | CLONE_NEWNS) != 0)
 		return 120;
+	/* Before any process of the new namespace starts: pam_wrapper looks at /tmp then. */
+	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    own_tmp_keeping(keep, sizeof keep / sizeof keep[0]) != 0)
+		return 121;
 	return run_self(CHILD_NAMESPACE_INIT, false);
 }
 
 static int child_namespace_init(void)
 {
-	const char *keep[] = { test_dir(), getenv("NP_HELPER"), self_path };
-
 	if (getpid() != 1)
-		return 121;
-	if (mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0 ||
-	    own_tmp_keeping(keep, sizeof keep / sizeof keep[0]) != 0)
 		return 122;
 	/* A /proc of this namespace, so the harness sees the right children. */
 	if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
