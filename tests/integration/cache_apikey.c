@@ -519,7 +519,6 @@ static void try_first_pass_falls_back_to_the_browser(void **state)
 static int run_in_a_session_of_its_own(void)
 {
 	pid_t pid;
-	int status = 0;
 
 	if (getsid(0) == getpid() || setsid() != (pid_t)-1)
 		return 0;
@@ -529,9 +528,7 @@ static int run_in_a_session_of_its_own(void)
 		return -1;
 	if (pid == 0)
 		return setsid() == (pid_t)-1 ? -1 : 0;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+	exit(exit_code_of(pid));
 }
 
 int main(int argc, char **argv)
