@@ -83,6 +83,9 @@ include src/nextpayctl.mk
 # The manual pages (see man/man.mk).
 include man/man.mk
 
+# The Debian package and the RPM (see packaging/packaging.mk).
+include packaging/packaging.mk
+
 # ---- dependencies -------------------------------------------------------------
 
 # make demo installs only what a build and one sign-in against the mock need;
