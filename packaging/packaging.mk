@@ -27,11 +27,14 @@ PACKAGE_ENV := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES
 
 .PHONY: install-package deb rpm check-package
 
-# Refuses to run without DESTDIR: it replaces pam_nextpay.conf, which on a live
-# system would throw away the administrator's settings.
+# Refuses to run without DESTDIR, before installing anything: it replaces
+# pam_nextpay.conf, which on a live system would throw away the administrator's
+# settings.
+ifeq ($(DESTDIR),)
+install-package:
+	@echo "install-package builds a package's tree: give DESTDIR" >&2; exit 1
+else
 install-package: install
-	@if [ -z "$(DESTDIR)" ]; then \
-	    echo "install-package builds a package's tree: give DESTDIR" >&2; exit 1; fi
 	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
 	install -m 0644 packaging/pam_nextpay.sysusers $(DESTDIR)$(SYSUSERSDIR)/pam_nextpay.conf
 	install -m 0644 packaging/pam_nextpay.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pam_nextpay.conf
@@ -41,6 +44,7 @@ install-package: install
 	    echo "conf/pam_nextpay.conf has no line '#helper_user = nobody' to follow" >&2; exit 1; }
 	chmod 0644 $(PACKAGED_CONF).tmp
 	mv $(PACKAGED_CONF).tmp $(PACKAGED_CONF)
+endif
 
 # $(1): where the copy goes.  Everything but git, build output and caches.
 define copy_tree
