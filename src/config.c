@@ -207,6 +207,42 @@ void np_config_defaults(struct np_config *cfg)
 	snprintf(cfg->helper_user, sizeof cfg->helper_user, "nobody");
 }
 
+/* One setting's value in cfg, spelt as in a config file. */
+static void format_value(const struct np_config *cfg, const struct key_spec *spec, char *out,
+                         size_t out_size)
+{
+	const char *field = (const char *)cfg + spec->offset;
+
+	switch (spec->kind) {
+	case KIND_TEXT:
+	case KIND_PATH:
+		snprintf(out, out_size, "%s", field);
+		return;
+	case KIND_BOOL:
+		snprintf(out, out_size, "%s", *(const bool *)(const void *)field ? "yes" : "no");
+		return;
+	case KIND_UINT:
+		snprintf(out, out_size, "%u", *(const unsigned *)(const void *)field);
+		return;
+	case KIND_CHOICE:
+		snprintf(out, out_size, "%s", spec->choices[*(const int *)(const void *)field]);
+		return;
+	}
+	snprintf(out, out_size, "?");
+}
+
+void np_config_each_default(np_config_default_fn *fn, void *ctx)
+{
+	struct np_config defaults;
+	char value[NP_CONFIG_TEXT_MAX];
+
+	np_config_defaults(&defaults);
+	for (size_t i = 0; i < N_KEYS; i++) {
+		format_value(&defaults, &keys[i], value, sizeof value);
+		fn(keys[i].name, value, ctx);
+	}
+}
+
 static int parse_uint(const char *value, unsigned min, unsigned max, unsigned *out)
 {
 	unsigned long n = 0;

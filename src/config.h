@@ -80,6 +80,14 @@ int np_config_parse_arg(struct np_config *cfg, const char *arg, char *err, size_
 /* Cross-field checks once everything is read. */
 int np_config_finish(struct np_config *cfg, char *err, size_t err_size);
 
+/*
+ * Calls fn once per setting, in the order of the settings table, with its name
+ * and its built-in default as a config file would spell it ("" for none), so
+ * that tests can hold the documentation to the code.
+ */
+typedef void np_config_default_fn(const char *key, const char *value, void *ctx);
+void np_config_each_default(np_config_default_fn *fn, void *ctx);
+
 /* Whether word is one of the comma-separated entries in list (ASCII case-insensitive). */
 bool np_list_contains(const char *list, const char *word);
 
