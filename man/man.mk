@@ -16,7 +16,7 @@ MAN_SUBST   := -e 's|@VERSION@|$(VERSION)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 # Prints every setting of the code's table with its default, for the page tests.
 PRINT_SETTINGS     := $(BUILD)/tests/print-settings
-PRINT_SETTINGS_SRC := src/config.c src/safe_file.c
+PRINT_SETTINGS_SRC := src/config.c src/safe_file.c src/validate.c
 
 .PHONY: man install-man check-man
 all: man

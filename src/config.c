@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "safe_file.h"
+#include "validate.h"
 
 #define CONFIG_FILE_MAX (64 * 1024)
 #define CONFIG_LINE_MAX 1024
@@ -105,6 +106,20 @@ static bool check_domains(const char *v)
 	return check_word_list(v, ".-");
 }
 
+/* Comma-separated hosts, each as np_valid_host() has it. */
+static bool check_hosts(const char *v)
+{
+	for (;;) {
+		size_t len = strcspn(v, ",");
+
+		if (!np_valid_host(v, len))
+			return false;
+		if (v[len] == '\0')
+			return true;
+		v += len + 1;
+	}
+}
+
 static bool check_services(const char *v)
 {
 	return check_word_list(v, "._-+");
@@ -161,6 +176,8 @@ static const struct key_spec keys[] = {
 	UINT("login_timeout", login_timeout, 10, 3600),
 	CHOICE("wait", wait, wait_choices, "auto, prompt or poll"),
 	TEXT("intent", intent, check_intent, "letters, digits, '.', '_' or '-'", false),
+	TEXT("verification_hosts", verification_hosts, check_hosts,
+	     "comma-separated host names or IP addresses", true),
 	PATH("usermap", usermap),
 	BOOL("map_email_localpart", map_email_localpart, false),
 	TEXT("allowed_domains", allowed_domains, check_domains, "comma-separated domain names", true),
@@ -485,6 +502,11 @@ bool np_list_contains(const char *list, const char *word)
 		list = comma + 1;
 	}
 	return false;
+}
+
+bool np_config_allows_verification_host(const struct np_config *cfg, const char *host)
+{
+	return cfg->verification_hosts[0] == '\0' || np_list_contains(cfg->verification_hosts, host);
 }
 
 int np_config_finish(struct np_config *cfg, char *err, size_t err_size)

@@ -21,10 +21,10 @@ import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (CODE_RE, MODULE, Screen, check, creates, free_port, kill_tree,  # noqa: E402
-                    mock_api, mock_last_code, pexpect_eof, remove_pam_wrapper_dirs, run_tests,
-                    save_transcript, temp_dir, throwaway_account, wait_for, write_config,
-                    write_root_file, write_usermap)
+from common import (APPROVE_ONLY, CODE_RE, MODULE, Screen, check, creates,  # noqa: E402
+                    first_line_of_instructions, free_port, kill_tree, mock_api, mock_last_code,
+                    pexpect_eof, remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
+                    throwaway_account, wait_for, write_config, write_root_file, write_usermap)
 
 SSHD = "/usr/sbin/sshd"
 PRIVSEP_DIR = "/run/sshd"       # compiled into Debian's sshd; it refuses to start without it
@@ -146,12 +146,12 @@ def fixture():
 
 
 def ssh(env: Env, *options: str, port: int | None = None, method="keyboard-interactive",
-        command: str = "id -un") -> Screen:
+        command: str = "id -un", user: str | None = None) -> Screen:
     argv = ["ssh", "-F", "/dev/null", "-p", str(port or env.port),
             "-o", f"PreferredAuthentications={method}",
             "-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={env.known_hosts}",
             "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-            "-o", "ConnectTimeout=10", *options, f"{env.user}@127.0.0.1", command]
+            "-o", "ConnectTimeout=10", *options, f"{user or env.user}@127.0.0.1", command]
     return Screen(argv, env={"PATH": "/usr/bin:/bin", "TERM": "dumb", "HOME": env.tmp,
                              "LANG": "C.UTF-8"})
 
@@ -187,7 +187,11 @@ def test_code_shown_then_approve_and_enter_logs_in(env: Env):
               f"code on screen {code} is not the mock's {mock_last_code(env.mock)}")
         url = f"https://127.0.0.1:{env.mock.port}/auth/device?code={code}"
         check(url in seen, f"verification URL {url} not on the screen:\n{seen}")
-        check(f"as {env.user}" in seen, f"account not named on the screen:\n{seen}")
+        # What the approver needs to say no: service, source, host, account, and a warning.
+        first = first_line_of_instructions(os.uname().nodename, env.user, "ssh", "127.0.0.1")
+        check(first in seen, f"no line {first!r} on the screen:\n{seen}")
+        check(f"{APPROVE_ONLY}\r\n{PROMPT}" in seen or f"{APPROVE_ONLY}\n{PROMPT}" in seen,
+              f"no warning before the prompt:\n{seen}")
         check(env.mock.stats()["codes"][-1]["state"] == "pending",
               "the code was decided before anyone approved it")
         env.mock.approve(user="usr_demo")
@@ -259,7 +263,10 @@ def test_identity_of_another_account_is_refused(env: Env):
         env.mock.approve(user="usr_alice")     # maps to nobody, not to env.user
         screen.send("\r")
         screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
-        check("may not sign in as" in screen.text, f"the person was not told why:\n{screen.text}")
+        refusal = f"This NextPay account may not sign in as {env.user} on this host."
+        check(refusal in screen.text, f"the person was not told why:\n{screen.text}")
+        # The terminal may be an attacker's: nothing about who approved.
+        check("alice" not in screen.text, f"the approver named on the screen:\n{screen.text}")
         screen.send("\r")
         status = screen.finish(ANSWER_WITHIN)
         text = screen.text
@@ -274,6 +281,37 @@ def test_identity_of_another_account_is_refused(env: Env):
         log = f.read()
     check(f"Accepted keyboard-interactive/pam for {env.user}" not in log.split(
         "Connection from")[-1], f"sshd accepted the sign-in:\n{log}")
+
+
+def refused_screen(env: Env, user: str) -> str:
+    """The screen of one sign-in as user, approved by usr_alice (who may not sign in as
+    either account), with user, code and numbers made neutral."""
+    env.mock.reset()
+    with ssh(env, "-o", "NumberOfPasswordPrompts=1", user=user) as screen:
+        code = read_code(screen)
+        env.mock.approve(user="usr_alice")
+        screen.send("\r")
+        screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
+        screen.send("\r")
+        status = screen.finish(ANSWER_WITHIN)
+        check(status != 0, f"ssh exited with 0:\n{screen.text}")
+        text = screen.text
+    check(creates(env.mock) == 1, f"{creates(env.mock)} codes created, not 1")
+    text = re.sub(rf"(?<![\w-]){re.escape(user)}(?![\w-])", "<USER>", text.replace(code, "<CODE>"))
+    return re.sub(r"\d+", "#", text)
+
+
+def test_unknown_account_looks_like_a_refused_one(env: Env):
+    """Which accounts exist must not show over SSH: an account without a local entry gets
+    the same code, words and prompts as a real one the approver may not use."""
+    real = refused_screen(env, env.user)
+    unknown = refused_screen(env, "np-no-such-user")
+    check(real == unknown, f"a real account saw:\n{real}\nan unknown one saw:\n{unknown}")
+    check("This NextPay account may not sign in as <USER> on this host." in unknown,
+          f"no refusal:\n{unknown}")
+    with open(env.sshd_log) as f:
+        log = f.read()
+    check("Invalid user np-no-such-user" in log, f"sshd did not see an unknown user:\n{log}")
 
 
 def test_password_authentication_is_refused_at_once(env: Env):
@@ -306,6 +344,7 @@ TESTS = [
     test_enter_before_approval_says_still_waiting,
     test_denial_ends_the_connection_with_one_code,
     test_identity_of_another_account_is_refused,
+    test_unknown_account_looks_like_a_refused_one,
     test_password_authentication_is_refused_at_once,
 ]
 
