@@ -37,7 +37,7 @@ static int receive_code(struct session *s)
 	if (np_helper_send(&s->helper, &s->msg) != 0)
 		return session_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
 	s->method = "device-code";
-	rc = session_expect(s, session_wait_ms(s, -1), NP_MSG_CODE, NP_MSG_CODE);
+	rc = session_expect(s, session_wait_ms(s, session_call_limit_ms(s)), NP_MSG_CODE, NP_MSG_CODE);
 	if (rc != PAM_SUCCESS)
 		return rc;
 	s->code = s->msg.code;
