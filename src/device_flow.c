@@ -191,8 +191,8 @@ static int wait_prompting(struct session *s)
 			break;
 		}
 		/*
-		 * The helper answers after the request it may be in and one more poll,
-		 * or, if that brought approval, after /auth/me and its retries: it is
+		 * The helper answers after its next scheduled poll (Enter never brings
+		 * one forward), or at once if it has already seen the approval: it is
 		 * bounded by its own timeouts, so wait for it up to the deadline.
 		 */
 		rc = session_expect(s, session_wait_ms(s, -1), NP_MSG_IDENTITY, NP_MSG_PENDING);

@@ -283,7 +283,7 @@ static enum poll_outcome poll_once(struct np_flow *f, const char *path, unsigned
 
 enum wake { WAKE_TIMER, WAKE_POLL_NOW, WAKE_GONE };
 
-/* Sleeps until when_ms, unless the module asks for a poll first (or goes away). */
+/* Sleeps until when_ms, unless the module says something first (or goes away). */
 static enum wake wait_for_module(struct np_flow *f, long long when_ms)
 {
 	for (;;) {
@@ -307,6 +307,15 @@ static enum wake wait_for_module(struct np_flow *f, long long when_ms)
 	}
 }
 
+/*
+ * The device-code flow.  Polls follow one schedule only: poll_interval, longer
+ * after trouble (back-off, Retry-After).  A poll_now from the module (the
+ * person pressed Enter) never brings a poll forward, or whoever can reach the
+ * prompt could make the host poll as fast as they type and get it
+ * rate-limited for everyone; it is answered after the next scheduled poll.
+ * An approval is sent to the module as soon as it is seen, whether or not
+ * the module asked.
+ */
 int np_flow_device_login(struct np_flow *f, const struct np_msg_device_login *req)
 {
 	long long deadline_ms = np_monotonic_ms() + (long long)req->timeout * 1000;
@@ -316,6 +325,7 @@ int np_flow_device_login(struct np_flow *f, const struct np_msg_device_login *re
 	struct np_msg_code code;
 	char path[64];
 	char *token = sodium_malloc(NP_TOKEN_MAX + 1);
+	bool answer_owed = false;
 	int rc = 0;
 
 	if (token == NULL)
@@ -342,12 +352,16 @@ int np_flow_device_login(struct np_flow *f, const struct np_msg_device_login *re
 			rc = -1;
 			break;
 		}
+		if (wake == WAKE_POLL_NOW) {
+			answer_owed = true;
+			continue;
+		}
 		if (np_monotonic_ms() >= end_ms) {
 			np_flow_fail(f, end_ms < deadline_ms ? NP_FAIL_EXPIRED : NP_FAIL_TIMEOUT,
 			             "not approved in time");
 			break;
 		}
-		if (wake == WAKE_TIMER && np_monotonic_ms() < next_poll_ms)
+		if (np_monotonic_ms() < next_poll_ms)
 			continue;
 		outcome = poll_once(f, path, req->poll_interval, end_ms, &next_poll_ms, &backoff_ms,
 		                    token, NP_TOKEN_MAX + 1);
@@ -358,7 +372,8 @@ int np_flow_device_login(struct np_flow *f, const struct np_msg_device_login *re
 		}
 		if (outcome == POLL_DONE)
 			break;
-		if (wake == WAKE_POLL_NOW) {
+		if (answer_owed) {
+			answer_owed = false;
 			np_msg_init(&f->out, NP_MSG_PENDING);
 			if (np_flow_emit(f, &f->out) != 0) {
 				rc = -1;

@@ -288,6 +288,69 @@ static void helper_killed_before_the_code(void **state)
 	assert_true(k.killed > 0);
 }
 
+/* ---- Enter pressed at the prompt ---- */
+
+struct enter_presses {
+	int delay_ms;            /* before each answer */
+	int prompts;
+	long long last_answer_ms;
+};
+
+static bool press_enter(int style, const char *text, void *arg)
+{
+	struct enter_presses *e = arg;
+
+	(void)text;
+	if (style != PAM_PROMPT_ECHO_OFF)
+		return true;
+	if (e->delay_ms > 0)
+		usleep((useconds_t)e->delay_ms * 1000);
+	e->prompts++;
+	e->last_answer_ms = now_ms();
+	return true;
+}
+
+static void enter_storm_keeps_to_the_poll_schedule(void **state)
+{
+	struct enter_presses e = { 0 };
+	long long start = now_ms(), polls, allowed;
+
+	(void)state;
+	/*
+	 * Empty answers as fast as the conversation can give them, for 5 s until
+	 * the approval: the polls follow poll_interval (2 s), not the keyboard.
+	 */
+	write_config(&api, "poll_interval = 2\n");
+	mock_config("{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", \"after\": 5}}");
+	sign_in("np-prompt", press_enter, &e, PAM_SUCCESS, NONE, 10000, NULL, NULL);
+	polls = mock_count(&api, "poll");
+	allowed = (now_ms() - start) / 2000 + 1;
+	fprintf(stderr, "  %d Enter presses, %lld polls in %lld ms\n", e.prompts, polls,
+	        now_ms() - start);
+	assert_true(e.prompts >= 2);
+	assert_true(polls >= 2 && polls <= allowed);
+}
+
+static void enter_after_approval_answers_at_once(void **state)
+{
+	struct enter_presses e = { .delay_ms = 4500 };
+	long long answered_in;
+
+	(void)state;
+	/*
+	 * Approved at once, seen by the first scheduled poll (3 s): the helper
+	 * sends the identity unasked, so Enter at 4.5 s finds it waiting and does
+	 * not wait for the next poll (6 s).
+	 */
+	write_config(&api, "poll_interval = 3\n");
+	sign_in("np-prompt", press_enter, &e, PAM_SUCCESS, NONE, 8000, NULL, NULL);
+	answered_in = now_ms() - e.last_answer_ms;
+	fprintf(stderr, "  answered %lld ms after Enter\n", answered_in);
+	assert_int_equal(e.prompts, 1);
+	assert_true(answered_in < 1000);
+	assert_int_equal(mock_count(&api, "poll"), 1);
+}
+
 /* ---- the helper binary ---- */
 
 static void helper_at(const char *name, char *out, size_t out_size)
@@ -718,6 +781,8 @@ int main(void)
 		T(helper_killed_while_polling),
 		T(helper_stopped_while_polling),
 		T(helper_killed_before_the_code),
+		T(enter_storm_keeps_to_the_poll_schedule),
+		T(enter_after_approval_answers_at_once),
 		T(unsafe_helper_binaries),
 		T(programs_that_are_no_helper),
 		T(helper_that_never_answers),
