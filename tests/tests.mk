@@ -5,7 +5,7 @@ TEST_CFLAGS  = $(ALL_CFLAGS) -Wno-conversion -Wno-format-truncation -Isrc $(call
 # Every object but the two entry files, so tests call the real code.
 LIB_OBJS     = $(call obj,$(filter-out pam_nextpay.c src/helper_main.c,\
                  $(sort $(MODULE_SRC) $(HELPER_SRC))))
-TEST_LIBS    = $(call pkg_libs,cmocka $(MODULE_PKGS) libcurl) -ldl
+TEST_LIBS    = $(call pkg_libs,cmocka $(MODULE_PKGS) $(HELPER_PKGS)) -ldl
 
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
