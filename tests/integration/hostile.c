@@ -333,13 +333,15 @@ static void retry_after_past_the_budget_is_not_awaited(void **state)
  * A front for the mock on a port of its own, as a load balancer under a burst:
  * it refuses connections (bound, not listening) until open_after_ms, and then
  * resets the first reset_first connections it accepts; after that it relays
- * each connection to the mock, one at a time.
+ * each connection to the mock, one at a time.  As an HTTP proxy it first
+ * answers the CONNECT request (whatever it names, the tunnel leads to the mock).
  */
 struct front {
 	int fd;
 	int port;
 	int open_after_ms;
 	int reset_first;
+	bool proxy;
 	atomic_int resets;
 	atomic_int relayed;
 	atomic_bool stop;
@@ -370,6 +372,28 @@ static void relay(int a, int b, struct front *f)
 				return;
 		}
 	}
+}
+
+/* Reads a CONNECT request's head and says yes; 0, or -1. */
+static int answer_connect(int fd)
+{
+	static const char yes[] = "HTTP/1.1 200 Connection established\r\n\r\n";
+	char head[4096];
+	size_t used = 0;
+
+	while (used < sizeof head - 1) {
+		ssize_t n = read(fd, head + used, 1);
+
+		if (n != 1)
+			return -1;
+		head[++used] = '\0';
+		if (used >= 4 && memcmp(head + used - 4, "\r\n\r\n", 4) == 0)
+			return strncmp(head, "CONNECT ", 8) == 0 &&
+			               write(fd, yes, sizeof yes - 1) == (ssize_t)(sizeof yes - 1)
+			           ? 0
+			           : -1;
+	}
+	return -1;
 }
 
 static void *front_main(void *arg)
@@ -403,7 +427,8 @@ static void *front_main(void *arg)
 			continue;
 		}
 		out = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (out >= 0 && connect(out, (struct sockaddr *)&to, sizeof to) == 0) {
+		if (out >= 0 && connect(out, (struct sockaddr *)&to, sizeof to) == 0 &&
+		    (!f->proxy || answer_connect(in) == 0)) {
 			atomic_fetch_add(&f->relayed, 1);
 			relay(in, out, f);
 		}
@@ -414,24 +439,32 @@ static void *front_main(void *arg)
 	return NULL;
 }
 
-static void front_start(struct front *f, int open_after_ms, int reset_first)
+static void front_open(struct front *f, int open_after_ms, int reset_first, bool proxy)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof addr;
-	char overrides[256];
 
 	memset(f, 0, sizeof *f);
 	f->open_after_ms = open_after_ms;
 	f->reset_first = reset_first;
+	f->proxy = proxy;
 	f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(f->fd >= 0);
 	assert_int_equal(bind(f->fd, (struct sockaddr *)&addr, len), 0);
 	assert_int_equal(getsockname(f->fd, (struct sockaddr *)&addr, &len), 0);
 	f->port = ntohs(addr.sin_port);
+	assert_int_equal(pthread_create(&f->thread, NULL, front_main, f), 0);
+}
+
+/* The front in place of the mock: api_url points at it. */
+static void front_start(struct front *f, int open_after_ms, int reset_first)
+{
+	char overrides[256];
+
+	front_open(f, open_after_ms, reset_first, false);
 	snprintf(overrides, sizeof overrides, STALL_CONFIG "api_url = https://127.0.0.1:%d/v1\n",
 	         f->port);
 	write_config(&api, overrides);
-	assert_int_equal(pthread_create(&f->thread, NULL, front_main, f), 0);
 }
 
 static void front_stop(struct front *f)
@@ -513,6 +546,108 @@ static void slowloris_me(void **state)
 	auto_approve("usr_alice");
 	fault("{\"endpoint\": \"me\", \"kind\": \"trickle\", \"delay\": 1, \"count\": -1}");
 	attempt("trickle on /auth/me", PAM_AUTHINFO_UNAVAIL, NONE, 15000, &s);
+}
+
+/* ---- every network path the helper's system call filter must let through ---- */
+
+static int closed_port(void)
+{
+	struct sockaddr_in6 addr = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof addr;
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int port;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&addr, len), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+	port = ntohs(addr.sin6_port);
+	close(fd);
+	return port;
+}
+
+/* The configuration without ca_file: libcurl's own trust store, read only when it connects. */
+static void config_with_system_store(void)
+{
+	char path[1024], text[2048];
+
+	snprintf(path, sizeof path, "%s/conf/current.conf", test_dir());
+	snprintf(text, sizeof text,
+	         "api_url = %s\nusermap = %s/conf/users\nhelper = %s\npoll_interval = 1\n"
+	         "cache = no\nrequest_timeout = 3\n",
+	         api.url, test_dir(), getenv("NP_HELPER"));
+	write_file(path, text, 0644);
+}
+
+static void network_paths_pass_the_filter(void **state)
+{
+	struct front proxy;
+	char overrides[512], port[16];
+	int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool have_ipv6 = probe >= 0;
+	/* Each row sets before + a port (the mock's, or the proxy's) + after. */
+	const struct {
+		const char *what;
+		const char *before, *after;
+		bool via_proxy;
+		int want;
+		const char *logged;
+	} rows[] = {
+		/* A host name from /etc/hosts: libcurl's resolver thread, glibc's files. */
+		{ "a host name", "api_url = https://localhost:", "/v1", false, PAM_SUCCESS, NULL },
+		/* An explicit proxy, by address and by name: CONNECT, then TLS through it. */
+		{ "a proxy", "proxy = http://127.0.0.1:", "", true, PAM_SUCCESS, NULL },
+		{ "a proxy by name", "proxy = http://localhost:", "", true, PAM_SUCCESS, NULL },
+		/* A name only DNS could know: resolv.conf, UDP (or no answer in time). */
+		{ "a name for DNS", "api_url = https://nextpay.invalid:", "/v1", false,
+		  PAM_AUTHINFO_UNAVAIL, "curl error" },
+	};
+
+	(void)state;
+	if (probe >= 0)
+		close(probe);
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		struct script s = { 0 };
+
+		reset(NULL);
+		auto_approve("usr_alice");
+		snprintf(port, sizeof port, "%d", mock_port());
+		if (rows[i].via_proxy) {
+			front_open(&proxy, 0, 0, true);
+			snprintf(port, sizeof port, "%d", proxy.port);
+		}
+		snprintf(overrides, sizeof overrides, "request_timeout = 3\n%s%s%s\n", rows[i].before,
+		         port, rows[i].after);
+		write_config(&api, overrides);
+		attempt(rows[i].what, rows[i].want, NONE, STALL_BOUND_MS + 2000, &s);
+		if (rows[i].via_proxy) {
+			front_stop(&proxy);
+			assert_true(atomic_load(&proxy.relayed) >= 1);
+		}
+		assert_null(strstr(log_text, "SIGSYS"));
+		if (rows[i].logged != NULL)
+			assert_non_null(strstr(log_text, rows[i].logged));
+	}
+	/* IPv6: a refused connection to ::1 (the mock listens on IPv4 only). */
+	if (have_ipv6) {
+		struct script s = { 0 };
+
+		reset(NULL);
+		snprintf(overrides, sizeof overrides, "api_url = https://[::1]:%d/v1\n", closed_port());
+		write_config(&api, overrides);
+		attempt("IPv6", PAM_AUTHINFO_UNAVAIL, NONE, STALL_BOUND_MS, &s);
+		assert_null(strstr(log_text, "SIGSYS"));
+		assert_non_null(strstr(log_text, "curl error 7"));
+	}
+	/* The system trust store, which OpenSSL reads only at the handshake: it fails, but as TLS. */
+	{
+		struct script s = { 0 };
+
+		reset(NULL);
+		config_with_system_store();
+		attempt("the system trust store", PAM_AUTHINFO_UNAVAIL, NONE, STALL_BOUND_MS, &s);
+		assert_null(strstr(log_text, "SIGSYS"));
+		assert_non_null(strstr(log_text, "tls: curl error 60"));
+	}
 }
 
 /* ---- connections dropped mid-answer ---- */
@@ -1063,6 +1198,7 @@ int main(void)
 		T(refused_connections_are_retried),
 		T(reset_connections_are_retried),
 		T(refused_for_good_ends_within_the_budget),
+		T(network_paths_pass_the_filter),
 		T(slowloris_poll),
 		T(slowloris_me),
 		T(reset_on_create_every_time),
