@@ -85,8 +85,9 @@ static int set_up(struct np_flow *f, const struct np_msg_config *cfg)
 		np_flow_fail(f, NP_FAIL_CONFIG, err);
 		goto out;
 	}
+	/* A kernel without seccomp filters: this host cannot run the helper as built. */
 	if (np_sandbox_enter(err, sizeof err) != 0) {
-		np_flow_fail(f, NP_FAIL_INTERNAL, err);
+		np_flow_fail(f, NP_FAIL_CONFIG, err);
 		goto out;
 	}
 	rc = 0;
