@@ -38,15 +38,16 @@ pkg_cflags   = $(patsubst -I%,-isystem %,$(filter-out -I/usr/include/$(MULTIARCH
 pkg_libs     = $(shell $(PKG_CONFIG) --libs $(1))
 
 MODULE_PKGS := pam json-c libsodium $(if $(HAVE_QRENCODE),libqrencode)
-HELPER_PKGS := libcurl json-c libsodium
-ALL_CFLAGS   = $(BASE_CFLAGS) $(call pkg_cflags,$(MODULE_PKGS) libcurl) $(CPPFLAGS) $(CFLAGS)
+HELPER_PKGS := libcurl json-c libsodium libseccomp
+ALL_CFLAGS   = $(BASE_CFLAGS) $(call pkg_cflags,$(MODULE_PKGS) $(HELPER_PKGS)) $(CPPFLAGS) $(CFLAGS)
 
 COMMON_SRC  := src/sanitize.c src/validate.c src/safe_file.c src/lineio.c src/json_util.c \
                src/protocol.c src/clock.c
 MODULE_SRC  := pam_nextpay.c src/auth.c src/config.c src/usermap.c src/conv.c \
                src/helper_proc.c src/cache.c src/qr.c src/session.c src/device_flow.c \
                src/api_key.c src/approval.c src/wording.c $(COMMON_SRC)
-HELPER_SRC  := src/helper_main.c src/helper_flow.c src/http.c src/api_parse.c src/privdrop.c $(COMMON_SRC)
+HELPER_SRC  := src/helper_main.c src/helper_flow.c src/http.c src/api_parse.c src/privdrop.c \
+               src/sandbox.c $(COMMON_SRC)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -91,7 +92,7 @@ include packaging/packaging.mk
 # make demo installs only what a build and one sign-in against the mock need;
 # make deps (and so make check) installs the test tool chain on top.
 DEB_DEMO_PACKAGES  := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev libjson-c-dev \
-                      libsodium-dev libqrencode-dev pamtester libpam-wrapper openssl python3
+                      libsodium-dev libseccomp-dev libqrencode-dev pamtester libpam-wrapper openssl python3
 DEB_CHECK_PACKAGES := libcmocka-dev libpamtest0-dev zbar-tools openssh-server openssh-client sudo \
                       python3-pexpect clang libclang-rt-14-dev valgrind cppcheck clang-tidy \
                       clang-tools groff-base man-db debhelper lintian rpm

@@ -23,7 +23,8 @@ int np_api_key_sign_in(struct session *s, const char *key, bool helper_busy)
 	np_msg_wipe(&s->msg);
 	if (rc != 0)
 		return session_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
-	rc = session_expect(s, session_wait_ms(s, -1), NP_MSG_IDENTITY, NP_MSG_IDENTITY);
+	rc = session_expect(s, session_wait_ms(s, session_call_limit_ms(s)), NP_MSG_IDENTITY,
+	                    NP_MSG_IDENTITY);
 	if (rc == PAM_SUCCESS || s->msg.type != NP_MSG_FAILURE ||
 	    s->msg.failure.reason != NP_FAIL_UNAUTHORIZED)
 		return rc;

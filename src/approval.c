@@ -58,8 +58,6 @@ int np_approval_reuse(struct session *s)
 	const char *why = NULL;
 	enum np_helper_recv_status status;
 	int rc = NOT_DECIDED;
-	long long limit_ms =
-		(2 * ((long long)s->cfg.connect_timeout + (long long)s->cfg.request_timeout) + 2) * 1000;
 
 	if (!s->cache_ready)
 		return NOT_DECIDED;
@@ -77,23 +75,27 @@ int np_approval_reuse(struct session *s)
 	if (np_helper_send(&s->helper, &s->msg) != 0)
 		goto out;
 	np_msg_wipe(&s->msg);
-	status = np_helper_recv(&s->helper, session_wait_ms(s, limit_ms), &s->msg, err, sizeof err);
+	status = np_helper_recv(&s->helper, session_wait_ms(s, session_call_limit_ms(s)), &s->msg,
+	                        err, sizeof err);
+	/*
+	 * Unreachable, stalled or otherwise unusable: keep the entry, but neither
+	 * log in on it nor start a device flow against the same API, which would
+	 * only keep the person waiting for the same failure.
+	 */
 	if (status != NP_RECV_OK) {
-		/* A late answer must not be taken for the next request's: start afresh. */
-		int restarted;
-
-		np_helper_stop(&s->helper);
-		restarted = session_start_helper(s);
-		if (restarted != PAM_SUCCESS)
-			rc = restarted;
+		s->method = "cached-approval";
+		rc = session_helper_trouble(s, status, err);
+		goto out;
+	}
+	if (s->msg.type == NP_MSG_FAILURE && s->msg.failure.reason != NP_FAIL_UNAUTHORIZED) {
+		s->method = "cached-approval";
+		rc = session_failure(s, &s->msg.failure);
 		goto out;
 	}
 	if (s->msg.type == NP_MSG_FAILURE) {
-		/* Revoked: forget it.  Unreachable: keep it, but do not log in on it. */
-		if (s->msg.failure.reason == NP_FAIL_UNAUTHORIZED) {
-			np_cache_remove(&s->cache, s->scope);
-			cache_log(s, LOG_NOTICE, "token no longer accepted; entry removed", "");
-		}
+		/* Revoked: forget it, and ask for a new approval. */
+		np_cache_remove(&s->cache, s->scope);
+		cache_log(s, LOG_NOTICE, "token no longer accepted; entry removed", "");
 		goto out;
 	}
 	if (s->msg.type != NP_MSG_IDENTITY || strcmp(s->msg.identity.user_id, entry->user_id) != 0) {

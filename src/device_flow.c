@@ -82,7 +82,7 @@ static int receive_code(struct session *s)
 	if (np_helper_send(&s->helper, &s->msg) != 0)
 		return session_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
 	s->method = "device-code";
-	rc = session_expect(s, session_wait_ms(s, -1), NP_MSG_CODE, NP_MSG_CODE);
+	rc = session_expect(s, session_wait_ms(s, session_call_limit_ms(s)), NP_MSG_CODE, NP_MSG_CODE);
 	if (rc != PAM_SUCCESS)
 		return rc;
 	s->code = s->msg.code;
@@ -225,8 +225,8 @@ static int wait_prompting(struct session *s)
 			break;
 		}
 		/*
-		 * The helper answers after the request it may be in and one more poll,
-		 * or, if that brought approval, after /auth/me and its retries: it is
+		 * The helper answers after its next scheduled poll (Enter never brings
+		 * one forward), or at once if it has already seen the approval: it is
 		 * bounded by its own timeouts, so wait for it up to the deadline.
 		 */
 		rc = session_expect(s, session_wait_ms(s, -1), NP_MSG_IDENTITY, NP_MSG_PENDING);

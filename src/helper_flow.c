@@ -13,6 +13,8 @@
 #include "sanitize.h"
 
 #define CALL_ATTEMPTS 3
+/* The pause before the first retry of a fast failure; it doubles for each next one. */
+#define RETRY_PAUSE_MS 250
 #define BACKOFF_MAX_MS 30000
 #define RETRY_AFTER_MAX_MS 60000
 
@@ -26,6 +28,14 @@ static void sleep_until(long long when_ms)
 		while (nanosleep(&ts, &ts) != 0)
 			;
 	}
+}
+
+/* When a call starting now must be over: request_timeout from now, never past limit_ms. */
+static long long call_budget_end(const struct np_flow *f, long long limit_ms)
+{
+	long long end = np_monotonic_ms() + f->http.request_timeout_ms;
+
+	return end < limit_ms ? end : limit_ms;
 }
 
 int np_flow_emit(struct np_flow *f, const struct np_msg *m)
@@ -59,34 +69,44 @@ static bool retryable_status(long status)
 }
 
 /*
- * One API call, retried on network trouble, 5xx and 429 up to attempts times
- * while the deadline allows.  Returns 0 with a final HTTP status in resp (which
- * may still be 4xx), or -1 with why in failure.
+ * One API call, over by budget_end_ms whatever happens: each attempt gets only
+ * what is left of the budget.  A failure that came fast (refused, reset or cut
+ * connection, 5xx, 429) is tried again, up to attempts times, after a short
+ * pause (or Retry-After) that must also fit in the budget.  A timeout is not:
+ * an API that stalled once would only stall again, and every retry would make
+ * each sign-in wait that much longer.  Returns 0 with a final HTTP status in
+ * resp (which may still be 4xx), or -1 with why in failure.
  */
 static int call_api(struct np_flow *f, const char *method, const char *path,
-                    const char *bearer, const char *body, int attempts, long long deadline_ms,
+                    const char *bearer, const char *body, int attempts, long long budget_end_ms,
                     struct np_http_response *resp, struct call_failure *failure)
 {
+	long long pause_ms = RETRY_PAUSE_MS;
+
 	for (int attempt = 1;; attempt++) {
 		char detail[NP_PROTO_DETAIL_MAX] = "";
+		long long left_ms = budget_end_ms - np_monotonic_ms();
 		enum np_http_result result =
-			np_http_request(&f->http, method, path, bearer, body, resp, detail, sizeof detail);
-		long long wait_ms = 1000;
+			np_http_request(&f->http, method, path, bearer, body,
+			                left_ms > 0 ? (long)left_ms : 1, resp, detail, sizeof detail);
+		long long wait_ms = pause_ms;
 
+		failure->reason = NP_FAIL_UNAVAILABLE;
 		switch (result) {
 		case NP_HTTP_OK:
 			if (!retryable_status(resp->status))
 				return 0;
 			snprintf(failure->detail, sizeof failure->detail, "HTTP %ld from %s", resp->status,
 			         path);
-			failure->reason = NP_FAIL_UNAVAILABLE;
 			if (resp->retry_after > 0)
 				wait_ms = resp->retry_after * 1000L;
 			break;
 		case NP_HTTP_TRANSIENT:
 			snprintf(failure->detail, sizeof failure->detail, "%s", detail);
-			failure->reason = NP_FAIL_UNAVAILABLE;
 			break;
+		case NP_HTTP_TIMEOUT:
+			snprintf(failure->detail, sizeof failure->detail, "%s", detail);
+			return -1;
 		case NP_HTTP_TLS:
 			snprintf(failure->detail, sizeof failure->detail, "%s", detail);
 			failure->reason = NP_FAIL_TLS;
@@ -98,12 +118,12 @@ static int call_api(struct np_flow *f, const char *method, const char *path,
 		case NP_HTTP_FAILED:
 		default:
 			snprintf(failure->detail, sizeof failure->detail, "%s", detail);
-			failure->reason = NP_FAIL_UNAVAILABLE;
 			return -1;
 		}
-		if (attempt >= attempts || np_monotonic_ms() + wait_ms >= deadline_ms)
+		if (attempt >= attempts || np_monotonic_ms() + wait_ms >= budget_end_ms)
 			return -1;
 		sleep_until(np_monotonic_ms() + wait_ms);
+		pause_ms *= 2;
 	}
 }
 
@@ -128,9 +148,12 @@ static int fail_parse(struct np_flow *f, const char *path, const char *why)
 	return np_flow_fail(f, NP_FAIL_MALFORMED, detail);
 }
 
-/* /auth/me with token, then the identity (with the token when keep_token) to the module. */
+/*
+ * /auth/me with token, over by budget_end_ms, then the identity (with the
+ * token when keep_token) to the module.
+ */
 static int report_identity(struct np_flow *f, const char *token, bool keep_token,
-                           long long deadline_ms)
+                           long long budget_end_ms)
 {
 	static const char path[] = "/auth/me";
 	struct np_http_response resp;
@@ -138,7 +161,8 @@ static int report_identity(struct np_flow *f, const char *token, bool keep_token
 	char err[128];
 	int rc;
 
-	if (call_api(f, "GET", path, token, NULL, CALL_ATTEMPTS, deadline_ms, &resp, &failure) != 0)
+	if (call_api(f, "GET", path, token, NULL, CALL_ATTEMPTS, budget_end_ms, &resp, &failure) !=
+	    0)
 		return fail_call(f, &failure);
 	if (resp.status == 401 || resp.status == 403)
 		return np_flow_fail(f, NP_FAIL_UNAUTHORIZED, "the API did not accept the token");
@@ -177,7 +201,8 @@ static int create_code(struct np_flow *f, const struct np_msg_device_login *req,
 		return -1;
 	}
 	np_json_free(request);
-	if (call_api(f, "POST", path, NULL, body, CALL_ATTEMPTS, deadline_ms, &resp, &failure) != 0) {
+	if (call_api(f, "POST", path, NULL, body, CALL_ATTEMPTS, call_budget_end(f, deadline_ms),
+	             &resp, &failure) != 0) {
 		fail_call(f, &failure);
 		return -1;
 	}
@@ -195,12 +220,13 @@ static int create_code(struct np_flow *f, const struct np_msg_device_login *req,
 enum poll_outcome { POLL_WAIT, POLL_APPROVED, POLL_DONE };
 
 /*
- * One status poll.  Transient trouble only delays the next poll (with back-off);
- * anything final has been reported to the module when POLL_DONE comes back.
+ * One status poll, over by end_ms at the latest.  Transient trouble only
+ * delays the next poll (with back-off); anything final has been reported to
+ * the module when POLL_DONE comes back.
  */
 static enum poll_outcome poll_once(struct np_flow *f, const char *path, unsigned interval_s,
-                                   long long *next_poll_ms, long long *backoff_ms,
-                                   char *token, size_t token_size)
+                                   long long end_ms, long long *next_poll_ms,
+                                   long long *backoff_ms, char *token, size_t token_size)
 {
 	struct np_http_response resp;
 	struct call_failure failure;
@@ -208,15 +234,15 @@ static enum poll_outcome poll_once(struct np_flow *f, const char *path, unsigned
 	char status[NP_STATUS_MAX + 1];
 	char err[128];
 	long long now;
+	int called;
 
-	memset(&failure, 0, sizeof failure);
-	if (call_api(f, "GET", path, NULL, NULL, 1, LLONG_MAX, &resp, &failure) != 0 &&
-	    failure.reason != NP_FAIL_UNAVAILABLE) {
+	called = call_api(f, "GET", path, NULL, NULL, 1, call_budget_end(f, end_ms), &resp, &failure);
+	if (called != 0 && failure.reason != NP_FAIL_UNAVAILABLE) {
 		fail_call(f, &failure);
 		return POLL_DONE;
 	}
 	now = np_monotonic_ms();
-	if (failure.reason == NP_FAIL_UNAVAILABLE) {
+	if (called != 0) {
 		long long wait_ms = *backoff_ms;
 
 		if (resp.status == 429 && resp.retry_after > 0)
@@ -257,7 +283,7 @@ static enum poll_outcome poll_once(struct np_flow *f, const char *path, unsigned
 
 enum wake { WAKE_TIMER, WAKE_POLL_NOW, WAKE_GONE };
 
-/* Sleeps until when_ms, unless the module asks for a poll first (or goes away). */
+/* Sleeps until when_ms, unless the module says something first (or goes away). */
 static enum wake wait_for_module(struct np_flow *f, long long when_ms)
 {
 	for (;;) {
@@ -281,6 +307,15 @@ static enum wake wait_for_module(struct np_flow *f, long long when_ms)
 	}
 }
 
+/*
+ * The device-code flow.  Polls follow one schedule only: poll_interval, longer
+ * after trouble (back-off, Retry-After).  A poll_now from the module (the
+ * person pressed Enter) never brings a poll forward, or whoever can reach the
+ * prompt could make the host poll as fast as they type and get it
+ * rate-limited for everyone; it is answered after the next scheduled poll.
+ * An approval is sent to the module as soon as it is seen, whether or not
+ * the module asked.
+ */
 int np_flow_device_login(struct np_flow *f, const struct np_msg_device_login *req)
 {
 	long long deadline_ms = np_monotonic_ms() + (long long)req->timeout * 1000;
@@ -290,6 +325,7 @@ int np_flow_device_login(struct np_flow *f, const struct np_msg_device_login *re
 	struct np_msg_code code;
 	char path[64];
 	char *token = sodium_malloc(NP_TOKEN_MAX + 1);
+	bool answer_owed = false;
 	int rc = 0;
 
 	if (token == NULL)
@@ -316,23 +352,28 @@ int np_flow_device_login(struct np_flow *f, const struct np_msg_device_login *re
 			rc = -1;
 			break;
 		}
+		if (wake == WAKE_POLL_NOW) {
+			answer_owed = true;
+			continue;
+		}
 		if (np_monotonic_ms() >= end_ms) {
 			np_flow_fail(f, end_ms < deadline_ms ? NP_FAIL_EXPIRED : NP_FAIL_TIMEOUT,
 			             "not approved in time");
 			break;
 		}
-		if (wake == WAKE_TIMER && np_monotonic_ms() < next_poll_ms)
+		if (np_monotonic_ms() < next_poll_ms)
 			continue;
-		outcome = poll_once(f, path, req->poll_interval, &next_poll_ms, &backoff_ms, token,
-		                    NP_TOKEN_MAX + 1);
+		outcome = poll_once(f, path, req->poll_interval, end_ms, &next_poll_ms, &backoff_ms,
+		                    token, NP_TOKEN_MAX + 1);
 		if (outcome == POLL_APPROVED) {
-			if (report_identity(f, token, req->want_token, end_ms) != 0)
+			if (report_identity(f, token, req->want_token, call_budget_end(f, deadline_ms)) != 0)
 				rc = -1;
 			break;
 		}
 		if (outcome == POLL_DONE)
 			break;
-		if (wake == WAKE_POLL_NOW) {
+		if (answer_owed) {
+			answer_owed = false;
 			np_msg_init(&f->out, NP_MSG_PENDING);
 			if (np_flow_emit(f, &f->out) != 0) {
 				rc = -1;
@@ -347,15 +388,14 @@ out:
 
 int np_flow_whoami(struct np_flow *f, const char *token)
 {
-	long long deadline_ms = np_monotonic_ms() + 30000;
-
-	return report_identity(f, token, false, deadline_ms);
+	return report_identity(f, token, false, call_budget_end(f, LLONG_MAX));
 }
 
+/* The exchange and /auth/me share one budget: the module waits for one answer. */
 int np_flow_api_key(struct np_flow *f, const char *api_key)
 {
 	static const char path[] = "/auth/token";
-	long long deadline_ms = np_monotonic_ms() + 30000;
+	long long budget_end_ms = call_budget_end(f, LLONG_MAX);
 	struct np_http_response resp;
 	struct call_failure failure;
 	char *token = sodium_malloc(NP_TOKEN_MAX + 1);
@@ -364,8 +404,8 @@ int np_flow_api_key(struct np_flow *f, const char *api_key)
 
 	if (token == NULL)
 		return np_flow_fail(f, NP_FAIL_INTERNAL, "out of memory");
-	if (call_api(f, "POST", path, api_key, "{}", CALL_ATTEMPTS, deadline_ms, &resp, &failure) !=
-	    0)
+	if (call_api(f, "POST", path, api_key, "{}", CALL_ATTEMPTS, budget_end_ms, &resp,
+	             &failure) != 0)
 		rc = fail_call(f, &failure);
 	else if (resp.status == 401 || resp.status == 403)
 		rc = np_flow_fail(f, NP_FAIL_UNAUTHORIZED, "the API did not accept the API key");
@@ -375,7 +415,7 @@ int np_flow_api_key(struct np_flow *f, const char *api_key)
 	                            sizeof err) != 0)
 		rc = fail_parse(f, path, err);
 	else
-		rc = report_identity(f, token, true, deadline_ms);
+		rc = report_identity(f, token, true, budget_end_ms);
 	np_http_wipe_body(&f->http);
 	sodium_free(token);
 	return rc;
@@ -390,7 +430,8 @@ int np_flow_probe(struct np_flow *f)
 	enum np_http_result result;
 
 	/* One attempt, no retries: the question is whether the API answers at all. */
-	result = np_http_request(&f->http, "GET", path, NULL, NULL, &resp, detail, sizeof detail);
+	result = np_http_request(&f->http, "GET", path, NULL, NULL, f->http.request_timeout_ms, &resp,
+	                         detail, sizeof detail);
 	np_http_wipe_body(&f->http);
 	switch (result) {
 	case NP_HTTP_OK:
@@ -400,6 +441,7 @@ int np_flow_probe(struct np_flow *f)
 	case NP_HTTP_TLS:
 		return np_flow_fail(f, NP_FAIL_TLS, detail);
 	case NP_HTTP_TRANSIENT:
+	case NP_HTTP_TIMEOUT:
 	case NP_HTTP_FAILED:
 	default:
 		return np_flow_fail(f, NP_FAIL_UNAVAILABLE, detail);

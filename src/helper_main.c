@@ -3,8 +3,9 @@
  *
  * The PAM module starts it with an empty environment and pipes on stdin and
  * stdout (see protocol.h).  It reads the CA bundle while it may still be root,
- * then becomes helper_user for good before libcurl is even initialised, and
- * from then on only answers the module's requests.
+ * then becomes helper_user for good, without a capability left, before
+ * libcurl is even initialised; once libcurl is set up it enters its system
+ * call filter, and from then on only answers the module's requests.
  */
 #include <curl/curl.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include "privdrop.h"
 #include "protocol.h"
 #include "safe_file.h"
+#include "sandbox.h"
 
 #define CONFIG_WAIT_MS 10000
 #define CA_FILE_MAX (1024 * 1024)
@@ -52,7 +54,7 @@ static int read_request(struct np_flow *f, int timeout_ms, struct np_msg *m)
 	return rc;
 }
 
-/* Reads the CA bundle (as root, if we are), drops privileges, prepares libcurl. */
+/* Reads the CA bundle (as root, if we are), drops privileges, prepares libcurl, seals itself. */
 static int set_up(struct np_flow *f, const struct np_msg_config *cfg)
 {
 	char err[512] = "";
@@ -70,12 +72,21 @@ static int set_up(struct np_flow *f, const struct np_msg_config *cfg)
 		np_flow_fail(f, NP_FAIL_CONFIG, err);
 		goto out;
 	}
-	(void)prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+	    prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) {
+		np_flow_fail(f, NP_FAIL_INTERNAL, "cannot set no_new_privs");
+		goto out;
+	}
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		np_flow_fail(f, NP_FAIL_INTERNAL, "library initialisation failed");
 		goto out;
 	}
 	if (np_http_init(&f->http, cfg, ca_pem, ca_len, err, sizeof err) != 0) {
+		np_flow_fail(f, NP_FAIL_CONFIG, err);
+		goto out;
+	}
+	/* A kernel without seccomp filters: this host cannot run the helper as built. */
+	if (np_sandbox_enter(err, sizeof err) != 0) {
 		np_flow_fail(f, NP_FAIL_CONFIG, err);
 		goto out;
 	}

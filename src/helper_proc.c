@@ -3,20 +3,28 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "clock.h"
+
+/* How long a helper whose output closed may take to exit before we say so. */
+#define END_WAIT_MS 1000
 
 void np_helper_init(struct np_helper *h)
 {
 	memset(h, 0, sizeof *h);
 	h->pid = -1;
+	h->pidfd = -1;
 	h->to_helper = -1;
 	np_line_reader_init(&h->from_helper, -1);
 }
@@ -92,7 +100,9 @@ static void exec_child(int exec_fd, int stdin_fd, int stdout_fd, int null_fd, in
 		(void)sigaction(sig, &dfl, NULL);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	(void)setsid();
+	/* Its own session and process group: what it starts can be killed with it. */
+	if (setsid() < 0)
+		_exit(127);
 	fexecve(exe, child_argv, child_envp);
 	_exit(127);
 }
@@ -127,6 +137,42 @@ static void take_over_signals(struct np_helper *h)
 		h->signals_saved = true;
 }
 
+/* Whether pid is still a child of ours, alive or not yet reaped (so its pid is still its own). */
+static bool still_ours(pid_t pid)
+{
+	siginfo_t info;
+
+	memset(&info, 0, sizeof info);
+	return pid > 0 && waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
+/* A pidfd for the child just started, or -1: then signals go by pid (and still_ours()). */
+static int open_pidfd(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+
+	/* Only a host thread reaping our child before this could make the pid another's. */
+	if (fd >= 0 && !still_ours(pid)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+#else
+	(void)pid;
+	return -1;
+#endif
+}
+
+static int signal_helper(const struct np_helper *h, int sig, bool ours)
+{
+#ifdef SYS_pidfd_send_signal
+	if (h->pidfd >= 0 && syscall(SYS_pidfd_send_signal, h->pidfd, sig, NULL, 0) == 0)
+		return 0;
+#endif
+	return ours ? kill(h->pid, sig) : -1;
+}
+
 int np_helper_start(struct np_helper *h, const char *path, char *err, size_t err_size)
 {
 	int to_child[2] = { -1, -1 };
@@ -152,6 +198,7 @@ int np_helper_start(struct np_helper *h, const char *path, char *err, size_t err
 	}
 	if (h->pid == 0)
 		exec_child(exec_fd, to_child[0], from_child[1], null_fd, max_fd);
+	h->pidfd = open_pidfd(h->pid);
 	h->to_helper = to_child[1];
 	to_child[1] = -1;
 	np_line_reader_init(&h->from_helper, from_child[0]);
@@ -207,6 +254,50 @@ int np_helper_send(struct np_helper *h, const struct np_msg *m)
 	return rc;
 }
 
+/*
+ * Says how the helper ended, its output having closed: gives it a moment to
+ * exit, and looks without reaping it (np_helper_stop() must still find its
+ * process group by its pid).
+ */
+static void describe_end(const struct np_helper *h, char *err, size_t err_size)
+{
+	long long until = np_monotonic_ms() + END_WAIT_MS;
+	siginfo_t info;
+
+	for (;;) {
+		long long left = until - np_monotonic_ms();
+
+		memset(&info, 0, sizeof info);
+		if (h->pid <= 0 || waitid(P_PID, (id_t)h->pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+			snprintf(err, err_size, "the helper ended unexpectedly");
+			return;
+		}
+		if (info.si_pid == h->pid)
+			break;
+		if (left <= 0) {
+			snprintf(err, err_size, "the helper closed its output");
+			return;
+		}
+		if (h->pidfd >= 0) {
+			struct pollfd exited = { .fd = h->pidfd, .events = POLLIN };
+
+			(void)poll(&exited, 1, (int)left);
+		} else {
+			struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+			(void)nanosleep(&pause, NULL);
+		}
+	}
+	if (info.si_code == CLD_EXITED)
+		snprintf(err, err_size, "the helper exited with status %d", info.si_status);
+	else if (info.si_status == SIGSYS)
+		snprintf(err, err_size,
+		         "the helper was killed by SIGSYS: a system call its sandbox does not allow");
+	else
+		snprintf(err, err_size, "the helper was killed by signal %d (SIG%s)", info.si_status,
+		         sigabbrev_np(info.si_status) != NULL ? sigabbrev_np(info.si_status) : "?");
+}
+
 enum np_helper_recv_status np_helper_recv(struct np_helper *h, int timeout_ms,
                                           struct np_msg *m, char *err, size_t err_size)
 {
@@ -228,7 +319,7 @@ enum np_helper_recv_status np_helper_recv(struct np_helper *h, int timeout_ms,
 	case NP_LINE_EOF:
 	case NP_LINE_ERROR:
 	default:
-		snprintf(err, err_size, "the helper ended unexpectedly");
+		describe_end(h, err, err_size);
 		status = NP_RECV_GONE;
 		break;
 	}
@@ -241,11 +332,23 @@ void np_helper_stop(struct np_helper *h)
 	if (h->to_helper >= 0)
 		close(h->to_helper);
 	if (h->pid > 0) {
+		bool ours = still_ours(h->pid);
+
 		/* The helper holds no state worth a graceful exit; do not wait on it. */
-		kill(h->pid, SIGKILL);
-		while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
-			;
+		(void)signal_helper(h, SIGKILL, ours);
+		/*
+		 * Then whatever it started, by its process group, whose id is the
+		 * helper's pid: only while the helper is unreaped is that id sure to
+		 * be its own, so never once somebody else has reaped it.
+		 */
+		if (ours) {
+			(void)kill(-h->pid, SIGKILL);
+			while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
 	}
+	if (h->pidfd >= 0)
+		close(h->pidfd);
 	if (h->from_helper.fd >= 0)
 		close(h->from_helper.fd);
 	np_line_reader_wipe(&h->from_helper);

@@ -2,15 +2,20 @@
  * Running nextpay-helper from inside a host process (sshd, sudo, login).
  *
  * The helper gets an empty environment, a pipe on stdin and one on stdout,
- * /dev/null on stderr and no other descriptors, in a session of its own so
- * terminal signals meant for the host do not reach it.  While it runs, a
- * host that ignores SIGCHLD (or sets SA_NOCLDWAIT), or whose SIGCHLD handler
- * could run, has SIGCHLD set to the default (so the child can be reaped, and
- * the host's handler never hears of it); np_helper_stop() restores it.  A
- * host at SIG_DFL, or blocking SIGCHLD, is left alone: changing the
- * disposition would discard a SIGCHLD it has pending for a child of its own.
- * SIGPIPE is blocked around each write to the helper, and one the write
- * raised is taken back, so a dead helper cannot kill the host.
+ * /dev/null on stderr and no other descriptors, in a session (and process
+ * group) of its own so terminal signals meant for the host do not reach it.
+ * It is held by a pidfd where the kernel has them (Linux 5.3), so that no
+ * signal meant for it can reach a process that later got its pid.  Ending it
+ * kills its whole process group too, before it is reaped (while its pid, and
+ * so the group's id, cannot be anybody else's): nothing it started survives.
+ *
+ * While it runs, a host that ignores SIGCHLD (or sets SA_NOCLDWAIT), or whose
+ * SIGCHLD handler could run, has SIGCHLD set to the default (so the child can
+ * be reaped, and the host's handler never hears of it); np_helper_stop()
+ * restores it.  A host at SIG_DFL, or blocking SIGCHLD, is left alone:
+ * changing the disposition would discard a SIGCHLD it has pending for a child
+ * of its own.  SIGPIPE is blocked around each write to the helper, and one
+ * the write raised is taken back, so a dead helper cannot kill the host.
  */
 #ifndef NP_HELPER_PROC_H
 #define NP_HELPER_PROC_H
@@ -25,6 +30,7 @@
 
 struct np_helper {
 	pid_t pid;
+	int pidfd;       /* -1 where the kernel has no pidfd_open() */
 	int to_helper;   /* helper's stdin */
 	struct np_line_reader from_helper;
 	char line[NP_LINE_MAX];
@@ -47,7 +53,7 @@ int np_helper_send(struct np_helper *h, const struct np_msg *m);
 enum np_helper_recv_status {
 	NP_RECV_OK = 0,
 	NP_RECV_TIMEOUT,
-	NP_RECV_GONE,     /* the helper exited or closed its end */
+	NP_RECV_GONE,     /* the helper exited or closed its end; err says how it ended */
 	NP_RECV_BROKEN,   /* it sent something outside the protocol */
 };
 
@@ -55,7 +61,10 @@ enum np_helper_recv_status {
 enum np_helper_recv_status np_helper_recv(struct np_helper *h, int timeout_ms,
                                           struct np_msg *m, char *err, size_t err_size);
 
-/* Kills and reaps the helper, closes the pipes, wipes buffers, restores signals. */
+/*
+ * Kills the helper and its process group, reaps it, closes the pipes, wipes
+ * buffers, restores signals.
+ */
 void np_helper_stop(struct np_helper *h);
 
 #endif

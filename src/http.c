@@ -53,8 +53,9 @@ int np_http_init(struct np_http *h, const struct np_msg_config *cfg, const char 
 	/* An empty proxy disables proxies, environment variables included. */
 	SETOPT(h, CURLOPT_PROXY, cfg->proxy);
 	SETOPT(h, CURLOPT_NOSIGNAL, 1L);
-	SETOPT(h, CURLOPT_CONNECTTIMEOUT, (long)cfg->connect_timeout);
-	SETOPT(h, CURLOPT_TIMEOUT, (long)cfg->request_timeout);
+	/* Set again before each request, to what is left of its call's budget. */
+	h->connect_timeout_ms = (long)cfg->connect_timeout * 1000;
+	h->request_timeout_ms = (long)cfg->request_timeout * 1000;
 	SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)NP_HTTP_BODY_MAX);
 	SETOPT(h, CURLOPT_WRITEFUNCTION, collect_body);
 	SETOPT(h, CURLOPT_WRITEDATA, h);
@@ -92,6 +93,9 @@ static enum np_http_result classify(CURLcode code, const struct np_http *h)
 		return NP_HTTP_TLS;
 	case CURLE_FILESIZE_EXCEEDED:
 		return NP_HTTP_TOO_LARGE;
+	/* Connecting, resolving or the transfer ran out of time: the API is stalled. */
+	case CURLE_OPERATION_TIMEDOUT:
+		return NP_HTTP_TIMEOUT;
 	case CURLE_WRITE_ERROR:
 		return h->body_overflow ? NP_HTTP_TOO_LARGE : NP_HTTP_FAILED;
 	/* Mostly a connection reset mid-handshake; certificate trouble has codes of its own. */
@@ -99,7 +103,6 @@ static enum np_http_result classify(CURLcode code, const struct np_http *h)
 	case CURLE_COULDNT_RESOLVE_PROXY:
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_CONNECT:
-	case CURLE_OPERATION_TIMEDOUT:
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:
@@ -161,7 +164,7 @@ fail:
 }
 
 enum np_http_result np_http_request(struct np_http *h, const char *method, const char *path,
-                                    const char *bearer, const char *json_body,
+                                    const char *bearer, const char *json_body, long timeout_ms,
                                     struct np_http_response *resp, char *detail,
                                     size_t detail_size)
 {
@@ -180,6 +183,12 @@ enum np_http_result np_http_request(struct np_http *h, const char *method, const
 		snprintf(detail, detail_size, "cannot build the request");
 		goto out;
 	}
+	/* 0 would mean no limit at all. */
+	if (timeout_ms < 1)
+		timeout_ms = 1;
+	curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(h->curl, CURLOPT_CONNECTTIMEOUT_MS,
+	                 h->connect_timeout_ms < timeout_ms ? h->connect_timeout_ms : timeout_ms);
 	curl_easy_setopt(h->curl, CURLOPT_URL, url);
 	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, headers);
 	if (strcmp(method, "POST") == 0) {

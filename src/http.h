@@ -23,11 +23,14 @@ struct np_http {
 	size_t body_len;
 	bool body_overflow;
 	char curl_error[CURL_ERROR_SIZE];
+	long connect_timeout_ms;
+	long request_timeout_ms; /* the time budget of one call, its retries included */
 };
 
 enum np_http_result {
 	NP_HTTP_OK = 0,     /* a response arrived: look at the status */
-	NP_HTTP_TRANSIENT,  /* connection refused, reset, cut off, timed out */
+	NP_HTTP_TRANSIENT,  /* connection refused, reset, cut off: failed fast, worth a retry */
+	NP_HTTP_TIMEOUT,    /* no answer within the time allowed: not worth a retry */
 	NP_HTTP_TLS,        /* untrusted certificate, wrong name, pin mismatch */
 	NP_HTTP_TOO_LARGE,  /* the body passed NP_HTTP_BODY_MAX */
 	NP_HTTP_FAILED,     /* anything else */
@@ -45,10 +48,11 @@ int np_http_init(struct np_http *h, const struct np_msg_config *cfg, const char 
 /*
  * method "GET" or "POST"; path is appended to the API base; bearer (a secret,
  * may be NULL) goes only into the Authorization header; json_body may be NULL.
+ * The whole exchange, connecting included, ends after timeout_ms (at least 1).
  * detail gets a short description of a failure, safe to log.
  */
 enum np_http_result np_http_request(struct np_http *h, const char *method, const char *path,
-                                    const char *bearer, const char *json_body,
+                                    const char *bearer, const char *json_body, long timeout_ms,
                                     struct np_http_response *resp, char *detail,
                                     size_t detail_size);
 

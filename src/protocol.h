@@ -11,7 +11,8 @@
  *   config        first message: where and how to reach the API
  *   device_login  run the device-code flow to the end (emits code, then
  *                 identity or failure; answers poll_now with pending)
- *   poll_now      the person pressed Enter: poll at once and say where it stands
+ *   poll_now      the person pressed Enter: say where it stands after the next
+ *                 scheduled poll (never sooner: Enter must not set the poll rate)
  *   whoami        check a token with /auth/me (identity or failure)
  *   api_key       exchange an API key, then /auth/me (identity or failure)
  *   probe         one request to the API without credentials, to see that it

@@ -12,12 +12,18 @@
 #include "sanitize.h"
 
 #define READY_TIMEOUT_MS 10000
+#define CALL_MARGIN_MS 2000
 
 long long session_ms_left(const struct session *s)
 {
 	long long left = s->deadline_ms - np_monotonic_ms();
 
 	return left > 0 ? left : 0;
+}
+
+long long session_call_limit_ms(const struct session *s)
+{
+	return (long long)s->cfg.request_timeout * 1000 + CALL_MARGIN_MS;
 }
 
 int session_wait_ms(const struct session *s, long long limit_ms)
@@ -117,6 +123,8 @@ int session_helper_trouble(struct session *s, enum np_helper_recv_status status,
 
 	if (status == NP_RECV_TIMEOUT)
 		snprintf(reason, sizeof reason, "no answer from the helper in time");
+	else if (status == NP_RECV_BROKEN)
+		snprintf(reason, sizeof reason, "the helper broke the protocol: %s", err);
 	else
 		snprintf(reason, sizeof reason, "helper: %s", err);
 	session_tell(s, NOT_REACHED);

@@ -70,6 +70,12 @@ struct session {
 };
 
 long long session_ms_left(const struct session *s);
+/*
+ * How long the helper may take to answer one request to the API: it must be
+ * done within request_timeout, retries included; the rest is a margin for
+ * the pipes and the scheduler.
+ */
+long long session_call_limit_ms(const struct session *s);
 /* Milliseconds to wait: what is left before the deadline, at most limit_ms (-1: no limit). */
 int session_wait_ms(const struct session *s, long long limit_ms);
 

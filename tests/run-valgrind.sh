@@ -44,6 +44,7 @@ mkdir -p "$V/tests" "$LOGS"
 install -m 0755 "$B/nextpay-helper" "$V/nextpay-helper"
 install -m 0644 "$B/pam_nextpay.so" "$V/pam_nextpay.so"
 install -m 0755 "$B/tests/fake-helper" "$V/tests/fake-helper"
+install -m 0644 "$B/tests/preload-canary.so" "$V/tests/preload-canary.so"
 if [ -f "$B/tests/ctl-cache-writer" ]; then
 	install -m 0755 "$B/tests/ctl-cache-writer" "$V/tests/ctl-cache-writer"
 fi

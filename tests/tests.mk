@@ -5,7 +5,7 @@ TEST_CFLAGS  = $(ALL_CFLAGS) -Wno-conversion -Wno-format-truncation -Isrc $(call
 # Every object but the two entry files, so tests call the real code.
 LIB_OBJS     = $(call obj,$(filter-out pam_nextpay.c src/helper_main.c,\
                  $(sort $(MODULE_SRC) $(HELPER_SRC))))
-TEST_LIBS    = $(call pkg_libs,cmocka $(MODULE_PKGS) libcurl) -ldl
+TEST_LIBS    = $(call pkg_libs,cmocka $(MODULE_PKGS) $(HELPER_PKGS)) -ldl
 
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -13,13 +13,19 @@ INTEG_BIN    := $(BUILD)/tests/integration
 CACHE_BIN    := $(BUILD)/tests/integration_cache
 
 FAKE_HELPER  := $(BUILD)/tests/fake-helper
+# Beside the fake helper, where the tests find it.
+PRELOAD_CANARY := $(BUILD)/tests/preload-canary.so
 
 .PHONY: tests
-tests: $(UNIT_BINS) $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER)
+tests: $(UNIT_BINS) $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PRELOAD_CANARY)
 
 $(FAKE_HELPER): tests/integration/fake_helper.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+$(PRELOAD_CANARY): tests/integration/preload_canary.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -shared -o $@ $<
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/unit_tmp.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -48,7 +54,8 @@ check-installed: all tests
 check-unit: all $(UNIT_BINS)
 	@./tests/run-tests.sh --unit-only $(UNIT_BINS)
 
-check-integration: all $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(BUILD)/tests/ctl-cache-writer
+check-integration: all $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PRELOAD_CANARY) \
+                   $(BUILD)/tests/ctl-cache-writer
 	@./tests/run-tests.sh --integration-only
 
 # Real sshd and ssh, real sudo (root only: it adds and removes an account and
@@ -94,7 +101,7 @@ $(LOAD_BIN): tests/load/load.c $(HARNESS_DEPS)
 	    -pthread
 
 .PHONY: check-robustness
-check-robustness: all $(HARDENING_BINS)
+check-robustness: all $(HARDENING_BINS) $(FAKE_HELPER)
 	@./tests/run-tests.sh --robustness-only
 
 # make bench: figures next to baselines measured in the same run (tests/bench/bench.c).

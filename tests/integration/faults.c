@@ -19,7 +19,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <security/pam_appl.h>
 #include <signal.h>
 #include <sodium.h>
@@ -288,6 +290,69 @@ static void helper_killed_before_the_code(void **state)
 	assert_true(k.killed > 0);
 }
 
+/* ---- Enter pressed at the prompt ---- */
+
+struct enter_presses {
+	int delay_ms;            /* before each answer */
+	int prompts;
+	long long last_answer_ms;
+};
+
+static bool press_enter(int style, const char *text, void *arg)
+{
+	struct enter_presses *e = arg;
+
+	(void)text;
+	if (style != PAM_PROMPT_ECHO_OFF)
+		return true;
+	if (e->delay_ms > 0)
+		usleep((useconds_t)e->delay_ms * 1000);
+	e->prompts++;
+	e->last_answer_ms = now_ms();
+	return true;
+}
+
+static void enter_storm_keeps_to_the_poll_schedule(void **state)
+{
+	struct enter_presses e = { 0 };
+	long long start = now_ms(), polls, allowed;
+
+	(void)state;
+	/*
+	 * Empty answers as fast as the conversation can give them, for 5 s until
+	 * the approval: the polls follow poll_interval (2 s), not the keyboard.
+	 */
+	write_config(&api, "poll_interval = 2\n");
+	mock_config("{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", \"after\": 5}}");
+	sign_in("np-prompt", press_enter, &e, PAM_SUCCESS, NONE, 10000, NULL, NULL);
+	polls = mock_count(&api, "poll");
+	allowed = (now_ms() - start) / 2000 + 1;
+	fprintf(stderr, "  %d Enter presses, %lld polls in %lld ms\n", e.prompts, polls,
+	        now_ms() - start);
+	assert_true(e.prompts >= 2);
+	assert_true(polls >= 2 && polls <= allowed);
+}
+
+static void enter_after_approval_answers_at_once(void **state)
+{
+	struct enter_presses e = { .delay_ms = 4500 };
+	long long answered_in;
+
+	(void)state;
+	/*
+	 * Approved at once, seen by the first scheduled poll (3 s): the helper
+	 * sends the identity unasked, so Enter at 4.5 s finds it waiting and does
+	 * not wait for the next poll (6 s).
+	 */
+	write_config(&api, "poll_interval = 3\n");
+	sign_in("np-prompt", press_enter, &e, PAM_SUCCESS, NONE, 8000, NULL, NULL);
+	answered_in = now_ms() - e.last_answer_ms;
+	fprintf(stderr, "  answered %lld ms after Enter\n", answered_in);
+	assert_int_equal(e.prompts, 1);
+	assert_true(answered_in < 1000);
+	assert_int_equal(mock_count(&api, "poll"), 1);
+}
+
 /* ---- the helper binary ---- */
 
 static void helper_at(const char *name, char *out, size_t out_size)
@@ -313,6 +378,184 @@ static void use_helper(const char *path)
 
 	snprintf(overrides, sizeof overrides, "helper = %s\n", path);
 	write_config(&api, overrides);
+}
+
+/* ---- the helper seen from outside, and how it ends ---- */
+
+struct helper_view {
+	char status[8192];
+	char environ[4096];
+	ssize_t environ_len; /* -1: not readable (the helper is not dumpable, we are not root) */
+};
+
+/* Reads path into out (NUL-terminated); the number of bytes, or -1. */
+static ssize_t read_proc(const char *path, char *out, size_t out_size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	out[0] = '\0';
+	if (fd < 0)
+		return -1;
+	n = read(fd, out, out_size - 1);
+	close(fd);
+	out[n > 0 ? n : 0] = '\0';
+	return n;
+}
+
+static bool look_at_helper_on(int style, const char *text, void *arg)
+{
+	struct helper_view *v = arg;
+	char path[64];
+	pid_t helper;
+
+	if (style != PAM_TEXT_INFO || strstr(text, "approve code") == NULL)
+		return true;
+	helper = the_helper();
+	if (helper <= 0)
+		return false;
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)helper);
+	if (read_proc(path, v->status, sizeof v->status) <= 0)
+		return false;
+	snprintf(path, sizeof path, "/proc/%ld/environ", (long)helper);
+	v->environ_len = read_proc(path, v->environ, sizeof v->environ);
+	return true;
+}
+
+/* The value of one "Name:\tvalue" line of /proc/PID/status, or "" when it is missing. */
+static const char *status_field(const char *status, const char *name, char *out, size_t size)
+{
+	char key[64];
+	const char *at;
+
+	snprintf(key, sizeof key, "\n%s:", name);
+	out[0] = '\0';
+	at = strstr(status, key);
+	if (at != NULL) {
+		at += strlen(key);
+		at += strspn(at, " \t");
+		snprintf(out, size, "%.*s", (int)strcspn(at, "\n"), at);
+		/* Groups: ends in a space. */
+		while (out[0] != '\0' && out[strlen(out) - 1] == ' ')
+			out[strlen(out) - 1] = '\0';
+	}
+	return out;
+}
+
+static void helper_seen_from_outside(void **state)
+{
+	struct helper_view v = { .environ_len = -1 };
+	gid_t saved[64], extra[] = { 0, 4, 27 };
+	int n_saved = getgroups(64, saved);
+	char value[256], want[128];
+	static const char *const caps[] = { "CapInh", "CapPrm", "CapEff", "CapAmb" };
+	bool root = geteuid() == 0;
+	struct passwd *nobody = getpwnam("nobody");
+
+	(void)state;
+	assert_true(n_saved >= 0);
+	assert_non_null(nobody);
+	/* Groups of our own for the helper to inherit, if it did not drop them. */
+	if (root)
+		assert_int_equal(setgroups(3, extra), 0);
+	sign_in("np-poll", look_at_helper_on, &v, PAM_SUCCESS, NONE, 8000, NULL, NULL);
+	if (root)
+		assert_int_equal(setgroups((size_t)n_saved, saved), 0);
+	assert_string_equal(status_field(v.status, "Seccomp", value, sizeof value), "2");
+	assert_string_equal(status_field(v.status, "NoNewPrivs", value, sizeof value), "1");
+	for (size_t i = 0; i < sizeof caps / sizeof caps[0]; i++)
+		assert_string_equal(status_field(v.status, caps[i], value, sizeof value),
+		                    "0000000000000000");
+	if (!root) {
+		fprintf(stderr, "  (bounding set, groups, ids and environment: checked as root only, "
+		                "where the helper drops privileges)\n");
+		return;
+	}
+	assert_string_equal(status_field(v.status, "CapBnd", value, sizeof value), "0000000000000000");
+	snprintf(want, sizeof want, "%ld", (long)nobody->pw_gid);
+	assert_string_equal(status_field(v.status, "Groups", value, sizeof value), want);
+	snprintf(want, sizeof want, "%ld\t%ld\t%ld\t%ld", (long)nobody->pw_uid,
+	         (long)nobody->pw_uid, (long)nobody->pw_uid, (long)nobody->pw_uid);
+	assert_string_equal(status_field(v.status, "Uid", value, sizeof value), want);
+	snprintf(want, sizeof want, "%ld\t%ld\t%ld\t%ld", (long)nobody->pw_gid,
+	         (long)nobody->pw_gid, (long)nobody->pw_gid, (long)nobody->pw_gid);
+	assert_string_equal(status_field(v.status, "Gid", value, sizeof value), want);
+	/* What it was started with: nothing at all (root may read a process that is not dumpable). */
+	assert_int_equal(v.environ_len, 0);
+}
+
+static void helper_killed_by_sigsys(void **state)
+{
+	int sig = SIGSYS;
+
+	(void)state;
+	/* What the kernel does to a helper that makes a system call outside its filter. */
+	mock_config("{\"auto\": null}");
+	sign_in("np-poll", signal_helper_on, &sig, PAM_AUTHINFO_UNAVAIL, NONE, 5000, "SIGSYS", NULL);
+}
+
+/* The state letter of /proc/PID/stat, or 0 when there is no such process. */
+static char process_state(pid_t pid)
+{
+	char path[64], stat_line[512];
+	const char *after_name;
+
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	if (read_proc(path, stat_line, sizeof stat_line) <= 0 ||
+	    (after_name = strrchr(stat_line, ')')) == NULL)
+		return 0;
+	return after_name[2];
+}
+
+static void nothing_the_helper_started_survives(void **state)
+{
+	char path[1024], pid_path[1100], text[64] = "";
+	pid_t grandchild;
+	char st = 'R';
+
+	(void)state;
+	/* A fake helper that leaves a process behind which ignores every signal it may. */
+	install_copy(getenv("NP_FAKE_HELPER"), "grandchild", 0755, path, sizeof path);
+	snprintf(pid_path, sizeof pid_path, "%s/helpers/grandchild.pid", test_dir());
+	unlink(pid_path);
+	use_helper(path);
+	sign_in("np-poll", NULL, NULL, PAM_AUTHINFO_UNAVAIL, NONE, 5000, "fake helper", NULL);
+	assert_true(read_proc(pid_path, text, sizeof text) > 0);
+	grandchild = (pid_t)atol(text);
+	assert_true(grandchild > 1);
+	/* Killed with its process group; whoever adopted it reaps it soon. */
+	for (long long until = now_ms() + 3000; now_ms() < until; usleep(20000)) {
+		st = process_state(grandchild);
+		if (st == 0 || st == 'Z' || st == 'X')
+			break;
+	}
+	if (st != 0 && st != 'Z' && st != 'X') {
+		fprintf(stderr, "process %ld, started by the helper, is still running (state %c)\n",
+		        (long)grandchild, st);
+		kill(grandchild, SIGKILL);
+	}
+	assert_true(st == 0 || st == 'Z' || st == 'X');
+}
+
+static void helper_sending_a_malformed_identity(void **state)
+{
+	static const struct {
+		const char *fake;
+		const char *logged;
+	} fakes[] = {
+		{ "bad-user-id", "broke the protocol: invalid field \"user_id\"" },
+		{ "bad-email", "broke the protocol: invalid field \"email\"" },
+	};
+	char path[1024];
+
+	(void)state;
+	/* The module checks what the helper says with the same rules as the helper the API. */
+	for (size_t i = 0; i < sizeof fakes / sizeof fakes[0]; i++) {
+		install_copy(getenv("NP_FAKE_HELPER"), fakes[i].fake, 0755, path, sizeof path);
+		use_helper(path);
+		fprintf(stderr, "  helper %s\n", fakes[i].fake);
+		sign_in("np-poll", NULL, NULL, PAM_AUTHINFO_UNAVAIL, NONE, 5000, fakes[i].logged, NULL);
+	}
 }
 
 static void unsafe_helper_binaries(void **state)
@@ -718,6 +961,12 @@ int main(void)
 		T(helper_killed_while_polling),
 		T(helper_stopped_while_polling),
 		T(helper_killed_before_the_code),
+		T(enter_storm_keeps_to_the_poll_schedule),
+		T(enter_after_approval_answers_at_once),
+		T(helper_seen_from_outside),
+		T(helper_killed_by_sigsys),
+		T(nothing_the_helper_started_survives),
+		T(helper_sending_a_malformed_identity),
 		T(unsafe_helper_binaries),
 		T(programs_that_are_no_helper),
 		T(helper_that_never_answers),

@@ -621,25 +621,50 @@ static void oversized_chunked_answer_refused(void **state)
 static void caller_environment_never_reaches_libcurl(void **state)
 {
 	struct script s = { 0 };
-	char keylog[1024];
+	char keylog[1024], canary[1024], marker[1024], preload[2200];
 	const char *vars[] = { "https_proxy", "HTTPS_PROXY", "http_proxy", "ALL_PROXY", "all_proxy" };
+	const char *fake = getenv("NP_FAKE_HELPER");
+	const char *old_preload = getenv("LD_PRELOAD");
+	char *saved_preload = old_preload != NULL ? strdup(old_preload) : NULL;
 
 	(void)state;
 	snprintf(keylog, sizeof keylog, "%s/keylog.txt", test_dir());
+	snprintf(marker, sizeof marker, "%s/canary-loaded", test_dir());
+	/* The preload canary is built beside the fake helper. */
+	snprintf(canary, sizeof canary, "%.*s/preload-canary.so", (int)(strrchr(fake, '/') - fake),
+	         fake);
+	assert_int_equal(access(canary, R_OK), 0);
 	unlink(keylog);
+	unlink(marker);
 	/* A proxy that does not exist: if libcurl used it, the sign-in would fail. */
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		setenv(vars[i], "http://127.0.0.1:9", 1);
 	setenv("SSLKEYLOGFILE", keylog, 1);
 	setenv("CURL_CA_BUNDLE", "/nonexistent", 1);
+	/*
+	 * The helper clears its environment itself, but only once it runs: what
+	 * the caller had must not even reach its dynamic loader, which would run
+	 * the caller's LD_PRELOAD as root.  The canary says if it got there.
+	 */
+	snprintf(preload, sizeof preload, "%s%s%s", old_preload != NULL ? old_preload : "",
+	         old_preload != NULL ? " " : "", canary);
+	setenv("LD_PRELOAD", preload, 1);
+	setenv("NP_CANARY_FILE", marker, 1);
 	auto_decide("approve", "usr_alice", 0.2);
 	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_SUCCESS, &s);
+	if (saved_preload != NULL)
+		setenv("LD_PRELOAD", saved_preload, 1);
+	else
+		unsetenv("LD_PRELOAD");
+	free(saved_preload);
+	unsetenv("NP_CANARY_FILE");
 	for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
 		unsetenv(vars[i]);
 	unsetenv("SSLKEYLOGFILE");
 	unsetenv("CURL_CA_BUNDLE");
 	assert_int_equal(access(keylog, F_OK), -1);
 	assert_instructions(&s, PAM_TEXT_INFO, "np-poll");
+	assert_int_equal(access(marker, F_OK), -1);
 }
 
 /* ---- configuration and policy ---- */
@@ -845,7 +870,7 @@ static void helper_gets_nothing_but_its_pipes(void **state)
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
 	/* The fake helper ends without a word: the module tells it apart from a network error. */
 	expect_last_seen(&s, NOT_REACHED);
-	expect_reason("helper: the helper ended unexpectedly");
+	expect_reason("helper: the helper exited with status 0");
 	signal(SIGPIPE, SIG_DFL);
 	unsetenv("https_proxy");
 	unsetenv("SSLKEYLOGFILE");

@@ -1,4 +1,4 @@
-/* The helper's privilege drop: for good, verified, and never to root. */
+/* The helper's privilege drop: for good, verified, never to root, and without a capability. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,9 +6,14 @@
 
 #include <cmocka.h>
 #include <grp.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
 #include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +31,38 @@ static int in_child(int (*check)(void))
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));
 	return WEXITSTATUS(status);
+}
+
+typedef struct __user_cap_data_struct cap_words[_LINUX_CAPABILITY_U32S_3];
+
+static int read_caps(cap_words caps)
+{
+	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+
+	memset(caps, 0, sizeof(cap_words));
+	return (int)syscall(SYS_capget, &header, caps);
+}
+
+/* No effective, permitted, inheritable or ambient capability (and none bounded, if asked). */
+static bool no_capabilities(bool bounding_too)
+{
+	cap_words caps;
+
+	if (read_caps(caps) != 0)
+		return false;
+	for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		if (caps[i].effective != 0 || caps[i].permitted != 0 || caps[i].inheritable != 0)
+			return false;
+	for (int cap = 0; cap < 64; cap++) {
+		int ambient = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+		int bounded = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+
+		if (ambient > 0 || (bounding_too && bounded > 0))
+			return false;
+		if (bounded < 0)
+			break;
+	}
+	return true;
 }
 
 static int drop_to_nobody(void)
@@ -46,6 +83,8 @@ static int drop_to_nobody(void)
 		return 13;
 	if (setuid(0) == 0 || seteuid(0) == 0)
 		return 14;
+	if (!no_capabilities(true))
+		return 15;
 	return 0;
 }
 
@@ -82,6 +121,45 @@ static void setuid_caller_is_dropped_too(void **state)
 	assert_int_equal(in_child(drop_with_setuid_style_ids), 0);
 }
 
+/*
+ * A process that is not root but holds capabilities (kept across its own
+ * setuid, as a service might): every one goes, inheritable and bounding set
+ * too, though its ids are left alone.
+ */
+static int drop_capabilities_of_a_non_root_process(void)
+{
+	char err[256] = "";
+	struct passwd *nobody = getpwnam("nobody");
+	struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	cap_words caps;
+	const unsigned setpcap = 1U << CAP_SETPCAP, net_raw = 1U << CAP_NET_RAW;
+
+	if (nobody == NULL || prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS, 0, 0, 0) != 0 ||
+	    setresuid(nobody->pw_uid, nobody->pw_uid, nobody->pw_uid) != 0)
+		return 30;
+	/* Back in effect (the uid change cleared only the effective set), one inheritable too. */
+	memset(caps, 0, sizeof caps);
+	caps[0].permitted = caps[0].effective = setpcap | net_raw;
+	caps[0].inheritable = net_raw;
+	if (syscall(SYS_capset, &header, caps) != 0 || no_capabilities(false))
+		return 31;
+	if (np_drop_privileges("nobody", err, sizeof err) != 0)
+		return 32;
+	if (!no_capabilities(true))
+		return 33;
+	if (geteuid() != nobody->pw_uid)
+		return 34;
+	return 0;
+}
+
+static void non_root_process_with_capabilities_loses_them(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(in_child(drop_capabilities_of_a_non_root_process), 0);
+}
+
 static void refuses_root_and_unknown_users(void **state)
 {
 	char err[256] = "";
@@ -107,6 +185,8 @@ static void ordinary_user_changes_nothing(void **state)
 		skip();
 	assert_int_equal(np_drop_privileges("nobody", err, sizeof err), 0);
 	assert_int_equal(geteuid(), before);
+	/* It had no capability to begin with, and has none now; its bounding set it cannot touch. */
+	assert_true(no_capabilities(false));
 }
 
 int main(void)
@@ -114,6 +194,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(root_becomes_helper_user_for_good),
 		cmocka_unit_test(setuid_caller_is_dropped_too),
+		cmocka_unit_test(non_root_process_with_capabilities_loses_them),
 		cmocka_unit_test(refuses_root_and_unknown_users),
 		cmocka_unit_test(ordinary_user_changes_nothing),
 	};
