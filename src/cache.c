@@ -77,6 +77,8 @@ static int meta_to_json(const struct np_cache_meta *meta, char *out, size_t out_
 	int rc = obj == NULL ? -1 : 0;
 
 	rc |= rc == 0 ? np_json_add_string(obj, "account", meta->account) : -1;
+	rc |= rc == 0 ? np_json_add_int64(obj, "invoker_uid", meta->invoker_uid) : -1;
+	rc |= rc == 0 ? np_json_add_string(obj, "invoker", meta->invoker_name) : -1;
 	rc |= rc == 0 ? np_json_add_string(obj, "scope", meta->scope_kind) : -1;
 	rc |= rc == 0 ? np_json_add_string(obj, "service", meta->service) : -1;
 	rc |= rc == 0 ? np_json_add_string(obj, "tty", meta->tty) : -1;
@@ -122,6 +124,8 @@ static int meta_from_json(const char *text, size_t len, struct np_cache_meta *me
 
 	memset(meta, 0, sizeof *meta);
 	if (obj != NULL && get_text(obj, "account", meta->account, sizeof meta->account, &n) &&
+	    np_json_int64(obj, "invoker_uid", &meta->invoker_uid) == NP_JSON_FOUND &&
+	    get_text(obj, "invoker", meta->invoker_name, sizeof meta->invoker_name, &n) &&
 	    get_text(obj, "scope", meta->scope_kind, sizeof meta->scope_kind, &n) &&
 	    get_text(obj, "service", meta->service, sizeof meta->service, &n) &&
 	    get_text(obj, "tty", meta->tty, sizeof meta->tty, &n) &&
@@ -351,13 +355,17 @@ static int append_part(char *out, size_t out_size, size_t *used, const char *par
 int np_cache_scope(bool session_scope, const struct np_scope_parts *parts, char *out,
                    size_t out_size)
 {
-	char leader[64];
+	char leader[64], invoker_uid[32];
 	size_t used = 0;
 	int rc;
 
 	out[0] = '\0';
+	snprintf(invoker_uid, sizeof invoker_uid, "%lu", parts->invoker_uid);
 	rc = append_part(out, out_size, &used, session_scope ? "session" : "user");
 	rc |= append_part(out, out_size, &used, parts->account);
+	rc |= append_part(out, out_size, &used, invoker_uid);
+	rc |= append_part(out, out_size, &used,
+	                  parts->invoker_name != NULL ? parts->invoker_name : "");
 	if (!session_scope || rc != 0)
 		return rc;
 	snprintf(leader, sizeof leader, "%ld@%llu", parts->sid, parts->leader_start);

@@ -506,11 +506,12 @@ def _cache_setup(env: Env) -> tuple[str, str]:
     d, conf = env.setup()
     expect_rc(run("keygen", "--config", conf), 0)
     cache, key = os.path.join(d, "cache"), os.path.join(d, "key")
-    for args in (("alice", "session", "sshd", "pts/3", "192.0.2.7", "usr_alice"),
-                 ("alice", "user", "sudo", "", "", "usr_alice"),
-                 ("bob", "session", "login", "tty1", "", "usr_bob")):
-        w = subprocess.run([WRITER, cache, key, *args, SECRET_TOKEN], capture_output=True,
-                           text=True, timeout=RUN_TIMEOUT)
+    for args, invoker in ((("alice", "session", "sshd", "pts/3", "192.0.2.7", "usr_alice"),
+                           ("0", "")),
+                          (("alice", "user", "sudo", "", "", "usr_alice"), ("1000", "alice")),
+                          (("bob", "session", "login", "tty1", "", "usr_bob"), ("0", ""))):
+        w = subprocess.run([WRITER, cache, key, *args, SECRET_TOKEN, *invoker],
+                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
         if w.returncode != 0:
             raise AssertionError(f"cache writer failed: {w.stderr}")
     # One entry nobody can open: sealed under another key, or damaged.
@@ -526,12 +527,13 @@ def test_cache_list(env: Env) -> None:
     d, conf = _cache_setup(env)
     p = run("cache", "list", "--config", conf)
     expect_rc(p, 0)
-    expect_line(r"^ACCOUNT\s+SCOPE\s+SERVICE\s+TTY\s+RHOST\s+NEXTPAY-ID\s+APPROVED\s+EXPIRES$",
-                p.stdout)
-    expect_line(r"^alice\s+session\s+sshd\s+pts/3\s+192\.0\.2\.7\s+usr_alice\s+\d{4}-\d\d-\d\dT",
-                p.stdout)
-    expect_line(r"^alice\s+user\s+sudo\s+-\s+-\s+usr_alice\s", p.stdout)
-    expect_line(r"^bob\s+session\s+login\s+tty1\s+-\s+usr_bob\s", p.stdout)
+    expect_line(r"^ACCOUNT\s+INVOKER\s+SCOPE\s+SERVICE\s+TTY\s+RHOST\s+NEXTPAY-ID\s+APPROVED"
+                r"\s+EXPIRES$", p.stdout)
+    expect_line(r"^alice\s+uid=0\s+session\s+sshd\s+pts/3\s+192\.0\.2\.7\s+usr_alice\s+"
+                r"\d{4}-\d\d-\d\dT", p.stdout)
+    # Who asked is what an entry serves: the real uid, and PAM_RUSER when set.
+    expect_line(r"^alice\s+uid=1000,ruser=alice\s+user\s+sudo\s+-\s+-\s+usr_alice\s", p.stdout)
+    expect_line(r"^bob\s+uid=0\s+session\s+login\s+tty1\s+-\s+usr_bob\s", p.stdout)
     expect_line(r"^3 entries, 1 unreadable", p.stdout)
     assert SECRET_TOKEN not in p.stdout + p.stderr, "the token was printed"
     assert not TOKEN_RE.search(p.stdout + p.stderr), "something token-shaped was printed"

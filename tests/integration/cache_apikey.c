@@ -96,7 +96,18 @@ static int reset(void **state)
 	setenv("PAM_TTY", "/dev/pts/7", 1);
 	setenv("PAM_RHOST", "192.0.2.10", 1);
 	unsetenv("PAM_AUTHTOK");
+	unsetenv("PAM_RUSER");
 	return 0;
+}
+
+/* What the mock does with the next codes: "approve" (as usr_alice) or "deny". */
+static void next_codes(const char *action)
+{
+	char json[256];
+
+	snprintf(json, sizeof json,
+	         "{\"auto\": {\"action\": \"%s\", \"user\": \"usr_alice\", \"after\": 0.2}}", action);
+	assert_int_equal(mock_post(&api, "/_mock/config", json), 200);
 }
 
 static void sign_in_ok(const char *service)
@@ -509,6 +520,152 @@ static void try_first_pass_falls_back_to_the_browser(void **state)
 	assert_int_equal(mock_count(&api, "create"), 1);
 }
 
+/*
+ * su, sudo with targetpw or rootpw, polkit: PAM_USER is not who is at the
+ * keyboard.  An approval of "su root" by one invoking user must never serve
+ * another, even in the same terminal session within cache_ttl.
+ */
+static void another_pam_ruser_is_never_served(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	setenv("PAM_RUSER", "alice", 1);
+	sign_in_ok("np-items");
+	assert_int_equal(mock_count(&api, "create"), 1);
+	/* From now on every new code is denied: only the cache could say yes. */
+	next_codes("deny");
+	setenv("PAM_RUSER", "mallory", 1);
+	assert_int_equal(run_auth("np-items", test_account(), &s, 0), PAM_MAXTRIES);
+	/* A new code was made, and the approved token never went to the API again. */
+	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_int_equal(mock_count(&api, "me"), 1);
+	/* No PAM_RUSER at all is not "alice" either. */
+	unsetenv("PAM_RUSER");
+	memset(&s, 0, sizeof s);
+	assert_int_equal(run_auth("np-items", test_account(), &s, 0), PAM_MAXTRIES);
+	assert_int_equal(mock_count(&api, "create"), 3);
+	/* The one who approved is still served, from the cache. */
+	setenv("PAM_RUSER", "alice", 1);
+	sign_in_ok("np-items");
+	assert_int_equal(mock_count(&api, "create"), 3);
+	assert_int_equal(mock_count(&api, "me"), 2);
+}
+
+#define CHILD_OTHER_UID "--child-sign-in-as-uid-65534"
+#define OTHER_UID 65534
+
+/*
+ * In the copy: one sign-in whose real uid is 65534 while the effective uid
+ * stays 0, as in sudo or su started by that user; the answer is the exit
+ * status: 0 when pam_authenticate returned expected_rc.
+ */
+static int child_sign_in_as_another_uid(const char *expected_rc)
+{
+	struct script s = { 0 };
+	int rc;
+
+	if (setresuid(OTHER_UID, 0, 0) != 0 || getuid() != OTHER_UID || geteuid() != 0)
+		return 102;
+	rc = run_auth("np-items", test_account(), &s, 0);
+	if (rc != atoi(expected_rc)) {
+		fprintf(stderr, "sign-in with real uid %d: %d, expected %s\n", OTHER_UID, rc,
+		        expected_rc);
+		seen_dump(&s.seen);
+		return 101;
+	}
+	return 0;
+}
+
+/* Runs the copy as CHILD_OTHER_UID in this session (same tty, host and leader). */
+static int sign_in_as_another_uid(int expected_rc)
+{
+	char expected[16];
+	pid_t pid;
+
+	snprintf(expected, sizeof expected, "%d", expected_rc);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return 125;
+	if (pid == 0) {
+		execl(self_path, self_path, CHILD_OTHER_UID, expected, (char *)NULL);
+		_exit(127);
+	}
+	return exit_code_of(pid);
+}
+
+static void another_real_uid_is_never_served(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		fprintf(stderr, "  skipped: a real uid of another user needs root\n");
+		skip();
+	}
+	assert_int_not_equal(getuid(), OTHER_UID);
+	sign_in_ok("np-items");
+	next_codes("deny");
+	/* Same account, service, tty, host and session; only the real uid differs. */
+	assert_int_equal(sign_in_as_another_uid(PAM_MAXTRIES), 0);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_int_equal(mock_count(&api, "me"), 1);
+	/* That user's own approval serves that user, in a later process too. */
+	next_codes("approve");
+	assert_int_equal(sign_in_as_another_uid(PAM_SUCCESS), 0);
+	assert_int_equal(mock_count(&api, "create"), 3);
+	next_codes("deny");
+	assert_int_equal(sign_in_as_another_uid(PAM_SUCCESS), 0);
+	assert_int_equal(mock_count(&api, "create"), 3);
+	/* And the first entry still serves the first invoker alone. */
+	sign_in_ok("np-items");
+	assert_int_equal(mock_count(&api, "create"), 3);
+}
+
+/* cache_scope = user reuses from anywhere, but only for the same invoking user. */
+static void user_scope_is_bound_to_the_invoking_user(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	cached_config("cache_scope = user\n");
+	setenv("PAM_RUSER", "alice", 1);
+	sign_in_ok("np-items");
+	next_codes("deny");
+	setenv("PAM_TTY", "/dev/pts/9", 1);
+	sign_in_ok("np-items");
+	setenv("PAM_RUSER", "mallory", 1);
+	assert_int_equal(run_auth("np-items", test_account(), &s, 0), PAM_MAXTRIES);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_int_equal(mock_count(&api, "me"), 2);
+}
+
+/* An entry of the earlier format (version 1, not bound to the invoker) is never used. */
+static void entry_of_an_older_format_is_not_used(void **state)
+{
+	char path[2048], log[8192];
+	struct script s = { 0 };
+	FILE *f;
+	int rc;
+
+	(void)state;
+	sign_in_ok("np-items");
+	entry_path(path, sizeof path);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 7, SEEK_SET), 0);
+	assert_int_equal(fputc(1, f), 1);
+	assert_int_equal(fclose(f), 0);
+	next_codes("deny");
+	log_capture_begin();
+	rc = run_auth("np-items", test_account(), &s, 0);
+	log_capture_end(log, sizeof log);
+	assert_int_equal(rc, PAM_MAXTRIES);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_int_equal(mock_count(&api, "me"), 1);
+	assert_non_null(strstr(log, "unknown format version; removed"));
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, reset)
 
 /*
@@ -551,6 +708,10 @@ int main(int argc, char **argv)
 		T(api_key_from_the_previous_module),
 		T(use_first_pass_without_a_key_fails),
 		T(try_first_pass_falls_back_to_the_browser),
+		T(another_pam_ruser_is_never_served),
+		T(another_real_uid_is_never_served),
+		T(user_scope_is_bound_to_the_invoking_user),
+		T(entry_of_an_older_format_is_not_used),
 	};
 
 	self_path = argv[0];
@@ -562,6 +723,8 @@ int main(int argc, char **argv)
 		return child_namespace_init();
 	if (argc == 2 && strcmp(argv[1], CHILD_NO_LEADER) == 0)
 		return child_sign_in_twice_without_a_visible_leader();
+	if (argc == 3 && strcmp(argv[1], CHILD_OTHER_UID) == 0)
+		return child_sign_in_as_another_uid(argv[2]);
 	if (argc != 1) {
 		fprintf(stderr, "usage: %s\n", argv[0]);
 		return 2;
