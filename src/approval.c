@@ -72,6 +72,7 @@ void np_approval_open(struct session *s)
 
 int np_approval_reuse(struct session *s)
 {
+	const struct np_account account = { s->account, s->account_personal };
 	struct np_cache_payload *entry = NULL;
 	char err[512] = "";
 	const char *why = NULL;
@@ -120,9 +121,10 @@ int np_approval_reuse(struct session *s)
 		cache_log(s, LOG_WARNING, "token answered for another identity; entry removed", "");
 		goto out;
 	}
-	if (!np_usermap_allows(&s->map, &s->cfg, s->account, s->msg.identity.user_id,
+	if (!np_usermap_allows(&s->map, &s->cfg, &account, s->msg.identity.user_id,
 	                       s->msg.identity.email, &why)) {
 		np_cache_remove(&s->cache, s->scope);
+		cache_log(s, LOG_NOTICE, "identity no longer allowed by the map; entry removed", why);
 		goto out;
 	}
 	snprintf(s->user_id, sizeof s->user_id, "%s", s->msg.identity.user_id);

@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "api_key.h"
 #include "approval.h"
 #include "device_flow.h"
@@ -87,6 +88,7 @@ static int find_account(struct session *s)
 		return session_outcome(s, PAM_SERVICE_ERR, "error", "account lookup failed");
 	if (found == NULL)
 		return session_outcome(s, PAM_USER_UNKNOWN, "failure", "no such local account");
+	s->account_personal = np_uid_is_personal(pw.pw_uid, np_uid_min(NP_LOGIN_DEFS));
 	return PAM_SUCCESS;
 }
 
@@ -104,18 +106,21 @@ static int load_map(struct session *s)
 static int decide(struct session *s)
 {
 	const struct np_msg_identity *who = &s->msg.identity;
+	const struct np_account account = { s->account, s->account_personal };
 	const char *why = NULL;
 	char text[PAM_MAX_MSG_SIZE];
 	char shown[NP_EMAIL_MAX + 1];
+	char reason[192];
 
 	snprintf(s->user_id, sizeof s->user_id, "%s", who->user_id);
-	if (np_usermap_allows(&s->map, &s->cfg, s->account, who->user_id, who->email, &why))
+	if (np_usermap_allows(&s->map, &s->cfg, &account, who->user_id, who->email, &why))
 		return session_outcome(s, PAM_SUCCESS, "success", why);
 	np_sanitize_str(shown, sizeof shown, who->email[0] != '\0' ? who->email : who->user_id);
 	snprintf(text, sizeof text, "NextPay account %s may not sign in as %s on this host.", shown,
 	         s->account_shown);
 	session_tell(s, text);
-	return session_outcome(s, PAM_AUTH_ERR, "refused", "identity does not map to this account");
+	snprintf(reason, sizeof reason, "identity does not map to this account (%s)", why);
+	return session_outcome(s, PAM_AUTH_ERR, "refused", reason);
 }
 
 static int sign_in(struct session *s, int argc, const char **argv)

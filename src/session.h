@@ -38,6 +38,7 @@ struct session {
 	struct np_msg_code code;    /* the code being shown */
 	const char *service;
 	const char *account;
+	bool account_personal;      /* not root, nobody or a system account (account.h) */
 	char account_shown[ACCOUNT_SHOWN + 1];
 	char host_shown[HOST_SHOWN + 1];
 	char rhost_shown[128];

@@ -404,6 +404,21 @@ def test_login_approved_not_mapped(env: Env) -> None:
                 p.stdout)
 
 
+def test_login_localpart_never_names_root(env: Env) -> None:
+    # What the module decides: "Root@Example.com" is no licence to be root.
+    env.mock.add_user(id="usr_ctl_rootmail", email="Root@Example.com")
+    d, conf = env.setup(usermap="# nothing\n", extra={"map_email_localpart": "yes",
+                                                    "allowed_domains": "example.com"})
+    env.mock.config({"auto": {"action": "approve", "user": "usr_ctl_rootmail", "after": 0.3}})
+    try:
+        p = run("login", "--config", conf, "--user", "root")
+    finally:
+        env.mock.config({"auto": {"action": "approve", "user": AUTO_USER, "after": 0.3}})
+    expect_rc(p, 1)
+    expect_line(r"^NextPay account Root@Example\.com may not sign in as root on this host "
+                r"\(e-mail local part never names root or a system account\)\.$", p.stdout)
+
+
 def test_login_email_rule(env: Env) -> None:
     account = me()
     d, conf = env.setup(usermap=f"Demo@Example.com {account}\n")

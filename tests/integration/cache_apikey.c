@@ -1,8 +1,9 @@
 /*
- * The approval cache and API-key sign-in, through the real libpam, helper
- * and mock.  Services np-items / np-items-prompt put PAM_TTY, PAM_RHOST and
- * PAM_AUTHTOK from the environment into the handle (pam_wrapper's
- * pam_set_items), as sshd, login or an earlier module would.
+ * The approval cache, API-key sign-in and the identity policy around them,
+ * through the real libpam, helper and mock.  Services np-items /
+ * np-items-prompt put PAM_TTY, PAM_RHOST, PAM_RUSER and PAM_AUTHTOK from the
+ * environment into the handle (pam_wrapper's pam_set_items), as sshd, login,
+ * sudo or an earlier module would.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,11 +20,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pwd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "harness.h"
 
 #define ALICE_KEY "npk_alice_0123456789abcdef"
@@ -45,10 +48,64 @@ static int group_setup(void **state)
 	return 0;
 }
 
+/* An account tool (useradd, userdel) outside pam_wrapper, retried while another holds the lock. */
+static int account_tool(const char *command)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof cmd, "env -u LD_PRELOAD -u PAM_WRAPPER %s >/dev/null 2>&1", command);
+	for (int i = 0; i < 60; i++) {
+		if (system(cmd) == 0)
+			return 0;
+		usleep(500000);
+	}
+	return -1;
+}
+
+static char person[64];    /* a person's account to sign in as, or "" */
+static bool person_made;   /* ... made by this suite, to be removed */
+
+/*
+ * A person's account (uid at least UID_MIN, not root or nobody), as the
+ * e-mail local part may name: the one running the tests, or, as root, one
+ * made for this suite and removed when it ends.  NULL when there is none.
+ */
+static const char *personal_account(void)
+{
+	struct passwd *pw;
+	char cmd[256];
+
+	if (person[0] != '\0')
+		return person;
+	pw = getpwnam(test_account());
+	if (pw != NULL && np_uid_is_personal(pw->pw_uid, np_uid_min(NP_LOGIN_DEFS))) {
+		snprintf(person, sizeof person, "%s", test_account());
+		return person;
+	}
+	if (geteuid() != 0)
+		return NULL;
+	snprintf(person, sizeof person, "npmail-%06lx", (unsigned long)getpid() & 0xffffffUL);
+	snprintf(cmd, sizeof cmd, "useradd -M -s /usr/sbin/nologin %s", person);
+	if (account_tool(cmd) != 0) {
+		fprintf(stderr, "cannot create the account %s\n", person);
+		person[0] = '\0';
+		return NULL;
+	}
+	person_made = true;
+	return person;
+}
+
 static int group_teardown(void **state)
 {
+	char cmd[256];
+
 	(void)state;
 	mock_stop(&api);
+	if (person_made) {
+		snprintf(cmd, sizeof cmd, "userdel %s", person);
+		if (account_tool(cmd) != 0)
+			fprintf(stderr, "cannot remove the account %s\n", person);
+	}
 	return 0;
 }
 
@@ -100,14 +157,51 @@ static int reset(void **state)
 	return 0;
 }
 
-/* What the mock does with the next codes: "approve" (as usr_alice) or "deny". */
-static void next_codes(const char *action)
+/* What the mock does with the next codes: "approve" as user, or "deny". */
+static void next_codes_as(const char *action, const char *user)
 {
 	char json[256];
 
 	snprintf(json, sizeof json,
-	         "{\"auto\": {\"action\": \"%s\", \"user\": \"usr_alice\", \"after\": 0.2}}", action);
+	         "{\"auto\": {\"action\": \"%s\", \"user\": \"%s\", \"after\": 0.2}}", action,
+	         user);
 	assert_int_equal(mock_post(&api, "/_mock/config", json), 200);
+}
+
+static void next_codes(const char *action)
+{
+	next_codes_as(action, "usr_alice");
+}
+
+/* A NextPay identity of the mock's with this e-mail address. */
+static void mock_identity(const char *user_id, const char *email)
+{
+	char json[512];
+
+	snprintf(json, sizeof json, "{\"id\": \"%s\", \"email\": \"%s\"}", user_id, email);
+	assert_int_equal(mock_post(&api, "/_mock/user", json), 200);
+}
+
+/* One sign-in as account; its return code, and into log what the module logged. */
+static int sign_in_logged(const char *service, const char *account, struct script *s,
+                          char *log, size_t log_size)
+{
+	int rc;
+
+	log_capture_begin();
+	rc = run_auth(service, account, s, 0);
+	log_capture_end(log, log_size);
+	if (rc == -1 || rc == -2) {
+		fprintf(stderr, "%s", log);
+		seen_dump(&s->seen);
+	}
+	return rc;
+}
+
+static void assert_logged(const char *log, const char *needle)
+{
+	if (strstr(log, needle) == NULL)
+		fail_msg("the log does not say \"%s\":\n%s", needle, log);
 }
 
 static void sign_in_ok(const char *service)
@@ -666,6 +760,88 @@ static void entry_of_an_older_format_is_not_used(void **state)
 	assert_int_equal(access(path, F_OK), -1);
 }
 
+/*
+ * map_email_localpart: "Root@Example.com" with allowed_domains = example.com
+ * must never sign in as root, nor "Daemon@" as daemon (uid below UID_MIN).
+ * Only an explicit map line may name such an account.
+ */
+static void localpart_never_names_root_or_a_system_account(void **state)
+{
+	const char *const accounts[] = { "root", "daemon" };
+	const char *const emails[] = { "Root@Example.com", "Daemon@example.COM" };
+	const char *const ids[] = { "usr_mail_root", "usr_mail_daemon" };
+	char log[8192], map[256], refused[128];
+
+	(void)state;
+	write_config(&api, "map_email_localpart = yes\nallowed_domains = example.com\n");
+	for (int i = 0; i < 2; i++) {
+		struct script s = { 0 };
+
+		mock_identity(ids[i], emails[i]);
+		next_codes_as("approve", ids[i]);
+		assert_int_equal(sign_in_logged("np-poll", accounts[i], &s, log, sizeof log),
+		                 PAM_AUTH_ERR);
+		snprintf(refused, sizeof refused, "may not sign in as %s on this host", accounts[i]);
+		assert_true(seen_contains(&s.seen, refused));
+		snprintf(refused, sizeof refused, "refused: account=%s nextpay_id=%s", accounts[i],
+		         ids[i]);
+		assert_logged(log, refused);
+		assert_logged(log, "e-mail local part never names root or a system account");
+	}
+	/* An explicit line for the same account and address still works. */
+	snprintf(map, sizeof map, "usr_alice %s\nroot@example.com root\n", test_account());
+	write_usermap(map);
+	{
+		struct script s = { 0 };
+
+		next_codes_as("approve", ids[0]);
+		assert_int_equal(sign_in_logged("np-poll", "root", &s, log, sizeof log), PAM_SUCCESS);
+		assert_logged(log, "success: account=root nextpay_id=usr_mail_root");
+		assert_logged(log, "e-mail rule");
+	}
+	snprintf(map, sizeof map, "usr_alice %s\n", test_account());
+	write_usermap(map);
+}
+
+/* map_email_localpart for a person's account: ASCII case folded, the domain list whole. */
+static void localpart_folds_case_and_keeps_to_allowed_domains(void **state)
+{
+	const char *account = personal_account();
+	char upper[64], email[128], log[8192];
+	struct {
+		const char *id, *domain;
+		int rc;
+		const char *reason;
+	} cases[] = {
+		{ "usr_mail_upper", "EXAMPLE.com", PAM_SUCCESS, "e-mail local part" },
+		{ "usr_mail_second", "Corp.Example", PAM_SUCCESS, "e-mail local part" },
+		{ "usr_mail_other", "example.org", PAM_AUTH_ERR, "(no rule)" },
+		{ "usr_mail_sub", "sub.example.com", PAM_AUTH_ERR, "(no rule)" },
+		{ "usr_mail_suffix", "example.com.evil", PAM_AUTH_ERR, "(no rule)" },
+	};
+
+	(void)state;
+	if (account == NULL) {
+		fprintf(stderr, "  skipped: no account with a uid of at least UID_MIN\n");
+		skip();
+	}
+	for (size_t i = 0; i <= strlen(account) && i < sizeof upper; i++)
+		upper[i] = (char)(account[i] >= 'a' && account[i] <= 'z' ? account[i] - 'a' + 'A'
+		                                                         : account[i]);
+	upper[sizeof upper - 1] = '\0';
+	write_config(&api, "map_email_localpart = yes\nallowed_domains = example.com,corp.example\n");
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct script s = { 0 };
+
+		snprintf(email, sizeof email, "%s@%s", upper, cases[i].domain);
+		mock_identity(cases[i].id, email);
+		next_codes_as("approve", cases[i].id);
+		if (sign_in_logged("np-poll", account, &s, log, sizeof log) != cases[i].rc)
+			fail_msg("%s as %s: not %d\n%s", email, account, cases[i].rc, log);
+		assert_logged(log, cases[i].reason);
+	}
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, reset)
 
 /*
@@ -712,6 +888,8 @@ int main(int argc, char **argv)
 		T(another_real_uid_is_never_served),
 		T(user_scope_is_bound_to_the_invoking_user),
 		T(entry_of_an_older_format_is_not_used),
+		T(localpart_never_names_root_or_a_system_account),
+		T(localpart_folds_case_and_keeps_to_allowed_domains),
 	};
 
 	self_path = argv[0];
