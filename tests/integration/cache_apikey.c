@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <json.h>
 #include <sched.h>
 #include <security/pam_appl.h>
 #include <stdbool.h>
@@ -28,21 +29,27 @@
 
 #include "account.h"
 #include "harness.h"
+#include "validate.h"
 
 #define ALICE_KEY "npk_alice_0123456789abcdef"
 
 static struct mock api;
 static char cache_dir[1024], key_path[1024];
 
-static int group_setup(void **state)
+/* The identity map of every test but those that change it: usr_alice may be this account. */
+static void default_usermap(void)
 {
 	char usermap[1024];
 
+	snprintf(usermap, sizeof usermap, "usr_alice %s\n", test_account());
+	write_usermap(usermap);
+}
+
+static int group_setup(void **state)
+{
 	(void)state;
 	if (mock_start(&api, "mock-cache", NULL) != 0)
 		return -1;
-	snprintf(usermap, sizeof usermap, "usr_alice %s\n", test_account());
-	write_usermap(usermap);
 	snprintf(cache_dir, sizeof cache_dir, "%s/cache", test_dir());
 	snprintf(key_path, sizeof key_path, "%s/conf/cache.key", test_dir());
 	return 0;
@@ -150,6 +157,7 @@ static int reset(void **state)
 	assert_int_equal(system(cmd), 0);
 	write_key(0600);
 	cached_config(NULL);
+	default_usermap();
 	setenv("PAM_TTY", "/dev/pts/7", 1);
 	setenv("PAM_RHOST", "192.0.2.10", 1);
 	unsetenv("PAM_AUTHTOK");
@@ -761,31 +769,282 @@ static void user_scope_is_bound_to_the_invoking_user(void **state)
 	assert_int_equal(mock_count(&api, "me"), 2);
 }
 
-/* An entry of the earlier format (version 1, not bound to the invoker) is never used. */
-static void entry_of_an_older_format_is_not_used(void **state)
+/*
+ * Signs in (approved, and stored), damages the store, and signs in again with
+ * every new code denied: the damaged store must sign nobody in, its token
+ * must not reach the API again, and the log must say why.  Returns the
+ * entry's path.
+ */
+static void damaged_store_is_not_used(void (*damage)(const char *entry), const char *reason,
+                                      char *path, size_t path_size)
 {
-	char path[2048], log[8192];
 	struct script s = { 0 };
-	FILE *f;
-	int rc;
+	char log[8192];
 
-	(void)state;
 	sign_in_ok("np-items");
-	entry_path(path, sizeof path);
-	f = fopen(path, "r+b");
+	entry_path(path, path_size);
+	damage(path);
+	next_codes("deny");
+	assert_int_equal(sign_in_logged("np-items", test_account(), &s, log, sizeof log),
+	                 PAM_MAXTRIES);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_int_equal(mock_count(&api, "me"), 1);
+	assert_log_line(log, (const char *[]){ "cache:", reason, NULL });
+}
+
+/* A damaged entry (not its directory) is also removed, so it is not looked at again. */
+static void damaged_entry_is_removed(void (*damage)(const char *entry), const char *reason)
+{
+	char path[2048];
+	struct stat st;
+
+	damaged_store_is_not_used(damage, reason, path, sizeof path);
+	assert_int_equal(lstat(path, &st), -1);
+}
+
+static void as_version_1(const char *entry)
+{
+	FILE *f = fopen(entry, "r+b");
+
 	assert_non_null(f);
 	assert_int_equal(fseek(f, 7, SEEK_SET), 0);
 	assert_int_equal(fputc(1, f), 1);
 	assert_int_equal(fclose(f), 0);
+}
+
+/* An entry of the earlier format (version 1, not bound to the invoker) is never used. */
+static void entry_of_an_older_format_is_not_used(void **state)
+{
+	(void)state;
+	damaged_entry_is_removed(as_version_1, "unknown format version; removed");
+}
+
+/* How many /auth/me requests the mock saw with this token. */
+static int me_requests_with(const char *token)
+{
+	char *text = mock_stats(&api);
+	struct json_object *stats = text != NULL ? json_tokener_parse(text) : NULL;
+	struct json_object *log = NULL, *field = NULL;
+	char bearer[NP_TOKEN_MAX + 16];
+	int n = 0;
+
+	snprintf(bearer, sizeof bearer, "Bearer %s", token);
+	assert_non_null(stats);
+	assert_true(json_object_object_get_ex(stats, "log", &log));
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		struct json_object *entry = json_object_array_get_idx(log, i);
+
+		if (json_object_object_get_ex(entry, "endpoint", &field) &&
+		    json_object_get_string(field) != NULL &&
+		    strcmp(json_object_get_string(field), "me") == 0 &&
+		    json_object_object_get_ex(entry, "authorization", &field) &&
+		    json_object_get_string(field) != NULL &&
+		    strcmp(json_object_get_string(field), bearer) == 0)
+			n++;
+	}
+	json_object_put(stats);
+	free(text);
+	return n;
+}
+
+/*
+ * A token past its own exp is not offered to the API at all.  The mock here
+ * accepts expired tokens, so only the module's own check of token_exp stands
+ * between the stale entry and a sign-in.
+ */
+static void cached_token_past_its_exp_is_not_offered(void **state)
+{
+	char token[NP_TOKEN_MAX + 1], log[8192];
+	struct script s = { 0 };
+
+	(void)state;
+	assert_int_equal(mock_post(&api, "/_mock/config",
+	                           "{\"token_lifetime\": 2, \"accept_expired\": true}"),
+	                 200);
+	sign_in_ok("np-items");
+	assert_true(mock_last_bearer(&api, "me", token, sizeof token));
+	assert_int_equal(me_requests_with(token), 1);
+	sleep(3);
 	next_codes("deny");
-	log_capture_begin();
-	rc = run_auth("np-items", test_account(), &s, 0);
-	log_capture_end(log, sizeof log);
-	assert_int_equal(rc, PAM_MAXTRIES);
+	assert_int_equal(sign_in_logged("np-items", test_account(), &s, log, sizeof log),
+	                 PAM_MAXTRIES);
+	assert_int_equal(me_requests_with(token), 1);
 	assert_int_equal(mock_count(&api, "create"), 2);
-	assert_int_equal(mock_count(&api, "me"), 1);
-	assert_non_null(strstr(log, "unknown format version; removed"));
-	assert_int_equal(access(path, F_OK), -1);
+	assert_log_line(log, (const char *[]){ "cache:", "token expired; removed", NULL });
+}
+
+/* Someone removed from the identity map does not get in from an approval made before. */
+static void removed_from_the_map_is_not_served_from_the_cache(void **state)
+{
+	char map[512], path[2048], log[8192];
+	struct script s = { 0 };
+	struct stat st;
+
+	(void)state;
+	sign_in_ok("np-items");
+	entry_path(path, sizeof path);
+	snprintf(map, sizeof map, "usr_bob %s\n", test_account());
+	write_usermap(map);
+	next_codes("deny");
+	assert_int_equal(sign_in_logged("np-items", test_account(), &s, log, sizeof log),
+	                 PAM_MAXTRIES);
+	/* The token was still good (one whoami), but the map said no. */
+	assert_int_equal(mock_count(&api, "me"), 2);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_log_line(log, (const char *[]){ "cache:", "no longer allowed by the map", NULL });
+	assert_int_equal(lstat(path, &st), -1);
+}
+
+/*
+ * The cached user id must be the one /auth/me answers for, even when the
+ * other identity would map to the account as well.
+ */
+static void token_answering_for_another_identity_is_not_served(void **state)
+{
+	char map[512], log[8192];
+	struct script s = { 0 };
+
+	(void)state;
+	snprintf(map, sizeof map, "usr_alice %s\nusr_bob %s\n", test_account(), test_account());
+	write_usermap(map);
+	sign_in_ok("np-items");
+	assert_int_equal(mock_post(&api, "/_mock/reassign",
+	                           "{\"user\": \"usr_alice\", \"to\": \"usr_bob\"}"),
+	                 200);
+	next_codes("deny");
+	assert_int_equal(sign_in_logged("np-items", test_account(), &s, log, sizeof log),
+	                 PAM_MAXTRIES);
+	assert_int_equal(mock_count(&api, "me"), 2);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_log_line(log, (const char *[]){ "cache:", "token answered for another identity",
+	                                       NULL });
+}
+
+static void open_the_directory_to_its_group(const char *entry)
+{
+	(void)entry;
+	assert_int_equal(chmod(cache_dir, 0750), 0);
+}
+
+static void cache_dir_open_to_its_group_is_not_used(void **state)
+{
+	char path[2048];
+	struct stat st;
+
+	(void)state;
+	damaged_store_is_not_used(open_the_directory_to_its_group,
+	                          "mode 0750 gives group or other access, must be 0700", path,
+	                          sizeof path);
+	/* The module touches nothing in a directory it does not trust. */
+	assert_int_equal(lstat(path, &st), 0);
+}
+
+static void make_readable_by_others(const char *entry)
+{
+	assert_int_equal(chmod(entry, 0644), 0);
+}
+
+static void entry_readable_by_others_is_not_used(void **state)
+{
+	(void)state;
+	damaged_entry_is_removed(make_readable_by_others,
+	                         "group or other access in its mode, must be 0600; removed");
+}
+
+/* The good entry, moved out of the directory, with a symlink to it in its place. */
+static void replace_by_a_symlink(const char *entry)
+{
+	char moved[1024];
+
+	snprintf(moved, sizeof moved, "%s/moved.entry", test_dir());
+	assert_int_equal(rename(entry, moved), 0);
+	assert_int_equal(symlink(moved, entry), 0);
+}
+
+static void entry_that_is_a_symlink_is_not_used(void **state)
+{
+	(void)state;
+	damaged_entry_is_removed(replace_by_a_symlink,
+	                         "a symbolic link, not a regular file; removed");
+}
+
+/* Opened without care, a FIFO would hang the sign-in. */
+static void replace_by_a_fifo(const char *entry)
+{
+	assert_int_equal(unlink(entry), 0);
+	assert_int_equal(mkfifo(entry, 0600), 0);
+}
+
+static void entry_that_is_a_fifo_is_not_used(void **state)
+{
+	(void)state;
+	damaged_entry_is_removed(replace_by_a_fifo, "not a regular file; removed");
+}
+
+static void give_to_another_uid(const char *entry)
+{
+	assert_int_equal(chown(entry, OTHER_UID, (gid_t)-1), 0);
+}
+
+static void entry_owned_by_another_uid_is_not_used(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		fprintf(stderr, "  skipped: a file of another owner needs root\n");
+		skip();
+	}
+	damaged_entry_is_removed(give_to_another_uid, "owned by another uid; removed");
+}
+
+/* The path of the one entry file other than known; there must be exactly two. */
+static void other_entry_path(const char *known, char *out, size_t out_size)
+{
+	DIR *dir = opendir(cache_dir);
+	struct dirent *entry;
+	char path[2048];
+	int entries = 0;
+
+	assert_non_null(dir);
+	out[0] = '\0';
+	while ((entry = readdir(dir)) != NULL) {
+		if (entry->d_name[0] == '.')
+			continue;
+		entries++;
+		snprintf(path, sizeof path, "%s/%s", cache_dir, entry->d_name);
+		if (strcmp(path, known) != 0)
+			snprintf(out, out_size, "%s", path);
+	}
+	closedir(dir);
+	assert_int_equal(entries, 2);
+	assert_true(out[0] != '\0');
+}
+
+/*
+ * An entry copied over another scope's file (another terminal's here) does
+ * not open there: the scope is in the payload's associated data, not only in
+ * the file name.
+ */
+static void entry_copied_to_another_scope_does_not_open(void **state)
+{
+	char first[2048], second[2048], cmd[4200], log[8192];
+	struct script s = { 0 };
+
+	(void)state;
+	sign_in_ok("np-items");
+	entry_path(first, sizeof first);
+	setenv("PAM_TTY", "/dev/pts/8", 1);
+	sign_in_ok("np-items");
+	assert_int_equal(mock_count(&api, "create"), 2);
+	/* The second terminal's entry, overwritten with the first one's bytes. */
+	other_entry_path(first, second, sizeof second);
+	snprintf(cmd, sizeof cmd, "cp -p %s %s", first, second);
+	assert_int_equal(system(cmd), 0);
+	next_codes("deny");
+	assert_int_equal(sign_in_logged("np-items", test_account(), &s, log, sizeof log),
+	                 PAM_MAXTRIES);
+	assert_int_equal(mock_count(&api, "create"), 3);
+	assert_int_equal(mock_count(&api, "me"), 2);
+	assert_log_line(log, (const char *[]){ "cache:", "does not decrypt", "removed", NULL });
 }
 
 /*
@@ -827,8 +1086,6 @@ static void localpart_never_names_root_or_a_system_account(void **state)
 		assert_log_line(log, (const char *[]){ "success:", "root", "usr_mail_root",
 		                                       "e-mail rule", NULL });
 	}
-	snprintf(map, sizeof map, "usr_alice %s\n", test_account());
-	write_usermap(map);
 }
 
 /* map_email_localpart for a person's account: ASCII case folded, the domain list whole. */
@@ -919,6 +1176,15 @@ int main(int argc, char **argv)
 		T(entry_of_an_older_format_is_not_used),
 		T(localpart_never_names_root_or_a_system_account),
 		T(localpart_folds_case_and_keeps_to_allowed_domains),
+		T(cached_token_past_its_exp_is_not_offered),
+		T(removed_from_the_map_is_not_served_from_the_cache),
+		T(token_answering_for_another_identity_is_not_served),
+		T(cache_dir_open_to_its_group_is_not_used),
+		T(entry_readable_by_others_is_not_used),
+		T(entry_that_is_a_symlink_is_not_used),
+		T(entry_that_is_a_fifo_is_not_used),
+		T(entry_owned_by_another_uid_is_not_used),
+		T(entry_copied_to_another_scope_does_not_open),
 	};
 
 	self_path = argv[0];
