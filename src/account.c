@@ -41,30 +41,32 @@ static unsigned long uid_min_value(const char *value, size_t len)
 	return n;
 }
 
+static const char *skip_blanks(const char *p, const char *end)
+{
+	while (p < end && is_blank(*p))
+		p++;
+	return p;
+}
+
 unsigned long np_uid_min_parse(const char *text, size_t len)
 {
 	static const char key[] = "UID_MIN";
 	const size_t key_len = sizeof key - 1;
+	const char *end = text + len;
 	unsigned long uid_min = NP_UID_MIN_DEFAULT;
-	size_t pos = 0;
 
-	while (pos < len) {
-		const char *line = text + pos;
-		const char *newline = memchr(line, '\n', len - pos);
-		size_t line_len = newline != NULL ? (size_t)(newline - line) : len - pos;
-		size_t i = 0;
+	for (const char *line = text; line < end;) {
+		const char *newline = memchr(line, '\n', (size_t)(end - line));
+		const char *stop = newline != NULL ? newline : end;
+		const char *p = skip_blanks(line, stop);
 
-		pos += line_len + 1;
-		while (i < line_len && is_blank(line[i]))
-			i++;
-		if (line_len - i <= key_len || memcmp(line + i, key, key_len) != 0 ||
-		    !is_blank(line[i + key_len]))
+		line = stop + 1;
+		if ((size_t)(stop - p) <= key_len || memcmp(p, key, key_len) != 0 ||
+		    !is_blank(p[key_len]))
 			continue;
-		i += key_len;
-		while (i < line_len && is_blank(line[i]))
-			i++;
+		p = skip_blanks(p + key_len, stop);
 		/* As useradd: the last line wins, and one it cannot read means the default. */
-		uid_min = uid_min_value(line + i, line_len - i);
+		uid_min = uid_min_value(p, (size_t)(stop - p));
 		if (uid_min == 0)
 			uid_min = NP_UID_MIN_DEFAULT;
 	}
