@@ -453,6 +453,7 @@ static enum np_cache_status open_dir(struct np_cache *c, const char *dir, bool c
 	close(fd);
 	return NP_CACHE_ERROR;
 }
+
 static enum np_cache_status read_key(struct np_cache *c, const char *key_path, char *err,
                                      size_t err_size)
 {

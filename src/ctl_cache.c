@@ -116,8 +116,8 @@ static int list_entries(struct np_cache *c, const char *dir)
 		printf("No readable cache entries in %s.\n", dir);
 	printf("%u entr%s, %u unreadable%s\n", listing.shown, listing.shown == 1 ? "y" : "ies",
 	       unreadable,
-	       unreadable > 0 ? " (sealed under another key, an older format, or damaged; \"" CTL_PROGRAM
-	                        " cache purge\" removes them)"
+	       unreadable > 0 ? " (sealed under another key, an older format, or damaged; \""
+	                        CTL_PROGRAM " cache purge\" removes them)"
 	                      : "");
 	return CTL_EXIT_OK;
 }
