@@ -8,6 +8,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sanitize.h"
 
@@ -19,19 +20,37 @@ static void cache_log(struct session *s, int priority, const char *what, const c
 	pam_syslog(s->pamh, priority, "cache: %s%s%s", what, clean[0] != '\0' ? ": " : "", clean);
 }
 
+/* A PAM item as text: "" when it is not set. */
+static const char *item_text(const struct session *s, int type)
+{
+	const void *item = NULL;
+
+	return pam_get_item(s->pamh, type, &item) == PAM_SUCCESS && item != NULL ? item : "";
+}
+
+/*
+ * Whoever asked for this sign-in, as sudo's own timestamps see them: the real
+ * uid of the calling process, and PAM_RUSER when the application sets it.
+ * Under su, sudo with targetpw or rootpw, and polkit, PAM_USER is not the
+ * person at the keyboard; an approval must never serve another invoker.
+ */
+static void invoking_user(const struct session *s, unsigned long *uid, const char **name)
+{
+	*uid = (unsigned long)getuid();
+	*name = item_text(s, PAM_RUSER);
+}
+
 void np_approval_open(struct session *s)
 {
 	struct np_scope_parts parts = { .account = s->account, .service = s->service };
-	const void *item = NULL;
 	char err[512] = "";
 	enum np_cache_status status;
 
 	if (!s->cfg.cache)
 		return;
-	parts.tty = pam_get_item(s->pamh, PAM_TTY, &item) == PAM_SUCCESS && item != NULL ? item : "";
-	item = NULL;
-	parts.rhost =
-		pam_get_item(s->pamh, PAM_RHOST, &item) == PAM_SUCCESS && item != NULL ? item : "";
+	invoking_user(s, &parts.invoker_uid, &parts.invoker_name);
+	parts.tty = item_text(s, PAM_TTY);
+	parts.rhost = item_text(s, PAM_RHOST);
 	if (s->cfg.cache_scope == NP_SCOPE_SESSION &&
 	    np_session_leader(&parts.sid, &parts.leader_start) != 0) {
 		cache_log(s, LOG_WARNING, "cannot identify the session leader; not caching", "");
@@ -53,6 +72,7 @@ void np_approval_open(struct session *s)
 
 int np_approval_reuse(struct session *s)
 {
+	const struct np_account account = { s->account, s->account_personal };
 	struct np_cache_payload *entry = NULL;
 	char err[512] = "";
 	const char *why = NULL;
@@ -103,9 +123,10 @@ int np_approval_reuse(struct session *s)
 		cache_log(s, LOG_WARNING, "token answered for another identity; entry removed", "");
 		goto out;
 	}
-	if (!np_usermap_allows(&s->map, &s->cfg, s->account, s->msg.identity.user_id,
+	if (!np_usermap_allows(&s->map, &s->cfg, &account, s->msg.identity.user_id,
 	                       s->msg.identity.email, &why)) {
 		np_cache_remove(&s->cache, s->scope);
+		cache_log(s, LOG_NOTICE, "identity no longer allowed by the map; entry removed", why);
 		goto out;
 	}
 	snprintf(s->user_id, sizeof s->user_id, "%s", s->msg.identity.user_id);
@@ -122,7 +143,8 @@ void np_approval_remember(struct session *s)
 	struct np_cache_payload *entry;
 	const struct np_msg_identity *who = &s->msg.identity;
 	int64_t now = (int64_t)time(NULL);
-	const void *item = NULL;
+	unsigned long invoker_uid = 0;
+	const char *invoker_name = "";
 	char err[512] = "";
 
 	if (!s->cache_ready || who->token[0] == '\0')
@@ -133,11 +155,13 @@ void np_approval_remember(struct session *s)
 	memset(&meta, 0, sizeof meta);
 	memset(entry, 0, sizeof *entry);
 	snprintf(meta.account, sizeof meta.account, "%s", s->account);
+	invoking_user(s, &invoker_uid, &invoker_name);
+	meta.invoker_uid = (int64_t)invoker_uid;
+	np_sanitize_str(meta.invoker_name, sizeof meta.invoker_name, invoker_name);
 	snprintf(meta.scope_kind, sizeof meta.scope_kind, "%s",
 	         s->cfg.cache_scope == NP_SCOPE_SESSION ? "session" : "user");
 	snprintf(meta.service, sizeof meta.service, "%s", s->service);
-	if (pam_get_item(s->pamh, PAM_TTY, &item) == PAM_SUCCESS && item != NULL)
-		np_sanitize_str(meta.tty, sizeof meta.tty, item);
+	np_sanitize_str(meta.tty, sizeof meta.tty, item_text(s, PAM_TTY));
 	snprintf(meta.rhost, sizeof meta.rhost, "%s", s->rhost_shown);
 	snprintf(meta.user_id, sizeof meta.user_id, "%s", who->user_id);
 	meta.created = now;

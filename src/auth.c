@@ -11,6 +11,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "api_key.h"
 #include "approval.h"
 #include "device_flow.h"
@@ -114,6 +115,8 @@ static int find_account(struct session *s)
 	if (rc != 0)
 		return session_outcome(s, PAM_SERVICE_ERR, "error", "account lookup failed");
 	s->no_such_account = found == NULL;
+	s->account_personal =
+		found != NULL && np_uid_is_personal(pw.pw_uid, np_uid_min(NP_LOGIN_DEFS));
 	return PAM_SUCCESS;
 }
 
@@ -153,8 +156,10 @@ static bool account_unchanged(struct session *s)
 static int decide(struct session *s)
 {
 	const struct np_msg_identity *who = &s->msg.identity;
+	const struct np_account account = { s->account, s->account_personal };
 	const char *why = NULL;
 	char text[PAM_MAX_MSG_SIZE];
+	char reason[192];
 
 	snprintf(s->user_id, sizeof s->user_id, "%s", who->user_id);
 	if (!account_unchanged(s)) {
@@ -168,10 +173,11 @@ static int decide(struct session *s)
 		session_tell(s, text);
 		return session_outcome(s, PAM_USER_UNKNOWN, "failure", "no such local account");
 	}
-	if (np_usermap_allows(&s->map, &s->cfg, s->account, who->user_id, who->email, &why))
+	if (np_usermap_allows(&s->map, &s->cfg, &account, who->user_id, who->email, &why))
 		return session_outcome(s, PAM_SUCCESS, "success", why);
 	session_tell(s, text);
-	return session_outcome(s, PAM_AUTH_ERR, "refused", "identity does not map to this account");
+	snprintf(reason, sizeof reason, "identity does not map to this account (%s)", why);
+	return session_outcome(s, PAM_AUTH_ERR, "refused", reason);
 }
 
 static int sign_in(struct session *s, int argc, const char **argv)

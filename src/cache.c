@@ -77,6 +77,8 @@ static int meta_to_json(const struct np_cache_meta *meta, char *out, size_t out_
 	int rc = obj == NULL ? -1 : 0;
 
 	rc |= rc == 0 ? np_json_add_string(obj, "account", meta->account) : -1;
+	rc |= rc == 0 ? np_json_add_int64(obj, "invoker_uid", meta->invoker_uid) : -1;
+	rc |= rc == 0 ? np_json_add_string(obj, "invoker", meta->invoker_name) : -1;
 	rc |= rc == 0 ? np_json_add_string(obj, "scope", meta->scope_kind) : -1;
 	rc |= rc == 0 ? np_json_add_string(obj, "service", meta->service) : -1;
 	rc |= rc == 0 ? np_json_add_string(obj, "tty", meta->tty) : -1;
@@ -122,6 +124,8 @@ static int meta_from_json(const char *text, size_t len, struct np_cache_meta *me
 
 	memset(meta, 0, sizeof *meta);
 	if (obj != NULL && get_text(obj, "account", meta->account, sizeof meta->account, &n) &&
+	    np_json_int64(obj, "invoker_uid", &meta->invoker_uid) == NP_JSON_FOUND &&
+	    get_text(obj, "invoker", meta->invoker_name, sizeof meta->invoker_name, &n) &&
 	    get_text(obj, "scope", meta->scope_kind, sizeof meta->scope_kind, &n) &&
 	    get_text(obj, "service", meta->service, sizeof meta->service, &n) &&
 	    get_text(obj, "tty", meta->tty, sizeof meta->tty, &n) &&
@@ -351,13 +355,17 @@ static int append_part(char *out, size_t out_size, size_t *used, const char *par
 int np_cache_scope(bool session_scope, const struct np_scope_parts *parts, char *out,
                    size_t out_size)
 {
-	char leader[64];
+	char leader[64], invoker_uid[32];
 	size_t used = 0;
 	int rc;
 
 	out[0] = '\0';
+	snprintf(invoker_uid, sizeof invoker_uid, "%lu", parts->invoker_uid);
 	rc = append_part(out, out_size, &used, session_scope ? "session" : "user");
 	rc |= append_part(out, out_size, &used, parts->account);
+	rc |= append_part(out, out_size, &used, invoker_uid);
+	rc |= append_part(out, out_size, &used,
+	                  parts->invoker_name != NULL ? parts->invoker_name : "");
 	if (!session_scope || rc != 0)
 		return rc;
 	snprintf(leader, sizeof leader, "%ld@%llu", parts->sid, parts->leader_start);
@@ -429,14 +437,21 @@ static enum np_cache_status open_dir(struct np_cache *c, const char *dir, bool c
 		                                            : strerror(errno));
 		return errno == ENOENT ? NP_CACHE_UNAVAILABLE : NP_CACHE_ERROR;
 	}
-	if (fstat(fd, &st) != 0 || st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
-		snprintf(err, err_size, "%s: must be a directory owned by uid %lu with mode 0700", dir,
-		         (unsigned long)geteuid());
-		close(fd);
-		return NP_CACHE_ERROR;
+	/* Entries are read through this descriptor alone: what is checked is what is used. */
+	if (fstat(fd, &st) != 0)
+		snprintf(err, err_size, "%s: %s", dir, strerror(errno));
+	else if (st.st_uid != geteuid())
+		snprintf(err, err_size, "%s: owned by uid %lu, must be owned by uid %lu", dir,
+		         (unsigned long)st.st_uid, (unsigned long)geteuid());
+	else if ((st.st_mode & 077) != 0)
+		snprintf(err, err_size, "%s: mode %04o gives group or other access, must be 0700",
+		         dir, (unsigned)(st.st_mode & 07777));
+	else {
+		c->dir_fd = fd;
+		return NP_CACHE_OK;
 	}
-	c->dir_fd = fd;
-	return NP_CACHE_OK;
+	close(fd);
+	return NP_CACHE_ERROR;
 }
 
 static enum np_cache_status read_key(struct np_cache *c, const char *key_path, char *err,
@@ -502,22 +517,53 @@ void np_cache_close(struct np_cache *c)
 	np_cache_keys_free(&c->keys);
 }
 
-/* Reads one entry file by name into buf, checking it is ours and private. */
+#define ENTRY_IS_SYMLINK "a symbolic link, not a regular file"
+
+/* Why an entry's type, owner or mode rules it out, or NULL when it is ours and private. */
+static const char *entry_refusal(const struct stat *st)
+{
+	if (S_ISLNK(st->st_mode))
+		return ENTRY_IS_SYMLINK;
+	if (!S_ISREG(st->st_mode))
+		return "not a regular file";
+	if (st->st_uid != geteuid())
+		return "owned by another uid";
+	if ((st->st_mode & 077) != 0)
+		return "group or other access in its mode, must be 0600";
+	return NULL;
+}
+
+/*
+ * Reads one entry file by name into buf, checking it is ours and private.
+ * Only through the directory's descriptor; a name that is not a regular file
+ * is never opened (a FIFO would block, a device could act), and what was
+ * opened is checked again on its descriptor, in case the name changed.
+ */
 static int read_entry(struct np_cache *c, const char *name, unsigned char *buf, size_t *len,
                       const char **why)
 {
-	struct stat st;
-	int fd = openat(c->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct stat before, st;
+	int fd;
 	ssize_t got;
 	int rc = -1;
 
-	if (fd < 0) {
-		*why = errno == ENOENT ? NULL : "cannot be opened";
+	if (fstatat(c->dir_fd, name, &before, AT_SYMLINK_NOFOLLOW) != 0) {
+		*why = errno == ENOENT ? NULL : "cannot be examined";
 		return -1;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 077) != 0)
-		*why = "wrong type, owner or mode";
+	if ((*why = entry_refusal(&before)) != NULL)
+		return -1;
+	fd = openat(c->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		*why = errno == ENOENT ? NULL : errno == ELOOP ? ENTRY_IS_SYMLINK : "cannot be opened";
+		return -1;
+	}
+	if (fstat(fd, &st) != 0)
+		*why = "cannot be examined";
+	else if (entry_refusal(&st) != NULL)
+		*why = entry_refusal(&st);
+	else if (st.st_dev != before.st_dev || st.st_ino != before.st_ino)
+		*why = "replaced while being read";
 	else if (st.st_size <= 0 || st.st_size > NP_CACHE_FILE_MAX)
 		*why = "bad size";
 	else if ((got = read(fd, buf, NP_CACHE_FILE_MAX + 1)) != st.st_size)
@@ -559,10 +605,11 @@ enum np_cache_status np_cache_load(struct np_cache *c, const char *scope, unsign
 out:
 	if (status != NP_CACHE_OK) {
 		sodium_memzero(payload, sizeof *payload);
-		if (why != NULL) {
+		if (why != NULL && unlinkat(c->dir_fd, name, 0) == 0)
 			snprintf(err, err_size, "cache entry %.16s...: %s; removed", name, why);
-			unlinkat(c->dir_fd, name, 0);
-		}
+		else if (why != NULL)
+			snprintf(err, err_size, "cache entry %.16s...: %s; cannot remove it: %s", name,
+			         why, strerror(errno));
 	}
 	sodium_free(buf);
 	return status;

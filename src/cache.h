@@ -10,11 +10,12 @@
  *   meta nonce (24) | meta length (4, BE) | meta box   (AD: the header)
  *   payload nonce (24) | payload box   (AD: header || BLAKE2b(all before) || scope)
  *
- * The meta box (account, scope kind, service, tty, rhost, user id, times) is
- * what `nextpayctl cache list` shows; the payload box holds the token and is
- * bound to the meta box and to the scope string, so an entry copied to another account's or
- * another session's place does not decrypt.  Anything unexpected is treated
- * as no entry: never as success.
+ * The meta box (account, invoking user, scope kind, service, tty, rhost, user
+ * id, times) is what `nextpayctl cache list` shows; the payload box holds the
+ * token and is bound to the meta box and to the scope string, so an entry
+ * copied to another account's, another invoking user's or another session's
+ * place does not decrypt.  Anything unexpected, an entry of another format
+ * version included, is treated as no entry: never as success.
  */
 #ifndef NP_CACHE_H
 #define NP_CACHE_H
@@ -28,10 +29,13 @@
 #define NP_CACHE_KEY_BYTES 32
 #define NP_CACHE_FILE_MAX 32768
 #define NP_CACHE_SCOPE_MAX 1024
-#define NP_CACHE_VERSION 1
+/* 2: entries are bound to the invoking user; version 1 entries are never used. */
+#define NP_CACHE_VERSION 2
 
 struct np_cache_meta {
 	char account[257];
+	int64_t invoker_uid;      /* real uid of the process that asked */
+	char invoker_name[257];   /* PAM_RUSER, or "" */
 	char scope_kind[16]; /* "session" or "user" */
 	char service[64];
 	char tty[128];
@@ -146,6 +150,13 @@ int np_cache_purge(struct np_cache *c, const char *account);
 
 struct np_scope_parts {
 	const char *account;
+	/*
+	 * Who asked: the real uid of the calling process and PAM_RUSER ("" when
+	 * unset).  For su, sudo with targetpw or polkit the person at the
+	 * keyboard is not PAM_USER: an approval serves only whoever invoked it.
+	 */
+	unsigned long invoker_uid;
+	const char *invoker_name;
 	const char *service;
 	const char *tty;     /* PAM_TTY, or "" */
 	const char *rhost;   /* PAM_RHOST, or "" */
@@ -155,7 +166,8 @@ struct np_scope_parts {
 
 /*
  * Builds the scope string: for session scope every part, for user scope the
- * account alone.  Parts are length-prefixed so no two scopes collide.
+ * account and the invoking user.  Parts are length-prefixed so no two scopes
+ * collide.
  */
 int np_cache_scope(bool session_scope, const struct np_scope_parts *parts, char *out,
                    size_t out_size);

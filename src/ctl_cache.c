@@ -19,11 +19,12 @@ static const char cache_help[] =
 	"Usage: " CTL_PROGRAM " cache list [--config PATH]\n"
 	"       " CTL_PROGRAM " cache purge [ACCOUNT] [--config PATH]\n"
 	"\n"
-	"list   shows one line per approval cache entry: account, scope (session or\n"
-	"       user), PAM service, tty, remote host, NextPay user id, when it was\n"
-	"       approved and until when it may be reused; then how many entries could\n"
-	"       not be read (sealed under another key, or damaged).  Tokens are never\n"
-	"       shown.  Needs the cache key.\n"
+	"list   shows one line per approval cache entry: account, invoking user (the\n"
+	"       real uid that asked, and PAM_RUSER when set: the only one the entry\n"
+	"       serves), scope (session or user), PAM service, tty, remote host,\n"
+	"       NextPay user id, when it was approved and until when it may be reused;\n"
+	"       then how many entries could not be read (sealed under another key, an\n"
+	"       older format, or damaged).  Tokens are never shown.  Needs the cache key.\n"
 	"purge  removes every entry, or only ACCOUNT's, and says how many.  Without a\n"
 	"       readable key, purge without ACCOUNT still removes every entry file.\n"
 	"\n"
@@ -62,10 +63,24 @@ static const char *when(int64_t t, char *buf, size_t buf_size)
 	return buf;
 }
 
+/* "uid=1000,ruser=alice", or "uid=0" when the application set no PAM_RUSER. */
+static const char *invoker(const struct np_cache_meta *meta, char *buf, size_t buf_size)
+{
+	char text[sizeof meta->invoker_name + 64];
+
+	if (meta->invoker_name[0] != '\0')
+		snprintf(text, sizeof text, "uid=%lld,ruser=%s", (long long)meta->invoker_uid,
+		         meta->invoker_name);
+	else
+		snprintf(text, sizeof text, "uid=%lld", (long long)meta->invoker_uid);
+	return column(text, buf, buf_size);
+}
+
 static void list_entry(const char *file, const struct np_cache_meta *meta, void *arg)
 {
 	struct listing *listing = arg;
 	char account[sizeof meta->account];
+	char invoked_by[sizeof meta->invoker_name + 64];
 	char kind[sizeof meta->scope_kind];
 	char service[sizeof meta->service];
 	char tty[sizeof meta->tty];
@@ -76,10 +91,11 @@ static void list_entry(const char *file, const struct np_cache_meta *meta, void 
 
 	(void)file;
 	if (listing->shown++ == 0)
-		printf("%-16s %-7s %-12s %-10s %-15s %-20s %-24s %s\n", "ACCOUNT", "SCOPE", "SERVICE",
-		       "TTY", "RHOST", "NEXTPAY-ID", "APPROVED", "EXPIRES");
-	printf("%-16s %-7s %-12s %-10s %-15s %-20s %-24s %s%s\n",
+		printf("%-16s %-20s %-7s %-12s %-10s %-15s %-20s %-24s %s\n", "ACCOUNT", "INVOKER",
+		       "SCOPE", "SERVICE", "TTY", "RHOST", "NEXTPAY-ID", "APPROVED", "EXPIRES");
+	printf("%-16s %-20s %-7s %-12s %-10s %-15s %-20s %-24s %s%s\n",
 	       column(meta->account, account, sizeof account),
+	       invoker(meta, invoked_by, sizeof invoked_by),
 	       column(meta->scope_kind, kind, sizeof kind),
 	       column(meta->service, service, sizeof service), column(meta->tty, tty, sizeof tty),
 	       column(meta->rhost, rhost, sizeof rhost),
@@ -100,8 +116,8 @@ static int list_entries(struct np_cache *c, const char *dir)
 		printf("No readable cache entries in %s.\n", dir);
 	printf("%u entr%s, %u unreadable%s\n", listing.shown, listing.shown == 1 ? "y" : "ies",
 	       unreadable,
-	       unreadable > 0 ? " (sealed under another key, or damaged; \"" CTL_PROGRAM
-	                        " cache purge\" removes them)"
+	       unreadable > 0 ? " (sealed under another key, an older format, or damaged; \""
+	                        CTL_PROGRAM " cache purge\" removes them)"
 	                      : "");
 	return CTL_EXIT_OK;
 }

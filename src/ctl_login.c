@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "account.h"
 #include "ctl.h"
 #include "wording.h"
 #include "qr.h"
@@ -46,6 +47,7 @@ struct login {
 	struct np_msg msg;
 	struct np_msg_code code;
 	char account[ACCOUNT_MAX + 1];
+	bool account_personal;   /* not root, nobody or a system account (account.h) */
 	char account_shown[ACCOUNT_SHOWN + 1];
 	char host_shown[HOST_SHOWN + 1];
 	long long deadline_ms;   /* CLOCK_MONOTONIC */
@@ -60,7 +62,8 @@ static long long ms_left(const struct login *l)
 
 /* ---- before the helper ---- */
 
-static int lookup_account(const char *name, uid_t uid, char *out, size_t out_size)
+static int lookup_account(const char *name, uid_t uid, char *out, size_t out_size,
+                          bool *personal)
 {
 	struct passwd pw;
 	struct passwd *found = NULL;
@@ -71,6 +74,7 @@ static int lookup_account(const char *name, uid_t uid, char *out, size_t out_siz
 	if (rc != 0 || found == NULL)
 		return -1;
 	snprintf(out, out_size, "%s", pw.pw_name);
+	*personal = np_uid_is_personal(pw.pw_uid, np_uid_min(NP_LOGIN_DEFS));
 	return 0;
 }
 
@@ -78,7 +82,8 @@ static int choose_account(struct login *l, const char *user_opt)
 {
 	if (user_opt != NULL && strlen(user_opt) > ACCOUNT_MAX)
 		return ctl_fail("--user: account name too long");
-	if (lookup_account(user_opt, getuid(), l->account, sizeof l->account) != 0) {
+	if (lookup_account(user_opt, getuid(), l->account, sizeof l->account,
+	                   &l->account_personal) != 0) {
 		/* The module answers PAM_USER_UNKNOWN here: no approval could help. */
 		if (user_opt != NULL)
 			return ctl_fail("no local account named \"%s\" on this host", user_opt);
@@ -278,6 +283,7 @@ static int wait_for_approval(struct login *l)
 static int decide(const struct login *l)
 {
 	const struct np_msg_identity *who = &l->msg.identity;
+	const struct np_account account = { l->account, l->account_personal };
 	const char *why = NULL;
 	char user_id[NP_USER_ID_MAX + 1];
 	char email[NP_EMAIL_MAX + 1];
@@ -292,14 +298,14 @@ static int decide(const struct login *l)
 	       "  e-mail:  %s\n"
 	       "  name:    %s\n",
 	       user_id, email[0] != '\0' ? email : "(none)", name[0] != '\0' ? name : "(none)");
-	if (np_usermap_allows(&l->map, &l->cfg, l->account, who->user_id, who->email, &why)) {
+	if (np_usermap_allows(&l->map, &l->cfg, &account, who->user_id, who->email, &why)) {
 		printf("This NextPay account may sign in as %s on this host (%s).\n",
 		       l->account_shown, why);
 		return CTL_EXIT_OK;
 	}
-	printf("NextPay account %s may not sign in as %s on this host.\n"
+	printf("NextPay account %s may not sign in as %s on this host (%s).\n"
 	       "To allow it, add the line \"%s %s\" to %s.\n",
-	       email[0] != '\0' ? email : user_id, l->account_shown, user_id, l->account_shown,
+	       email[0] != '\0' ? email : user_id, l->account_shown, why, user_id, l->account_shown,
 	       l->cfg.usermap);
 	return CTL_EXIT_FAILED;
 }

@@ -3,7 +3,8 @@
 # so that what it reports is what the module does.
 
 CTL_SRC     := src/nextpayctl.c $(wildcard src/ctl_*.c) \
-               src/config.c src/usermap.c src/cache.c src/helper_proc.c src/qr.c src/wording.c \
+               src/config.c src/usermap.c src/account.c src/cache.c src/helper_proc.c src/qr.c \
+               src/wording.c \
                $(COMMON_SRC)
 # qr = yes draws the URL as the module does, when this build has libqrencode.
 CTL_PKGS    := json-c libsodium $(if $(HAVE_QRENCODE),libqrencode)

@@ -49,6 +49,7 @@ struct session {
 	char account[ACCOUNT_MAX + 1];
 	char rhost[RHOST_MAX + 1];
 	bool no_such_account;       /* refused at the end, after the same flow as any other */
+	bool account_personal;      /* not root, nobody or a system account (account.h) */
 	char account_shown[ACCOUNT_SHOWN + 1];
 	char host_shown[HOST_SHOWN + 1];
 	char rhost_shown[128];

@@ -190,20 +190,21 @@ static bool localpart_allows(const struct np_config *cfg, const char *account,
 }
 
 bool np_usermap_allows(const struct np_usermap *map, const struct np_config *cfg,
-                       const char *account, const char *user_id, const char *email,
-                       const char **why)
+                       const struct np_account *account, const char *user_id,
+                       const char *email, const char **why)
 {
 	size_t id_len = user_id != NULL ? strlen(user_id) : 0;
 	size_t email_len = email != NULL ? strlen(email) : 0;
 	bool email_ok = email_len > 0 && np_valid_email(email, email_len);
 
 	*why = "no rule";
-	if (account == NULL || id_len == 0 || !np_valid_user_id(user_id, id_len))
+	if (account == NULL || account->name == NULL || id_len == 0 ||
+	    !np_valid_user_id(user_id, id_len))
 		return false;
 	for (size_t i = 0; i < map->n_rules; i++) {
 		const struct np_usermap_rule *rule = &map->rules[i];
 
-		if (strcmp(rule->account, account) != 0)
+		if (strcmp(rule->account, account->name) != 0)
 			continue;
 		if (!rule->is_email && rule->identity_len == id_len &&
 		    memcmp(rule->identity, user_id, id_len) == 0) {
@@ -216,9 +217,14 @@ bool np_usermap_allows(const struct np_usermap *map, const struct np_config *cfg
 			return true;
 		}
 	}
-	if (cfg->map_email_localpart && email_ok && localpart_allows(cfg, account, email, email_len)) {
-		*why = "e-mail local part";
-		return true;
+	if (!cfg->map_email_localpart || !email_ok ||
+	    !localpart_allows(cfg, account->name, email, email_len))
+		return false;
+	/* "Root@example.com" is nobody's licence to be root: only a map line may say so. */
+	if (!account->personal) {
+		*why = NP_USERMAP_NOT_PERSONAL;
+		return false;
 	}
-	return false;
+	*why = "e-mail local part";
+	return true;
 }

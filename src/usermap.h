@@ -33,14 +33,30 @@ int np_usermap_load(struct np_usermap *map, const char *path, bool missing_ok, c
 
 void np_usermap_free(struct np_usermap *map);
 
+/* The local account a sign-in is for. */
+struct np_account {
+	const char *name;
+	/*
+	 * A person's account (account.h: not root, not nobody, uid at least
+	 * UID_MIN): the only kind an e-mail's local part may name.  false
+	 * when unknown.
+	 */
+	bool personal;
+};
+
+/* Why the e-mail local part did not decide for a system account (a reason for the log). */
+#define NP_USERMAP_NOT_PERSONAL "e-mail local part never names root or a system account"
+
 /*
  * Whether the approved identity (user_id; email may be "" or NULL) may sign in
- * as account, by the map or, when cfg->map_email_localpart is set, by the
- * e-mail's local part (lowercased, equal to account) in cfg->allowed_domains.  why gets a short reason
- * ("user id rule", "e-mail rule", "e-mail local part", "no rule").
+ * as account, by the map or, when cfg->map_email_localpart is set and the
+ * account is a person's, by the e-mail's local part (lowercased, equal to the
+ * account's name) in cfg->allowed_domains.  why gets a short reason ("user id
+ * rule", "e-mail rule", "e-mail local part", "no rule", or
+ * NP_USERMAP_NOT_PERSONAL when only the local part would have matched).
  */
 bool np_usermap_allows(const struct np_usermap *map, const struct np_config *cfg,
-                       const char *account, const char *user_id, const char *email,
-                       const char **why);
+                       const struct np_account *account, const char *user_id,
+                       const char *email, const char **why);
 
 #endif

@@ -31,11 +31,12 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/unit_tmp.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_OBJS) $(TEST_LIBS)
 
+# The cache suite asks account.c which accounts are people's, as the module does.
 $(CACHE_BIN): tests/integration/cache_apikey.c tests/integration/harness.c \
-              tests/integration/harness.h
+              tests/integration/harness.h $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ tests/integration/cache_apikey.c tests/integration/harness.c \
-	    $(call pkg_libs,libpamtest cmocka pam libcurl json-c)
+	    $(LIB_OBJS) $(call pkg_libs,libpamtest cmocka pam libcurl json-c) $(TEST_LIBS)
 
 $(INTEG_BIN): tests/integration/integration.c tests/integration/harness.c \
               tests/integration/harness.h

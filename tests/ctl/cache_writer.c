@@ -3,10 +3,12 @@
  * way the module does (np_cache_open, np_cache_scope, np_cache_store), so that
  * `nextpayctl cache list/purge` can be tested without a PAM sign-in.
  *
- *   ctl-cache-writer DIR KEY ACCOUNT session|user SERVICE TTY RHOST USER_ID TOKEN
+ *   ctl-cache-writer DIR KEY ACCOUNT session|user SERVICE TTY RHOST USER_ID TOKEN \
+ *                    INVOKER_UID RUSER
  */
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -24,9 +26,9 @@ int main(int argc, char **argv)
 	int64_t now = (int64_t)time(NULL);
 	int rc = 1;
 
-	if (argc != 10) {
+	if (argc != 12) {
 		fprintf(stderr, "usage: %s DIR KEY ACCOUNT session|user SERVICE TTY RHOST USER_ID "
-		        "TOKEN\n", argv[0]);
+		        "TOKEN INVOKER_UID RUSER\n", argv[0]);
 		return 2;
 	}
 	if (sodium_init() < 0)
@@ -37,10 +39,14 @@ int main(int argc, char **argv)
 	parts.service = argv[5];
 	parts.tty = argv[6];
 	parts.rhost = argv[7];
+	parts.invoker_uid = strtoul(argv[10], NULL, 10);
+	parts.invoker_name = argv[11];
 	parts.sid = 4242;
 	parts.leader_start = 123456;
 	memset(&meta, 0, sizeof meta);
 	snprintf(meta.account, sizeof meta.account, "%s", argv[3]);
+	meta.invoker_uid = (int64_t)parts.invoker_uid;
+	snprintf(meta.invoker_name, sizeof meta.invoker_name, "%s", argv[11]);
 	snprintf(meta.scope_kind, sizeof meta.scope_kind, "%s", session ? "session" : "user");
 	snprintf(meta.service, sizeof meta.service, "%s", argv[5]);
 	snprintf(meta.tty, sizeof meta.tty, "%s", argv[6]);

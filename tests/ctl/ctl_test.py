@@ -409,6 +409,21 @@ def test_login_approved_not_mapped(env: Env) -> None:
                 p.stdout)
 
 
+def test_login_localpart_never_names_root(env: Env) -> None:
+    # What the module decides: "Root@Example.com" is no licence to be root.
+    env.mock.add_user(id="usr_ctl_rootmail", email="Root@Example.com")
+    d, conf = env.setup(usermap="# nothing\n", extra={"map_email_localpart": "yes",
+                                                    "allowed_domains": "example.com"})
+    env.mock.config({"auto": {"action": "approve", "user": "usr_ctl_rootmail", "after": 0.3}})
+    try:
+        p = run("login", "--config", conf, "--user", "root")
+    finally:
+        env.mock.config({"auto": {"action": "approve", "user": AUTO_USER, "after": 0.3}})
+    expect_rc(p, 1)
+    expect_line(r"^NextPay account Root@Example\.com may not sign in as root on this host "
+                r"\(e-mail local part never names root or a system account\)\.$", p.stdout)
+
+
 def test_login_email_rule(env: Env) -> None:
     account = me()
     d, conf = env.setup(usermap=f"Demo@Example.com {account}\n")
@@ -529,11 +544,12 @@ def _cache_setup(env: Env) -> tuple[str, str]:
     d, conf = env.setup()
     expect_rc(run("keygen", "--config", conf), 0)
     cache, key = os.path.join(d, "cache"), os.path.join(d, "key")
-    for args in (("alice", "session", "sshd", "pts/3", "192.0.2.7", "usr_alice"),
-                 ("alice", "user", "sudo", "", "", "usr_alice"),
-                 ("bob", "session", "login", "tty1", "", "usr_bob")):
-        w = subprocess.run([WRITER, cache, key, *args, SECRET_TOKEN], capture_output=True,
-                           text=True, timeout=RUN_TIMEOUT)
+    for args, invoker in ((("alice", "session", "sshd", "pts/3", "192.0.2.7", "usr_alice"),
+                           ("0", "")),
+                          (("alice", "user", "sudo", "", "", "usr_alice"), ("1000", "alice")),
+                          (("bob", "session", "login", "tty1", "", "usr_bob"), ("0", ""))):
+        w = subprocess.run([WRITER, cache, key, *args, SECRET_TOKEN, *invoker],
+                           capture_output=True, text=True, timeout=RUN_TIMEOUT)
         if w.returncode != 0:
             raise AssertionError(f"cache writer failed: {w.stderr}")
     # One entry nobody can open: sealed under another key, or damaged.
@@ -549,12 +565,13 @@ def test_cache_list(env: Env) -> None:
     d, conf = _cache_setup(env)
     p = run("cache", "list", "--config", conf)
     expect_rc(p, 0)
-    expect_line(r"^ACCOUNT\s+SCOPE\s+SERVICE\s+TTY\s+RHOST\s+NEXTPAY-ID\s+APPROVED\s+EXPIRES$",
-                p.stdout)
-    expect_line(r"^alice\s+session\s+sshd\s+pts/3\s+192\.0\.2\.7\s+usr_alice\s+\d{4}-\d\d-\d\dT",
-                p.stdout)
-    expect_line(r"^alice\s+user\s+sudo\s+-\s+-\s+usr_alice\s", p.stdout)
-    expect_line(r"^bob\s+session\s+login\s+tty1\s+-\s+usr_bob\s", p.stdout)
+    expect_line(r"^ACCOUNT\s+INVOKER\s+SCOPE\s+SERVICE\s+TTY\s+RHOST\s+NEXTPAY-ID\s+APPROVED"
+                r"\s+EXPIRES$", p.stdout)
+    expect_line(r"^alice\s+uid=0\s+session\s+sshd\s+pts/3\s+192\.0\.2\.7\s+usr_alice\s+"
+                r"\d{4}-\d\d-\d\dT", p.stdout)
+    # Who asked is what an entry serves: the real uid, and PAM_RUSER when set.
+    expect_line(r"^alice\s+uid=1000,ruser=alice\s+user\s+sudo\s+-\s+-\s+usr_alice\s", p.stdout)
+    expect_line(r"^bob\s+uid=0\s+session\s+login\s+tty1\s+-\s+usr_bob\s", p.stdout)
     expect_line(r"^3 entries, 1 unreadable", p.stdout)
     assert SECRET_TOKEN not in p.stdout + p.stderr, "the token was printed"
     assert not TOKEN_RE.search(p.stdout + p.stderr), "something token-shaped was printed"

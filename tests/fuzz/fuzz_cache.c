@@ -29,6 +29,8 @@ static void fill_meta(struct np_cache_meta *meta)
 {
 	memset(meta, 0, sizeof *meta);
 	strcpy(meta->account, "don");
+	strcpy(meta->invoker_name, "don");
+	meta->invoker_uid = 1000;
 	strcpy(meta->scope_kind, "session");
 	strcpy(meta->service, "sshd");
 	strcpy(meta->tty, "pts/0");
@@ -76,6 +78,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void check_meta(const struct np_cache_meta *m)
 {
 	FUZZ_CHECK(fuzz_terminated(m->account, sizeof m->account) &&
+	           fuzz_terminated(m->invoker_name, sizeof m->invoker_name) &&
 	           fuzz_terminated(m->scope_kind, sizeof m->scope_kind) &&
 	           fuzz_terminated(m->service, sizeof m->service) &&
 	           fuzz_terminated(m->tty, sizeof m->tty) &&
@@ -215,6 +218,7 @@ static void round_trip(const uint8_t *data, size_t size)
 		next_line(&p, end, payload.user_id, sizeof payload.user_id);
 		next_line(&p, end, payload.token, sizeof payload.token);
 		next_line(&p, end, payload.email, sizeof payload.email);
+		next_line(&p, end, meta.invoker_name, sizeof meta.invoker_name);
 		memcpy(meta.user_id, payload.user_id, sizeof meta.user_id);
 	}
 	if (np_cache_seal(&keys, FUZZ_CACHE_SCOPE, &meta, &payload, sealed, sizeof sealed,
@@ -224,6 +228,8 @@ static void round_trip(const uint8_t *data, size_t size)
 	FUZZ_CHECK(np_cache_open_meta(&keys, sealed, sealed_len, &meta_out, &why) == 0,
 	           "sealed meta does not open: %s", why);
 	FUZZ_CHECK(strcmp(meta.account, meta_out.account) == 0 &&
+	           strcmp(meta.invoker_name, meta_out.invoker_name) == 0 &&
+	           meta.invoker_uid == meta_out.invoker_uid &&
 	           strcmp(meta.scope_kind, meta_out.scope_kind) == 0 &&
 	           strcmp(meta.service, meta_out.service) == 0 && strcmp(meta.tty, meta_out.tty) == 0 &&
 	           strcmp(meta.rhost, meta_out.rhost) == 0 &&

@@ -28,17 +28,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void ask(const struct np_usermap *map, const char *account, const char *user_id,
                 const char *email)
 {
+	const struct np_account person = { account, true }, system = { account, false };
 	const char *why = NULL;
-	bool plain = np_usermap_allows(map, &plain_cfg, account, user_id, email, &why);
-	bool local;
+	bool plain = np_usermap_allows(map, &plain_cfg, &person, user_id, email, &why);
+	bool local, local_system;
 
 	FUZZ_CHECK(why != NULL, "no reason");
-	local = np_usermap_allows(map, &localpart_cfg, account, user_id, email, &why);
+	local = np_usermap_allows(map, &localpart_cfg, &person, user_id, email, &why);
 	FUZZ_CHECK(why != NULL, "no reason");
 	/* Turning map_email_localpart on only ever adds permissions. */
 	FUZZ_CHECK(!plain || local, "localpart setting took a permission away");
 	if (user_id == NULL || user_id[0] == '\0' || account == NULL)
 		FUZZ_CHECK(!plain && !local, "allowed without a user id or account");
+	/* For root or a system account only the map's own lines decide. */
+	FUZZ_CHECK(np_usermap_allows(map, &plain_cfg, &system, user_id, email, &why) == plain,
+	           "a system account changed what the map allows");
+	local_system = np_usermap_allows(map, &localpart_cfg, &system, user_id, email, &why);
+	FUZZ_CHECK(why != NULL, "no reason");
+	FUZZ_CHECK(local_system == plain, "the e-mail local part named a system account (%s)",
+	           why);
 }
 
 /* The first three words of the input's first line, as account, user id and e-mail. */
@@ -72,24 +80,26 @@ static void check_rules(const struct np_usermap *map)
 	for (size_t i = 0; i < map->n_rules && i < 64; i++) {
 		const struct np_usermap_rule *rule = &map->rules[i];
 		char upper[NP_EMAIL_MAX + 1];
+		/* Whatever the account is, its explicit lines hold. */
+		const struct np_account account = { rule->account, false };
 		const char *why = NULL;
 		bool ok;
 
 		FUZZ_CHECK(strlen(rule->identity) == rule->identity_len, "identity length");
 		if (!rule->is_email) {
-			ok = np_usermap_allows(map, &plain_cfg, rule->account, rule->identity, NULL, &why);
+			ok = np_usermap_allows(map, &plain_cfg, &account, rule->identity, NULL, &why);
 			FUZZ_CHECK(ok, "user id rule %zu (%s -> %s) does not allow itself", i,
 			           rule->identity, rule->account);
 			continue;
 		}
-		ok = np_usermap_allows(map, &plain_cfg, rule->account, "usr_fuzz", rule->identity, &why);
+		ok = np_usermap_allows(map, &plain_cfg, &account, "usr_fuzz", rule->identity, &why);
 		FUZZ_CHECK(ok, "e-mail rule %zu (%s -> %s) does not allow itself", i, rule->identity,
 		           rule->account);
 		/* E-mail rules ignore ASCII case. */
 		FUZZ_CHECK(rule->identity_len < sizeof upper, "e-mail rule too long");
 		for (size_t j = 0; j <= rule->identity_len; j++)
 			upper[j] = (char)toupper((unsigned char)rule->identity[j]);
-		ok = np_usermap_allows(map, &plain_cfg, rule->account, "usr_fuzz", upper, &why);
+		ok = np_usermap_allows(map, &plain_cfg, &account, "usr_fuzz", upper, &why);
 		FUZZ_CHECK(ok, "e-mail rule %zu does not allow %s", i, upper);
 	}
 }

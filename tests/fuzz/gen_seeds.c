@@ -151,6 +151,7 @@ static void cache_seeds(void)
 		exit(1);
 	memset(&meta, 0, sizeof meta);
 	strcpy(meta.account, "don");
+	meta.invoker_uid = 0;
 	strcpy(meta.scope_kind, "session");
 	strcpy(meta.service, "sshd");
 	strcpy(meta.tty, "pts/0");
@@ -175,7 +176,15 @@ static void cache_seeds(void)
 
 	/* A valid entry of another scope: its meta opens, its payload must not. */
 	strcpy(meta.scope_kind, "user");
-	entry(&keys, "gen-other-scope.entry", "4:user|3:don|", &meta, &payload);
+	entry(&keys, "gen-other-scope.entry", "4:user|3:don|1:0|0:|", &meta, &payload);
+
+	/* The same, made for another invoking user (sudo's caller, PAM_RUSER set). */
+	strcpy(meta.scope_kind, "session");
+	meta.invoker_uid = 1000;
+	strcpy(meta.invoker_name, "don");
+	entry(&keys, "gen-other-invoker.entry",
+	      "7:session|3:don|4:1000|3:don|4:sshd|5:pts/0|9:127.0.0.1|10:4242@98765|", &meta,
+	      &payload);
 	np_cache_keys_free(&keys);
 }
 

@@ -543,8 +543,8 @@ static void helper_sending_a_malformed_identity(void **state)
 		const char *fake;
 		const char *logged;
 	} fakes[] = {
-		{ "bad-user-id", "broke the protocol: invalid field \"user_id\"" },
-		{ "bad-email", "broke the protocol: invalid field \"email\"" },
+		{ "bad-user-id", "broke the protocol: invalid field \\\"user_id\\\"" },
+		{ "bad-email", "broke the protocol: invalid field \\\"email\\\"" },
 	};
 	char path[1024];
 
@@ -829,7 +829,8 @@ static void code_expiring_in_the_far_future(void **state)
 static void user_scope(char *out, size_t out_size)
 {
 	struct np_scope_parts parts = { .account = test_account(), .service = "np-poll",
-		                        .tty = "", .rhost = "" };
+		                        .tty = "", .rhost = "", .invoker_uid = getuid(),
+		                        .invoker_name = "" };
 
 	assert_int_equal(np_cache_scope(false, &parts, out, out_size), 0);
 }
@@ -852,6 +853,7 @@ static void backdate_entry(int64_t created)
 	}
 	memset(&meta, 0, sizeof meta);
 	snprintf(meta.account, sizeof meta.account, "%s", test_account());
+	meta.invoker_uid = getuid();
 	snprintf(meta.scope_kind, sizeof meta.scope_kind, "user");
 	snprintf(meta.service, sizeof meta.service, "np-poll");
 	snprintf(meta.user_id, sizeof meta.user_id, "%s", payload->user_id);

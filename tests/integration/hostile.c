@@ -329,7 +329,7 @@ static void stalled_api_on_cached_approval(void **state)
 	        &second);
 	assert_int_equal(mock_count(&api, "me"), 2);
 	assert_int_equal(mock_count(&api, "create"), 1);
-	assert_non_null(strstr(log_text, "method=cached-approval"));
+	assert_non_null(strstr(log_text, "method=\"cached-approval\""));
 	assert_true(seen_contains(&second.seen, "could not be reached"));
 	/* A token the API refuses still falls back to a new code. */
 	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);

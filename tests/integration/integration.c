@@ -1200,7 +1200,7 @@ static void unknown_account_looks_like_a_refused_one(void **state)
 		/* Only the code tells them apart, and the log. */
 		assert_int_equal(real.rc, PAM_AUTH_ERR);
 		assert_int_equal(unknown.rc, PAM_USER_UNKNOWN);
-		expect_refusal_logged(&real, test_account(), "identity does not map to this account");
+		expect_refusal_logged(&real, test_account(), "identity does not map to this account (no rule)");
 		expect_refusal_logged(&unknown, "np-no-such-user", "no such local account");
 		assert_non_null(strstr(unknown.screen,
 		                       "This NextPay account may not sign in as <ACCOUNT> on this host."));

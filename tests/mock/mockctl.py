@@ -12,6 +12,8 @@ Commands:
     config JSON                 e.g. '{"auto": {"action": "approve", "after": 0.5}}'
     fault JSON                  e.g. '{"endpoint": "poll", "kind": "status", "status": 429}'
     revoke JSON                 '{"user": "usr_alice"}' or '{"token": "..."}'
+    reassign JSON               '{"user": "usr_alice", "to": "usr_bob"}': its tokens answer for bob
+    user JSON                   '{"id": "usr_x", "email": "X@Example.com"}': add an identity
     reset
     stats                       print the stats as JSON
     stop [--timeout 5]          SIGTERM the mock and wait for it to exit
@@ -226,6 +228,14 @@ class Mock:
     def revoke(self, spec: dict | None = None, **fields) -> int:
         return self._control("revoke", {**(spec or {}), **fields})["revoked"]
 
+    def reassign(self, spec: dict | None = None, **fields) -> int:
+        """reassign(user="usr_alice", to="usr_bob"): those tokens answer for bob."""
+        return self._control("reassign", {**(spec or {}), **fields})["reassigned"]
+
+    def add_user(self, spec: dict | None = None, **fields) -> str:
+        """add_user(id="usr_x", email="X@Example.com"): a new identity to approve as."""
+        return self._control("user", {**(spec or {}), **fields})["user"]
+
     def reset(self) -> None:
         self._control("reset", {})
 
@@ -319,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--code")
     for name in ("deny", "expire"):
         sub.add_parser(name, help=f"{name} a code (default: the newest)").add_argument("--code")
-    for name in ("config", "fault", "revoke"):
+    for name in ("config", "fault", "revoke", "reassign", "user"):
         sub.add_parser(name, help=f"POST JSON to /_mock/{name}").add_argument("json")
     sub.add_parser("reset", help="forget codes, faults, counters, config and revocations")
     sub.add_parser("stats", help="print the stats as JSON")
@@ -347,6 +357,10 @@ def run(args: argparse.Namespace) -> None:
         mock.fault(_json_arg(args.json))
     elif cmd == "revoke":
         mock.revoke(_json_arg(args.json))
+    elif cmd == "reassign":
+        mock.reassign(_json_arg(args.json))
+    elif cmd == "user":
+        mock.add_user(_json_arg(args.json))
     elif cmd == "reset":
         mock.reset()
     elif cmd == "stats":

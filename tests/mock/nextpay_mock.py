@@ -18,6 +18,14 @@ N copies of pad_close, for answers of megabytes or 10,000 levels deep that the
 control API's own 64 KiB body cap could not carry; and "chunked": true sends
 the body without a Content-Length.  --cert expired serves a certificate for the right name from
 the right CA whose validity ended two days ago (made on first use).
+
+Tokens and identities beyond mockctl's list: /_mock/config also takes
+"token_lifetime" (whole seconds, the exp of tokens issued from then on) and
+"accept_expired" (true: /auth/me answers for expired tokens too, so a client's
+own expiry check is what a test sees); /_mock/reassign {"user" or "token",
+"to": usr_x} makes existing tokens answer for another user; /_mock/user {"id",
+"email", "name"} adds an identity (or replaces one added before), which stays,
+like tokens, across /_mock/reset.
 """
 
 from __future__ import annotations
@@ -60,12 +68,15 @@ CODE_LENGTH = 6
 TOKEN_LIFETIME = 3600
 
 USERS = {
+    # /_mock/user adds more; the built-in ones below never change.
     "usr_alice": {"id": "usr_alice", "email": "alice@example.com", "name": "Alice Example"},
     "usr_bob": {"id": "usr_bob", "email": "Bob.Builder@Example.COM", "name": "Bob Builder"},
     "usr_demo": {"id": "usr_demo", "email": "demo@example.com", "name": "Demo Person"},
     # Control characters on purpose: the module must never echo them raw to a terminal.
     "usr_carol": {"id": "usr_carol", "email": "carol@corp.example", "name": "Carol\x1b[31m Evil\x07"},
 }
+BUILTIN_USERS = frozenset(USERS)
+USER_ID_RE = re.compile(r"^usr_[A-Za-z0-9_-]{1,100}$")
 API_KEYS = {
     "npk_alice_0123456789abcdef": "usr_alice",
     "npk_bob_0123456789abcdef": "usr_bob",
@@ -230,6 +241,8 @@ class Settings:
     auto: AutoRule | None
     default_user: str    # who /_mock/approve and the page pick when not told
     auto_after: float    # delay used when /_mock/config gives an auto rule without one
+    token_lifetime: int = TOKEN_LIFETIME  # exp - iat of tokens issued from now on
+    accept_expired: bool = False          # /auth/me answers for expired tokens too
 
 
 @dataclass
@@ -256,9 +269,9 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def make_token(user_id: str, now: int) -> str:
+def make_token(user_id: str, now: int, lifetime: int = TOKEN_LIFETIME) -> str:
     header = {"alg": "RS256", "typ": "JWT"}
-    payload = {"sub": user_id, "iat": now, "exp": now + TOKEN_LIFETIME}
+    payload = {"sub": user_id, "iat": now, "exp": now + lifetime}
     enc = lambda obj: _b64url(json.dumps(obj, separators=(",", ":")).encode())  # noqa: E731
     return f"{enc(header)}.{enc(payload)}.{_b64url(secrets.token_bytes(64))}"
 
@@ -315,8 +328,9 @@ class MockState:
 
     def _issue_token_locked(self, user: str) -> str:
         now = int(time.time())
-        token = make_token(user, now)
-        self.tokens[token] = (user, now + TOKEN_LIFETIME)
+        lifetime = self.settings.token_lifetime
+        token = make_token(user, now, lifetime)
+        self.tokens[token] = (user, now + lifetime)
         return token
 
     def _decide_locked(self, dc: DeviceCode, action: str, user: str | None) -> None:
@@ -398,9 +412,24 @@ class MockState:
     def whoami(self, token: str | None) -> dict | None:
         with self.lock:
             known = self.tokens.get(token or "")
-            if known is None or token in self.revoked or known[1] <= time.time():
+            if known is None or token in self.revoked:
+                return None
+            if known[1] <= time.time() and not self.settings.accept_expired:
                 return None
             return dict(USERS[known[0]])
+
+    def reassign(self, user: str | None, token: str | None, to: str) -> int:
+        """Existing tokens (of user, or the one token) answer for `to` from now on."""
+        with self.lock:
+            moved = [t for t, (u, _) in self.tokens.items()
+                     if (user is not None and u == user) or t == token]
+            for t in moved:
+                self.tokens[t] = (to, self.tokens[t][1])
+            return len(moved)
+
+    def add_user(self, user: dict) -> None:
+        with self.lock:
+            USERS[user["id"]] = user
 
     def revoke(self, user: str | None, token: str | None) -> int:
         with self.lock:
@@ -412,17 +441,23 @@ class MockState:
 
     # ---- control ---------------------------------------------------------
 
-    def configure(self, auto: object, code_ttl: object) -> dict:
+    def configure(self, auto: object, code_ttl: object, token_lifetime: object = _UNSET,
+                  accept_expired: object = _UNSET) -> dict:
         with self.lock:
             if auto is not _UNSET:
                 self.settings.auto = auto
             if code_ttl is not _UNSET:
                 self.settings.code_ttl = code_ttl
+            if token_lifetime is not _UNSET:
+                self.settings.token_lifetime = token_lifetime
+            if accept_expired is not _UNSET:
+                self.settings.accept_expired = accept_expired
             return self._settings_json_locked()
 
     def _settings_json_locked(self) -> dict:
         s = self.settings
-        return {"code_ttl": s.code_ttl, "auto": s.auto.as_json() if s.auto else None}
+        return {"code_ttl": s.code_ttl, "auto": s.auto.as_json() if s.auto else None,
+                "token_lifetime": s.token_lifetime, "accept_expired": s.accept_expired}
 
     def add_fault(self, fault: Fault) -> int:
         with self.lock:
@@ -637,6 +672,24 @@ def parse_fault(payload: dict) -> Fault:
     if "retry_after" in params and not isinstance(params["retry_after"], (int, float, str)):
         raise BadRequest("retry_after must be a number or a string")
     return Fault(endpoint, kind, count, params)
+
+
+def state_user(state: MockState, payload: dict) -> str:
+    """Adds (or replaces an added) identity from {"id", "email", "name"}."""
+    unknown = set(payload) - {"id", "email", "name"}
+    if unknown:
+        raise BadRequest(f"unknown user fields: {sorted(unknown)}")
+    user_id, email = payload.get("id"), payload.get("email")
+    name = payload.get("name", "Added Person")
+    if not isinstance(user_id, str) or not USER_ID_RE.match(user_id):
+        raise BadRequest("id must be usr_ and letters, digits, _ or -")
+    if user_id in BUILTIN_USERS:
+        raise BadRequest(f"{user_id} is built in and does not change", 409)
+    if not isinstance(email, str) or not 0 < len(email) <= 254 or \
+            not isinstance(name, str) or len(name) > 128:
+        raise BadRequest("email must be a string of 1 to 254 characters, name at most 128")
+    state.add_user({"id": user_id, "email": email, "name": name})
+    return user_id
 
 
 def parse_auto(value: object, settings: Settings) -> AutoRule | None:
@@ -1024,7 +1077,8 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
     def _control(self, path: str, body: bytes) -> Reply:
         name = path[len("/_mock/"):]
         wanted = "GET" if name == "stats" else "POST"
-        if name not in ("approve", "deny", "expire", "config", "fault", "revoke", "reset", "stats"):
+        if name not in ("approve", "deny", "expire", "config", "fault", "revoke", "reassign",
+                        "user", "reset", "stats"):
             return error_reply(404, "NOT_FOUND", f"no control endpoint {name!r}")
         if self.command != wanted:
             return error_reply(405, "METHOD_NOT_ALLOWED", f"use {wanted}", [("Allow", wanted)])
@@ -1052,12 +1106,17 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
             dc = state.decide(_optional_code(payload), name, user)
             return {"code": dc.code, "state": dc.state}
         if name == "config":
-            unknown = set(payload) - {"auto", "code_ttl"}
+            unknown = set(payload) - {"auto", "code_ttl", "token_lifetime", "accept_expired"}
             if unknown:
                 raise BadRequest(f"unknown config fields: {sorted(unknown)}")
             auto = parse_auto(payload["auto"], state.settings) if "auto" in payload else _UNSET
             ttl = float(_number(payload, "code_ttl", 0)) if "code_ttl" in payload else _UNSET
-            return {"config": state.configure(auto, ttl)}
+            lifetime = _number(payload, "token_lifetime", 0, 1, integer=True,
+                               maximum=10 * 365 * 86400) if "token_lifetime" in payload else _UNSET
+            accept = payload.get("accept_expired", _UNSET)
+            if accept is not _UNSET and not isinstance(accept, bool):
+                raise BadRequest("accept_expired must be true or false")
+            return {"config": state.configure(auto, ttl, lifetime, accept)}
         if name == "fault":
             return {"queued": state.add_fault(parse_fault(payload))}
         if name == "revoke":
@@ -1069,6 +1128,17 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
             if token is not None and not isinstance(token, str):
                 raise BadRequest("token must be a string")
             return {"revoked": state.revoke(user, token)}
+        if name == "reassign":
+            user, token = payload.get("user"), payload.get("token")
+            if (user is None) == (token is None):
+                raise BadRequest("give user or token")
+            if user is not None:
+                _known_user(user)
+            if token is not None and not isinstance(token, str):
+                raise BadRequest("token must be a string")
+            return {"reassigned": state.reassign(user, token, _known_user(payload.get("to")))}
+        if name == "user":
+            return {"user": state_user(state, payload)}
         raise AssertionError(name)
 
 

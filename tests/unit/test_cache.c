@@ -1,8 +1,8 @@
 /*
  * The cache file format (src/cache.h): what seals must open again, and
  * nothing else may: not a changed byte, not another key, not another
- * account's or session's scope, not a cut or padded file, not another
- * format version.
+ * account's, invoking user's or session's scope, not a cut or padded file,
+ * not another format version.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,9 +16,12 @@
 
 #include "cache.h"
 
-#define SCOPE_ALICE "7:session|5:alice|4:sudo|10:/dev/pts/1|0:|9:42@123456|"
-#define SCOPE_BOB "7:session|3:bob|4:sudo|10:/dev/pts/1|0:|9:42@123456|"
-#define SCOPE_OTHER_TTY "7:session|5:alice|4:sudo|10:/dev/pts/2|0:|9:42@123456|"
+#define SCOPE_ALICE "7:session|5:alice|4:1000|5:alice|4:sudo|10:/dev/pts/1|0:|9:42@123456|"
+#define SCOPE_BOB "7:session|3:bob|4:1000|5:alice|4:sudo|10:/dev/pts/1|0:|9:42@123456|"
+#define SCOPE_OTHER_TTY "7:session|5:alice|4:1000|5:alice|4:sudo|10:/dev/pts/2|0:|9:42@123456|"
+/* The same terminal session, but another process (uid 65534) asking: "su alice" from there. */
+#define SCOPE_OTHER_UID "7:session|5:alice|5:65534|5:alice|4:sudo|10:/dev/pts/1|0:|9:42@123456|"
+#define SCOPE_OTHER_RUSER "7:session|5:alice|4:1000|3:eve|4:sudo|10:/dev/pts/1|0:|9:42@123456|"
 #define TOKEN "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c3JfYWxpY2UifQ.c2lnbmF0dXJlLWJ5dGVz"
 
 struct fixture {
@@ -41,6 +44,8 @@ static int setup(void **state)
 	if (np_cache_keys_derive(&f.keys, master) != 0)
 		return -1;
 	snprintf(f.meta.account, sizeof f.meta.account, "alice");
+	f.meta.invoker_uid = 1000;
+	snprintf(f.meta.invoker_name, sizeof f.meta.invoker_name, "alice");
 	snprintf(f.meta.scope_kind, sizeof f.meta.scope_kind, "session");
 	snprintf(f.meta.service, sizeof f.meta.service, "sudo");
 	snprintf(f.meta.tty, sizeof f.meta.tty, "/dev/pts/1");
@@ -100,6 +105,8 @@ static void round_trip(void **state)
 	assert_int_equal(out.token_exp, 1700003600);
 	assert_int_equal(np_cache_open_meta(&f->keys, f->sealed, f->sealed_len, &meta, &why), 0);
 	assert_string_equal(meta.account, "alice");
+	assert_int_equal(meta.invoker_uid, 1000);
+	assert_string_equal(meta.invoker_name, "alice");
 	assert_string_equal(meta.scope_kind, "session");
 	assert_string_equal(meta.tty, "/dev/pts/1");
 	assert_string_equal(meta.user_id, "usr_alice");
@@ -144,6 +151,9 @@ static void another_scope_does_not_open(void **state)
 	/* Copied to another account's place, or used from another terminal. */
 	assert_false(payload_opens(f, &f->keys, SCOPE_BOB, f->sealed, f->sealed_len));
 	assert_false(payload_opens(f, &f->keys, SCOPE_OTHER_TTY, f->sealed, f->sealed_len));
+	/* Made for one invoking user, never opened for another. */
+	assert_false(payload_opens(f, &f->keys, SCOPE_OTHER_UID, f->sealed, f->sealed_len));
+	assert_false(payload_opens(f, &f->keys, SCOPE_OTHER_RUSER, f->sealed, f->sealed_len));
 	assert_false(payload_opens(f, &f->keys, "", f->sealed, f->sealed_len));
 }
 
@@ -169,6 +179,14 @@ static void other_versions_are_refused(void **state)
 	struct np_cache_payload out;
 	const char *why = NULL;
 
+	/* Version 1 entries were not bound to the invoking user: never used again. */
+	assert_int_equal(NP_CACHE_VERSION, 2);
+	memcpy(copy, f->sealed, f->sealed_len);
+	copy[7] = 1;
+	assert_int_equal(np_cache_open_payload(&f->keys, SCOPE_ALICE, copy, f->sealed_len, &out,
+	                                       &why),
+	                 -1);
+	assert_string_equal(why, "unknown format version");
 	memcpy(copy, f->sealed, f->sealed_len);
 	copy[7] = NP_CACHE_VERSION + 1;
 	assert_int_equal(np_cache_open_payload(&f->keys, SCOPE_ALICE, copy, f->sealed_len, &out,
@@ -203,18 +221,48 @@ static void names_are_keyed_and_distinct(void **state)
 
 static void scopes_do_not_collide(void **state)
 {
-	struct np_scope_parts one = { "ab", "c", "", "", 1, 2 };
-	struct np_scope_parts two = { "a", "bc", "", "", 1, 2 };
+	struct np_scope_parts one = { .account = "ab", .invoker_uid = 0, .invoker_name = "",
+		                          .service = "c", .tty = "", .rhost = "", .sid = 1,
+		                          .leader_start = 2 };
+	struct np_scope_parts two = one;
 	char x[NP_CACHE_SCOPE_MAX], y[NP_CACHE_SCOPE_MAX];
 
 	(void)state;
+	two.account = "a";
+	two.service = "bc";
 	assert_int_equal(np_cache_scope(true, &one, x, sizeof x), 0);
 	assert_int_equal(np_cache_scope(true, &two, y, sizeof y), 0);
 	assert_string_not_equal(x, y);
-	/* User scope is the account alone. */
+	assert_string_equal(x, "7:session|2:ab|1:0|0:|1:c|0:|0:|3:1@2|");
+	/* User scope is the account and the invoking user. */
 	assert_int_equal(np_cache_scope(false, &one, x, sizeof x), 0);
-	assert_string_equal(x, "4:user|2:ab|");
+	assert_string_equal(x, "4:user|2:ab|1:0|0:|");
 	assert_int_equal(np_cache_scope(true, &one, x, 8), -1);
+}
+
+/* Every part of who asked changes the scope, in either kind of scope. */
+static void scopes_differ_by_invoking_user(void **state)
+{
+	struct np_scope_parts base = { .account = "root", .invoker_uid = 1000,
+		                           .invoker_name = "alice", .service = "su", .tty = "pts/1",
+		                           .rhost = "", .sid = 7, .leader_start = 9 };
+	struct np_scope_parts other_uid = base, other_ruser = base, no_ruser = base;
+	char a[NP_CACHE_SCOPE_MAX], b[NP_CACHE_SCOPE_MAX];
+
+	(void)state;
+	other_uid.invoker_uid = 65534;
+	other_ruser.invoker_name = "bob";
+	no_ruser.invoker_name = NULL; /* PAM_RUSER not set: the same as "" */
+	for (int session = 0; session <= 1; session++) {
+		assert_int_equal(np_cache_scope(session, &base, a, sizeof a), 0);
+		assert_int_equal(np_cache_scope(session, &other_uid, b, sizeof b), 0);
+		assert_string_not_equal(a, b);
+		assert_int_equal(np_cache_scope(session, &other_ruser, b, sizeof b), 0);
+		assert_string_not_equal(a, b);
+		assert_int_equal(np_cache_scope(session, &no_ruser, b, sizeof b), 0);
+		assert_string_not_equal(a, b);
+	}
+	assert_string_equal(b, "7:session|4:root|4:1000|0:|2:su|5:pts/1|0:|3:7@9|");
 }
 
 int main(void)
@@ -228,6 +276,7 @@ int main(void)
 		cmocka_unit_test(other_versions_are_refused),
 		cmocka_unit_test(names_are_keyed_and_distinct),
 		cmocka_unit_test(scopes_do_not_collide),
+		cmocka_unit_test(scopes_differ_by_invoking_user),
 	};
 
 	return cmocka_run_group_tests_name("cache format", tests, setup, teardown);

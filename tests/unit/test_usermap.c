@@ -40,18 +40,27 @@ static void assert_err_has(const char *what)
 		fail_msg("error \"%s\" does not mention \"%s\"", err, what);
 }
 
-/* Whether (user_id, email) may sign in as account, checking the reason given. */
-static bool allows(const struct np_usermap *map, const struct np_config *cfg,
-                   const char *account, const char *user_id, const char *email,
-                   const char *expect_why)
+/* Whether (user_id, email) may sign in as the account, checking the reason given. */
+static bool allows_account(const struct np_usermap *map, const struct np_config *cfg,
+                           const char *account, bool personal, const char *user_id,
+                           const char *email, const char *expect_why)
 {
+	const struct np_account target = { account, personal };
 	const char *why = NULL;
-	bool ok = np_usermap_allows(map, cfg, account, user_id, email, &why);
+	bool ok = np_usermap_allows(map, cfg, &target, user_id, email, &why);
 
 	assert_non_null(why);
 	if (expect_why != NULL && strcmp(why, expect_why) != 0)
 		fail_msg("why \"%s\", expected \"%s\"", why, expect_why);
 	return ok;
+}
+
+/* The same for a person's account (uid at least UID_MIN, not root or nobody). */
+static bool allows(const struct np_usermap *map, const struct np_config *cfg,
+                   const char *account, const char *user_id, const char *email,
+                   const char *expect_why)
+{
+	return allows_account(map, cfg, account, true, user_id, email, expect_why);
 }
 
 static const char sample_map[] =
@@ -321,6 +330,39 @@ static void test_localpart(void **state)
 	np_usermap_free(&map);
 }
 
+/*
+ * "Root@Example.com" must never become root, nor "Daemon@" daemon: the local
+ * part reaches people's accounts only.  An explicit map line still may.
+ */
+static void test_localpart_never_names_a_system_account(void **state)
+{
+	struct np_usermap map;
+	struct np_config cfg;
+
+	(void)state;
+	assert_int_equal(parse(&map, "usr_ops root\nOps@example.com daemon\n"), 0);
+	np_config_defaults(&cfg);
+	cfg.map_email_localpart = true;
+	snprintf(cfg.allowed_domains, sizeof cfg.allowed_domains, "example.com");
+	assert_false(allows_account(&map, &cfg, "root", false, "usr_x", "Root@Example.com",
+	                            NP_USERMAP_NOT_PERSONAL));
+	assert_false(allows_account(&map, &cfg, "daemon", false, "usr_x", "daemon@example.com",
+	                            NP_USERMAP_NOT_PERSONAL));
+	/* The same address as a person's account is fine. */
+	assert_true(allows_account(&map, &cfg, "daemon", true, "usr_x", "daemon@example.com",
+	                           "e-mail local part"));
+	/* When the local part would not match anyway, the reason stays "no rule". */
+	assert_false(allows_account(&map, &cfg, "root", false, "usr_x", "carol@example.com",
+	                            "no rule"));
+	assert_false(allows_account(&map, &cfg, "root", false, "usr_x", "root@other.example",
+	                            "no rule"));
+	/* Explicit lines decide for any account. */
+	assert_true(allows_account(&map, &cfg, "root", false, "usr_ops", NULL, "user id rule"));
+	assert_true(allows_account(&map, &cfg, "daemon", false, "usr_x", "OPS@example.com",
+	                           "e-mail rule"));
+	np_usermap_free(&map);
+}
+
 static void test_load(void **state)
 {
 	struct np_usermap map;
@@ -386,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_localpart),
+		cmocka_unit_test(test_localpart_never_names_a_system_account),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_load_missing),
 	};
