@@ -81,16 +81,13 @@ static void cached_config(const char *extra)
 /* Fresh mock, fresh key, empty cache, the same terminal for every test. */
 static int reset(void **state)
 {
-	char cmd[1200];
-
 	(void)state;
 	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
 	assert_int_equal(mock_post(&api, "/_mock/config",
 	                           "{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", "
 	                           "\"after\": 0.2}}"),
 	                 200);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", cache_dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("rm -rf %s", cache_dir), 0);
 	write_key(0600);
 	cached_config(NULL);
 	setenv("PAM_TTY", "/dev/pts/7", 1);
@@ -284,6 +281,14 @@ static int run_self(const char *mode, bool new_session)
 	if (pid == 0) {
 		if (new_session && setsid() == (pid_t)-1)
 			_exit(124);
+		/*
+		 * The namespace step leaves by _exit(), which skips pam_wrapper's
+		 * clean-up: it runs with pam_wrapper switched off, so that it makes no
+		 * /tmp/pam.X copy to leave behind, and switches it back on for the
+		 * sign-ins below it.
+		 */
+		if (strcmp(mode, CHILD_NAMESPACE) == 0)
+			setenv("PAM_WRAPPER", "0", 1);
 		execl(self_path, self_path, mode, (char *)NULL);
 		_exit(127);
 	}
@@ -355,6 +360,7 @@ static int child_new_pid_namespace(void)
 	 * create processes, and LeakSanitizer's check at exit needs to.  This
 	 * step allocates nothing for it to find.
 	 */
+	setenv("PAM_WRAPPER", "1", 1);
 	fflush(NULL);
 	_exit(run_self(CHILD_NAMESPACE_INIT, false));
 }

@@ -597,16 +597,16 @@ static char *slurp(const char *path)
 static void helper_gets_nothing_but_its_pipes(void **state)
 {
 	struct script s = { 0 };
-	char dir[1024], helper[1100], report[1100], overrides[1200], cmd[2400];
+	char dir[1024], helper[1100], report[1100], overrides[1200];
 	char *text;
 
 	(void)state;
 	snprintf(dir, sizeof dir, "%s/fake", test_dir());
 	snprintf(helper, sizeof helper, "%s/nextpay-helper", dir);
 	snprintf(report, sizeof report, "%s/report", dir);
-	snprintf(cmd, sizeof cmd, "mkdir -p %s && install -m 0755 %s %s && rm -f %s", dir,
-	         getenv("NP_FAKE_HELPER"), helper, report);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("mkdir -p %s && install -m 0755 %s %s && rm -f %s", dir,
+	                           getenv("NP_FAKE_HELPER"), helper, report),
+	                 0);
 	snprintf(overrides, sizeof overrides, "helper = %s\n", helper);
 	write_config(&api, overrides);
 	/* What a sudo caller might have in its environment and signal state. */
@@ -650,12 +650,12 @@ static size_t columns(const char *line, size_t len)
 static void qr_code_reads_back_as_the_url(void **state)
 {
 	struct script s = { 0 };
-	char path[1024], cmd[2400], decoded[512] = "", url[512], code[32];
+	char path[1024], decoded[512] = "", url[512], code[32];
 	FILE *f;
 
 	(void)state;
 	if (getenv("NP_HAVE_QR") == NULL || strcmp(getenv("NP_HAVE_QR"), "yes") != 0 ||
-	    system("command -v zbarimg >/dev/null") != 0) {
+	    run_shell("command -v zbarimg >/dev/null") != 0) {
 		fprintf(stderr, "skipped: this build has no libqrencode, or zbarimg is missing\n");
 		skip();
 	}
@@ -686,12 +686,11 @@ static void qr_code_reads_back_as_the_url(void **state)
 	}
 	fclose(f);
 	assert_false(seen_has_control_chars(&s.seen));
-	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/../qr/decode_qr.py %s",
-	         getenv("NP_TESTS_DIR"), path);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(decoded, sizeof decoded, f));
-	assert_int_equal(pclose(f), 0);
+	assert_int_equal(run_shell_output(decoded, sizeof decoded,
+	                                  "/usr/bin/python3 %s/../qr/decode_qr.py %s",
+	                                  getenv("NP_TESTS_DIR"), path),
+	                 0);
+	decoded[strcspn(decoded, "\n")] = '\0';
 	mock_last_code(&api, code, sizeof code);
 	snprintf(url, sizeof url, "%.*s/auth/device?code=%s", (int)(strlen(api.url) - 3), api.url,
 	         code);
