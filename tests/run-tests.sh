@@ -16,7 +16,7 @@
 # it), NP_PAM_COPIES_LEFT=remove (copies left behind are removed without
 # failing: for runs whose launchers load pam_wrapper too).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
 BUILD=${NP_BUILD:-$ROOT/build}
 mode=all
