@@ -14,9 +14,10 @@
 - pam_wrapper's /tmp/pam.X copies that name MARKER (a directory of this run that the
   suite's PAM services mention) and whose process has gone are removed.  Each is a
   process of the suite that loaded pam_wrapper without needing it, or was killed:
-  with --copies-left=fail (the default) they count as a failed test (unless the
-  suite was stopped, which leaves its own), with --copies-left=remove (a launcher
-  in between loads pam_wrapper too: valgrind's scripts) they are only removed.
+  with --copies-left=fail (the default) they count as a failed test of a suite that
+  otherwise passed (one that failed may have killed what it started), with
+  --copies-left=remove (a launcher in between loads pam_wrapper too: valgrind's
+  scripts) they are only removed.
 
 Prints one cmocka-style "[  FAILED  ] N test(s)" line for what it counts, which
 run-tests.sh adds up like the suite's own; exits with the suite's status, or 1.
@@ -86,8 +87,9 @@ def main() -> int:
     removed = remove_pam_wrapper_dirs(args.marker)
     if removed:
         why = f"{len(removed)} left by processes that are gone (now removed): {' '.join(removed)}"
-        # A suite that was stopped leaves its own: that failure is counted already.
-        if args.copies_left == "fail" and not problems:
+        # A suite that failed may have killed what it started (or been stopped): that
+        # failure is counted already.
+        if args.copies_left == "fail" and not problems and status == 0:
             problems.append(("pam_wrapper copies left behind", why))
         else:
             say(f"{args.name}: pam_wrapper copies: {why}")

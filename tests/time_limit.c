@@ -10,10 +10,13 @@
  * is why cmocka itself is given no group state.
  *
  * The timer is a POSIX timer that signals the thread running the group (the
- * load and faults suites run threads of their own).  Its handler fails the
- * test with cmocka's fail_msg(): print, then longjmp back into cmocka, as
- * cmocka's own handler does for SIGSEGV.  A real-time signal, not SIGALRM,
- * which the host-safety tests set as a host would.
+ * load and faults suites run threads of their own).  Its handler prints the
+ * message and fails the test with cmocka's fail(), which longjmps back into
+ * cmocka, as cmocka's own handler does for SIGSEGV: a test stuck in a system
+ * call is stopped cleanly; one stuck holding a lock (inside malloc, say) may
+ * leave the rest of the group to fail by its limits, and run_suite.py's limit
+ * ends that.  A real-time signal, not SIGALRM, which the host-safety tests
+ * set as a host would.
  */
 #include <setjmp.h>
 #include <stdarg.h>
