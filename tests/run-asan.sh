@@ -42,6 +42,10 @@ if [ -f "$ROOT/tests/lsan.supp" ]; then
 	export LSAN_OPTIONS="suppressions=$ROOT/tests/lsan.supp:print_suppressions=0"
 fi
 
+# Everything runs slower under ASan: each test's time limit, and each suite's,
+# is this many times the usual (tests/time_limit.h).
+export NP_TEST_LIMIT_SCALE="${NP_TEST_LIMIT_SCALE:-3}"
+
 # tests/ctl/ctl_test.py (run by run-tests.sh) takes its binaries from these.
 export NP_CTL="$B/nextpayctl" NP_HELPER="$B/nextpay-helper" NP_CACHE_WRITER="$B/tests/ctl-cache-writer"
 

@@ -6,8 +6,19 @@
 # (build/deb and build/rpm; the .deb is installed, used and purged on this
 # machine as root).  Prints one closing "N passed, N failed" line; exits
 # non-zero on any failure.
+#
+# Each suite runs under tests/run_suite.py: a time limit for the whole suite
+# (each test has one of its own), no process of it left running, and no
+# pam_wrapper copy (/tmp/pam.X) of it left behind.  A suite whose output has
+# no "[----------] time limit:" line was built without its tests' time limits
+# (tests/time_limit.h) and fails.
+#
+# Environment: NP_TEST_LIMIT (seconds per test), NP_SUITE_LIMIT (seconds per
+# suite), NP_TEST_LIMIT_SCALE (multiplies both; the ASan and valgrind runs set
+# it), NP_PAM_COPIES_LEFT=remove (copies left behind are removed without
+# failing: for runs whose launchers load pam_wrapper too).
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
 BUILD=${NP_BUILD:-$ROOT/build}
 mode=all
@@ -29,6 +40,11 @@ skipped=0
 failed_names=""
 
 LOG=$(mktemp /tmp/pam_nextpay-log.XXXXXX)
+# This run's directory: the PAM services, configs and mocks of the integration
+# suites, the e2e tests' temporary directories; what names it is this run's.
+T=$(mktemp -d /tmp/pam_nextpay-test.XXXXXX)
+chmod 755 "$T"
+trap 'rm -rf "$T" "$LOG"' EXIT INT TERM
 
 # Runs one cmocka binary and adds its per-test counts to the totals.
 run() { # name command...
@@ -52,17 +68,29 @@ run() { # name command...
 	fi
 }
 
+# Runs one test suite (a cmocka binary or a Python test file) under
+# tests/run_suite.py, and fails it if its tests had no time limits.
+run_suite() { # name command...
+	suite_name=$1
+	shift
+	run "$suite_name" /usr/bin/python3 "$ROOT/tests/run_suite.py" \
+		--copies-left="${NP_PAM_COPIES_LEFT:-fail}" "$suite_name" "$T" -- "$@"
+	if ! grep -q '^\[----------\] time limit: ' "$LOG"; then
+		echo "[  FAILED  ] $suite_name: printed no \"[----------] time limit:\" line; built" \
+			"without tests/time_limit.c?"
+		failed=$((failed + 1))
+		failed_names="$failed_names $suite_name"
+	fi
+}
+
 if [ "$mode" = all ] || [ "$mode" = unit ]; then
 	for t in "$@"; do
-		run "$(basename "$t")" "$t"
+		run_suite "$(basename "$t")" "$t"
 	done
 fi
 
 if [ "$mode" = all ] || [ "$mode" = integration ] || [ "$mode" = robustness ] ||
 	[ "$mode" = bench ]; then
-	T=$(mktemp -d /tmp/pam_nextpay-test.XXXXXX)
-	chmod 755 "$T"
-	trap 'rm -rf "$T" "$LOG"' EXIT INT TERM
 	mkdir -p "$T/services" "$T/conf"
 	module=$BUILD/pam_nextpay.so
 	conf=$T/conf/current.conf
@@ -105,7 +133,7 @@ if [ "$mode" = all ] || [ "$mode" = integration ] || [ "$mode" = robustness ] ||
 		export NP_BENCH_ROUNDS
 	fi
 	for suite in $suites; do
-		run "$suite" env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
+		run_suite "$suite" env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 \
 			PAM_WRAPPER_SERVICE_DIR="$T/services" NP_TEST_DIR="$T" \
 			NP_HELPER="$BUILD/nextpay-helper" NP_FAKE_HELPER="$BUILD/tests/fake-helper" \
 			NP_MOCK="$ROOT/tests/mock/nextpay_mock.py" NP_TESTS_DIR="$ROOT/tests/integration" \
@@ -116,15 +144,16 @@ if [ "$mode" = all ] || [ "$mode" = integration ] || [ "$mode" = robustness ] ||
 		exit "$failed"
 	fi
 	if [ "$mode" != robustness ]; then
-		run nextpayctl env NP_BUILD="$BUILD" /usr/bin/python3 "$ROOT/tests/ctl/ctl_test.py"
+		run_suite nextpayctl env NP_BUILD="$BUILD" /usr/bin/python3 "$ROOT/tests/ctl/ctl_test.py"
 	fi
 fi
 
 # End-to-end: each tests/e2e/e2e_*.py prints cmocka-style lines of its own.
 if [ "$mode" = all ] || [ "$mode" = e2e ]; then
 	if [ "$(id -u)" -eq 0 ]; then
+		# Their temporary directories in $T: what their PAM services name is this run's.
 		for t in "$ROOT"/tests/e2e/e2e_*.py; do
-			run "e2e/$(basename "$t" .py)" /usr/bin/python3 "$t"
+			run_suite "e2e/$(basename "$t" .py)" env TMPDIR="$T" /usr/bin/python3 "$t"
 		done
 	else
 		echo "e2e: skipped (needs root: sshd and sudo run as root)"
@@ -161,7 +190,6 @@ if [ "$mode" = all ] || [ "$mode" = hardening ]; then
 	run check-valgrind make --no-print-directory -C "$ROOT" check-valgrind NP_VG_CTL=no
 fi
 
-rm -f "$LOG"
 echo
 if [ -n "$failed_names" ]; then
 	echo "failed:$failed_names"

@@ -166,6 +166,15 @@ else
 fi
 export NP_HELPER="$V/nextpay-helper" NP_CACHE_WRITER="$V/tests/ctl-cache-writer"
 
+# Everything runs many times slower under memcheck: each test's time limit,
+# and each suite's, is this many times the usual (tests/time_limit.h).
+export NP_TEST_LIMIT_SCALE="${NP_TEST_LIMIT_SCALE:-10}"
+# The scripts above, /usr/bin/valgrind (a script too) and valgrind.bin each get
+# the suite's pam_wrapper environment, load pam_wrapper, make a /tmp/pam.X
+# copy and exec the next: tests/run_suite.py removes those copies once the
+# suite is done rather than failing it.
+export NP_PAM_COPIES_LEFT=remove
+
 # pam_wrapper dlopens libpam with RTLD_DEEPBIND, which breaks valgrind's malloc
 # replacement.  Debian's pam_wrapper 1.1.4 reads UID_WRAPPER_DISABLE_DEEPBIND
 # (a slip; later releases read PAM_WRAPPER_DISABLE_DEEPBIND): set both.

@@ -5,6 +5,10 @@ TEST_CFLAGS  = $(ALL_CFLAGS) -Wno-conversion -Wno-format-truncation -Isrc $(call
 # Every object but the two entry files, so tests call the real code.
 LIB_OBJS     = $(call obj,$(filter-out pam_nextpay.c src/helper_main.c,\
                  $(sort $(MODULE_SRC) $(HELPER_SRC))))
+# Every test program runs its cmocka groups through tests/time_limit.c, which
+# gives each test a time limit of its own (see tests/time_limit.h).
+TIME_LIMIT_OBJ := $(BUILD)/obj/tests/time_limit.o
+TIME_LIMIT     = $(TIME_LIMIT_OBJ) -Wl,--wrap=_cmocka_run_group_tests
 TEST_LIBS    = $(call pkg_libs,cmocka $(MODULE_PKGS) $(HELPER_PKGS)) -ldl
 
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
@@ -15,9 +19,16 @@ CACHE_BIN    := $(BUILD)/tests/integration_cache
 FAKE_HELPER  := $(BUILD)/tests/fake-helper
 # Beside the fake helper, where the tests find it.
 PRELOAD_CANARY := $(BUILD)/tests/preload-canary.so
+# What every suite built on tests/integration/harness.c needs.
+HARNESS_DEPS  = tests/integration/harness.c tests/integration/harness.h $(TIME_LIMIT_OBJ)
+HARNESS_LIBS  = $(TIME_LIMIT) $(call pkg_libs,libpamtest cmocka pam libcurl json-c)
 
 .PHONY: tests
 tests: $(UNIT_BINS) $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PRELOAD_CANARY)
+
+$(TIME_LIMIT_OBJ): tests/time_limit.c tests/time_limit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -c -o $@ $<
 
 $(FAKE_HELPER): tests/integration/fake_helper.c
 	@mkdir -p $(dir $@)
@@ -27,22 +38,20 @@ $(PRELOAD_CANARY): tests/integration/preload_canary.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -shared -o $@ $<
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/unit_tmp.h $(LIB_OBJS)
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/unit_tmp.h $(LIB_OBJS) $(TIME_LIMIT_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_OBJS) $(TEST_LIBS)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(LIB_OBJS) $(TIME_LIMIT) $(TEST_LIBS)
 
 # The cache suite asks account.c which accounts are people's, as the module does.
-$(CACHE_BIN): tests/integration/cache_apikey.c tests/integration/harness.c \
-              tests/integration/harness.h $(LIB_OBJS)
+$(CACHE_BIN): tests/integration/cache_apikey.c $(HARNESS_DEPS) $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ tests/integration/cache_apikey.c tests/integration/harness.c \
-	    $(LIB_OBJS) $(call pkg_libs,libpamtest cmocka pam libcurl json-c) $(TEST_LIBS)
+	    $(LIB_OBJS) $(HARNESS_LIBS) $(TEST_LIBS)
 
-$(INTEG_BIN): tests/integration/integration.c tests/integration/harness.c \
-              tests/integration/harness.h
+$(INTEG_BIN): tests/integration/integration.c $(HARNESS_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ tests/integration/integration.c tests/integration/harness.c \
-	    $(call pkg_libs,libpamtest cmocka pam libcurl json-c)
+	    $(HARNESS_LIBS)
 
 # deps first, then a fresh make: what it installed (pkg-config files,
 # libqrencode) must be seen when the Makefile is read.
@@ -75,8 +84,6 @@ FAULTS_BIN      := $(BUILD)/tests/faults
 LOAD_BIN        := $(BUILD)/tests/load
 HARDENING_BINS  := $(HOSTILE_BIN) $(HOST_SAFETY_BIN) $(FAULTS_BIN) $(LOAD_BIN)
 BENCH_BIN       := $(BUILD)/tests/bench
-HARNESS_DEPS    := tests/integration/harness.c tests/integration/harness.h
-HARNESS_LIBS     = $(call pkg_libs,libpamtest cmocka pam libcurl json-c)
 
 tests: $(HARDENING_BINS) $(BENCH_BIN)
 

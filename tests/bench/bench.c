@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <security/pam_appl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,9 +36,15 @@
 #include <unistd.h>
 
 #include "../integration/harness.h"
+#include "../time_limit.h"
 
 #define ROUNDS_DEFAULT 50
 #define ROUNDS_MAX 10000
+
+#define ROW_PERMIT "baseline: pam_permit only"
+#define ROW_SPAWN "baseline: fork+exec+wait /bin/true"
+#define ROW_CACHED "pam_nextpay: approval reused from the cache"
+#define ROW_API_KEY "pam_nextpay: API key (use_first_pass)"
 #define API_KEY "npk_alice_0123456789abcdef"
 
 struct figures {
@@ -58,21 +65,12 @@ static int permit_round(void)
 	return run_auth("np-permit", test_account(), &s, 0) == PAM_SUCCESS ? 0 : -1;
 }
 
+/* Without pam_wrapper, as the module starts its helper (and as the tests start any program). */
 static int true_round(void)
 {
-	pid_t pid = fork();
-	int status = 0;
+	const char *const argv[] = { "/bin/true", NULL };
 
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execl("/bin/true", "true", (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return run_command(argv, NULL, 0) == 0 ? 0 : -1;
 }
 
 static int nextpay_round(void)
@@ -129,12 +127,38 @@ static struct figures measure(round_fn round, int rounds)
 	return f;
 }
 
+/* A row's time limit: a test's (tests/time_limit.h) for every ROUNDS_DEFAULT rounds, and one more. */
+static unsigned row_limit_s(int rounds)
+{
+	return test_time_limit() * (1u + (unsigned)rounds / ROUNDS_DEFAULT);
+}
+
+/* Whether fd becomes readable (or hits the end) within limit_s seconds. */
+static bool readable_within(int fd, unsigned limit_s)
+{
+	struct pollfd ready = { .fd = fd, .events = POLLIN };
+	long long deadline = now_ms() + (long long)limit_s * 1000;
+
+	while (now_ms() < deadline) {
+		long long left = deadline - now_ms();
+		int n = poll(&ready, 1, left > 1000 ? 1000 : (int)left);
+
+		if (n > 0)
+			return true;
+		if (n < 0 && errno != EINTR)
+			return true; /* the read that follows says what is wrong */
+	}
+	return false;
+}
+
 /*
  * A worker per row: a fresh process, so that neither resident set nor the
  * children's peak carries over from another row, and a session of its own
  * (as sshd's per-connection child), which the session-scoped cache binds to.
+ * A worker still running after the row's time limit is stopped, with what it
+ * started, and the row fails.
  */
-static struct figures in_worker(round_fn round, int rounds)
+static struct figures in_worker(const char *row, round_fn round, int rounds)
 {
 	struct figures f = { .failures = rounds };
 	int fds[2];
@@ -156,8 +180,14 @@ static struct figures in_worker(round_fn round, int rounds)
 		exit(write(fds[1], &mine, sizeof mine) == (ssize_t)sizeof mine ? 0 : 1);
 	}
 	close(fds[1]);
-	if (pid > 0 && read(fds[0], &f, sizeof f) != (ssize_t)sizeof f)
+	if (pid > 0 && !readable_within(fds[0], row_limit_s(rounds))) {
+		fprintf(stderr, "bench: %s: still running after its time limit of %u s; stopped\n", row,
+		        row_limit_s(rounds));
+		kill_process_tree(pid);
+		pid = -1;
+	} else if (pid > 0 && read(fds[0], &f, sizeof f) != (ssize_t)sizeof f) {
 		f.failures = rounds;
+	}
 	close(fds[0]);
 	if (pid > 0)
 		waitpid(pid, &status, 0);
@@ -205,6 +235,10 @@ int main(void)
 		fprintf(stderr, "bench: NP_BENCH_ROUNDS must be 1..%d\n", ROUNDS_MAX);
 		return 2;
 	}
+	printf("[----------] time limit: %u s per row of %d rounds (NP_TEST_LIMIT x "
+	       "NP_TEST_LIMIT_SCALE, per %d rounds)\n",
+	       row_limit_s(rounds), rounds, ROUNDS_DEFAULT);
+	fflush(stdout);
 	if (mock_start(&api, "mock-bench", NULL) != 0) {
 		fprintf(stderr, "bench: the mock API did not start\n");
 		return 1;
@@ -221,15 +255,15 @@ int main(void)
 	setenv("PAM_TTY", "/dev/pts/7", 1);
 	setenv("PAM_RHOST", "192.0.2.10", 1);
 
-	permit = in_worker(permit_round, rounds);
-	spawn = in_worker(true_round, rounds);
+	permit = in_worker(ROW_PERMIT, permit_round, rounds);
+	spawn = in_worker(ROW_SPAWN, true_round, rounds);
 
 	snprintf(key_path, sizeof key_path, "%s/conf/bench-cache.key", test_dir());
 	write_cache_key(key_path);
 	snprintf(text, sizeof text, "cache = yes\ncache_dir = %s/bench-cache\ncache_key = %s\n",
 	         test_dir(), key_path);
 	write_config(&api, text);
-	cached = in_worker(nextpay_round, rounds);
+	cached = in_worker(ROW_CACHED, nextpay_round, rounds);
 	/* The warm-up made the one code; every timed round must have come from the cache. */
 	if (mock_count(&api, "create") != 1 || mock_count(&api, "me") != rounds + 1) {
 		fprintf(stderr, "bench: the cache row did not reuse the approval (%ld codes)\n",
@@ -239,7 +273,7 @@ int main(void)
 
 	write_config(&api, "api_key = yes\nuse_first_pass = yes\n");
 	setenv("PAM_AUTHTOK", API_KEY, 1);
-	api_key = in_worker(nextpay_round, rounds);
+	api_key = in_worker(ROW_API_KEY, nextpay_round, rounds);
 	if (mock_count(&api, "create") != 1 || mock_count(&api, "token") != rounds + 1) {
 		fprintf(stderr, "bench: the API-key row did not exchange the key every round\n");
 		api_key.failures++;
@@ -255,10 +289,10 @@ int main(void)
 	printf("%-44s %8s %8s %8s %9s %9s %9s\n", "", "median", "p90", "worst", "vs permit",
 	       "RSS grow", "child pk");
 	printf("%-44s %8s %8s %8s %9s %9s %9s\n", "", "ms", "ms", "ms", "ms", "KiB", "KiB");
-	print_row("baseline: pam_permit only", &permit, &permit);
-	print_row("baseline: fork+exec+wait /bin/true", &spawn, &permit);
-	print_row("pam_nextpay: approval reused from the cache", &cached, &permit);
-	print_row("pam_nextpay: API key (use_first_pass)", &api_key, &permit);
+	print_row(ROW_PERMIT, &permit, &permit);
+	print_row(ROW_SPAWN, &spawn, &permit);
+	print_row(ROW_CACHED, &cached, &permit);
+	print_row(ROW_API_KEY, &api_key, &permit);
 	failures = permit.failures + spawn.failures + cached.failures + api_key.failures;
 	if (failures != 0)
 		printf("\n%d rounds failed: these figures are not what a sign-in costs\n", failures);

@@ -24,8 +24,11 @@ import traceback
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "mock"))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 from mockctl import Mock  # noqa: E402
+from procs import become_subreaper, descendants, stray_processes  # noqa: E402
+from time_limit import TimeLimitExceeded, banner, seconds, time_limit  # noqa: E402
 
 CTL = os.environ.get("NP_CTL", os.path.join(ROOT, "build", "nextpayctl"))
 HELPER = os.environ.get("NP_HELPER", os.path.join(ROOT, "build", "nextpay-helper"))
@@ -635,6 +638,10 @@ def main(argv: list[str]) -> int:
     failed: list[str] = []
     skipped: list[str] = []
     mock = None
+    limit = seconds()
+    # Whatever a test starts (nextpayctl, the helpers it starts) stays findable here.
+    become_subreaper()
+    print(banner(limit), flush=True)
     try:
         mock = Mock.start(os.path.join(base, "mock"), "--auto", "approve", "--auto-user",
                           AUTO_USER, "--auto-after", "0.3")
@@ -642,14 +649,27 @@ def main(argv: list[str]) -> int:
         print(f"[==========] Running {len(tests)} test(s).", flush=True)
         for name, fn in tests:
             print(f"[ RUN      ] {name}", flush=True)
+            before = set(descendants())
+            ok = False
             try:
-                fn(env)
-                print(f"[       OK ] {name}", flush=True)
+                with time_limit(name, limit):
+                    fn(env)
+                ok = True
             except Skip as why:
                 print(f"[  SKIPPED ] {name}: {why}", flush=True)
                 skipped.append(name)
+                continue
+            except TimeLimitExceeded as why:
+                print(f"    {why}", flush=True)
             except Exception:  # noqa: BLE001 - every failure is reported the same way
                 traceback.print_exc(file=sys.stdout)
+            strays = stray_processes(before)
+            if strays:
+                print(f"    processes left behind (now killed): {', '.join(strays)}", flush=True)
+                ok = False
+            if ok:
+                print(f"[       OK ] {name}", flush=True)
+            else:
                 print(f"[  FAILED  ] {name}", flush=True)
                 failed.append(name)
     finally:

@@ -12,7 +12,6 @@ findable as a descendant of ours even after its parent exits.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import io
 import os
 import re
@@ -36,7 +35,12 @@ HELPER = os.path.join(BUILD, "nextpay-helper")
 TRANSCRIPT_DIR = os.path.join(E2E_DIR, "transcripts")
 
 sys.path.insert(0, os.path.join(REPO, "tests", "mock"))
+sys.path.insert(0, os.path.join(REPO, "tests"))
 from mockctl import Mock  # noqa: E402  (needs the path above)
+# The process bookkeeping, also for the e2e scripts (kill_tree, remove_pam_wrapper_dirs).
+from procs import (become_subreaper, descendants, kill_tree, remove_pam_wrapper_dirs,  # noqa: E402,F401
+                   stray_processes)
+from time_limit import TimeLimitExceeded, banner, seconds, time_limit  # noqa: E402
 
 try:
     import pexpect
@@ -67,100 +71,6 @@ class Skip(Exception):
 def check(condition: object, message: str) -> None:
     if not condition:
         raise Failure(message)
-
-
-# ---------------------------------------------------------------------------
-# Processes: subreaper bookkeeping
-# ---------------------------------------------------------------------------
-
-PR_SET_CHILD_SUBREAPER = 36
-
-
-def become_subreaper() -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-
-
-def _proc_stat(pid: int) -> tuple[str, str, int] | None:
-    """(comm, state, ppid) of a process, None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            text = f.read()
-    except OSError:
-        return None
-    comm = text[text.index("(") + 1:text.rindex(")")]
-    fields = text[text.rindex(")") + 2:].split()
-    return comm, fields[0], int(fields[1])
-
-
-def descendants(root: int | None = None) -> dict[int, tuple[str, str]]:
-    """{pid: (comm, state)} of every process below root (default: this process)."""
-    root = os.getpid() if root is None else root
-    children: dict[int, list[int]] = {}
-    info: dict[int, tuple[str, str]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        st = _proc_stat(int(entry))
-        if st is None:
-            continue
-        info[int(entry)] = (st[0], st[1])
-        children.setdefault(st[2], []).append(int(entry))
-    found: dict[int, tuple[str, str]] = {}
-    todo = list(children.get(root, []))
-    while todo:
-        pid = todo.pop()
-        if pid in info and pid not in found:
-            found[pid] = info[pid]
-            todo.extend(children.get(pid, []))
-    return found
-
-
-def reap_zombies(keep: set[int]) -> None:
-    """Collect orphans that died as our children (we are their subreaper)."""
-    for pid, (_, state) in descendants().items():
-        if state == "Z" and pid not in keep:
-            with contextlib.suppress(ChildProcessError, OSError):
-                os.waitpid(pid, os.WNOHANG)
-
-
-def stray_processes(before: set[int], grace: float = 5.0) -> list[str]:
-    """Descendants that were not there before and have not gone within grace seconds.
-
-    They are killed by pid (then reaped), and returned as "pid (comm)" for the report.
-    """
-    deadline = time.monotonic() + grace
-    while True:
-        reap_zombies(before)
-        left = {pid: v for pid, v in descendants().items()
-                if pid not in before and v[1] != "Z"}
-        if not left or time.monotonic() >= deadline:
-            break
-        time.sleep(0.1)
-    for pid in left:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    time.sleep(0.2)
-    reap_zombies(before)
-    return [f"{pid} ({comm})" for pid, (comm, _) in sorted(left.items())]
-
-
-def kill_tree(pid: int, timeout: float = 5.0) -> None:
-    """SIGTERM one process we started and its descendants, by pid; SIGKILL what lingers."""
-    tree = [pid, *descendants(pid)]
-    for p in tree:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(p, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        alive = [p for p in tree if (_proc_stat(p) or ("", "Z", 0))[1] != "Z"]
-        if not alive:
-            return
-        time.sleep(0.05)
-    for p in tree:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(p, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------------
@@ -202,6 +112,8 @@ def run_tests(group: str, tests: list, fixture=None, requires_root: bool = False
             why_fail = f"{built} is missing (make all)"   # never a silent skip
     if not why_skip and not why_fail:
         why_fail = syslog_stuck()       # else useradd, su and sshd would hang at once
+    limit = seconds()
+    _say(banner(limit))
     _say(f"[==========] {group}: Running {len(tests)} test(s).")
     passed, failed, skipped = [], [], []
     started = time.monotonic()
@@ -218,13 +130,18 @@ def run_tests(group: str, tests: list, fixture=None, requires_root: bool = False
             skipped.append(name)
     else:
         try:
-            with (fixture() if fixture else contextlib.nullcontext()) as env:
+            # The fixture's set-up and tear-down each get a time limit of their own too.
+            with contextlib.ExitStack() as stack:
+                with time_limit("set-up", limit):
+                    env = stack.enter_context(fixture() if fixture else contextlib.nullcontext())
                 _say(f"[----------] set-up took {time.monotonic() - started:.1f} s")
                 for test in tests:
-                    _run_one(test, env, passed, failed, skipped)
+                    _run_one(test, env, passed, failed, skipped, limit)
                 teardown = time.monotonic()
+                with time_limit("tear-down", limit):
+                    stack.close()
             _say(f"[----------] tear-down took {time.monotonic() - teardown:.1f} s")
-        except Exception as e:  # the fixture itself broke: every unrun test fails
+        except (Exception, TimeLimitExceeded) as e:  # the fixture broke: every unrun test fails
             _say(f"fixture failed: {type(e).__name__}: {e}")
             traceback.print_exc(file=sys.stdout)
             unrun = [name for name in names if name not in passed + failed + skipped]
@@ -276,22 +193,23 @@ def _stop(signum, _frame):
     raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
-def _run_one(test, env, passed: list, failed: list, skipped: list) -> None:
+def _run_one(test, env, passed: list, failed: list, skipped: list, limit: int) -> None:
     name = test.__name__
     _say(f"[ RUN      ] {name}")
     before = set(descendants())
     t0 = time.monotonic()
     problem = None
     try:
-        if env is None:
-            test()
-        else:
-            test(env)
+        with time_limit(name, limit):
+            if env is None:
+                test()
+            else:
+                test(env)
     except Skip as e:
         _say(f"[  SKIPPED ] {name}: {e}")
         skipped.append(name)
         return
-    except Failure as e:
+    except (Failure, TimeLimitExceeded) as e:
         problem = str(e)
     except Exception as e:  # a crash in the test is a failure too, with its traceback
         problem = f"{type(e).__name__}: {e}\n{traceback.format_exc().rstrip()}"
@@ -529,36 +447,6 @@ def mock_last_code(mock: Mock) -> str | None:
 
 def creates(mock: Mock) -> int:
     return mock.stats()["requests"]["create"]
-
-
-def remove_pam_wrapper_dirs(marker: str) -> list[str]:
-    """Remove pam_wrapper's /tmp/pam.X copies of a service dir of ours.
-
-    Every process that loads pam_wrapper copies PAM_WRAPPER_SERVICE_DIR to a
-    /tmp/pam.X of its own and removes it when it exits normally; a process that
-    is killed or calls _exit() leaves it behind.  Ours are the ones whose files
-    mention marker (our unique temp dir) and whose owner process is gone.
-    """
-    removed = []
-    for entry in sorted(os.listdir("/tmp")):
-        path = os.path.join("/tmp", entry)
-        if not entry.startswith("pam.") or os.path.islink(path) or not os.path.isdir(path):
-            continue
-        ours = False
-        owner_alive = False
-        with contextlib.suppress(OSError):
-            for name in os.listdir(path):
-                with open(os.path.join(path, name), errors="replace") as f:
-                    content = f.read(65536)
-                if name == "pid" and content.strip().isdigit():
-                    st = _proc_stat(int(content.strip()))
-                    owner_alive = st is not None and st[1] != "Z"
-                elif marker in content:
-                    ours = True
-        if ours and not owner_alive:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
 
 
 def pexpect_eof():

@@ -62,7 +62,7 @@ static int account_tool(const char *command)
 
 	snprintf(cmd, sizeof cmd, "env -u LD_PRELOAD -u PAM_WRAPPER %s >/dev/null 2>&1", command);
 	for (int i = 0; i < 60; i++) {
-		if (system(cmd) == 0)
+		if (run_shell("%s", cmd) == 0)
 			return 0;
 		usleep(500000);
 	}
@@ -145,16 +145,13 @@ static void cached_config(const char *extra)
 /* Fresh mock, fresh key, empty cache, the same terminal for every test. */
 static int reset(void **state)
 {
-	char cmd[1200];
-
 	(void)state;
 	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
 	assert_int_equal(mock_post(&api, "/_mock/config",
 	                           "{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", "
 	                           "\"after\": 0.2}}"),
 	                 200);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", cache_dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("rm -rf %s", cache_dir), 0);
 	write_key(0600);
 	cached_config(NULL);
 	default_usermap();
@@ -412,6 +409,14 @@ static int run_self(const char *mode, bool new_session)
 	if (pid == 0) {
 		if (new_session && setsid() == (pid_t)-1)
 			_exit(124);
+		/*
+		 * The namespace step leaves by _exit(), which skips pam_wrapper's
+		 * clean-up: it runs with pam_wrapper switched off, so that it makes no
+		 * /tmp/pam.X copy to leave behind, and switches it back on for the
+		 * sign-ins below it.
+		 */
+		if (strcmp(mode, CHILD_NAMESPACE) == 0)
+			setenv("PAM_WRAPPER", "0", 1);
 		execl(self_path, self_path, mode, (char *)NULL);
 		_exit(127);
 	}
@@ -483,6 +488,7 @@ static int child_new_pid_namespace(void)
 	 * create processes, and LeakSanitizer's check at exit needs to.  This
 	 * step allocates nothing for it to find.
 	 */
+	setenv("PAM_WRAPPER", "1", 1);
 	fflush(NULL);
 	_exit(run_self(CHILD_NAMESPACE_INIT, false));
 }
@@ -1038,7 +1044,7 @@ static void entry_copied_to_another_scope_does_not_open(void **state)
 	/* The second terminal's entry, overwritten with the first one's bytes. */
 	other_entry_path(first, second, sizeof second);
 	snprintf(cmd, sizeof cmd, "cp -p %s %s", first, second);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("%s", cmd), 0);
 	next_codes("deny");
 	assert_int_equal(sign_in_logged("np-items", test_account(), &s, log, sizeof log),
 	                 PAM_MAXTRIES);

@@ -364,12 +364,10 @@ static void helper_at(const char *name, char *out, size_t out_size)
 static void install_copy(const char *src, const char *name, mode_t mode, char *path,
                          size_t path_size)
 {
-	char cmd[3000];
-
 	helper_at(name, path, path_size);
-	snprintf(cmd, sizeof cmd, "mkdir -p %s/helpers && rm -rf %s && cp %s %s && chmod %o %s",
-	         test_dir(), path, src, path, (unsigned)mode, path);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("mkdir -p %s/helpers && rm -rf %s && cp %s %s && chmod %o %s",
+	                           test_dir(), path, src, path, (unsigned)mode, path),
+	                 0);
 }
 
 static void use_helper(const char *path)
@@ -569,7 +567,7 @@ static void unsafe_helper_binaries(void **state)
 		{ "world-writable", 0757 },
 		{ "setuid-but-group-writable", 04775 },
 	};
-	char path[1024], link_path[1024], cmd[2300];
+	char path[1024], link_path[1024];
 
 	(void)state;
 	helper_at("missing", path, sizeof path);
@@ -589,8 +587,7 @@ static void unsafe_helper_binaries(void **state)
 	sign_in("np-poll", NULL, NULL, PAM_SERVICE_ERR, NONE, 3000, "symbolic link", NULL);
 	/* A directory. */
 	helper_at("a-directory", path, sizeof path);
-	snprintf(cmd, sizeof cmd, "mkdir -p %s", path);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("mkdir -p %s", path), 0);
 	use_helper(path);
 	sign_in("np-poll", NULL, NULL, PAM_SERVICE_ERR, NONE, 3000, "helper", NULL);
 	/* Owned by someone else (only root can give a file away). */
@@ -653,7 +650,7 @@ static char cache_dir[1024], cache_key[1024];
 /* Cache on, in dir (made 0700 unless it is a mount of ours, born that way). */
 static void cache_config(const char *dir)
 {
-	char overrides[2400], cmd[1200];
+	char overrides[2400];
 	int fd;
 	unsigned char key[32];
 
@@ -665,10 +662,8 @@ static void cache_config(const char *dir)
 		assert_int_equal(write(fd, key, sizeof key), (ssize_t)sizeof key);
 		close(fd);
 	}
-	if (strcmp(dir, mounted) != 0) {
-		snprintf(cmd, sizeof cmd, "mkdir -p %s && chmod 700 %s", dir, dir);
-		assert_int_equal(system(cmd), 0);
-	}
+	if (strcmp(dir, mounted) != 0)
+		assert_int_equal(run_shell("mkdir -p %s && chmod 700 %s", dir, dir), 0);
 	snprintf(overrides, sizeof overrides,
 	         "cache = yes\ncache_dir = %s\ncache_key = %s\ncache_scope = user\n", dir, cache_key);
 	write_config(&api, overrides);
@@ -695,10 +690,7 @@ static int files_in(const char *dir, const char *skip)
 
 static bool mount_tmpfs(const char *dir, unsigned long flags, const char *options)
 {
-	char cmd[1200];
-
-	snprintf(cmd, sizeof cmd, "mkdir -p %s", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("mkdir -p %s", dir), 0);
 	if (geteuid() != 0) {
 		errno = EPERM;
 		return false;
@@ -866,12 +858,9 @@ static void backdate_entry(int64_t created)
 
 static void cache_entry_from_the_future(void **state)
 {
-	char cmd[1200];
-
 	(void)state;
 	snprintf(cache_dir, sizeof cache_dir, "%s/cache-clock", test_dir());
-	snprintf(cmd, sizeof cmd, "rm -rf %s", cache_dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("rm -rf %s", cache_dir), 0);
 	cache_config(cache_dir);
 	sign_in("np-poll", NULL, NULL, PAM_SUCCESS, NONE, 8000, NULL, NULL);
 	assert_int_equal(files_in(cache_dir, NULL), 1);

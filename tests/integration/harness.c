@@ -8,6 +8,7 @@
 #include <libpamtest.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../time_limit.h"
 
 static void die(const char *what)
 {
@@ -156,22 +159,10 @@ int mock_start(struct mock *m, const char *name, const char *const *extra_args)
 	argv[argc] = NULL;
 	snprintf(port_path, sizeof port_path, "%s/port", m->dir);
 	unlink(port_path);
-	m->pid = fork();
+	/* The mock dies with the test, keeps quiet, and runs without pam_wrapper. */
+	m->pid = start_command(argv);
 	if (m->pid < 0)
 		die("fork");
-	if (m->pid == 0) {
-		int null_fd = open("/dev/null", O_WRONLY);
-
-		/* The mock dies with the test, keeps quiet, and runs without pam_wrapper. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (null_fd >= 0) {
-			dup2(null_fd, STDOUT_FILENO);
-			dup2(null_fd, STDERR_FILENO);
-		}
-		unsetenv("LD_PRELOAD");
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
 	/* The certificates are made on first start, which takes a moment. */
 	for (int i = 0; i < 300 && port[0] == '\0'; i++) {
 		usleep(50000);
@@ -337,31 +328,16 @@ static int scripted_conv(int num_msg, const struct pam_message **msg,
 /* Children of this process that are (or were: zombies count) a helper. */
 static int helper_children(void)
 {
-	DIR *proc = opendir("/proc");
-	struct dirent *entry;
-	int found = 0;
+	pid_t pids[512];
+	int n = process_children(getpid(), pids, 512), found = 0;
 
-	if (proc == NULL)
-		die("/proc");
-	while ((entry = readdir(proc)) != NULL) {
-		char path[300], stat_line[512];
-		FILE *f;
-		int ppid = 0;
-		char comm[64] = "";
+	for (int i = 0; i < n && i < 512; i++) {
+		char comm[64];
 
-		if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		if (fgets(stat_line, sizeof stat_line, f) != NULL &&
-		    sscanf(stat_line, "%*d (%63[^)]) %*c %d", comm, &ppid) == 2 &&
-		    ppid == getpid() && strcmp(comm, "mock") != 0 && strstr(comm, "python") == NULL)
+		if (process_name(pids[i], comm, sizeof comm) && strcmp(comm, "mock") != 0 &&
+		    strstr(comm, "python") == NULL)
 			found++;
-		fclose(f);
 	}
-	closedir(proc);
 	return found;
 }
 
@@ -556,36 +532,16 @@ bool seen_has_unsafe_text(const struct seen *seen)
 
 int child_processes(pid_t except, pid_t *pids, int max)
 {
-	DIR *proc = opendir("/proc");
-	struct dirent *entry;
-	int found = 0;
+	static pid_t all[4096];
+	int n = process_children(getpid(), all, 4096), found = 0;
 
-	if (proc == NULL)
-		die("/proc");
-	while ((entry = readdir(proc)) != NULL) {
-		char path[300], stat_line[512];
-		const char *after_name;
-		FILE *f;
-		int pid = 0, ppid = 0;
-
-		if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
+	for (int i = 0; i < n && i < 4096; i++) {
+		if (all[i] == except)
 			continue;
-		snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
-		f = fopen(path, "r");
-		if (f == NULL)
-			continue;
-		/* The name may hold spaces and parentheses: parse after the last ')'. */
-		if (fgets(stat_line, sizeof stat_line, f) != NULL &&
-		    (after_name = strrchr(stat_line, ')')) != NULL &&
-		    sscanf(stat_line, "%d", &pid) == 1 && sscanf(after_name + 1, " %*c %d", &ppid) == 1 &&
-		    ppid == getpid() && pid != except) {
-			if (pids != NULL && found < max)
-				pids[found] = pid;
-			found++;
-		}
-		fclose(f);
+		if (pids != NULL && found < max)
+			pids[found] = all[i];
+		found++;
 	}
-	closedir(proc);
 	return found;
 }
 
@@ -632,9 +588,184 @@ long vm_rss_kib(void)
 	return kib;
 }
 
+/* ---- programs that need no pam_wrapper ---- */
+
+/* This process's environment without pam_wrapper's variables (pointers into environ). */
+static char **environment_without_pam_wrapper(void)
+{
+	size_t n = 0, kept = 0;
+	char **env;
+
+	while (environ[n] != NULL)
+		n++;
+	env = calloc(n + 1, sizeof *env);
+	if (env == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0 &&
+		    strncmp(environ[i], "PAM_WRAPPER", 11) != 0)
+			env[kept++] = environ[i];
+	return env;
+}
+
+/* Starts argv; its stdout goes to out_fd if >= 0, to /dev/null (and stderr too) if quiet. */
+static pid_t spawn(const char *const argv[], int out_fd, bool quiet)
+{
+	char **env = environment_without_pam_wrapper();
+	sigset_t none;
+	pid_t pid;
+
+	if (env == NULL)
+		return -1;
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int null_fd = open("/dev/null", O_RDWR);
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* What a test set up as a host (blocked signals, SIGPIPE ignored) is not the program's. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (null_fd >= 0) {
+			dup2(null_fd, STDIN_FILENO);
+			if (quiet) {
+				dup2(null_fd, STDOUT_FILENO);
+				dup2(null_fd, STDERR_FILENO);
+			}
+		}
+		if (out_fd >= 0)
+			dup2(out_fd, STDOUT_FILENO);
+		execve(argv[0], (char *const *)argv, env);
+		_exit(127);
+	}
+	free(env);
+	return pid;
+}
+
+static int exit_status(pid_t pid)
+{
+	int status = 0;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int run_command(const char *const argv[], char *out, size_t out_size)
+{
+	int fds[2] = { -1, -1 };
+	size_t used = 0;
+	pid_t pid;
+
+	if (out != NULL) {
+		if (out_size == 0 || pipe2(fds, O_CLOEXEC) != 0)
+			return -1;
+		out[0] = '\0';
+	}
+	pid = spawn(argv, fds[1], false);
+	if (fds[1] >= 0)
+		close(fds[1]);
+	if (pid < 0) {
+		if (fds[0] >= 0)
+			close(fds[0]);
+		return -1;
+	}
+	if (fds[0] >= 0) {
+		char buf[4096];
+		ssize_t n;
+
+		while ((n = read(fds[0], buf, sizeof buf)) != 0) {
+			size_t room = out_size - 1 - used, take;
+
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			take = (size_t)n < room ? (size_t)n : room;
+			memcpy(out + used, buf, take);
+			used += take;
+		}
+		out[used] = '\0';
+		close(fds[0]);
+	}
+	return exit_status(pid);
+}
+
+__attribute__((format(printf, 3, 0)))
+static int run_shell_v(char *out, size_t out_size, const char *fmt, va_list ap)
+{
+	char line[8192];
+	const char *argv[] = { "/bin/sh", "-c", line, NULL };
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+
+	if (n < 0 || (size_t)n >= sizeof line) {
+		fprintf(stderr, "harness: command line too long\n");
+		return -1;
+	}
+	return run_command(argv, out, out_size);
+}
+
+int run_shell(const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = run_shell_v(NULL, 0, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+int run_shell_output(char *out, size_t out_size, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = run_shell_v(out, out_size, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+pid_t start_command(const char *const argv[])
+{
+	return spawn(argv, -1, true);
+}
+
 static int saved_stderr = -1;
 static char saved_level[32];
 static bool had_level;
+
+/* Puts stderr and PAM_WRAPPER_DEBUGLEVEL back; returns the capture file open, or -1. */
+static int log_capture_stop(void)
+{
+	int fd;
+
+	if (saved_stderr < 0)
+		return -1;
+	fflush(stderr);
+	fd = dup(STDERR_FILENO);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	saved_stderr = -1;
+	if (had_level)
+		setenv("PAM_WRAPPER_DEBUGLEVEL", saved_level, 1);
+	else
+		unsetenv("PAM_WRAPPER_DEBUGLEVEL");
+	return fd;
+}
+
+/* A capture a test left open (stopped at its time limit, say) ends unread. */
+static void log_capture_drop(void)
+{
+	int fd = log_capture_stop();
+
+	if (fd >= 0)
+		close(fd);
+}
 
 void log_capture_begin(void)
 {
@@ -642,8 +773,8 @@ void log_capture_begin(void)
 	const char *level = getenv("PAM_WRAPPER_DEBUGLEVEL");
 	int fd;
 
-	if (saved_stderr >= 0)
-		return;
+	test_time_limit_on_stop(log_capture_drop);
+	log_capture_drop();
 	snprintf(path, sizeof path, "%s/pam_syslog.txt", test_dir());
 	fflush(stderr);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -663,24 +794,14 @@ size_t log_capture_end(char *out, size_t out_size)
 	char line[4096];
 	size_t used = 0;
 	FILE *f;
-	int fd;
+	int fd = log_capture_stop();
 
 	if (out_size > 0)
 		out[0] = '\0';
-	if (saved_stderr < 0)
+	if (fd < 0)
 		return 0;
-	fflush(stderr);
-	fd = dup(STDERR_FILENO);
-	dup2(saved_stderr, STDERR_FILENO);
-	close(saved_stderr);
-	saved_stderr = -1;
-	if (had_level)
-		setenv("PAM_WRAPPER_DEBUGLEVEL", saved_level, 1);
-	else
-		unsetenv("PAM_WRAPPER_DEBUGLEVEL");
-	if (fd < 0 || lseek(fd, 0, SEEK_SET) != 0 || (f = fdopen(fd, "r")) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (lseek(fd, 0, SEEK_SET) != 0 || (f = fdopen(fd, "r")) == NULL) {
+		close(fd);
 		return 0;
 	}
 	while (fgets(line, sizeof line, f) != NULL) {

@@ -120,6 +120,31 @@ int open_fds(int *fds, int max);
 long vm_rss_kib(void);
 
 /*
+ * Programs the tests start that do not need pam_wrapper (a shell, openssl,
+ * python, the mock API) start without it: every process that loads
+ * pam_wrapper makes a /tmp/pam.X copy of the services, one of 62 names for the
+ * whole machine, and leaves it behind unless it exits normally (a shell that
+ * execs its last command, a killed process).  Each runs with this environment
+ * minus LD_PRELOAD and PAM_WRAPPER*, stdin from /dev/null; never use system()
+ * or popen() in a test.
+ *
+ * run_command() runs argv (argv[0] a full path) and waits; with out non-NULL,
+ * its standard output goes there (NUL-terminated, cut at out_size - 1 bytes).
+ * run_shell() and run_shell_output() do the same for "/bin/sh -c" with a
+ * printf-style command line.  Each returns the exit status, 128 + the signal
+ * that ended it, or -1 if it could not run.
+ */
+int run_command(const char *const argv[], char *out, size_t out_size);
+int run_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int run_shell_output(char *out, size_t out_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/*
+ * Starts argv the same way without waiting, quiet (stdout and stderr to
+ * /dev/null); it gets SIGTERM if the thread that started it ends first.
+ */
+pid_t start_command(const char *const argv[]);
+
+/*
  * Captures what the module logs with pam_syslog() during one sign-in, without
  * touching /dev/log (which a shared machine's other processes depend on):
  * pam_wrapper prints pam_syslog() messages on stderr at PAM_WRAPPER_DEBUGLEVEL

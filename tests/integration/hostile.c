@@ -298,7 +298,7 @@ static void cache_config(const char *extra)
 	snprintf(dir, sizeof dir, "%s/cache-hostile", test_dir());
 	snprintf(key, sizeof key, "%s/conf/hostile-cache.key", test_dir());
 	snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, key);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("%s", cmd), 0);
 	assert_true(in >= 0);
 	assert_int_equal(read(in, bytes, sizeof bytes), (ssize_t)sizeof bytes);
 	close(in);
@@ -803,17 +803,14 @@ static void certificate_for_another_name(void **state)
 /* The public-key pin of DIR/expired.crt, as pinned_pubkey wants it. */
 static void expired_pin(char *out, size_t out_size)
 {
-	char cmd[1200], b64[128] = "";
-	FILE *p;
+	char b64[128] = "";
 
-	snprintf(cmd, sizeof cmd,
-	         "openssl x509 -in %s/expired.crt -pubkey -noout | openssl pkey -pubin -outform der "
-	         "| openssl dgst -sha256 -binary | openssl enc -base64",
-	         expired.dir);
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	assert_non_null(fgets(b64, sizeof b64, p));
-	assert_int_equal(pclose(p), 0);
+	assert_int_equal(run_shell_output(b64, sizeof b64,
+	                                  "openssl x509 -in %s/expired.crt -pubkey -noout "
+	                                  "| openssl pkey -pubin -outform der "
+	                                  "| openssl dgst -sha256 -binary | openssl enc -base64",
+	                                  expired.dir),
+	                 0);
 	b64[strcspn(b64, "\n")] = '\0';
 	snprintf(out, out_size, "sha256//%s", b64);
 }
@@ -915,7 +912,7 @@ static void token_one_over_the_limit(void **state)
 static void token_at_the_limit_goes_through(void **state)
 {
 	struct script s = { 0 };
-	char cache_dir[1024], key[1024], overrides[2300], cmd[2200];
+	char cache_dir[1024], key[1024], overrides[2300];
 	char *bearer = malloc(16384);
 
 	(void)state;
@@ -923,9 +920,9 @@ static void token_at_the_limit_goes_through(void **state)
 	/* With the cache on, the token also crosses the module<->helper pipe. */
 	snprintf(cache_dir, sizeof cache_dir, "%s/hostile-cache", test_dir());
 	snprintf(key, sizeof key, "%s/conf/hostile.key", test_dir());
-	snprintf(cmd, sizeof cmd, "rm -rf %s %s && head -c 32 /dev/urandom > %s && chmod 600 %s",
-	         cache_dir, key, key, key);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("rm -rf %s %s && head -c 32 /dev/urandom > %s && chmod 600 %s",
+	                           cache_dir, key, key, key),
+	                 0);
 	snprintf(overrides, sizeof overrides, "cache = yes\ncache_dir = %s\ncache_key = %s\n",
 	         cache_dir, key);
 	write_config(&api, overrides);

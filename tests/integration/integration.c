@@ -695,7 +695,7 @@ static void install_fake_helper(char *report, size_t report_size, const char *mo
 	snprintf(report, report_size, "%s/report", dir);
 	snprintf(cmd, sizeof cmd, "mkdir -p %s && install -m 0755 %s %s && rm -f %s", dir,
 	         getenv("NP_FAKE_HELPER"), helper, report);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("%s", cmd), 0);
 	snprintf(overrides, sizeof overrides, "helper = %s\n%s", helper, more);
 	write_config(&api, overrides);
 }
@@ -1226,7 +1226,7 @@ static void unknown_account_never_touches_the_cache(void **state)
 	snprintf(key, sizeof key, "%s/conf/unknown.key", test_dir());
 	snprintf(cmd, sizeof cmd, "rm -rf %s %s && head -c 32 /dev/urandom > %s && chmod 600 %s", dir,
 	         key, key, key);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("%s", cmd), 0);
 	snprintf(overrides, sizeof overrides,
 	         "cache = yes\ncache_dir = %s\ncache_key = %s\ncache_scope = user\n", dir, key);
 	write_config(&api, overrides);
@@ -1235,7 +1235,7 @@ static void unknown_account_never_touches_the_cache(void **state)
 	expect_last_seen(&s, "This NextPay account may not sign in as np-no-such-user on this host.");
 	expect_logged("method", "device-code");
 	snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s 2>/dev/null)\"", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(run_shell("%s", cmd), 0);
 	write_standard_usermap();
 }
 
@@ -1380,12 +1380,12 @@ static size_t columns(const char *line, size_t len)
 static void qr_code_reads_back_as_the_url(void **state)
 {
 	struct script s = { 0 };
-	char path[1024], cmd[2400], decoded[512] = "", url[512], code[32];
+	char path[1024], decoded[512] = "", url[512], code[32];
 	FILE *f;
 
 	(void)state;
 	if (getenv("NP_HAVE_QR") == NULL || strcmp(getenv("NP_HAVE_QR"), "yes") != 0 ||
-	    system("command -v zbarimg >/dev/null") != 0) {
+	    run_shell("command -v zbarimg >/dev/null") != 0) {
 		fprintf(stderr, "skipped: this build has no libqrencode, or zbarimg is missing\n");
 		skip();
 	}
@@ -1416,12 +1416,11 @@ static void qr_code_reads_back_as_the_url(void **state)
 	}
 	fclose(f);
 	assert_false(seen_has_control_chars(&s.seen));
-	snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s/../qr/decode_qr.py %s",
-	         getenv("NP_TESTS_DIR"), path);
-	f = popen(cmd, "r");
-	assert_non_null(f);
-	assert_non_null(fgets(decoded, sizeof decoded, f));
-	assert_int_equal(pclose(f), 0);
+	assert_int_equal(run_shell_output(decoded, sizeof decoded,
+	                                  "/usr/bin/python3 %s/../qr/decode_qr.py %s",
+	                                  getenv("NP_TESTS_DIR"), path),
+	                 0);
+	decoded[strcspn(decoded, "\n")] = '\0';
 	mock_last_code(&api, code, sizeof code);
 	snprintf(url, sizeof url, "%.*s/auth/device?code=%s", (int)(strlen(api.url) - 3), api.url,
 	         code);
