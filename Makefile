@@ -45,7 +45,7 @@ COMMON_SRC  := src/sanitize.c src/validate.c src/safe_file.c src/lineio.c src/js
                src/protocol.c src/clock.c
 MODULE_SRC  := pam_nextpay.c src/auth.c src/config.c src/usermap.c src/conv.c \
                src/helper_proc.c src/cache.c src/qr.c src/session.c src/device_flow.c \
-               src/api_key.c src/approval.c src/wording.c $(COMMON_SRC)
+               src/api_key.c src/approval.c src/wording.c src/sshd_info.c $(COMMON_SRC)
 HELPER_SRC  := src/helper_main.c src/helper_flow.c src/http.c src/api_parse.c src/privdrop.c $(COMMON_SRC)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
