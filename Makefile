@@ -86,6 +86,9 @@ DEB_PACKAGES := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev lib
                 libsodium-dev libcmocka-dev libpam-wrapper libpamtest0-dev pamtester \
                 python3 openssl libqrencode-dev zbar-tools openssh-server openssh-client sudo python3-pexpect \
                 clang libclang-rt-14-dev valgrind cppcheck clang-tidy clang-tools
+# Only for make check: building OpenSSH 10.3 for the sshd end-to-end tests.
+CHECK_DEB_PACKAGES := libssl-dev zlib1g-dev
+DEB_PACKAGES += $(CHECK_DEB_PACKAGES)
 DEB_STAMP    := $(BUILD)/.deps-ok
 
 deps:

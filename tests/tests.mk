@@ -13,9 +13,15 @@ INTEG_BIN    := $(BUILD)/tests/integration
 CACHE_BIN    := $(BUILD)/tests/integration_cache
 
 FAKE_HELPER  := $(BUILD)/tests/fake-helper
+# Preloaded into sshd by tests/e2e: what the module logs, into a file.
+PAM_LOG_SHIM := $(BUILD)/tests/pam-log-shim.so
 
 .PHONY: tests
-tests: $(UNIT_BINS) $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER)
+tests: $(UNIT_BINS) $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PAM_LOG_SHIM)
+
+$(PAM_LOG_SHIM): tests/e2e/pam_log_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -shared -o $@ $<
 
 $(FAKE_HELPER): tests/integration/fake_helper.c
 	@mkdir -p $(dir $@)
@@ -42,7 +48,7 @@ $(INTEG_BIN): tests/integration/integration.c tests/integration/harness.c \
 check: deps
 	@$(MAKE) --no-print-directory check-installed
 
-check-installed: all tests
+check-installed: all tests openssh-10.3
 	@./tests/run-tests.sh $(UNIT_BINS)
 
 check-unit: all $(UNIT_BINS)
@@ -54,8 +60,15 @@ check-integration: all $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(BUILD)/tests/c
 # Real sshd and ssh, real sudo (root only: it adds and removes an account and
 # files in /etc/pam.d and /etc/sudoers.d), and a login-style conversation.
 .PHONY: check-e2e
-check-e2e: all
+check-e2e: all $(PAM_LOG_SHIM) openssh-10.3
 	@./tests/run-tests.sh --e2e-only
+
+# OpenSSH 10.3p1's sshd, next to the system's, for tests/e2e/e2e_sshd.py: fetched
+# through apt and built once per machine into a cache outside the tree, copied
+# here.  Where it cannot be had, the script leaves the reason and those tests skip.
+.PHONY: openssh-10.3
+openssh-10.3:
+	@nice ./tests/e2e/build-openssh.sh $(abspath $(BUILD))/openssh-10.3
 
 $(BUILD)/tests/test_exports: $(MODULE)
 
