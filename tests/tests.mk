@@ -111,9 +111,10 @@ check-robustness: all $(HARDENING_BINS)
 	@./tests/run-tests.sh --robustness-only
 
 # make bench: figures next to baselines measured in the same run (tests/bench/bench.c).
-$(BENCH_BIN): tests/bench/bench.c $(HARNESS_DEPS)
+$(BENCH_BIN): tests/bench/bench.c $(HARNESS_DEPS) $(call obj,src/sshd_info.c src/sanitize.c)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ tests/bench/bench.c tests/integration/harness.c $(HARNESS_LIBS)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/bench/bench.c tests/integration/harness.c \
+	    $(call obj,src/sshd_info.c src/sanitize.c) $(HARNESS_LIBS)
 
 .PHONY: bench bench-installed
 bench: deps
