@@ -80,19 +80,32 @@ $(HELPER): $(call obj,$(HELPER_SRC))
 # The administrator's tool.
 include src/nextpayctl.mk
 
+# The manual pages (see man/man.mk).
+include man/man.mk
+
+# The Debian package and the RPM (see packaging/packaging.mk).
+include packaging/packaging.mk
+
 # ---- dependencies -------------------------------------------------------------
 
-DEB_PACKAGES := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev libjson-c-dev \
-                libsodium-dev libcmocka-dev libpam-wrapper libpamtest0-dev pamtester \
-                python3 openssl libqrencode-dev zbar-tools openssh-server openssh-client sudo python3-pexpect \
-                clang libclang-rt-14-dev valgrind cppcheck clang-tidy clang-tools
-# Only for make check: building OpenSSH 10.3 for the sshd end-to-end tests.
-CHECK_DEB_PACKAGES := libssl-dev zlib1g-dev
-DEB_PACKAGES += $(CHECK_DEB_PACKAGES)
+# make demo installs only what a build and one sign-in against the mock need;
+# make deps (and so make check) installs the test tool chain on top (libssl-dev
+# and zlib1g-dev: building OpenSSH 10.3 for the sshd end-to-end tests).
+DEB_DEMO_PACKAGES  := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev libjson-c-dev \
+                      libsodium-dev libqrencode-dev pamtester libpam-wrapper openssl python3
+DEB_CHECK_PACKAGES := libcmocka-dev libpamtest0-dev zbar-tools openssh-server openssh-client sudo \
+                      python3-pexpect clang libclang-rt-14-dev valgrind cppcheck clang-tidy \
+                      clang-tools groff-base man-db debhelper lintian rpm \
+                      libssl-dev zlib1g-dev
+DEB_PACKAGES       := $(DEB_DEMO_PACKAGES) $(DEB_CHECK_PACKAGES)
 DEB_STAMP    := $(BUILD)/.deps-ok
 
+.PHONY: deps-demo
 deps:
 	@./tests/deps.sh $(DEB_PACKAGES)
+
+deps-demo:
+	@./tests/deps.sh $(DEB_DEMO_PACKAGES)
 
 # ---- tests --------------------------------------------------------------------
 
@@ -106,7 +119,7 @@ include tests/hardening.mk
 
 # ---- demo ---------------------------------------------------------------------
 
-demo: deps
+demo: deps-demo
 	@$(MAKE) --no-print-directory all
 	@./tests/demo.sh
 

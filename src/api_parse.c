@@ -17,6 +17,17 @@ static struct json_object *parse(const char *body, size_t len, char *err, size_t
 	return np_json_parse_object(body, len, API_MAX_DEPTH, err, err_size);
 }
 
+/* Names the host a refused verification_url would have sent the person to. */
+static void refused_url(const char *url, size_t len, char *err, size_t err_size)
+{
+	const char *authority = NULL;
+	size_t authority_len = np_url_authority(url, len, &authority);
+	char shown[65];
+
+	np_sanitize(shown, sizeof shown, authority, authority_len);
+	snprintf(err, err_size, "verification_url not a plain https URL (host \"%s\")", shown);
+}
+
 int np_api_parse_device_code(const char *body, size_t len, struct np_msg_code *out, char *err,
                              size_t err_size)
 {
@@ -32,9 +43,10 @@ int np_api_parse_device_code(const char *body, size_t len, struct np_msg_code *o
 	    !np_valid_code(out->code, code_len))
 		snprintf(err, err_size, "device code missing or not a short alphanumeric code");
 	else if (np_json_string(obj, "verification_url", out->verification_url,
-	                        sizeof out->verification_url, &url_len) != NP_JSON_FOUND ||
-	         !np_valid_https_url(out->verification_url, url_len))
-		snprintf(err, err_size, "verification_url missing or not a plain https URL");
+	                        sizeof out->verification_url, &url_len) != NP_JSON_FOUND)
+		snprintf(err, err_size, "verification_url missing, not a string or over %d bytes", NP_URL_MAX);
+	else if (!np_valid_https_url(out->verification_url, url_len))
+		refused_url(out->verification_url, url_len, err, err_size);
 	else if (np_json_int64(obj, "expires_at", &out->expires_at) != NP_JSON_FOUND ||
 	         out->expires_at <= 0 || out->expires_at > EXPIRES_AT_MAX)
 		snprintf(err, err_size, "expires_at missing or not a plausible Unix time");

@@ -18,18 +18,33 @@
 #include "session.h"
 #include "wording.h"
 
+/* Copies an item libpam holds into dst; false when it is missing or does not fit. */
+static bool copy_item(pam_handle_t *pamh, int item, char *dst, size_t dst_size)
+{
+	const void *value = NULL;
+
+	dst[0] = '\0';
+	if (pam_get_item(pamh, item, &value) != PAM_SUCCESS || value == NULL)
+		return false;
+	if (strlen(value) >= dst_size) {
+		/* Kept cut, for the log only. */
+		snprintf(dst, dst_size, "%s", (const char *)value);
+		return false;
+	}
+	memcpy(dst, value, strlen(value) + 1);
+	return true;
+}
+
 static void describe_host(struct session *s)
 {
 	char host[256] = "";
-	const void *rhost = NULL;
 
 	if (gethostname(host, sizeof host - 1) != 0)
 		snprintf(host, sizeof host, "this host");
 	host[sizeof host - 1] = '\0';
 	np_shorten(s->host_shown, sizeof s->host_shown, host);
-	if (pam_get_item(s->pamh, PAM_RHOST, &rhost) != PAM_SUCCESS || rhost == NULL)
-		rhost = "";
-	np_sanitize_str(s->rhost_shown, sizeof s->rhost_shown, rhost);
+	(void)copy_item(s->pamh, PAM_RHOST, s->rhost, sizeof s->rhost);
+	np_sanitize_str(s->rhost_shown, sizeof s->rhost_shown, s->rhost);
 }
 
 static int load_settings(struct session *s, int argc, const char **argv)
@@ -41,8 +56,14 @@ static int load_settings(struct session *s, int argc, const char **argv)
 	return PAM_SUCCESS;
 }
 
+/*
+ * No spaces or controls, and nothing the sanitiser would change: a name that
+ * reads differently on the approver's screen than it is ("ro\u200Bot") is
+ * refused.
+ */
 static bool account_name_ok(const char *name)
 {
+	char shown[ACCOUNT_MAX + 1];
 	size_t len = strlen(name);
 
 	if (len == 0 || len > ACCOUNT_MAX)
@@ -50,9 +71,14 @@ static bool account_name_ok(const char *name)
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] == 0x7F)
 			return false;
-	return true;
+	return np_sanitize(shown, sizeof shown, name, len) == len && strcmp(shown, name) == 0;
 }
 
+/*
+ * Whether PAM_USER names a local account.  One that does not is not refused
+ * here: the same flow runs, and decide() refuses it at the end, so that a
+ * remote client cannot tell which accounts exist by what it sees or when.
+ */
 static int find_account(struct session *s)
 {
 	const char *user = NULL;
@@ -69,15 +95,17 @@ static int find_account(struct session *s)
 		return session_outcome(s, rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN, "error",
 		               "no user name");
 	}
-	s->account = user;
-	np_shorten(s->account_shown, sizeof s->account_shown, user);
+	/* libpam's string lives only until the application sets PAM_USER again. */
+	snprintf(s->account, sizeof s->account, "%s", user);
+	np_shorten(s->account_shown, sizeof s->account_shown, s->account);
+	/* Such a name cannot exist here: refusing it at once tells nothing. */
 	if (!account_name_ok(user))
 		return session_outcome(s, PAM_USER_UNKNOWN, "failure", "malformed user name");
 	for (;;) {
 		buf = malloc(buf_size);
 		if (buf == NULL)
 			return session_outcome(s, PAM_BUF_ERR, "error", "out of memory");
-		rc = getpwnam_r(user, &pw, buf, buf_size, &found);
+		rc = getpwnam_r(s->account, &pw, buf, buf_size, &found);
 		free(buf);
 		if (rc != ERANGE || buf_size > 1024 * 1024)
 			break;
@@ -85,8 +113,7 @@ static int find_account(struct session *s)
 	}
 	if (rc != 0)
 		return session_outcome(s, PAM_SERVICE_ERR, "error", "account lookup failed");
-	if (found == NULL)
-		return session_outcome(s, PAM_USER_UNKNOWN, "failure", "no such local account");
+	s->no_such_account = found == NULL;
 	return PAM_SUCCESS;
 }
 
@@ -101,35 +128,63 @@ static int load_map(struct session *s)
 	return PAM_SUCCESS;
 }
 
+/* The application may set PAM_USER during the conversation: the approval was not for that. */
+static bool account_unchanged(struct session *s)
+{
+	char now[ACCOUNT_MAX + 1];
+	char was_quoted[sizeof s->account * 4 + 3];
+	char now_quoted[sizeof now * 4 + 3];
+	bool whole = copy_item(s->pamh, PAM_USER, now, sizeof now);
+
+	if (whole && strcmp(now, s->account) == 0)
+		return true;
+	np_log_quote(was_quoted, sizeof was_quoted, s->account);
+	np_log_quote(now_quoted, sizeof now_quoted, now);
+	pam_syslog(s->pamh, LOG_ERR, "PAM_USER changed during the sign-in: from=%s to=%s",
+	           was_quoted, now_quoted);
+	return false;
+}
+
+/*
+ * The approved identity against the account.  A refusal names neither the
+ * identity nor its e-mail address: the terminal may be an attacker's, who
+ * sent the URL to someone else.  The log has the NextPay user id.
+ */
 static int decide(struct session *s)
 {
 	const struct np_msg_identity *who = &s->msg.identity;
 	const char *why = NULL;
 	char text[PAM_MAX_MSG_SIZE];
-	char shown[NP_EMAIL_MAX + 1];
 
 	snprintf(s->user_id, sizeof s->user_id, "%s", who->user_id);
+	if (!account_unchanged(s)) {
+		session_tell(s, "The account to sign in to changed during the sign-in.");
+		return session_outcome(s, PAM_AUTH_ERR, "failure", "PAM_USER changed during the sign-in");
+	}
+	snprintf(text, sizeof text, "This NextPay account may not sign in as %s on this host.",
+	         s->account_shown);
+	/* The same words as for an identity that does not map, after the same flow. */
+	if (s->no_such_account) {
+		session_tell(s, text);
+		return session_outcome(s, PAM_USER_UNKNOWN, "failure", "no such local account");
+	}
 	if (np_usermap_allows(&s->map, &s->cfg, s->account, who->user_id, who->email, &why))
 		return session_outcome(s, PAM_SUCCESS, "success", why);
-	np_sanitize_str(shown, sizeof shown, who->email[0] != '\0' ? who->email : who->user_id);
-	snprintf(text, sizeof text, "NextPay account %s may not sign in as %s on this host.", shown,
-	         s->account_shown);
 	session_tell(s, text);
 	return session_outcome(s, PAM_AUTH_ERR, "refused", "identity does not map to this account");
 }
 
 static int sign_in(struct session *s, int argc, const char **argv)
 {
-	const void *service = NULL;
 	const void *denied = NULL;
 	int rc;
 
 	rc = load_settings(s, argc, argv);
 	if (rc != PAM_SUCCESS)
 		return rc;
-	if (pam_get_item(s->pamh, PAM_SERVICE, &service) != PAM_SUCCESS || service == NULL)
-		return session_outcome(s, PAM_SERVICE_ERR, "error", "no PAM service name");
-	s->service = service;
+	if (!copy_item(s->pamh, PAM_SERVICE, s->service, sizeof s->service))
+		return session_outcome(s, PAM_SERVICE_ERR, "error", "no usable PAM service name");
+	np_service_word(s->service_shown, sizeof s->service_shown, s->service);
 	if (s->cfg.skip_services[0] != '\0' && np_list_contains(s->cfg.skip_services, s->service))
 		return session_outcome(s, PAM_IGNORE, "skipped", "service in skip_services");
 	if (pam_get_data(s->pamh, DENIED_MARK, &denied) == PAM_SUCCESS && denied != NULL)
@@ -142,7 +197,9 @@ static int sign_in(struct session *s, int argc, const char **argv)
 		rc = session_start_helper(s);
 	if (rc != PAM_SUCCESS)
 		return rc;
-	np_approval_open(s);
+	/* An account that does not exist never uses or fills the cache. */
+	if (!s->no_such_account)
+		np_approval_open(s);
 	rc = np_approval_reuse(s);
 	if (rc != NOT_DECIDED)
 		return rc;
@@ -156,20 +213,28 @@ static int sign_in(struct session *s, int argc, const char **argv)
 	return rc;
 }
 
+/* One line per call; every value in it is quoted (np_log_quote), none can pose as another. */
 static void log_outcome(const struct session *s, int rc)
 {
-	char service[64];
+	char account[sizeof s->account * 4 + 3];
+	char user_id[sizeof s->user_id * 4 + 3];
+	char rhost[sizeof s->rhost * 4 + 3];
+	char service[sizeof s->service * 4 + 3];
+	char method[64];
+	char reason[sizeof s->reason * 4 + 3];
 
 	if (rc == PAM_IGNORE && !s->cfg.debug)
 		return;
-	np_sanitize_str(service, sizeof service, s->service);
+	np_log_quote(account, sizeof account, s->account);
+	np_log_quote(user_id, sizeof user_id, s->user_id);
+	np_log_quote(rhost, sizeof rhost, s->rhost);
+	np_log_quote(service, sizeof service, s->service);
+	np_log_quote(method, sizeof method, s->method);
+	np_log_quote(reason, sizeof reason, s->reason);
 	pam_syslog(s->pamh, rc == PAM_SUCCESS ? LOG_NOTICE : LOG_WARNING,
 	           "%s: account=%s nextpay_id=%s rhost=%s service=%s method=%s reason=%s",
-	           s->result != NULL ? s->result : "error",
-	           s->account_shown[0] != '\0' ? s->account_shown : "-",
-	           s->user_id[0] != '\0' ? s->user_id : "-",
-	           s->rhost_shown[0] != '\0' ? s->rhost_shown : "-", service[0] != '\0' ? service : "-",
-	           s->method != NULL ? s->method : "-", s->reason[0] != '\0' ? s->reason : "-");
+	           s->result != NULL ? s->result : "error", account, user_id, rhost, service, method,
+	           reason);
 }
 
 int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "safe_file.h"
+#include "validate.h"
 
 #define CONFIG_FILE_MAX (64 * 1024)
 #define CONFIG_LINE_MAX 1024
@@ -105,6 +106,20 @@ static bool check_domains(const char *v)
 	return check_word_list(v, ".-");
 }
 
+/* Comma-separated hosts, each as np_valid_host() has it. */
+static bool check_hosts(const char *v)
+{
+	for (;;) {
+		size_t len = strcspn(v, ",");
+
+		if (!np_valid_host(v, len))
+			return false;
+		if (v[len] == '\0')
+			return true;
+		v += len + 1;
+	}
+}
+
 static bool check_services(const char *v)
 {
 	return check_word_list(v, "._-+");
@@ -163,6 +178,8 @@ static const struct key_spec keys[] = {
 	CHOICE("wait", wait, wait_choices, "auto, prompt or poll"),
 	CHOICE("ssh_info", ssh_info, ssh_info_choices, "auto, immediate or held"),
 	TEXT("intent", intent, check_intent, "letters, digits, '.', '_' or '-'", false),
+	TEXT("verification_hosts", verification_hosts, check_hosts,
+	     "comma-separated host names or IP addresses", true),
 	PATH("usermap", usermap),
 	BOOL("map_email_localpart", map_email_localpart, false),
 	TEXT("allowed_domains", allowed_domains, check_domains, "comma-separated domain names", true),
@@ -208,6 +225,42 @@ void np_config_defaults(struct np_config *cfg)
 	cfg->cache_scope = NP_SCOPE_SESSION;
 	snprintf(cfg->helper, sizeof cfg->helper, "%s", NP_DEFAULT_HELPER);
 	snprintf(cfg->helper_user, sizeof cfg->helper_user, "nobody");
+}
+
+/* One setting's value in cfg, spelt as in a config file. */
+static void format_value(const struct np_config *cfg, const struct key_spec *spec, char *out,
+                         size_t out_size)
+{
+	const char *field = (const char *)cfg + spec->offset;
+
+	switch (spec->kind) {
+	case KIND_TEXT:
+	case KIND_PATH:
+		snprintf(out, out_size, "%s", field);
+		return;
+	case KIND_BOOL:
+		snprintf(out, out_size, "%s", *(const bool *)(const void *)field ? "yes" : "no");
+		return;
+	case KIND_UINT:
+		snprintf(out, out_size, "%u", *(const unsigned *)(const void *)field);
+		return;
+	case KIND_CHOICE:
+		snprintf(out, out_size, "%s", spec->choices[*(const int *)(const void *)field]);
+		return;
+	}
+	snprintf(out, out_size, "?");
+}
+
+void np_config_each_default(np_config_default_fn *fn, void *ctx)
+{
+	struct np_config defaults;
+	char value[NP_CONFIG_TEXT_MAX];
+
+	np_config_defaults(&defaults);
+	for (size_t i = 0; i < N_KEYS; i++) {
+		format_value(&defaults, &keys[i], value, sizeof value);
+		fn(keys[i].name, value, ctx);
+	}
 }
 
 static int parse_uint(const char *value, unsigned min, unsigned max, unsigned *out)
@@ -452,6 +505,11 @@ bool np_list_contains(const char *list, const char *word)
 		list = comma + 1;
 	}
 	return false;
+}
+
+bool np_config_allows_verification_host(const struct np_config *cfg, const char *host)
+{
+	return cfg->verification_hosts[0] == '\0' || np_list_contains(cfg->verification_hosts, host);
 }
 
 int np_config_finish(struct np_config *cfg, char *err, size_t err_size)

@@ -15,15 +15,39 @@
 
 #ifndef NP_DEFAULT_CONFIG
 #define NP_DEFAULT_CONFIG "/etc/security/pam_nextpay.conf"
+/*
+ * Whether the verification URL may send the person to host (as np_url_host()
+ * gives it): any host when verification_hosts is empty, else one it names.
+ */
+bool np_config_allows_verification_host(const struct np_config *cfg, const char *host);
+
 #endif
 #ifndef NP_DEFAULT_USERMAP
 #define NP_DEFAULT_USERMAP "/etc/security/pam_nextpay.users"
+/*
+ * Whether the verification URL may send the person to host (as np_url_host()
+ * gives it): any host when verification_hosts is empty, else one it names.
+ */
+bool np_config_allows_verification_host(const struct np_config *cfg, const char *host);
+
 #endif
 #ifndef NP_DEFAULT_CACHE_KEY
 #define NP_DEFAULT_CACHE_KEY "/etc/security/pam_nextpay.key"
+/*
+ * Whether the verification URL may send the person to host (as np_url_host()
+ * gives it): any host when verification_hosts is empty, else one it names.
+ */
+bool np_config_allows_verification_host(const struct np_config *cfg, const char *host);
+
 #endif
 #ifndef NP_DEFAULT_HELPER
 #define NP_DEFAULT_HELPER "/usr/libexec/pam_nextpay/nextpay-helper"
+/*
+ * Whether the verification URL may send the person to host (as np_url_host()
+ * gives it): any host when verification_hosts is empty, else one it names.
+ */
+bool np_config_allows_verification_host(const struct np_config *cfg, const char *host);
+
 #endif
 
 enum np_wait_mode { NP_WAIT_AUTO, NP_WAIT_PROMPT, NP_WAIT_POLL };
@@ -44,6 +68,7 @@ struct np_config {
 	enum np_wait_mode wait;
 	enum np_ssh_info ssh_info;
 	char intent[64];
+	char verification_hosts[NP_CONFIG_LIST_MAX]; /* comma-separated, validated; "" = any */
 	char usermap[NP_CONFIG_PATH_MAX];
 	bool map_email_localpart;
 	char allowed_domains[NP_CONFIG_LIST_MAX]; /* comma-separated, validated */
@@ -83,7 +108,21 @@ int np_config_parse_arg(struct np_config *cfg, const char *arg, char *err, size_
 /* Cross-field checks once everything is read. */
 int np_config_finish(struct np_config *cfg, char *err, size_t err_size);
 
+/*
+ * Calls fn once per setting, in the order of the settings table, with its name
+ * and its built-in default as a config file would spell it ("" for none), so
+ * that tests can hold the documentation to the code.
+ */
+typedef void np_config_default_fn(const char *key, const char *value, void *ctx);
+void np_config_each_default(np_config_default_fn *fn, void *ctx);
+
 /* Whether word is one of the comma-separated entries in list (ASCII case-insensitive). */
 bool np_list_contains(const char *list, const char *word);
+
+/*
+ * Whether the verification URL may send the person to host (as np_url_host()
+ * gives it): any host when verification_hosts is empty, else one it names.
+ */
+bool np_config_allows_verification_host(const struct np_config *cfg, const char *host);
 
 #endif

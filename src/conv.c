@@ -41,6 +41,46 @@ int np_conv_show(pam_handle_t *pamh, int style, const char *text)
 	return rc;
 }
 
+/* Bytes of the next line (without its newline) that fit in room, not splitting a character. */
+static size_t line_part(const char *line, size_t room)
+{
+	size_t len = strcspn(line, "\n");
+
+	if (len <= room)
+		return len;
+	len = room;
+	while (len > 0 && ((unsigned char)line[len] & 0xC0) == 0x80)
+		len--;
+	return len > 0 ? len : room;
+}
+
+int np_conv_show_lines(pam_handle_t *pamh, int style, const char *text)
+{
+	char chunk[PAM_MAX_MSG_SIZE];
+	size_t used = 0;
+
+	while (*text != '\0') {
+		size_t len = line_part(text, sizeof chunk - 1);
+
+		if (used > 0 && used + 1 + len >= sizeof chunk) {
+			if (np_conv_show(pamh, style, chunk) != PAM_SUCCESS)
+				return PAM_CONV_ERR;
+			used = 0;
+		}
+		if (used > 0)
+			chunk[used++] = '\n';
+		memcpy(chunk + used, text, len);
+		used += len;
+		chunk[used] = '\0';
+		text += len;
+		if (*text == '\n')
+			text++;
+	}
+	if (used > 0 && np_conv_show(pamh, style, chunk) != PAM_SUCCESS)
+		return PAM_CONV_ERR;
+	return PAM_SUCCESS;
+}
+
 int np_conv_ask(pam_handle_t *pamh, const char *prompt, char *answer, size_t answer_size)
 {
 	struct pam_response *resp = NULL;

@@ -13,6 +13,14 @@
 int np_conv_show(pam_handle_t *pamh, int style, const char *text);
 
 /*
+ * Shows text of several lines in as few messages as PAM_MAX_MSG_SIZE allows,
+ * broken only between lines (a line too long for one message is cut at a
+ * character boundary).  No message ends in a newline: applications add their
+ * own.  Returns a PAM code.
+ */
+int np_conv_show_lines(pam_handle_t *pamh, int style, const char *text);
+
+/*
  * Asks with an echo-off prompt and returns the answer in answer (wiped by the
  * caller).  A missing answer is a conversation failure (PAM_CONV_ERR), as
  * some applications return success with no response when they cannot ask.

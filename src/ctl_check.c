@@ -250,8 +250,8 @@ static void config_problem(struct report *r, const char *path, const char *err)
 {
 	char fix[LINE_MAX_CHARS];
 
-	snprintf(fix, sizeof fix, "correct or remove that line in %s (the README lists every setting "
-	         "and its values)", path);
+	snprintf(fix, sizeof fix, "correct or remove that line in %s (pam_nextpay.conf(5) lists "
+	         "every setting and its values)", path);
 	finding(r, LEVEL_PROBLEM, fix, "%s", err);
 }
 

@@ -189,6 +189,7 @@ static int start_helper(struct login *l)
 
 static int receive_code(struct login *l)
 {
+	char host[NP_URL_MAX + 1] = "";
 	long long lifetime_ms;
 	int rc;
 
@@ -203,6 +204,12 @@ static int receive_code(struct login *l)
 	if (rc != CTL_EXIT_OK)
 		return rc;
 	l->code = l->msg.code;
+	/* The module's policy on where the person is sent, applied here alike. */
+	if (!np_url_host(l->code.verification_url, strlen(l->code.verification_url), host,
+	                 sizeof host) ||
+	    !np_config_allows_verification_host(&l->cfg, host))
+		return ctl_fail("NextPay sent a verification URL for host \"%s\", which "
+		                "verification_hosts does not name.", host);
 	/* The code's own lifetime bounds the sign-in as much as login_timeout does. */
 	lifetime_ms = ((long long)l->code.expires_at - (long long)time(NULL)) * 1000;
 	if (lifetime_ms <= 0)
@@ -228,11 +235,19 @@ static void show_qr(const struct login *l)
 
 static void show_instructions(const struct login *l)
 {
-	char text[1024];
+	char text[NP_INSTRUCTIONS_MAX];
+	const struct np_instructions in = {
+		.host = l->host_shown,
+		.account = l->account_shown,
+		.service = CTL_PROGRAM,
+		.rhost = "",
+		.code = &l->code,
+		.seconds_left = (ms_left(l) + 999) / 1000,
+		.last_line = "Waiting for your approval...",
+	};
 
 	show_qr(l);
-	np_format_instructions(text, sizeof text, l->host_shown, l->account_shown, &l->code,
-	                       (ms_left(l) + 999) / 1000, "Waiting for your approval...");
+	np_format_instructions(text, sizeof text, &in);
 	puts(text);
 }
 

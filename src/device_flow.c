@@ -18,11 +18,56 @@
 #define ANSWER_MAX 512
 #define PROGRESS_EVERY_MS 30000
 
-static void instructions(const struct session *s, const char *last_line, char *out,
-                         size_t out_size)
+/*
+ * The instructions, in one message when PAM_MAX_MSG_SIZE allows.  Otherwise
+ * the information goes first (np_conv_show_lines) and *last is left pointing
+ * at last_line, for the caller to show or ask with; else *last is all of text.
+ */
+static int show_instructions(struct session *s, const char *last_line, char *text,
+                             size_t text_size, const char **last)
 {
-	np_format_instructions(out, out_size, s->host_shown, s->account_shown, &s->code,
-	                       (session_ms_left(s) + 999) / 1000, last_line);
+	char rhost[NP_RHOST_SHOWN + 1];
+	const struct np_instructions in = {
+		.host = s->host_shown,
+		.account = s->account_shown,
+		.service = s->service_shown,
+		.rhost = rhost,
+		.code = &s->code,
+		.seconds_left = (session_ms_left(s) + 999) / 1000,
+		.last_line = last_line,
+	};
+	char *newline;
+
+	np_shorten(rhost, sizeof rhost, s->rhost);
+	np_format_instructions(text, text_size, &in);
+	*last = text;
+	if (strlen(text) < PAM_MAX_MSG_SIZE)
+		return PAM_SUCCESS;
+	newline = strrchr(text, '\n');
+	*newline = '\0';
+	*last = newline + 1;
+	return np_conv_show_lines(s->pamh, PAM_TEXT_INFO, text);
+}
+
+/*
+ * Policy on where the person is sent: the helper has checked the URL's shape,
+ * the module decides whether its host is one the administrator allows.
+ */
+static int check_verification_host(struct session *s)
+{
+	const char *url = s->code.verification_url;
+	char host[NP_URL_MAX + 1] = "";
+	char quoted[sizeof host * 4 + 3];
+
+	if (np_url_host(url, strlen(url), host, sizeof host) &&
+	    np_config_allows_verification_host(&s->cfg, host))
+		return PAM_SUCCESS;
+	np_log_quote(quoted, sizeof quoted, host);
+	pam_syslog(s->pamh, LOG_WARNING, "verification URL refused: host=%s not in verification_hosts",
+	           quoted);
+	session_tell(s, NOT_REACHED);
+	return session_outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable",
+	                       "verification URL host not in verification_hosts");
 }
 
 static int receive_code(struct session *s)
@@ -42,6 +87,9 @@ static int receive_code(struct session *s)
 	if (rc != PAM_SUCCESS)
 		return rc;
 	s->code = s->msg.code;
+	rc = check_verification_host(s);
+	if (rc != PAM_SUCCESS)
+		return rc;
 	/* The code's own lifetime bounds the sign-in as much as login_timeout does. */
 	lifetime_ms = ((long long)s->code.expires_at - (long long)time(NULL)) * 1000;
 	if (lifetime_ms <= 0) {
@@ -64,9 +112,7 @@ static int receive_code(struct session *s)
 static int show_qr(struct session *s)
 {
 	char drawing[NP_QR_LINES_MAX * 80 * 3 + NP_QR_LINES_MAX + 1];
-	char chunk[PAM_MAX_MSG_SIZE];
 	int n_lines = 0;
-	size_t used = 0;
 
 	if (!s->cfg.qr)
 		return PAM_SUCCESS;
@@ -74,38 +120,22 @@ static int show_qr(struct session *s)
 		pam_syslog(s->pamh, LOG_WARNING, "QR code not drawn: URL too long");
 		return PAM_SUCCESS;
 	}
-	for (const char *line = drawing; *line != '\0';) {
-		const char *end = strchr(line, '\n');
-		size_t len = (size_t)(end - line);
-
-		if (used > 0 && used + 1 + len >= sizeof chunk) {
-			if (np_conv_show(s->pamh, PAM_TEXT_INFO, chunk) != PAM_SUCCESS)
-				return PAM_CONV_ERR;
-			used = 0;
-		}
-		if (used > 0)
-			chunk[used++] = '\n';
-		memcpy(chunk + used, line, len);
-		used += len;
-		chunk[used] = '\0';
-		line = end + 1;
-	}
-	if (used > 0 && np_conv_show(s->pamh, PAM_TEXT_INFO, chunk) != PAM_SUCCESS)
-		return PAM_CONV_ERR;
-	return PAM_SUCCESS;
+	return np_conv_show_lines(s->pamh, PAM_TEXT_INFO, drawing);
 }
 
 /* wait = poll: instructions as information, then wait for the helper's verdict. */
 static int wait_polling(struct session *s)
 {
-	char text[PAM_MAX_MSG_SIZE];
+	char text[NP_INSTRUCTIONS_MAX];
+	const char *last = text;
 	int rc;
 
-	instructions(s, "Waiting for your approval...", text, sizeof text);
 	/* Shown even under PAM_SILENT (sudo always sets it): without it nobody can sign in. */
 	rc = show_qr(s);
 	if (rc == PAM_SUCCESS)
-		rc = np_conv_show(s->pamh, PAM_TEXT_INFO, text);
+		rc = show_instructions(s, "Waiting for your approval...", text, sizeof text, &last);
+	if (rc == PAM_SUCCESS)
+		rc = np_conv_show(s->pamh, PAM_TEXT_INFO, last);
 	if (rc != PAM_SUCCESS)
 		return session_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
 	for (long long next_note = np_monotonic_ms() + PROGRESS_EVERY_MS;;) {
@@ -141,7 +171,8 @@ static int wait_polling(struct session *s)
  */
 static int wait_prompting(struct session *s, bool info_at_once)
 {
-	char text[PAM_MAX_MSG_SIZE];
+	char text[NP_INSTRUCTIONS_MAX];
+	const char *prompt = text;
 	char *answer = NULL;
 	bool typed;
 	int rc = PAM_SUCCESS;
@@ -150,17 +181,20 @@ static int wait_prompting(struct session *s, bool info_at_once)
 	if (answer == NULL)
 		return session_outcome(s, PAM_BUF_ERR, "error", "out of memory");
 	s->prompting = !info_at_once;
-	instructions(s,
-	             s->cfg.api_key ? "Press Enter once you have approved (or type an API key): "
-	                            : "Press Enter once you have approved: ",
-	             text, sizeof text);
 	/* sshd holds information back until the next prompt, which comes next. */
-	if (show_qr(s) != PAM_SUCCESS) {
+	rc = show_qr(s);
+	if (rc == PAM_SUCCESS)
+		rc = show_instructions(s,
+		                       s->cfg.api_key
+		                               ? "Press Enter once you have approved (or type an API key): "
+		                               : "Press Enter once you have approved: ",
+		                       text, sizeof text, &prompt);
+	if (rc != PAM_SUCCESS) {
 		sodium_free(answer);
 		return session_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
 	}
 	for (;;) {
-		rc = np_conv_ask(s->pamh, text, answer, ANSWER_MAX);
+		rc = np_conv_ask(s->pamh, prompt, answer, ANSWER_MAX);
 		typed = answer[0] != '\0';
 		if (rc != PAM_SUCCESS) {
 			rc = session_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
@@ -204,6 +238,7 @@ static int wait_prompting(struct session *s, bool info_at_once)
 		         "Still waiting for approval of code %s.\n"
 		         "Press Enter once you have approved: ",
 		         s->code.code);
+		prompt = text;
 	}
 	sodium_free(answer);
 	return rc;
@@ -220,7 +255,7 @@ static bool info_shown_at_once(const struct session *s, char *why, size_t why_si
 	char service[64];
 
 	if (strcmp(s->service, "sshd") != 0) {
-		np_sanitize_str(service, sizeof service, s->service);
+		np_log_quote(service, sizeof service, s->service);
 		snprintf(why, why_size, "service %s is not sshd", service);
 		return s->cfg.wait != NP_WAIT_PROMPT;
 	}

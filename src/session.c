@@ -94,7 +94,7 @@ int session_failure(struct session *s, const struct np_msg_failure *f)
 	case NP_FAIL_MALFORMED:
 	case NP_FAIL_INTERNAL:
 	default:
-		session_tell(s, "NextPay could not be reached. Please try again later.");
+		session_tell(s, NOT_REACHED);
 		return session_outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable", reason);
 	}
 }
@@ -102,9 +102,9 @@ int session_failure(struct session *s, const struct np_msg_failure *f)
 int session_set_up_error(struct session *s, const char *prefix, const char *err,
                          const char *reason)
 {
-	char clean[512];
+	char clean[1024];
 
-	np_sanitize_str(clean, sizeof clean, err);
+	np_log_quote(clean, sizeof clean, err);
 	pam_syslog(s->pamh, LOG_ERR, "%s%s", prefix, clean);
 	session_tell(s, NOT_SET_UP);
 	return session_outcome(s, PAM_SERVICE_ERR, "error", reason);
@@ -119,7 +119,7 @@ int session_helper_trouble(struct session *s, enum np_helper_recv_status status,
 		snprintf(reason, sizeof reason, "no answer from the helper in time");
 	else
 		snprintf(reason, sizeof reason, "helper: %s", err);
-	session_tell(s, "NextPay could not be reached. Please try again later.");
+	session_tell(s, NOT_REACHED);
 	return session_outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable", reason);
 }
 
@@ -163,7 +163,7 @@ int session_start_helper(struct session *s)
 
 	np_helper_init(&s->helper);
 	if (np_helper_start(&s->helper, s->cfg.helper, err, sizeof err) != 0)
-		return session_set_up_error(s, "", err, "helper cannot be started");
+		return session_set_up_error(s, "helper not started: ", err, "helper cannot be started");
 	np_msg_init(&s->msg, NP_MSG_CONFIG);
 	snprintf(s->msg.config.api_url, sizeof s->msg.config.api_url, "%s", s->cfg.api_url);
 	snprintf(s->msg.config.ca_file, sizeof s->msg.config.ca_file, "%s", s->cfg.ca_file);
@@ -177,8 +177,12 @@ int session_start_helper(struct session *s)
 	if (np_helper_send(&s->helper, &s->msg) != 0)
 		return session_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
 	rc = session_expect(s, session_wait_ms(s, READY_TIMEOUT_MS), NP_MSG_READY, NP_MSG_READY);
-	if (rc == PAM_SUCCESS && s->cfg.debug)
-		pam_syslog(s->pamh, LOG_DEBUG, "helper %s started as pid %ld", s->cfg.helper,
+	if (rc == PAM_SUCCESS && s->cfg.debug) {
+		char helper[NP_CONFIG_PATH_MAX * 4 + 3];
+
+		np_log_quote(helper, sizeof helper, s->cfg.helper);
+		pam_syslog(s->pamh, LOG_DEBUG, "helper started: helper=%s pid=%ld", helper,
 		           (long)s->helper.pid);
+	}
 	return rc;
 }

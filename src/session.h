@@ -16,14 +16,18 @@
 #include "helper_proc.h"
 #include "protocol.h"
 #include "usermap.h"
+#include "wording.h"
 
 #define ACCOUNT_MAX 256
 #define ACCOUNT_SHOWN 32
 #define HOST_SHOWN 48
+#define SERVICE_MAX 63      /* longer PAM service names are refused (the cache keeps 63) */
+#define RHOST_MAX 255
 /* pam_set_data name (and value) left on the handle once the person said no. */
 #define DENIED_MARK "pam_nextpay.denied"
 #define NOT_SET_UP \
 	"NextPay sign-in is not set up correctly on this host. Please contact your administrator."
+#define NOT_REACHED "NextPay could not be reached. Please try again later."
 
 /* A step that neither signed the person in nor refused them: go on to the next way. */
 enum { NOT_DECIDED = -1 };
@@ -36,11 +40,19 @@ struct session {
 	struct np_helper helper;
 	struct np_msg msg;          /* the last message from the helper */
 	struct np_msg_code code;    /* the code being shown */
-	const char *service;
-	const char *account;
+	/*
+	 * Copies of PAM_SERVICE, PAM_USER and PAM_RHOST as they were at the start:
+	 * the application may change the items (and so free libpam's strings)
+	 * during the conversation.
+	 */
+	char service[SERVICE_MAX + 1];
+	char account[ACCOUNT_MAX + 1];
+	char rhost[RHOST_MAX + 1];
+	bool no_such_account;       /* refused at the end, after the same flow as any other */
 	char account_shown[ACCOUNT_SHOWN + 1];
 	char host_shown[HOST_SHOWN + 1];
 	char rhost_shown[128];
+	char service_shown[NP_SERVICE_WORD_SHOWN + 1];
 	long long deadline_ms;      /* CLOCK_MONOTONIC */
 	char user_id[NP_USER_ID_MAX + 1];
 	const char *result;         /* one word for the log */

@@ -148,7 +148,7 @@ size_t np_openssh_release_scan(struct np_openssh_release *r, const char *bytes, 
 	return len;
 }
 
-/* The program's own name for the log: /proc/self/exe is a link to it. */
+/* The program's own name, quoted for the log: /proc/self/exe is a link to it. */
 static void program_name(const char *path, char *out, size_t out_size)
 {
 	char target[4096];
@@ -156,9 +156,9 @@ static void program_name(const char *path, char *out, size_t out_size)
 
 	if (n > 0) {
 		target[n] = '\0';
-		np_sanitize_str(out, out_size, target);
+		np_log_quote(out, out_size, target);
 	} else {
-		np_sanitize_str(out, out_size, path);
+		np_log_quote(out, out_size, path);
 	}
 }
 
@@ -224,7 +224,7 @@ bool np_sshd_shows_info_at_once(const char *path, char *why, size_t why_size)
 {
 	struct np_openssh_release r;
 	char name[512];
-	char release[NP_OPENSSH_RELEASE_MAX + 1];
+	char release[NP_OPENSSH_RELEASE_MAX + 3];
 	bool at_once;
 
 	np_openssh_release_init(&r);
@@ -235,7 +235,7 @@ bool np_sshd_shows_info_at_once(const char *path, char *why, size_t why_size)
 		snprintf(why, why_size, "no OpenSSH release string in %s", name);
 		return false;
 	}
-	np_sanitize_str(release, sizeof release, r.text);
+	np_log_quote(release, sizeof release, r.text);
 	if (r.conflict) {
 		snprintf(why, why_size, "%s has release strings of more than one OpenSSH (%s, ...)",
 		         name, release);

@@ -20,7 +20,7 @@
 /* The longest release string recognised, vendor suffix included. */
 #define NP_OPENSSH_RELEASE_MAX 80
 /* Room for the reason np_sshd_shows_info_at_once() gives. */
-#define NP_SSHD_WHY_MAX (NP_OPENSSH_RELEASE_MAX + 320)
+#define NP_SSHD_WHY_MAX (NP_OPENSSH_RELEASE_MAX + 640)
 
 /*
  * The OpenSSH release strings found in a program: the first one (the first
@@ -54,7 +54,7 @@ bool np_openssh_shows_info_at_once(unsigned major, unsigned minor);
  * NP_SSHD_PROGRAM_MAX bytes, and answers true only for one portable release
  * ("pN") of 10.3 or later and no disagreeing release string.  Anything else
  * (no release string, two releases, an unreadable or odd file) is false.
- * why says what was found, sanitised, for the log.
+ * why says what was found, for the log, every value in it quoted (np_log_quote).
  */
 bool np_sshd_shows_info_at_once(const char *path, char *why, size_t why_size);
 

@@ -36,19 +36,24 @@ void np_format_lifetime(char *out, size_t out_size, long long seconds)
 		snprintf(out, out_size, "%lld minutes", (seconds + 30) / 60);
 }
 
-void np_format_instructions(char *out, size_t out_size, const char *host, const char *account,
-                            const struct np_msg_code *code, long long seconds_left,
-                            const char *last_line)
+void np_service_word(char *out, size_t out_size, const char *service)
+{
+	np_shorten(out, out_size, strcmp(service, "sshd") == 0 ? "ssh" : service);
+}
+
+void np_format_instructions(char *out, size_t out_size, const struct np_instructions *in)
 {
 	char lifetime[32];
 
-	np_format_lifetime(lifetime, sizeof lifetime, seconds_left);
+	np_format_lifetime(lifetime, sizeof lifetime, in->seconds_left);
 	snprintf(out, out_size,
-	         "NextPay sign-in to %s as %s.\n"
+	         "NextPay sign-in to %s as %s (%s%s%s).\n"
 	         "Open %s\n"
 	         "and approve code %s (valid for %s).\n"
+	         "Approve only if you started this sign-in yourself.\n"
 	         "%s",
-	         host, account, code->verification_url, code->code, lifetime, last_line);
+	         in->host, in->account, in->service, in->rhost[0] != '\0' ? " from " : "", in->rhost,
+	         in->code->verification_url, in->code->code, lifetime, in->last_line);
 }
 
 void np_format_progress(char *out, size_t out_size, const struct np_msg_code *code,

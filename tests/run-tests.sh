@@ -2,8 +2,10 @@
 # Runs the unit test binaries given as arguments, then the integration tests
 # (the real module through the real libpam via pam_wrapper, against the HTTPS
 # mock API), then the end-to-end tests (real sshd and ssh, real sudo, a
-# login-style conversation; root only).  Prints one closing "N passed, N failed"
-# line; exits non-zero on any failure.
+# login-style conversation; root only), the manual pages, and the packages
+# (build/deb and build/rpm; the .deb is installed, used and purged on this
+# machine as root).  Prints one closing "N passed, N failed" line; exits
+# non-zero on any failure.
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -16,6 +18,8 @@ case "${1:-}" in
 --hardening-only) mode=hardening; shift ;;
 --robustness-only) mode=robustness; shift ;;
 --e2e-only) mode=e2e; shift ;;
+--man-only) mode=man; shift ;;
+--package-only) mode=package; shift ;;
 --bench) mode=bench; shift ;;
 esac
 
@@ -130,6 +134,17 @@ if [ "$mode" = all ] || [ "$mode" = e2e ]; then
 			skipped=$((skipped + n))
 		done
 	fi
+fi
+
+# The manual pages, and the settings table they share with the code and the sample config.
+if [ "$mode" = all ] || [ "$mode" = man ]; then
+	run man /usr/bin/python3 "$ROOT/tests/man/man_test.py"
+fi
+
+# The Debian package, installed, used and purged on this machine, and the RPM
+# (tests/package/package_test.py counts its root-only tests as skipped itself).
+if [ "$mode" = all ] || [ "$mode" = package ]; then
+	run package env NP_BUILD="$BUILD" /usr/bin/python3 "$ROOT/tests/package/package_test.py"
 fi
 
 # Fuzzing: every seed and every input that once crashed, then a short run.

@@ -257,7 +257,9 @@ def test_check_unknown_setting(env: Env) -> None:
     d, conf = env.setup(extra={"bogus_setting": "1", "poll_interval": "soon"})
     p = run("check", "--config", conf)
     expect_rc(p, 1)
-    expect_line(r'^problem: .*conf:\d+: unknown setting "bogus_setting"', p.stdout)
+    line = expect_line(r'^problem: .*conf:\d+: unknown setting "bogus_setting"', p.stdout)
+    # The reference for every setting is the manual page, which the packages install.
+    expect_in("pam_nextpay.conf(5) lists every setting", line)
     expect_line(r'^problem: .*conf:\d+: bad value for "poll_interval"', p.stdout)
     # The lines that are fine still count: the rest is checked with them.
     expect_line(r"^ok: api_url .*verified TLS", p.stdout)
@@ -372,9 +374,12 @@ def test_login_approved_and_mapped(env: Env) -> None:
     before = tokens_issued(env.mock)
     p = run("login", "--config", conf, "--user", account)
     expect_rc(p, 0)
-    expect_line(r"^NextPay sign-in to .* as " + re.escape(account) + r"\.$", p.stdout)
+    # The module's words; the service is nextpayctl, and there is no remote address.
+    expect_line(r"^NextPay sign-in to .* as " + re.escape(account) + r" \(nextpayctl\)\.$",
+                p.stdout)
     expect_line(r"^Open https://127\.0\.0\.1:\d+/auth/device\?code=[A-Z0-9]+$", p.stdout)
     expect_line(r"^and approve code [A-Z0-9]+ \(valid for \d+ (seconds|minutes)\)\.$", p.stdout)
+    expect_line(r"^Approve only if you started this sign-in yourself\.$", p.stdout)
     expect_line(r"user id: usr_demo$", p.stdout)
     expect_line(r"e-mail:  demo@example\.com$", p.stdout)
     expect_line(r"name:    Demo Person$", p.stdout)
@@ -391,7 +396,7 @@ def test_login_default_account_is_the_caller(env: Env) -> None:
     d, conf = env.setup(usermap=f"{AUTO_USER} {account}\n")
     p = run("login", "--config", conf)
     expect_rc(p, 0)
-    expect_in(f" as {account}.", p.stdout)
+    expect_in(f" as {account} (nextpayctl).", p.stdout)
 
 
 def test_login_approved_not_mapped(env: Env) -> None:
@@ -442,6 +447,24 @@ def test_login_unknown_account(env: Env) -> None:
     p = run("login", "--config", conf, "--user", "no-such-user-np")
     expect_rc(p, 1)
     expect_in("no local account", p.stderr)
+
+
+def test_login_verification_host_not_allowed(env: Env) -> None:
+    # The mock's verification URL points at 127.0.0.1, which this list does not name.
+    d, conf = env.setup(extra={"verification_hosts": "auth.nextpay.world"})
+    p = run("login", "--config", conf, "--user", "root")
+    expect_rc(p, 1)
+    expect_in('host "127.0.0.1", which verification_hosts does not name', p.stderr)
+    assert "Open https://" not in p.stdout, p.stdout
+
+
+def test_login_verification_host_allowed(env: Env) -> None:
+    account = me()
+    d, conf = env.setup(usermap=f"{AUTO_USER} {account}\n",
+                        extra={"verification_hosts": "auth.nextpay.world,127.0.0.1"})
+    p = run("login", "--config", conf, "--user", account)
+    expect_rc(p, 0)
+    expect_line(r"^Open https://127\.0\.0\.1:\d+/auth/device\?code=[A-Z0-9]+$", p.stdout)
 
 
 def test_login_unreachable(env: Env) -> None:

@@ -45,6 +45,14 @@ except ImportError:          # reported as a skip by run_tests(), not a crash
 
 # The device codes the mock hands out: six of A-Z0-9.
 CODE_RE = r"[A-Z0-9]{6}"
+# The instructions' last words to the approver, before the prompt or waiting line.
+APPROVE_ONLY = "Approve only if you started this sign-in yourself."
+
+
+def first_line_of_instructions(host: str, account: str, service: str, rhost: str = "") -> str:
+    """What the instructions' first line says: who signs in to what, over which service, from where."""
+    source = f"{service} from {rhost}" if rhost else service
+    return f"NextPay sign-in to {host} as {account} ({source})."
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\x1b[=>]")
 
 

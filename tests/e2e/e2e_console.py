@@ -21,9 +21,10 @@ import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (CODE_RE, MODULE, Screen, check, mock_api, mock_last_code,  # noqa: E402
-                    remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
-                    throwaway_account, write_config, write_root_file, write_usermap)
+from common import (APPROVE_ONLY, CODE_RE, MODULE, Screen, check,  # noqa: E402
+                    first_line_of_instructions, mock_api, mock_last_code, remove_pam_wrapper_dirs,
+                    run_tests, save_transcript, temp_dir, throwaway_account, write_config,
+                    write_root_file, write_usermap)
 
 SERVICE = "login"
 SHOW_CODE_WITHIN = 10
@@ -75,7 +76,9 @@ def read_code(screen: Screen, mock, env: Env) -> str:
     check(code == mock_last_code(mock), f"code {code} is not the mock's {mock_last_code(mock)}")
     url = f"https://127.0.0.1:{mock.port}/auth/device?code={code}"
     check(url in screen.text, f"verification URL {url} not on the screen:\n{screen.text}")
-    check(f"as {env.user}" in screen.text, f"account not named:\n{screen.text}")
+    first = first_line_of_instructions(os.uname().nodename, env.user, SERVICE)
+    check(first in screen.text, f"no line {first!r}:\n{screen.text}")
+    check(APPROVE_ONLY in screen.text, f"no warning to the approver:\n{screen.text}")
     return code
 
 

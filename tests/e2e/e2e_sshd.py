@@ -33,11 +33,11 @@ import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (BUILD, CODE_RE, MODULE, Failure, Screen, Skip, check,  # noqa: E402
-                    creates, free_port, indent, kill_tree, mock_api, mock_last_code,
-                    pexpect_eof, remove_pam_wrapper_dirs, run_tests, save_transcript,
-                    temp_dir, throwaway_account, wait_for, write_config, write_root_file,
-                    write_usermap)
+from common import (APPROVE_ONLY, BUILD, CODE_RE, MODULE, Failure, Screen, Skip,  # noqa: E402
+                    check, creates, first_line_of_instructions, free_port, indent, kill_tree,
+                    mock_api, mock_last_code, pexpect_eof, remove_pam_wrapper_dirs, run_tests,
+                    save_transcript, temp_dir, throwaway_account, wait_for, write_config,
+                    write_root_file, write_usermap)
 
 SSHD = "/usr/sbin/sshd"
 NEW_DIR = os.path.join(BUILD, "openssh-10.3")
@@ -234,12 +234,12 @@ def need_new(env: Env, prompt: bool = False) -> Sshd:
 
 
 def ssh(env: Env, *options: str, server: Sshd | None = None, method="keyboard-interactive",
-        command: str = "id -un") -> Screen:
+        command: str = "id -un", user: str | None = None) -> Screen:
     argv = ["ssh", "-F", "/dev/null", "-p", str((server or env.old).port),
             "-o", f"PreferredAuthentications={method}",
             "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={env.known_hosts}",
             "-o", "GlobalKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", *options,
-            f"{env.user}@127.0.0.1", command]
+            f"{user or env.user}@127.0.0.1", command]
     return Screen(argv, env={"PATH": "/usr/bin:/bin", "TERM": "dumb", "HOME": env.tmp,
                              "LANG": "C.UTF-8"})
 
@@ -249,16 +249,20 @@ def placeholders(env: Env, server: Sshd, code: str | None) -> dict[str, str]:
             env.user: "<USER>", os.uname().nodename: "<HOST>"}
 
 
-def code_on_screen(screen: Screen, env: Env) -> str:
-    """The code the instructions show; checks it is the mock's, with its URL and the account."""
-    found = re.findall(rf"approve code ({CODE_RE})", screen.text)
-    check(found, f"no code on the screen:\n{screen.text}")
+def code_on_screen(screen: Screen, env: Env, last_line: str) -> str:
+    """The code the instructions ending in last_line show; checks it is the mock's, with its
+    URL, and what the approver needs to say no (service, source, host, account, a warning)."""
+    seen = screen.text
+    found = re.findall(rf"approve code ({CODE_RE})", seen)
+    check(found, f"no code on the screen:\n{seen}")
     code = found[-1]
     check(code == mock_last_code(env.mock),
           f"code on screen {code} is not the mock's {mock_last_code(env.mock)}")
     url = f"https://127.0.0.1:{env.mock.port}/auth/device?code={code}"
-    check(url in screen.text, f"verification URL {url} not on the screen:\n{screen.text}")
-    check(f"as {env.user}" in screen.text, f"account not named on the screen:\n{screen.text}")
+    check(url in seen, f"verification URL {url} not on the screen:\n{seen}")
+    first = first_line_of_instructions(os.uname().nodename, env.user, "ssh", "127.0.0.1")
+    check(first in seen, f"no line {first!r} on the screen:\n{seen}")
+    check(f"{APPROVE_ONLY}\n{last_line}" in seen, f"no warning before {last_line!r}:\n{seen}")
     check(env.mock.stats()["codes"][-1]["state"] == "pending",
           "the code was decided before anyone approved it")
     return code
@@ -267,7 +271,7 @@ def code_on_screen(screen: Screen, env: Env) -> str:
 def read_code(screen: Screen, env: Env, last_line: str = PROMPT) -> str:
     """Waits for the instructions ending in last_line; returns the code shown."""
     screen.expect(re.escape(last_line), SHOW_CODE_WITHIN, f"instructions ending in {last_line!r}")
-    return code_on_screen(screen, env)
+    return code_on_screen(screen, env, last_line)
 
 
 def logged_in(screen: Screen, env: Env) -> None:
@@ -317,7 +321,7 @@ def sign_in_with_wait_auto(env: Env, server: Sshd) -> str:
     with ssh(env, server=server) as screen:
         last = screen.expect([re.escape(PROMPT), re.escape(WAITING)], SHOW_CODE_WITHIN,
                              "the instructions")
-        code = code_on_screen(screen, env)
+        code = code_on_screen(screen, env, (PROMPT, WAITING)[last])
         # Nothing is decided, nothing typed: it stays that way until the approval.
         time.sleep(2)
         check(screen.child.isalive(), f"ssh ended before the approval:\n{screen.text}")
@@ -341,8 +345,8 @@ def test_wait_auto_on_9_2_asks_for_enter(env: Env):
     text = sign_in_with_wait_auto(env, env.old)
     check(PROMPT in text and WAITING not in text, f"not prompt mode on sshd 9.2:\n{text}")
     line = mode_line(env.old)
-    check(re.search(rf"prompt mode: information held back \(OpenSSH_[0-9.]+p[0-9]+.* in "
-                    rf"{re.escape(SSHD)}, before 10\.3\)$", line),
+    check(re.search(rf"prompt mode: information held back \(\"OpenSSH_[0-9.]+p[0-9]+[^\"]*\" in "
+                    rf"\"{re.escape(SSHD)}\", before 10\.3\)$", line),
           f"sshd {env.old.name}: unexpected mode line {line!r}")
 
 
@@ -352,8 +356,8 @@ def test_wait_auto_on_10_3_logs_in_without_a_keypress(env: Env):
     check(WAITING in text and "Press Enter" not in text, f"not poll mode on sshd 10.3:\n{text}")
     line = mode_line(server)
     session = os.path.join(NEW_DIR, "libexec", "sshd-session")
-    check(line.endswith(f"poll mode: information shown at once (OpenSSH_10.3p1 in {session}, "
-                        "10.3 or later)"), f"sshd 10.3: unexpected mode line {line!r}")
+    check(line.endswith(f'poll mode: information shown at once ("OpenSSH_10.3p1" in "{session}", '
+                        '10.3 or later)'), f"sshd 10.3: unexpected mode line {line!r}")
 
 
 def test_10_3_progress_line_while_waiting(env: Env):
@@ -411,8 +415,9 @@ def test_10_3_wait_prompt_still_asks_for_enter(env: Env):
         screen.send("\r")
         logged_in(screen, env)
     line = mode_line(server)
-    check(re.search(r"prompt mode as wait says: information shown at once "
-                    r"\(OpenSSH_10\.3p1 in .*\)$", line), f"unexpected mode line {line!r}")
+    check(re.search(r'prompt mode as wait says: information shown at once '
+                    r'\("OpenSSH_10\.3p1" in ".*", 10\.3 or later\)$', line),
+          f"unexpected mode line {line!r}")
     check(creates(env.mock) == 1, f"{creates(env.mock)} codes created, not 1")
 
 
@@ -515,7 +520,10 @@ def test_identity_of_another_account_is_refused(env: Env):
         env.mock.approve(user="usr_alice")     # maps to nobody, not to env.user
         screen.send("\r")
         screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
-        check("may not sign in as" in screen.text, f"the person was not told why:\n{screen.text}")
+        refusal = f"This NextPay account may not sign in as {env.user} on this host."
+        check(refusal in screen.text, f"the person was not told why:\n{screen.text}")
+        # The terminal may be an attacker's: nothing about who approved.
+        check("alice" not in screen.text, f"the approver named on the screen:\n{screen.text}")
         screen.send("\r")
         refused(screen, env.old, env)
     stats = env.mock.stats()
@@ -526,6 +534,48 @@ def test_identity_of_another_account_is_refused(env: Env):
         log = f.read()
     check(f"Accepted keyboard-interactive/pam for {env.user}" not in log.split(
         "Connection from")[-1], f"sshd accepted the sign-in:\n{log}")
+
+
+def refused_screen(env: Env, server: Sshd, user: str) -> str:
+    """The screen of one sign-in as user, approved by usr_alice (who may not sign in as
+    either account), with user, code and numbers made neutral."""
+    env.mock.reset()
+    with ssh(env, "-o", "NumberOfPasswordPrompts=1", server=server, user=user) as screen:
+        last = screen.expect([re.escape(PROMPT), re.escape(WAITING)], SHOW_CODE_WITHIN,
+                             "the instructions")
+        code = mock_last_code(env.mock)
+        env.mock.approve(user="usr_alice")
+        if last == 0:           # prompt mode: Enter, then the reason with a last prompt
+            screen.send("\r")
+            screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
+            screen.send("\r")
+        status = screen.finish(ANSWER_WITHIN)
+        check(status != 0, f"ssh exited with 0:\n{screen.text}")
+        text = screen.text
+    check(creates(env.mock) == 1, f"{creates(env.mock)} codes created, not 1")
+    text = re.sub(rf"(?<![\w-]){re.escape(user)}(?![\w-])", "<USER>", text.replace(code, "<CODE>"))
+    return re.sub(r"\d+", "#", text)
+
+
+def unknown_account_looks_like_a_refused_one(env: Env, server: Sshd) -> None:
+    """Which accounts exist must not show over SSH: an account without a local entry gets
+    the same code, words and prompts as a real one the approver may not use."""
+    real = refused_screen(env, server, env.user)
+    unknown = refused_screen(env, server, "np-no-such-user")
+    check(real == unknown, f"a real account saw:\n{real}\nan unknown one saw:\n{unknown}")
+    check("This NextPay account may not sign in as <USER> on this host." in unknown,
+          f"no refusal:\n{unknown}")
+    with open(server.log) as f:
+        log = f.read()
+    check("Invalid user np-no-such-user" in log, f"sshd did not see an unknown user:\n{log}")
+
+
+def test_unknown_account_looks_like_a_refused_one(env: Env):
+    unknown_account_looks_like_a_refused_one(env, env.old)
+
+
+def test_10_3_unknown_account_looks_like_a_refused_one(env: Env):
+    unknown_account_looks_like_a_refused_one(env, need_new(env))
 
 
 def test_password_authentication_is_refused_at_once(env: Env):
@@ -568,6 +618,8 @@ TESTS = [
     test_denial_ends_the_connection_with_one_code,
     test_expiry_ends_the_connection_with_one_code,
     test_identity_of_another_account_is_refused,
+    test_unknown_account_looks_like_a_refused_one,
+    test_10_3_unknown_account_looks_like_a_refused_one,
     test_password_authentication_is_refused_at_once,
 ]
 

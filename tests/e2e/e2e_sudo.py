@@ -22,9 +22,10 @@ import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (CODE_RE, MODULE, Screen, check, creates, indent, mock_api,  # noqa: E402
-                    mock_last_code, pexpect_eof, random_suffix, run_tests, save_transcript,
-                    temp_dir, throwaway_account, write_config, write_root_file, write_usermap)
+from common import (APPROVE_ONLY, CODE_RE, MODULE, Screen, check, creates,  # noqa: E402
+                    first_line_of_instructions, indent, mock_api, mock_last_code, pexpect_eof,
+                    random_suffix, run_tests, save_transcript, temp_dir, throwaway_account,
+                    write_config, write_root_file, write_usermap)
 
 SUDO = "/usr/bin/sudo"
 SHOW_CODE_WITHIN = 10      # the instructions come at once, PAM_SILENT or not
@@ -108,13 +109,16 @@ def read_code(screen: Screen, env: Env) -> str:
           f"code on screen {code} is not the mock's {mock_last_code(env.mock)}")
     url = f"https://127.0.0.1:{env.mock.port}/auth/device?code={code}"
     check(url in screen.text, f"verification URL {url} not on the screen:\n{screen.text}")
-    check(f"as {env.user}" in screen.text, f"account not named:\n{screen.text}")
+    # sudo gives no remote address: the service alone (its PAM service's name).
+    first = first_line_of_instructions(os.uname().nodename, env.user, env.service)
+    check(first in screen.text, f"no line {first!r}:\n{screen.text}")
+    check(APPROVE_ONLY in screen.text, f"no warning to the approver:\n{screen.text}")
     return code
 
 
 def placeholders(env: Env, code: str | None) -> dict[str, str]:
     return {code or "": "<CODE>", str(env.mock.port): "<API_PORT>", env.user: "<USER>",
-            os.uname().nodename: "<HOST>"}
+            os.uname().nodename: "<HOST>", env.service: "<SERVICE>"}
 
 
 def no_root_output(text: str) -> bool:

@@ -313,6 +313,8 @@ static int scripted_conv(int num_msg, const struct pam_message **msg,
 	if (replies == NULL)
 		return PAM_BUF_ERR;
 	for (int i = 0; i < num_msg; i++) {
+		if (s->on_message != NULL && s->pamh != NULL)
+			s->on_message(s, s->pamh, msg[i]);
 		if (s->seen.count < MAX_SEEN) {
 			s->seen.style[s->seen.count] = msg[i]->msg_style;
 			snprintf(s->seen.text[s->seen.count], sizeof s->seen.text[0], "%s", msg[i]->msg);
@@ -379,6 +381,29 @@ int run_auth(const char *service, const char *user, struct script *script, int f
 		return -2;
 	}
 	return cases[0].op_rv;
+}
+
+int run_auth_on_handle(const char *service, const char *user, struct script *script, int flags)
+{
+	struct pam_conv conv = { scripted_conv, script };
+	pam_handle_t *pamh = NULL;
+	int rc = pam_start(service, user, &conv, &pamh);
+
+	if (rc != PAM_SUCCESS) {
+		fprintf(stderr, "harness: pam_start: %s\n", pam_strerror(NULL, rc));
+		return -1;
+	}
+	script->pamh = pamh;
+	if (script->on_message != NULL)
+		script->on_message(script, pamh, NULL);
+	rc = pam_authenticate(pamh, flags);
+	script->pamh = NULL;
+	pam_end(pamh, rc);
+	if (helper_children() != 0) {
+		fprintf(stderr, "harness: a helper process outlived pam_authenticate\n");
+		return -2;
+	}
+	return rc;
 }
 
 int run_auth_twice(const char *service, const char *user, struct script *script, int expect,
@@ -507,8 +532,14 @@ bool text_has_unsafe(const char *text)
 		if (n == 0)
 			return true;
 		if ((cp < 0x20 && cp != '\n') || cp == 0x7F || (cp >= 0x80 && cp <= 0x9F) ||
-		    cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
-		    (cp >= 0x2066 && cp <= 0x2069))
+		    cp == 0x00AD || (cp >= 0x0600 && cp <= 0x0605) || cp == 0x061C || cp == 0x06DD ||
+		    cp == 0x070F || cp == 0x0890 || cp == 0x0891 || cp == 0x08E2 || cp == 0x180E ||
+		    (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) ||
+		    (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x2066 && cp <= 0x206F) ||
+		    (cp >= 0xFE00 && cp <= 0xFE0F) || cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB) ||
+		    cp == 0x110BD || cp == 0x110CD || (cp >= 0x13430 && cp <= 0x1343F) ||
+		    (cp >= 0x1BCA0 && cp <= 0x1BCA3) || (cp >= 0x1D173 && cp <= 0x1D17A) ||
+		    (cp >= 0xE0000 && cp <= 0xE007F) || (cp >= 0xE0100 && cp <= 0xE01EF))
 			return true;
 		p += n;
 	}
@@ -669,4 +700,79 @@ size_t log_capture_end(char *out, size_t out_size)
 	}
 	fclose(f);
 	return used;
+}
+
+bool log_outcome_line(const char *log, char *line, size_t line_size)
+{
+	const char *found = strstr(log, " account=\"");
+	const char *start, *end;
+
+	if (found == NULL)
+		return false;
+	for (start = found; start > log && start[-1] != '\n'; start--)
+		;
+	end = strchr(found, '\n');
+	if (end == NULL)
+		end = found + strlen(found);
+	snprintf(line, line_size, "%.*s", (int)(end - start), start);
+	return true;
+}
+
+/* Reads one quoted value at p (after the opening quote); returns the end, or NULL. */
+static const char *unquote(const char *p, char *out, size_t out_size)
+{
+	size_t n = 0;
+
+	for (; *p != '"'; p++) {
+		unsigned byte;
+		char c = *p;
+
+		if (c == '\0' || c == '\n')
+			return NULL;
+		if (c == '\\') {
+			if (p[1] == '"' || p[1] == '\\') {
+				c = *++p;
+			} else if (p[1] == 'x' && sscanf(p + 2, "%2X", &byte) == 1) {
+				c = (char)byte;
+				p += 3;
+			} else {
+				return NULL;
+			}
+		}
+		if (n + 1 < out_size)
+			out[n++] = c;
+	}
+	out[n] = '\0';
+	return p + 1;
+}
+
+bool log_field(const char *line, const char *key, char *out, size_t out_size)
+{
+	char value[4096];
+	size_t key_len = strlen(key);
+	bool found = false;
+	const char *p = line;
+
+	/* Walk field by field, so that text inside a value is never taken for a key. */
+	while ((p = strchr(p, '=')) != NULL) {
+		const char *eq = p;
+		const char *name = eq;
+
+		while (name > line && name[-1] != ' ')
+			name--;
+		if (eq[1] != '"') {
+			p++;
+			continue;
+		}
+		p = unquote(eq + 2, value, sizeof value);
+		if (p == NULL)
+			return false;
+		if ((size_t)(eq - name) == key_len && strncmp(name, key, key_len) == 0) {
+			if (found)
+				return false;
+			found = true;
+			snprintf(out, out_size, "%s", value);
+		}
+	}
+	return found;
 }

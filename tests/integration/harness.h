@@ -40,6 +40,12 @@ struct script {
 	bool fail;                        /* the conversation itself fails */
 	int prompts_answered;
 	struct seen seen;
+	/*
+	 * run_auth_on_handle() only: called with msg NULL once before
+	 * pam_authenticate, then for every message, with the handle.
+	 */
+	void (*on_message)(struct script *script, pam_handle_t *pamh, const struct pam_message *msg);
+	pam_handle_t *pamh;
 };
 
 const char *test_dir(void);
@@ -76,6 +82,13 @@ bool mock_last_bearer(const struct mock *m, const char *endpoint, char *out, siz
 /* Runs pam_authenticate for user on service with the scripted conversation; returns its code. */
 int run_auth(const char *service, const char *user, struct script *script, int flags);
 
+/*
+ * Like run_auth, on a handle of its own (pam_start, pam_authenticate,
+ * pam_end) so that script->on_message can act on it as an application
+ * might: change PAM_USER, PAM_RHOST ... in the middle of the conversation.
+ */
+int run_auth_on_handle(const char *service, const char *user, struct script *script, int flags);
+
 /* Two pam_authenticate calls on one handle, as sudo makes after a failure. */
 int run_auth_twice(const char *service, const char *user, struct script *script, int expect,
                    int rcs[2]);
@@ -91,9 +104,9 @@ long long now_ms(void);
 
 /*
  * Whether text holds anything a terminal could act on or that reads other than
- * it is: C0 controls but \n, DEL, C1 controls (U+0080..U+009F), bidirectional
- * controls (U+061C, U+200E/F, U+202A..U+202E, U+2066..U+2069) or bytes that are
- * not well-formed UTF-8.
+ * it is: C0 controls but \n, DEL, C1 controls (U+0080..U+009F), format
+ * characters (Cf: bidirectional controls, zero-width characters, tags ...),
+ * U+2028/U+2029, variation selectors, or bytes that are not well-formed UTF-8.
  */
 bool text_has_unsafe(const char *text);
 bool seen_has_unsafe_text(const struct seen *seen);
@@ -118,5 +131,16 @@ long vm_rss_kib(void);
  */
 void log_capture_begin(void);
 size_t log_capture_end(char *out, size_t out_size);
+
+/*
+ * The module's outcome line (the one with "account=") in captured log text,
+ * into line; false when there is none.
+ */
+bool log_outcome_line(const char *log, char *line, size_t line_size);
+/*
+ * The value of key="..." in a log line, unescaped (\" \\ \xHH) into out; false
+ * when the key is not there as a quoted field, or appears twice.
+ */
+bool log_field(const char *line, const char *key, char *out, size_t out_size);
 
 #endif

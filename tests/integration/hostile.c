@@ -133,8 +133,51 @@ static void fault_body(const char *endpoint, const char *raw, const char *extra)
 }
 
 /*
- * The verdict: the code (or the one alternative), within bound_ms, and nothing
- * a terminal could act on shown or logged.
+ * Whether the outcome line's result word and the last words the person saw
+ * belong to code: an answer refused as malformed must not pass for a denial,
+ * nor an expired code for an identity that does not map.
+ */
+static bool reason_matches_code(int code, const struct script *s)
+{
+	static const struct {
+		int code;
+		const char *result;  /* the outcome line's first word */
+		const char *words;   /* in the last message, or NULL: no failure message */
+	} outcomes[] = {
+		{ PAM_SUCCESS, "success", NULL },
+		{ PAM_MAXTRIES, "denied", "The sign-in was denied in NextPay." },
+		{ PAM_AUTHINFO_UNAVAIL, "unavailable", "NextPay could not be reached." },
+		{ PAM_AUTH_ERR, "expired", "The code expired before it was approved." },
+		{ PAM_AUTH_ERR, "refused", "This NextPay account may not sign in as " },
+		{ PAM_AUTH_ERR, "failure", "NextPay did not accept the sign-in." },
+		{ PAM_SERVICE_ERR, "error", "NextPay sign-in is not set up correctly" },
+	};
+	const char *last = s->seen.count > 0 ? s->seen.text[s->seen.count - 1] : "";
+	const char *line = strstr(log_text, " account=\"");
+	const char *word;
+
+	if (line == NULL)
+		return false;
+	/* "SYSLOG(4): denied: account=...": back from the field to the word before it. */
+	for (word = line; word > log_text && word[-1] != ' '; word--)
+		;
+	for (size_t i = 0; i < sizeof outcomes / sizeof outcomes[0]; i++) {
+		size_t len = strlen(outcomes[i].result);
+
+		if (outcomes[i].code != code || strncmp(word, outcomes[i].result, len) != 0 ||
+		    word[len] != ':')
+			continue;
+		if (outcomes[i].words == NULL)
+			return strstr(last, "Press Enter to close") == NULL;
+		return strstr(last, outcomes[i].words) != NULL;
+	}
+	return false;
+}
+
+/*
+ * The verdict: the code (or the one alternative), within bound_ms, nothing a
+ * terminal could act on shown or logged, and the reason logged and shown that
+ * belongs to the code.
  */
 static void verdict(const char *what, int rc, int want, int alt, const struct script *s,
                     long long start, long long bound_ms)
@@ -144,8 +187,10 @@ static void verdict(const char *what, int rc, int want, int alt, const struct sc
 	bool screen_ok = !seen_has_control_chars(&s->seen) && !seen_has_unsafe_text(&s->seen);
 	/* Every outcome is logged, and the log is no more a terminal's victim than the screen. */
 	bool log_ok = strstr(log_text, "SYSLOG(") != NULL && !text_has_unsafe(log_text);
+	bool reason_ok = reason_matches_code(rc, s);
 
-	if (!code_ok || took > bound_ms || !screen_ok || !log_ok || getenv("NP_TEST_VERBOSE") != NULL) {
+	if (!code_ok || took > bound_ms || !screen_ok || !log_ok || !reason_ok ||
+	    getenv("NP_TEST_VERBOSE") != NULL) {
 		fprintf(stderr, "%s: expected %s%s%s within %lld ms; got %s (%d) after %lld ms\n", what,
 		        pam_strerror(NULL, want), alt != NONE ? " or " : "",
 		        alt != NONE ? pam_strerror(NULL, alt) : "", bound_ms, pam_strerror(NULL, rc), rc,
@@ -158,6 +203,7 @@ static void verdict(const char *what, int rc, int want, int alt, const struct sc
 	assert_true(took <= bound_ms);
 	assert_true(screen_ok);
 	assert_true(log_ok);
+	assert_true(reason_ok);
 }
 
 /* One sign-in against a queued fault; returns the code after checking the verdict. */
@@ -693,6 +739,15 @@ static void verification_url_hostile(void **state)
 		            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 		            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 		            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\", \"expires_at\": 4102444800}", UNAVAIL, "evil.example" },
+		/* An authority that hides another host, or that a browser reads as another. */
+		{ "create", "{\"code\": \"ABC123\", \"verification_url\": \"https://api.nextpay.world%2Fauth%2Fdevice@evil.example/auth/device?code=ABC123\", \"expires_at\": 4102444800}", UNAVAIL, "evil.example" },
+		{ "create", "{\"code\": \"ABC123\", \"verification_url\": \"https://api.nextpay.world:443@evil.example/\", \"expires_at\": 4102444800}", UNAVAIL, "evil.example" },
+		{ "create", "{\"code\": \"ABC123\", \"verification_url\": \"https://api.nextpay.world\\\\.evil.example/\", \"expires_at\": 4102444800}", UNAVAIL, "evil.example" },
+		{ "create", "{\"code\": \"ABC123\", \"verification_url\": \"https://evil%2eexample/\", \"expires_at\": 4102444800}", UNAVAIL, "evil" },
+		{ "create", "{\"code\": \"ABC123\", \"verification_url\": \"https://evil_example.com/\", \"expires_at\": 4102444800}", UNAVAIL, "evil" },
+		{ "create", "{\"code\": \"ABC123\", \"verification_url\": \"https://0x7f.1/auth/device\", \"expires_at\": 4102444800}", UNAVAIL, "0x7f" },
+		{ "create", "{\"code\": \"ABC123\", \"verification_url\": \"https://[::1%25eth0]/\", \"expires_at\": 4102444800}", UNAVAIL, "eth0" },
+		{ "create", "{\"code\": \"ABC123\", \"verification_url\": \"https://evil.example:99999/\", \"expires_at\": 4102444800}", UNAVAIL, "evil.example" },
 		/* The code goes into the poll path and onto the screen: letters and digits only. */
 		{ "create", CREATE("\"code\": \"AB\\u001b[2J\", " CREATE_OK_FIELDS), UNAVAIL, NULL },
 		{ "create", CREATE("\"code\": \"ABC 12\", " CREATE_OK_FIELDS), UNAVAIL, NULL },
@@ -710,6 +765,8 @@ static void final_status_words(void **state)
 		{ "poll", "{\"status\": \"denied\\u001b[31m\\u202e\\u009b\"}", PAM_MAXTRIES, NONE, NULL },
 		{ "poll", "{\"status\": \"\\u001b]0;pwned\\u0007\"}", PAM_MAXTRIES, NONE, NULL },
 		{ "poll", "{\"status\": \"cancelled\"}", PAM_MAXTRIES, NONE, NULL },
+		/* Invisible characters: a zero-width space, a line separator, a tag, a variation selector. */
+		{ "poll", "{\"status\": \"den\\u200bied\\u2028\\udb40\\udc41\\ufe0f\"}", PAM_MAXTRIES, NONE, NULL },
 		{ "poll", "{\"status\": \"expired\"}", PAM_AUTH_ERR, NONE, NULL },
 		{ "poll", "{\"status\": \"\\ud800\\udfff\\ud800\"}", PAM_MAXTRIES, PAM_AUTHINFO_UNAVAIL, NULL },
 		/* Longer than any status word: malformed, not a refusal. */
@@ -745,14 +802,17 @@ static void names_and_emails_never_shown_raw(void **state)
 	auto_approve("usr_carol");
 	attempt("usr_carol's name", PAM_SUCCESS, NONE, 10000, &s);
 	assert_false(seen_contains(&s.seen, "Evil"));
-	/* A refusal shows the id when the e-mail could not be used. */
+	/* A refusal shows neither the id nor the e-mail address; the log has the id. */
 	memset(&s, 0, sizeof s);
 	reset(NULL);
 	auto_approve("usr_alice");
-	fault_body("me", "{\"ok\": true, \"data\": {\"id\": \"usr_zed\", \"email\": \"z\\u001b@x.y\"}}",
+	fault_body("me", "{\"ok\": true, \"data\": {\"id\": \"usr_zed\", \"email\": \"zed@x.y\"}}",
 	           NULL);
 	attempt("refusal text", PAM_AUTH_ERR, NONE, 10000, &s);
-	assert_true(seen_contains(&s.seen, "usr_zed"));
+	assert_false(seen_contains(&s.seen, "usr_zed"));
+	assert_false(seen_contains(&s.seen, "zed@x.y"));
+	assert_non_null(strstr(log_text, "nextpay_id=\"usr_zed\""));
+	assert_null(strstr(log_text, "zed@x.y"));
 }
 
 static void huge_name(void **state)
@@ -806,5 +866,8 @@ int main(void)
 		T(huge_name),
 	};
 
+	/* NP_TEST_FILTER=name (cmocka's wildcards) runs just those tests. */
+	if (getenv("NP_TEST_FILTER") != NULL && getenv("NP_TEST_FILTER")[0] != '\0')
+		cmocka_set_test_filter(getenv("NP_TEST_FILTER"));
 	return cmocka_run_group_tests_name("hostile", tests, group_setup, group_teardown);
 }

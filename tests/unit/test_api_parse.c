@@ -113,6 +113,9 @@ static void test_device_code_bad_fields(void **state)
 		{ "{\"code\":\"A1B2C3\",\"verification_url\":\"https://x.io/\\u202egpj\",\"expires_at\":1}", "verification_url" },
 		{ "{\"code\":\"A1B2C3\",\"verification_url\":\"https://x.io/ a\",\"expires_at\":1}", "verification_url" },
 		{ "{\"code\":\"A1B2C3\",\"verification_url\":\"https://x.io/\\n\",\"expires_at\":1}", "verification_url" },
+		/* The error names the host the person would have been sent to. */
+		{ "{\"code\":\"A1B2C3\",\"verification_url\":\"https://api.nextpay.world%2Fauth%2Fdevice@evil.example/auth/device\",\"expires_at\":1}", "(host \"api.nextpay.world%2Fauth%2Fdevice@evil.example\")" },
+		{ "{\"code\":\"A1B2C3\",\"verification_url\":\"https://x.io\\\\@evil.example/\",\"expires_at\":1}", "(host \"x.io\\@evil.example\")" },
 		{ "{\"code\":\"A1B2C3\",\"verification_url\":\"" URL "\"}", "expires_at" },
 		{ "{\"code\":\"A1B2C3\",\"verification_url\":\"" URL "\",\"expires_at\":-1700000000}", "expires_at" },
 		{ "{\"code\":\"A1B2C3\",\"verification_url\":\"" URL "\",\"expires_at\":0}", "expires_at" },

@@ -88,6 +88,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.wait, NP_WAIT_AUTO);
 	assert_int_equal(cfg.ssh_info, NP_SSH_INFO_AUTO);
 	assert_string_equal(cfg.intent, "login");
+	assert_string_equal(cfg.verification_hosts, "");
 	assert_string_equal(cfg.usermap, "/etc/security/pam_nextpay.users");
 	assert_false(cfg.map_email_localpart);
 	assert_string_equal(cfg.allowed_domains, "");
@@ -132,6 +133,7 @@ static const char every_key_text[] =
 	"wait = prompt\n"
 	"ssh_info = held\n"
 	"intent = sudo-login_v1.2\n"
+	"verification_hosts = nextpay-v3-dev.nextfinancial.io,192.0.2.1,[2001:db8::1]\n"
 	"usermap = /etc/np/users\n"
 	"map_email_localpart = yes\n"
 	"allowed_domains = example.com,Corp.Example.ORG\n"
@@ -162,6 +164,8 @@ static void assert_every_key(const struct np_config *cfg)
 	assert_int_equal(cfg->wait, NP_WAIT_PROMPT);
 	assert_int_equal(cfg->ssh_info, NP_SSH_INFO_HELD);
 	assert_string_equal(cfg->intent, "sudo-login_v1.2");
+	assert_string_equal(cfg->verification_hosts,
+	                    "nextpay-v3-dev.nextfinancial.io,192.0.2.1,[2001:db8::1]");
 	assert_string_equal(cfg->usermap, "/etc/np/users");
 	assert_true(cfg->map_email_localpart);
 	assert_string_equal(cfg->allowed_domains, "example.com,Corp.Example.ORG");
@@ -204,6 +208,7 @@ static void test_arg_every_key(void **state)
 		"wait=prompt",
 		"ssh_info=held",
 		"intent=sudo-login_v1.2",
+		"verification_hosts=nextpay-v3-dev.nextfinancial.io,192.0.2.1,[2001:db8::1]",
 		"usermap=/etc/np/users",
 		"map_email_localpart=yes",
 		"allowed_domains=example.com,Corp.Example.ORG",
@@ -495,6 +500,21 @@ static void test_other_text_values(void **state)
 		{ "allowed_domains=a.com, b.org", -1 },
 		{ "allowed_domains=@a.com", -1 },
 		{ "allowed_domains=a_b.com", -1 },
+		{ "verification_hosts=", 0 },
+		{ "verification_hosts=auth.nextpay.world", 0 },
+		{ "verification_hosts=a.example,127.0.0.1,[::1]", 0 },
+		{ "verification_hosts=a.example,", -1 },
+		{ "verification_hosts=,a.example", -1 },
+		{ "verification_hosts=a.example,,b.example", -1 },
+		{ "verification_hosts=a.example, b.example", -1 },
+		{ "verification_hosts=a.example:443", -1 },
+		{ "verification_hosts=user@a.example", -1 },
+		{ "verification_hosts=a%2Eexample", -1 },
+		{ "verification_hosts=https://a.example", -1 },
+		{ "verification_hosts=a_b.example", -1 },
+		{ "verification_hosts=*.example", -1 },
+		{ "verification_hosts=2130706433", -1 },
+		{ "verification_hosts=::1", -1 },
 		{ "skip_services=cron", 0 },
 		{ "skip_services=cron,polkit-1,foo.bar,x_y,a+b", 0 },
 		{ "skip_services=cron,", -1 },
@@ -987,6 +1007,28 @@ static void test_finish_trailing_slashes(void **state)
 
 /* ---- np_list_contains ---- */
 
+static void test_verification_hosts(void **state)
+{
+	struct np_config cfg;
+
+	(void)state;
+	np_config_defaults(&cfg);
+	/* Empty: any host the URL checks let through. */
+	assert_true(np_config_allows_verification_host(&cfg, "anything.example"));
+	assert_int_equal(np_config_parse_arg(&cfg, "verification_hosts=auth.nextpay.world,127.0.0.1",
+	                                     err, sizeof err), 0);
+	assert_true(np_config_allows_verification_host(&cfg, "auth.nextpay.world"));
+	assert_true(np_config_allows_verification_host(&cfg, "Auth.NextPay.World"));
+	assert_true(np_config_allows_verification_host(&cfg, "127.0.0.1"));
+	/* Whole names only: no suffix, prefix or subdomain matches. */
+	assert_false(np_config_allows_verification_host(&cfg, "evil.example"));
+	assert_false(np_config_allows_verification_host(&cfg, "auth.nextpay.world.evil.example"));
+	assert_false(np_config_allows_verification_host(&cfg, "x.auth.nextpay.world"));
+	assert_false(np_config_allows_verification_host(&cfg, "nextpay.world"));
+	assert_false(np_config_allows_verification_host(&cfg, "127.0.0.10"));
+	assert_false(np_config_allows_verification_host(&cfg, ""));
+}
+
 static void test_list_contains(void **state)
 {
 	(void)state;
@@ -1046,6 +1088,7 @@ int main(void)
 		cmocka_unit_test(test_load_runs_finish),
 		cmocka_unit_test(test_finish_cross_checks),
 		cmocka_unit_test(test_finish_trailing_slashes),
+		cmocka_unit_test(test_verification_hosts),
 		cmocka_unit_test(test_list_contains),
 	};
 

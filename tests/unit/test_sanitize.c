@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sanitize.h"
@@ -68,10 +70,104 @@ static void test_bidi_removed(void **state)
 	CHECK("\xe2\x80\x8e" "a\xe2\x80\x8f", "a");             /* LRM, RLM */
 	CHECK("\xd8\x9c" "a", "a");                             /* U+061C ALM */
 	/* Neighbours of the ranges stay. */
-	CHECK("\xe2\x80\xa9", "\xe2\x80\xa9");                  /* U+2029 */
 	CHECK("\xe2\x80\xaf", "\xe2\x80\xaf");                  /* U+202F */
 	CHECK("\xe2\x81\xa5", "\xe2\x81\xa5");                  /* U+2065 */
-	CHECK("\xe2\x81\xaa", "\xe2\x81\xaa");                  /* U+206A */
+}
+
+/* code point cp as UTF-8 in out (5 bytes); returns its length. */
+static size_t utf8(uint32_t cp, char *out)
+{
+	size_t n;
+
+	if (cp < 0x80) {
+		out[0] = (char)cp;
+		n = 1;
+	} else if (cp < 0x800) {
+		out[0] = (char)(0xC0 | (cp >> 6));
+		out[1] = (char)(0x80 | (cp & 0x3F));
+		n = 2;
+	} else if (cp < 0x10000) {
+		out[0] = (char)(0xE0 | (cp >> 12));
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[2] = (char)(0x80 | (cp & 0x3F));
+		n = 3;
+	} else {
+		out[0] = (char)(0xF0 | (cp >> 18));
+		out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+		out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+		out[3] = (char)(0x80 | (cp & 0x3F));
+		n = 4;
+	}
+	out[n] = '\0';
+	return n;
+}
+
+/* Whether "a" cp "b" comes out as "ab" (cp removed) or unchanged (kept). */
+static bool removed(uint32_t cp)
+{
+	char src[16] = "a", dst[16];
+	size_t n = 1 + utf8(cp, src + 1);
+
+	src[n++] = 'b';
+	np_sanitize(dst, sizeof dst, src, n);
+	if (strcmp(dst, "ab") == 0)
+		return true;
+	assert_memory_equal(dst, src, n);
+	return false;
+}
+
+/*
+ * The invisible characters of the security review: every format character
+ * (Unicode category Cf), the line and paragraph separators, the variation
+ * selectors and the whole tag block.  Both edges of each range go, and the
+ * code points just outside stay.
+ */
+static void test_invisible_ranges_removed(void **state)
+{
+	static const struct {
+		uint32_t first, last;
+	} ranges[] = {
+		{ 0x00AD, 0x00AD },   { 0x0600, 0x0605 },   { 0x061C, 0x061C },   { 0x06DD, 0x06DD },
+		{ 0x070F, 0x070F },   { 0x0890, 0x0891 },   { 0x08E2, 0x08E2 },   { 0x180E, 0x180E },
+		{ 0x200B, 0x200F },   { 0x2028, 0x2029 },   { 0x202A, 0x202E },   { 0x2060, 0x2064 },
+		{ 0x2066, 0x206F },   { 0xFE00, 0xFE0F },   { 0xFEFF, 0xFEFF },   { 0xFFF9, 0xFFFB },
+		{ 0x110BD, 0x110BD }, { 0x110CD, 0x110CD }, { 0x13430, 0x1343F }, { 0x1BCA0, 0x1BCA3 },
+		{ 0x1D173, 0x1D17A }, { 0xE0000, 0xE007F }, { 0xE0100, 0xE01EF },
+	};
+	/* Neighbours that are themselves in the neighbouring range. */
+	static const uint32_t also_removed[] = { 0x2029, 0x202A };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+		uint32_t before = ranges[i].first - 1, after = ranges[i].last + 1;
+		bool before_removed = false, after_removed = false;
+
+		for (size_t j = 0; j < sizeof also_removed / sizeof also_removed[0]; j++) {
+			before_removed |= before == also_removed[j];
+			after_removed |= after == also_removed[j];
+		}
+		for (uint32_t cp = ranges[i].first; cp <= ranges[i].last; cp++)
+			if (!removed(cp)) {
+				fprintf(stderr, "U+%04X was kept\n", (unsigned)cp);
+				fail();
+			}
+		assert_int_equal(removed(before), before_removed);
+		assert_int_equal(removed(after), after_removed);
+	}
+	/* Spot checks by name: ZWSP, ZWJ, BOM, tag 'A', VS16, LS, soft hyphen. */
+	CHECK("ad\xe2\x80\x8bmin", "admin");
+	CHECK("ro\xe2\x80\x8dot", "root");
+	CHECK("\xef\xbb\xbfx", "x");
+	CHECK("x\xf3\xa0\x81\x81", "x");
+	CHECK("\xe2\x9c\x94\xef\xb8\x8f", "\xe2\x9c\x94");
+	CHECK("line\xe2\x80\xa8two", "linetwo");
+	CHECK("pay\xc2\xadpal", "paypal");
+	/* Visible neighbours: U+2027, U+202F, U+FE10, U+FFFC, U+E01F0. */
+	assert_false(removed(0x2027));
+	assert_false(removed(0x202F));
+	assert_false(removed(0xFE10));
+	assert_false(removed(0xFFFC));
+	assert_false(removed(0xE01F0));
 }
 
 static void test_valid_utf8_kept(void **state)
@@ -189,6 +285,49 @@ static void test_sanitize_str(void **state)
 	assert_string_equal(dst, "");
 }
 
+/* np_log_quote into a buffer of size, checked against expect. */
+static void check_quote(size_t size, const char *src, const char *expect)
+{
+	char dst[128];
+
+	memset(dst, 'Z', sizeof dst);
+	assert_int_equal(np_log_quote(dst, size, src), strlen(expect));
+	assert_string_equal(dst, expect);
+	assert_true(strlen(dst) < size || size == 0);
+}
+
+static void test_log_quote(void **state)
+{
+	(void)state;
+	check_quote(64, "don", "\"don\"");
+	check_quote(64, "", "\"\"");
+	check_quote(64, NULL, "\"\"");
+	/* What forged a field once: a space and "rhost=" stay inside the quotes. */
+	check_quote(64, "x rhost=192.0.2.66", "\"x rhost=192.0.2.66\"");
+	check_quote(64, "a\"b\\c", "\"a\\\"b\\\\c\"");
+	check_quote(64, "x\" rhost=\"1.2.3.4", "\"x\\\" rhost=\\\"1.2.3.4\"");
+	check_quote(64, "l1\nl2\r\t\x1b\x7f", "\"l1\\x0Al2\\x0D\\x09\\x1B\\x7F\"");
+	check_quote(64, "caf\xc3\xa9", "\"caf\\xC3\\xA9\"");
+	/* Cut: always closed, marked, and never in the middle of an escape. */
+	check_quote(10, "abcdef", "\"abcdef\"");
+	check_quote(10, "abcdefg", "\"abcdefg\"");
+	check_quote(10, "abcdefgh", "\"abcd...\"");
+	check_quote(12, "\n\n\n", "\"\\x0A...\"");
+	check_quote(13, "\n\n", "\"\\x0A\\x0A\"");
+	check_quote(9, "abc", "");
+	check_quote(1, "abc", "");
+	/* Every length from 10 to 40: closed, terminated, within the buffer. */
+	for (size_t size = 10; size <= 40; size++) {
+		char dst[64];
+		size_t n = np_log_quote(dst, size, "q\"\\\n\xff and more text to cut somewhere");
+
+		assert_true(n < size);
+		assert_int_equal(dst[n], '\0');
+		assert_int_equal(dst[0], '"');
+		assert_int_equal(dst[n - 1], '"');
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -202,6 +341,8 @@ int main(void)
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_tiny_buffers),
 		cmocka_unit_test(test_sanitize_str),
+		cmocka_unit_test(test_invisible_ranges_removed),
+		cmocka_unit_test(test_log_quote),
 	};
 
 	return cmocka_run_group_tests_name("sanitize", tests, NULL, NULL);

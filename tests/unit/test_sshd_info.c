@@ -125,7 +125,7 @@ static void test_10_3_shows_at_once(void **state)
 	(void)state;
 	/* What the sshd-session of 10.3p1 built from source carries. */
 	assert_true(ANSWER("\0OpenSSH_10.3p1\0OpenSSH_10.3\0" COMPAT_TABLE));
-	assert_why_has("OpenSSH_10.3p1 in ");
+	assert_why_has("\"OpenSSH_10.3p1\" in \"");
 	assert_why_has("10.3 or later");
 }
 

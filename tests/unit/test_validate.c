@@ -83,6 +83,121 @@ static void test_https_url(void **state)
 	assert_false(np_valid_https_url(filled(buf, sizeof buf, "https://x.io/", 'a', 257 - 13), 257));
 }
 
+/* The security review's URLs: each names, or could be read as, another host than it seems. */
+static void test_https_url_authority(void **state)
+{
+	(void)state;
+	/* Userinfo, plain or hidden behind escapes: the host is evil.example. */
+	assert_false(np_valid_https_url(S("https://api.nextpay.world%2Fauth%2Fdevice@evil.example/auth/device?code=A1B2C3")));
+	assert_false(np_valid_https_url(S("https://api.nextpay.world@evil.example/")));
+	assert_false(np_valid_https_url(S("https://user:pass@x.io/")));
+	assert_false(np_valid_https_url(S("https://@x.io/")));
+	/* Percent-escapes and backslashes in the authority, and backslashes anywhere. */
+	assert_false(np_valid_https_url(S("https://x%2eio/")));
+	assert_false(np_valid_https_url(S("https://x.io%2F.evil.example/")));
+	assert_false(np_valid_https_url(S("https://x.io\\@evil.example/")));
+	assert_false(np_valid_https_url(S("https://evil.example\\.x.io/")));
+	assert_false(np_valid_https_url(S("https://x.io/a\\b")));
+	/* Percent-escapes after the authority are ordinary. */
+	assert_true(np_valid_https_url(S("https://x.io/auth%2Fdevice?code=A%41")));
+	/* Hosts that are not a plain DNS name or IP literal. */
+	assert_false(np_valid_https_url(S("https://x_y.io/")));
+	assert_false(np_valid_https_url(S("https://-x.io/")));
+	assert_false(np_valid_https_url(S("https://x-.io/")));
+	assert_false(np_valid_https_url(S("https://x..io/")));
+	assert_false(np_valid_https_url(S("https://.x.io/")));
+	assert_false(np_valid_https_url(S("https://x.io./")));
+	assert_false(np_valid_https_url(S("https://x!.io/")));
+	assert_false(np_valid_https_url(S("https://x.io;evil/")));
+	assert_false(np_valid_https_url(S("https://x.io,evil/")));
+	/* Numbers a browser takes for an IPv4 address, however they are written. */
+	assert_false(np_valid_https_url(S("https://2130706433/")));
+	assert_false(np_valid_https_url(S("https://0x7f.1/")));
+	assert_false(np_valid_https_url(S("https://127.1/")));
+	assert_false(np_valid_https_url(S("https://127.0.0.01/")));
+	assert_false(np_valid_https_url(S("https://256.0.0.1/")));
+	assert_false(np_valid_https_url(S("https://1.2.3.4.5/")));
+	assert_false(np_valid_https_url(S("https://evil.0x10/")));
+	assert_true(np_valid_https_url(S("https://127.0.0.1/")));
+	assert_true(np_valid_https_url(S("https://0.0.0.0/")));
+	assert_true(np_valid_https_url(S("https://255.255.255.255/")));
+	assert_true(np_valid_https_url(S("https://0x7f.example/")));
+	assert_true(np_valid_https_url(S("https://1.example/")));
+	/* IPv6 literals: brackets, hex, ':' and '.'; no zone id. */
+	assert_true(np_valid_https_url(S("https://[::1]/")));
+	assert_true(np_valid_https_url(S("https://[2001:db8::7]:8443/x")));
+	assert_true(np_valid_https_url(S("https://[::ffff:192.0.2.1]/")));
+	assert_false(np_valid_https_url(S("https://[fe80::1%25eth0]/")));
+	assert_false(np_valid_https_url(S("https://[::1/")));
+	assert_false(np_valid_https_url(S("https://::1/")));
+	assert_false(np_valid_https_url(S("https://[x.io]/")));
+	assert_false(np_valid_https_url(S("https://[]/")));
+	assert_false(np_valid_https_url(S("https://[::1]x/")));
+	/* Ports: 1 to 65535, digits only. */
+	assert_true(np_valid_https_url(S("https://x.io:1/")));
+	assert_true(np_valid_https_url(S("https://x.io:65535")));
+	assert_true(np_valid_https_url(S("https://127.0.0.1:8443?code=A")));
+	assert_false(np_valid_https_url(S("https://x.io:0/")));
+	assert_false(np_valid_https_url(S("https://x.io:65536/")));
+	assert_false(np_valid_https_url(S("https://x.io:/")));
+	assert_false(np_valid_https_url(S("https://x.io:443:443/")));
+	assert_false(np_valid_https_url(S("https://x.io:+443/")));
+	assert_false(np_valid_https_url(S("https://x.io:0x1bb/")));
+	assert_false(np_valid_https_url(S("https://:443/")));
+}
+
+static void test_host(void **state)
+{
+	char buf[512];
+
+	(void)state;
+	assert_true(np_valid_host(S("api.nextpay.world")));
+	assert_true(np_valid_host(S("localhost")));
+	assert_true(np_valid_host(S("xn--nxasmq6b.example")));
+	assert_true(np_valid_host(S("192.0.2.10")));
+	assert_true(np_valid_host(S("[2001:db8::1]")));
+	assert_false(np_valid_host(S("")));
+	assert_false(np_valid_host(NULL, 3));
+	assert_false(np_valid_host(S("2001:db8::1")));
+	assert_false(np_valid_host(S("evil.example:443")));
+	assert_false(np_valid_host(S("a@b")));
+	assert_false(np_valid_host(S("caf\xc3\xa9.example")));
+	/* Labels up to 63, names up to 253 bytes. */
+	assert_true(np_valid_host(filled(buf, sizeof buf, "x.", 'a', 63), 65));
+	assert_false(np_valid_host(filled(buf, sizeof buf, "x.", 'a', 64), 66));
+	for (size_t i = 0; i < 252; i += 2)
+		memcpy(buf + i, "a.", 2);
+	buf[252] = 'a';
+	assert_true(np_valid_host(buf, 253));
+	buf[253] = 'a';
+	assert_false(np_valid_host(buf, 254));
+}
+
+static void test_url_host(void **state)
+{
+	char host[64];
+	const char *start = NULL;
+
+	(void)state;
+	assert_true(np_url_host(S("https://api.nextpay.world/auth/device?code=A1"), host, sizeof host));
+	assert_string_equal(host, "api.nextpay.world");
+	assert_true(np_url_host(S("https://127.0.0.1:8443/auth"), host, sizeof host));
+	assert_string_equal(host, "127.0.0.1");
+	assert_true(np_url_host(S("https://[::1]:8443"), host, sizeof host));
+	assert_string_equal(host, "[::1]");
+	assert_true(np_url_host(S("https://x.io?y"), host, sizeof host));
+	assert_string_equal(host, "x.io");
+	assert_false(np_url_host(S("https://a.nextpay.world@evil.example/"), host, sizeof host));
+	/* Too small a buffer is a refusal, not a cut host. */
+	assert_false(np_url_host(S("https://api.nextpay.world/"), host, 10));
+	/* The authority of anything, for the log of a refusal. */
+	assert_int_equal(np_url_authority(S("https://a%2Fb@evil.example/x"), &start), 18);
+	assert_memory_equal(start, "a%2Fb@evil.example", 18);
+	assert_int_equal(np_url_authority(S("javascript:alert(1)"), &start), 19);
+	assert_int_equal(np_url_authority(S("http://h?x"), &start), 1);
+	assert_int_equal(np_url_authority(NULL, 4, &start), 0);
+}
+
 static void test_token(void **state)
 {
 	static char buf[NP_TOKEN_MAX + 16];
@@ -231,6 +346,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_code),       cmocka_unit_test(test_https_url),
+		cmocka_unit_test(test_https_url_authority), cmocka_unit_test(test_host),
+		cmocka_unit_test(test_url_host),
 		cmocka_unit_test(test_token),      cmocka_unit_test(test_user_id),
 		cmocka_unit_test(test_email),      cmocka_unit_test(test_status),
 		cmocka_unit_test(test_api_key),    cmocka_unit_test(test_ascii_case_equal),

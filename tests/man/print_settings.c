@@ -1,0 +1,20 @@
+/*
+ * Prints every setting of the code's settings table with its built-in default,
+ * one "key<TAB>default" a line, so that tests/man/man_test.py can hold
+ * conf/pam_nextpay.conf and pam_nextpay.conf(5) to the code.
+ */
+#include <stdio.h>
+
+#include "config.h"
+
+static void print_one(const char *key, const char *value, void *ctx)
+{
+	(void)ctx;
+	printf("%s\t%s\n", key, value);
+}
+
+int main(void)
+{
+	np_config_each_default(print_one, NULL);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
