@@ -45,7 +45,8 @@ COMMON_SRC  := src/sanitize.c src/validate.c src/safe_file.c src/lineio.c src/js
                src/protocol.c src/clock.c
 MODULE_SRC  := pam_nextpay.c src/auth.c src/config.c src/usermap.c src/conv.c \
                src/helper_proc.c src/cache.c src/qr.c src/session.c src/device_flow.c \
-               src/api_key.c src/approval.c src/wording.c src/account.c $(COMMON_SRC)
+               src/api_key.c src/approval.c src/wording.c src/account.c src/sshd_info.c \
+               $(COMMON_SRC)
 HELPER_SRC  := src/helper_main.c src/helper_flow.c src/http.c src/api_parse.c src/privdrop.c \
                src/sandbox.c $(COMMON_SRC)
 
@@ -90,12 +91,14 @@ include packaging/packaging.mk
 # ---- dependencies -------------------------------------------------------------
 
 # make demo installs only what a build and one sign-in against the mock need;
-# make deps (and so make check) installs the test tool chain on top.
+# make deps (and so make check) installs the test tool chain on top (libssl-dev
+# and zlib1g-dev: building OpenSSH 10.3 for the sshd end-to-end tests).
 DEB_DEMO_PACKAGES  := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev libjson-c-dev \
                       libsodium-dev libseccomp-dev libqrencode-dev pamtester libpam-wrapper openssl python3
 DEB_CHECK_PACKAGES := libcmocka-dev libpamtest0-dev zbar-tools openssh-server openssh-client sudo \
                       python3-pexpect clang libclang-rt-14-dev valgrind cppcheck clang-tidy \
-                      clang-tools groff-base man-db debhelper lintian rpm
+                      clang-tools groff-base man-db debhelper lintian rpm \
+                      libssl-dev zlib1g-dev
 DEB_PACKAGES       := $(DEB_DEMO_PACKAGES) $(DEB_CHECK_PACKAGES)
 DEB_STAMP    := $(BUILD)/.deps-ok
 

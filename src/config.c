@@ -146,6 +146,7 @@ static bool check_user_name(const char *v)
 }
 
 static const char *const wait_choices[] = { "auto", "prompt", "poll", NULL };
+static const char *const ssh_info_choices[] = { "auto", "immediate", "held", NULL };
 static const char *const scope_choices[] = { "session", "user", NULL };
 
 #define TEXT(key, field, fn, what, may_be_empty) \
@@ -175,6 +176,7 @@ static const struct key_spec keys[] = {
 	UINT("poll_interval", poll_interval, 1, 60),
 	UINT("login_timeout", login_timeout, 10, 3600),
 	CHOICE("wait", wait, wait_choices, "auto, prompt or poll"),
+	CHOICE("ssh_info", ssh_info, ssh_info_choices, "auto, immediate or held"),
 	TEXT("intent", intent, check_intent, "letters, digits, '.', '_' or '-'", false),
 	TEXT("verification_hosts", verification_hosts, check_hosts,
 	     "comma-separated host names or IP addresses", true),
@@ -213,6 +215,7 @@ void np_config_defaults(struct np_config *cfg)
 	cfg->poll_interval = 3;
 	cfg->login_timeout = 110;
 	cfg->wait = NP_WAIT_AUTO;
+	cfg->ssh_info = NP_SSH_INFO_AUTO;
 	snprintf(cfg->intent, sizeof cfg->intent, "login");
 	snprintf(cfg->usermap, sizeof cfg->usermap, "%s", NP_DEFAULT_USERMAP);
 	cfg->cache = true;

@@ -51,6 +51,8 @@ bool np_config_allows_verification_host(const struct np_config *cfg, const char 
 #endif
 
 enum np_wait_mode { NP_WAIT_AUTO, NP_WAIT_PROMPT, NP_WAIT_POLL };
+/* Whether the sshd in front shows PAM_TEXT_INFO at once (auto: find out). */
+enum np_ssh_info { NP_SSH_INFO_AUTO, NP_SSH_INFO_IMMEDIATE, NP_SSH_INFO_HELD };
 enum np_cache_scope { NP_SCOPE_SESSION, NP_SCOPE_USER };
 
 struct np_config {
@@ -64,6 +66,7 @@ struct np_config {
 	unsigned poll_interval;
 	unsigned login_timeout;
 	enum np_wait_mode wait;
+	enum np_ssh_info ssh_info;
 	char intent[64];
 	char verification_hosts[NP_CONFIG_LIST_MAX]; /* comma-separated, validated; "" = any */
 	char usermap[NP_CONFIG_PATH_MAX];

@@ -12,6 +12,7 @@
 #include "conv.h"
 #include "qr.h"
 #include "sanitize.h"
+#include "sshd_info.h"
 #include "wording.h"
 
 #define ANSWER_MAX 512
@@ -164,10 +165,11 @@ static int wait_polling(struct session *s)
 
 /*
  * wait = prompt: the instructions ride on an echo-off prompt, which is the
- * only text OpenSSH's keyboard-interactive shows before authentication ends.
- * The helper keeps polling meanwhile; Enter asks it for a fresh answer.
+ * only text OpenSSH's keyboard-interactive shows before authentication ends
+ * (up to 10.2).  The helper keeps polling meanwhile; Enter asks it for a fresh
+ * answer.  Unless information is shown at once, reasons wait for a last prompt.
  */
-static int wait_prompting(struct session *s)
+static int wait_prompting(struct session *s, bool info_at_once)
 {
 	char text[NP_INSTRUCTIONS_MAX];
 	const char *prompt = text;
@@ -178,7 +180,7 @@ static int wait_prompting(struct session *s)
 	answer = sodium_malloc(ANSWER_MAX);
 	if (answer == NULL)
 		return session_outcome(s, PAM_BUF_ERR, "error", "out of memory");
-	s->prompting = true;
+	s->prompting = !info_at_once;
 	/* sshd holds information back until the next prompt, which comes next. */
 	rc = show_qr(s);
 	if (rc == PAM_SUCCESS)
@@ -242,18 +244,51 @@ static int wait_prompting(struct session *s)
 	return rc;
 }
 
-static enum np_wait_mode wait_mode(const struct session *s)
+/*
+ * Whether the application shows PAM_TEXT_INFO as soon as it is sent.  sshd up
+ * to 10.2 holds it back until the next prompt: ssh_info says which sshd this
+ * is, or the program PAM runs in tells.  Other applications show it at once,
+ * unless wait = prompt says otherwise.
+ */
+static bool info_shown_at_once(const struct session *s, char *why, size_t why_size)
+{
+	char service[64];
+
+	if (strcmp(s->service, "sshd") != 0) {
+		np_log_quote(service, sizeof service, s->service);
+		snprintf(why, why_size, "service %s is not sshd", service);
+		return s->cfg.wait != NP_WAIT_PROMPT;
+	}
+	if (s->cfg.ssh_info != NP_SSH_INFO_AUTO) {
+		snprintf(why, why_size, "ssh_info = %s",
+		         s->cfg.ssh_info == NP_SSH_INFO_IMMEDIATE ? "immediate" : "held");
+		return s->cfg.ssh_info == NP_SSH_INFO_IMMEDIATE;
+	}
+	return np_sshd_shows_info_at_once(NP_SSHD_PROGRAM, why, why_size);
+}
+
+static enum np_wait_mode wait_mode(const struct session *s, bool info_at_once)
 {
 	if (s->cfg.wait != NP_WAIT_AUTO)
 		return s->cfg.wait;
-	return strcmp(s->service, "sshd") == 0 ? NP_WAIT_PROMPT : NP_WAIT_POLL;
+	return info_at_once ? NP_WAIT_POLL : NP_WAIT_PROMPT;
 }
 
 int np_device_sign_in(struct session *s)
 {
+	char why[NP_SSHD_WHY_MAX] = "";
+	bool at_once;
+	enum np_wait_mode mode;
 	int rc = receive_code(s);
 
-	if (rc == PAM_SUCCESS)
-		rc = wait_mode(s) == NP_WAIT_PROMPT ? wait_prompting(s) : wait_polling(s);
-	return rc;
+	if (rc != PAM_SUCCESS)
+		return rc;
+	at_once = info_shown_at_once(s, why, sizeof why);
+	mode = wait_mode(s, at_once);
+	if (s->cfg.debug)
+		pam_syslog(s->pamh, LOG_DEBUG, "%s mode%s: information %s (%s)",
+		           mode == NP_WAIT_PROMPT ? "prompt" : "poll",
+		           s->cfg.wait == NP_WAIT_AUTO ? "" : " as wait says",
+		           at_once ? "shown at once" : "held back", why);
+	return mode == NP_WAIT_PROMPT ? wait_prompting(s, at_once) : wait_polling(s);
 }

@@ -63,7 +63,8 @@ struct session {
 	bool cache_ready;           /* key read, directory usable, scope known */
 	char scope[NP_CACHE_SCOPE_MAX];
 	/*
-	 * In prompt mode (sshd) text without a prompt after it never reaches the
+	 * In prompt mode, unless the sshd shows information at once (OpenSSH
+	 * 10.3 and later), text without a prompt after it never reaches the
 	 * person: what session_tell() says is kept and shown with a last prompt.
 	 */
 	bool prompting;
@@ -84,7 +85,7 @@ int session_wait_ms(const struct session *s, long long limit_ms);
 int session_outcome(struct session *s, int rc, const char *result, const char *reason);
 /* Tells the person why, in words that need no knowledge of the internals. */
 void session_tell(struct session *s, const char *text);
-/* In prompt mode, shows what was kept back with one last prompt ("Press Enter to close"). */
+/* Shows what session_tell() kept back with one last prompt ("Press Enter to close"). */
 void session_tell_last(struct session *s);
 /* What a failure message from the helper means for the person and for PAM. */
 int session_failure(struct session *s, const struct np_msg_failure *f);

@@ -137,6 +137,7 @@ if [ "$mode" = all ] || [ "$mode" = integration ] || [ "$mode" = robustness ] ||
 			PAM_WRAPPER_SERVICE_DIR="$T/services" NP_TEST_DIR="$T" \
 			NP_HELPER="$BUILD/nextpay-helper" NP_FAKE_HELPER="$BUILD/tests/fake-helper" \
 			NP_MOCK="$ROOT/tests/mock/nextpay_mock.py" NP_TESTS_DIR="$ROOT/tests/integration" \
+			NP_OPENSSH_NEW="$BUILD/openssh-10.3" \
 			NP_HAVE_QR="$(grep -q 'qrencode=yes' "$BUILD/.paths" 2>/dev/null && echo yes)" \
 			"$BUILD/tests/$suite"
 	done

@@ -23,12 +23,19 @@ PRELOAD_CANARY := $(BUILD)/tests/preload-canary.so
 HARNESS_DEPS  = tests/integration/harness.c tests/integration/harness.h $(TIME_LIMIT_OBJ)
 HARNESS_LIBS  = $(TIME_LIMIT) $(call pkg_libs,libpamtest cmocka pam libcurl json-c)
 
+# Preloaded into sshd by tests/e2e: what the module logs, into a file.
+PAM_LOG_SHIM := $(BUILD)/tests/pam-log-shim.so
+
 .PHONY: tests
-tests: $(UNIT_BINS) $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PRELOAD_CANARY)
+tests: $(UNIT_BINS) $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PRELOAD_CANARY) $(PAM_LOG_SHIM)
 
 $(TIME_LIMIT_OBJ): tests/time_limit.c tests/time_limit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -c -o $@ $<
+
+$(PAM_LOG_SHIM): tests/e2e/pam_log_shim.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -shared -o $@ $<
 
 $(FAKE_HELPER): tests/integration/fake_helper.c
 	@mkdir -p $(dir $@)
@@ -58,7 +65,7 @@ $(INTEG_BIN): tests/integration/integration.c $(HARNESS_DEPS)
 check: deps
 	@$(MAKE) --no-print-directory check-installed
 
-check-installed: all tests
+check-installed: all tests openssh-10.3
 	@./tests/run-tests.sh $(UNIT_BINS)
 
 check-unit: all $(UNIT_BINS)
@@ -71,8 +78,15 @@ check-integration: all $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PRELOAD_CANARY
 # Real sshd and ssh, real sudo (root only: it adds and removes an account and
 # files in /etc/pam.d and /etc/sudoers.d), and a login-style conversation.
 .PHONY: check-e2e
-check-e2e: all
+check-e2e: all $(PAM_LOG_SHIM) openssh-10.3
 	@./tests/run-tests.sh --e2e-only
+
+# OpenSSH 10.3p1's sshd, next to the system's, for tests/e2e/e2e_sshd.py: fetched
+# through apt and built once per machine into a cache outside the tree, copied
+# here.  Where it cannot be had, the script leaves the reason and those tests skip.
+.PHONY: openssh-10.3
+openssh-10.3:
+	@nice ./tests/e2e/build-openssh.sh $(abspath $(BUILD))/openssh-10.3
 
 $(BUILD)/tests/test_exports: $(MODULE)
 
@@ -113,9 +127,10 @@ check-robustness: all $(HARDENING_BINS) $(FAKE_HELPER)
 	@./tests/run-tests.sh --robustness-only
 
 # make bench: figures next to baselines measured in the same run (tests/bench/bench.c).
-$(BENCH_BIN): tests/bench/bench.c $(HARNESS_DEPS)
+$(BENCH_BIN): tests/bench/bench.c $(HARNESS_DEPS) $(call obj,src/sshd_info.c src/sanitize.c)
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ tests/bench/bench.c tests/integration/harness.c $(HARNESS_LIBS)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/bench/bench.c tests/integration/harness.c \
+	    $(call obj,src/sshd_info.c src/sanitize.c) $(HARNESS_LIBS)
 
 .PHONY: bench bench-installed
 bench: deps

@@ -11,7 +11,10 @@
  *     TLS connection, one /auth/me;
  *   - pam_nextpay with an API key from PAM_AUTHTOK: one helper, /auth/token
  *     and /auth/me.
- * The device flow itself is not a row: its time is the person's.
+ * The device flow itself is not a row: its time is the person's.  Apart, what
+ * wait = auto adds to every sign-in over sshd: reading sshd's program for its
+ * OpenSSH release (src/sshd_info.c), for the system's sshd and, when
+ * NP_OPENSSH_NEW names the e2e tests' OpenSSH 10.3 build, its sshd-session.
  *
  * For each: median, 90th percentile and worst wall time of
  * pam_start/pam_authenticate/pam_end; the growth of the host's resident set
@@ -31,12 +34,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../integration/harness.h"
 #include "../time_limit.h"
+#include "sshd_info.h"
 
 #define ROUNDS_DEFAULT 50
 #define ROUNDS_MAX 10000
@@ -57,6 +62,7 @@ struct figures {
 typedef int (*round_fn)(void);
 
 static struct mock api;
+static const char *sshd_program; /* the program sshd_info_round reads */
 
 static int permit_round(void)
 {
@@ -78,6 +84,14 @@ static int nextpay_round(void)
 	struct script s = { 0 };
 
 	return run_auth("np-items", test_account(), &s, 0) == PAM_SUCCESS ? 0 : -1;
+}
+
+static int sshd_info_round(void)
+{
+	char why[NP_SSHD_WHY_MAX];
+
+	(void)np_sshd_shows_info_at_once(sshd_program, why, sizeof why);
+	return 0;
 }
 
 static double monotonic_ms(void)
@@ -203,6 +217,38 @@ static void print_row(const char *name, const struct figures *f, const struct fi
 	printf("\n");
 }
 
+/* What reading an sshd program for its release costs, one row per program that exists. */
+static int print_sshd_info_rows(int rounds)
+{
+	const char *new_dir = getenv("NP_OPENSSH_NEW");
+	char new_session[1024];
+	const char *programs[] = { "/usr/sbin/sshd", "/usr/lib/openssh/sshd-session", new_session };
+	int failures = 0;
+
+	snprintf(new_session, sizeof new_session, "%s/libexec/sshd-session",
+	         new_dir != NULL ? new_dir : "/nonexistent");
+	printf("\nwait = auto over sshd: reading sshd's program for its OpenSSH release, once per "
+	       "sign-in\n(no baseline: it is all extra)\n\n");
+	printf("%-44s %8s %8s %8s %9s\n", "", "median", "p90", "worst", "size");
+	printf("%-44s %8s %8s %8s %9s\n", "", "ms", "ms", "ms", "KiB");
+	for (size_t i = 0; i < sizeof programs / sizeof programs[0]; i++) {
+		char why[NP_SSHD_WHY_MAX], name[64];
+		struct figures f;
+		struct stat st;
+
+		if (stat(programs[i], &st) != 0)
+			continue;
+		sshd_program = programs[i];
+		snprintf(name, sizeof name, "%.43s", strrchr(programs[i], '/') + 1);
+		f = in_worker(name, sshd_info_round, rounds);
+		(void)np_sshd_shows_info_at_once(sshd_program, why, sizeof why);
+		printf("%-44s %8.3f %8.3f %8.3f %9lld   %s\n", name, f.median_ms, f.p90_ms, f.worst_ms,
+		       (long long)st.st_size / 1024, why);
+		failures += f.failures;
+	}
+	return failures;
+}
+
 static void write_cache_key(const char *path)
 {
 	unsigned char key[32];
@@ -294,6 +340,7 @@ int main(void)
 	print_row(ROW_CACHED, &cached, &permit);
 	print_row(ROW_API_KEY, &api_key, &permit);
 	failures = permit.failures + spawn.failures + cached.failures + api_key.failures;
+	failures += print_sshd_info_rows(rounds);
 	if (failures != 0)
 		printf("\n%d rounds failed: these figures are not what a sign-in costs\n", failures);
 	return failures != 0 ? 1 : 0;

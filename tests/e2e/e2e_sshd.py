@@ -1,11 +1,23 @@
 #!/usr/bin/python3
 """End-to-end: a person signs in with the real OpenSSH client to a real sshd.
 
-sshd (/usr/sbin/sshd, as root) listens on 127.0.0.1 on a free port with its own
+Two servers: the system's sshd (/usr/sbin/sshd, OpenSSH 9.2 on Debian 12), which
+shows PAM information only together with the next prompt, and OpenSSH 10.3p1
+built from Debian's source (make openssh-10.3, into build/openssh-10.3), which
+shows it at once.  Each runs as root on 127.0.0.1 on a free port with its own
 config and host key, under pam_wrapper so its "sshd" PAM service comes from a
-directory of ours instead of /etc/pam.d.  The ssh client runs on a pseudo-terminal
-(pexpect) and the tests read what it shows, approve or deny in the mock API, and
-press Enter like a person would.
+directory of ours instead of /etc/pam.d.  The module line has no wait= setting
+(wait = auto) except on one 10.3 server, which has wait=prompt.  The ssh client
+(the system's) runs on a pseudo-terminal (pexpect) with its default LogLevel, as
+a person types it; the tests read what it shows, approve or deny in the mock
+API, and press Enter only where the person must.
+
+What the module logs comes through build/tests/pam-log-shim.so (see there):
+sshd's PAM process empties its environment, so pam_wrapper cannot report it.
+
+Without OpenSSH 10.3 (no source through apt, not root), the 10.3 tests skip
+with the reason make openssh-10.3 left in build/openssh-10.3/unavailable.txt;
+a failed build fails them.
 
     sudo /usr/bin/python3 tests/e2e/e2e_sshd.py
 """
@@ -21,19 +33,38 @@ import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (APPROVE_ONLY, CODE_RE, MODULE, Screen, check, creates,  # noqa: E402
-                    first_line_of_instructions, free_port, kill_tree, mock_api, mock_last_code,
-                    pexpect_eof, remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
-                    throwaway_account, wait_for, write_config, write_root_file, write_usermap)
+from common import (APPROVE_ONLY, BUILD, CODE_RE, MODULE, Failure, Screen, Skip,  # noqa: E402
+                    check, creates, first_line_of_instructions, free_port, indent, kill_tree,
+                    mock_api, mock_last_code, pexpect_eof, remove_pam_wrapper_dirs, run_tests,
+                    save_transcript, temp_dir, throwaway_account, wait_for, write_config,
+                    write_root_file, write_usermap)
 
 SSHD = "/usr/sbin/sshd"
-PRIVSEP_DIR = "/run/sshd"       # compiled into Debian's sshd; it refuses to start without it
+NEW_DIR = os.path.join(BUILD, "openssh-10.3")
+NEW_SSHD = os.path.join(NEW_DIR, "sbin", "sshd")
+PAM_LOG_SHIM = os.path.join(BUILD, "tests", "pam-log-shim.so")
+PRIVSEP_DIR = "/run/sshd"       # compiled into both sshds; they refuse to start without it
 PROMPT = "Press Enter once you have approved: "
-# sshd shows text only together with a prompt: a failure's reason comes with this one.
+WAITING = "Waiting for your approval..."
+# sshd up to 10.2 shows text only together with a prompt: a failure's reason comes with this one.
 LAST_PROMPT = "Press Enter to close: "
-# Bounds for a person's view: the code shows up quickly, and an answer after Enter too.
+DENIED = "The sign-in was denied in NextPay."
+EXPIRED = "The code expired before it was approved. Please try again."
+# Bounds for a person's view: the code shows up quickly, and an answer after a decision too.
 SHOW_CODE_WITHIN = 20
 ANSWER_WITHIN = 20
+# Poll mode writes a progress line 30 s after the instructions.
+PROGRESS_WITHIN = 45
+COMMAND = "ssh -p <PORT> <USER>@127.0.0.1 id -un"
+
+
+@dataclass
+class Sshd:
+    name: str       # for messages and transcripts: "9.2", "10.3"
+    binary: str
+    port: int
+    log: str        # sshd's own log (-E)
+    pam_log: str    # the module's pam_syslog() lines
 
 
 @dataclass
@@ -41,17 +72,30 @@ class Env:
     tmp: str
     user: str
     mock: object
-    port: int
     known_hosts: str
-    sshd_log: str
-    services: str
+    services: str   # the PAM services of the wait = auto servers
     conf: str
+    old: Sshd       # the system's sshd, wait = auto
+    new: Sshd | None            # OpenSSH 10.3, wait = auto
+    new_prompt: Sshd | None     # OpenSSH 10.3, wait = prompt
+    new_missing: tuple[str | None, str | None]     # (why skip, why fail) without 10.3
 
 
-def sshd_config(directory: str, port: int, password_only: bool) -> str:
+def new_openssh() -> tuple[str | None, str | None]:
+    """Whether build/openssh-10.3 is ready: (None, None), or (reason to skip, reason to fail)."""
+    for name, skip in (("unavailable.txt", True), ("failed.txt", False)):
+        with contextlib.suppress(FileNotFoundError), open(os.path.join(NEW_DIR, name)) as f:
+            text = f.read().strip()
+            return (text, None) if skip else (None, f"make openssh-10.3 failed:\n{indent(text)}")
+    if not os.access(NEW_SSHD, os.X_OK):
+        return None, f"{NEW_SSHD} is missing (make openssh-10.3)"
+    return None, None
+
+
+def sshd_config(directory: str, port: int, binary: str, password_only: bool) -> str:
     auth = ("PasswordAuthentication yes\nKbdInteractiveAuthentication no\n" if password_only
             else "PasswordAuthentication no\nKbdInteractiveAuthentication yes\n")
-    return (f"Port {port}\n"
+    text = (f"Port {port}\n"
             "ListenAddress 127.0.0.1\n"
             f"HostKey {directory}/hostkey\n"
             f"PidFile {directory}/sshd.pid\n"
@@ -66,29 +110,39 @@ def sshd_config(directory: str, port: int, password_only: bool) -> str:
             "PrintLastLog no\n"
             "Banner none\n"
             "LogLevel VERBOSE\n")
+    if binary == NEW_SSHD:
+        # The per-connection programs of this build, not the compiled-in paths of the
+        # machine's cache; and no penalty box: every test connects from 127.0.0.1.
+        text += (f"SshdSessionPath {NEW_DIR}/libexec/sshd-session\n"
+                 f"SshdAuthPath {NEW_DIR}/libexec/sshd-auth\n"
+                 "PerSourcePenalties no\n")
+    return text
 
 
 @contextlib.contextmanager
-def running_sshd(tmp: str, name: str, services: str, password_only: bool = False):
-    """A real sshd on 127.0.0.1 on a free port; yields (port, log path). Killed by pid after."""
-    directory = os.path.join(tmp, name)
+def running_sshd(tmp: str, directory_name: str, name: str, services: str, known_hosts: str,
+                 binary: str = SSHD, password_only: bool = False):
+    """A real sshd on 127.0.0.1 on a free port, its host key in known_hosts. Killed by pid after."""
+    directory = os.path.join(tmp, directory_name)
     os.makedirs(directory, mode=0o755)
     made_privsep_dir = not os.path.isdir(PRIVSEP_DIR)
     os.makedirs(PRIVSEP_DIR, mode=0o755, exist_ok=True)
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "npe2e",
                     "-f", os.path.join(directory, "hostkey")], check=True,
                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LD_PRELOAD": "libpam_wrapper.so",
+    pam_log = write_root_file(os.path.join(directory, "pam.log"), "", mode=0o600)
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+           "LD_PRELOAD": f"{PAM_LOG_SHIM} libpam_wrapper.so", "NP_E2E_PAM_LOG": pam_log,
            "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": services}
     log = os.path.join(directory, "sshd.log")
     proc = None
     for _ in range(5):          # a port free a moment ago may have been taken since
         port = free_port()
         config = write_root_file(os.path.join(directory, "sshd_config"),
-                                 sshd_config(directory, port, password_only))
+                                 sshd_config(directory, port, binary, password_only))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(log)
-        proc = subprocess.Popen([SSHD, "-D", "-f", config, "-E", log], env=env,
+        proc = subprocess.Popen([binary, "-D", "-f", config, "-E", log], env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
 
@@ -100,18 +154,23 @@ def running_sshd(tmp: str, name: str, services: str, password_only: bool = False
                     return "listening"
             return None
 
-        state = wait_for(listening, 15, "sshd to listen")
+        state = wait_for(listening, 15, f"{binary} to listen")
         if state == "listening":
             break
         proc.wait()
         with open(log) as f:
             text = f.read()
         if "Address already in use" not in text:
-            raise RuntimeError(f"sshd exited with status {proc.returncode}:\n{text}")
+            raise RuntimeError(f"{binary} exited with status {proc.returncode}:\n{text}")
     else:
-        raise RuntimeError("sshd found no free port in 5 tries")
+        raise RuntimeError(f"{binary} found no free port in 5 tries")
+    # Known in advance, as a person's known_hosts would have it: no "Permanently added".
+    with open(os.path.join(directory, "hostkey.pub")) as f:
+        key_type, key = f.read().split()[:2]
+    with open(known_hosts, "a") as f:
+        f.write(f"[127.0.0.1]:{port} {key_type} {key}\n")
     try:
-        yield port, log
+        yield Sshd(name, binary, port, log, pam_log)
     finally:
         kill_tree(proc.pid)
         proc.wait(10)
@@ -120,53 +179,99 @@ def running_sshd(tmp: str, name: str, services: str, password_only: bool = False
                 os.rmdir(PRIVSEP_DIR)
 
 
+def write_services(directory: str, module_args: str) -> str:
+    os.makedirs(directory, mode=0o755)
+    write_root_file(os.path.join(directory, "sshd"),
+                    f"auth required {MODULE} {module_args}\n"
+                    "account required pam_permit.so\n"
+                    "session required pam_permit.so\n")
+    write_root_file(os.path.join(directory, "other"),
+                    "".join(f"{t} required pam_deny.so\n"
+                            for t in ("auth", "account", "password", "session")))
+    return directory
+
+
 @contextlib.contextmanager
 def fixture():
-    with temp_dir("npe2e-ssh.") as tmp, throwaway_account() as user, mock_api(tmp) as mock:
+    if not os.access(PAM_LOG_SHIM, os.R_OK):
+        raise RuntimeError(f"{PAM_LOG_SHIM} is missing (make tests)")
+    with temp_dir("npe2e-ssh.") as tmp, throwaway_account() as user, mock_api(tmp) as mock, \
+            contextlib.ExitStack() as servers:
         try:
             # usr_demo is the person who owns the account; usr_alice owns another one.
             usermap = write_usermap(os.path.join(tmp, "pam_nextpay.users"),
                                     {"usr_demo": user, "usr_alice": "nobody"})
             conf = write_config(os.path.join(tmp, "pam_nextpay.conf"), mock, usermap)
-            services = os.path.join(tmp, "services")
-            os.makedirs(services, mode=0o755)
-            write_root_file(os.path.join(services, "sshd"),
-                            f"auth required {MODULE} config={conf}\n"
-                            "account required pam_permit.so\n"
-                            "session required pam_permit.so\n")
-            write_root_file(os.path.join(services, "other"),
-                            "".join(f"{t} required pam_deny.so\n"
-                                    for t in ("auth", "account", "password", "session")))
-            with running_sshd(tmp, "kbdint", services) as (port, log):
-                yield Env(tmp, user, mock, port, os.path.join(tmp, "known_hosts"), log,
-                          services, conf)
+            known_hosts = write_root_file(os.path.join(tmp, "known_hosts"), "")
+            services = write_services(os.path.join(tmp, "services"), f"config={conf} debug")
+            old = servers.enter_context(running_sshd(tmp, "old", "9.2", services, known_hosts))
+            new = new_prompt = None
+            missing = new_openssh()
+            if missing == (None, None):
+                prompt_services = write_services(os.path.join(tmp, "services-prompt"),
+                                                 f"config={conf} wait=prompt debug")
+                new = servers.enter_context(running_sshd(tmp, "new", "10.3", services,
+                                                         known_hosts, NEW_SSHD))
+                new_prompt = servers.enter_context(running_sshd(tmp, "new-prompt", "10.3",
+                                                                prompt_services, known_hosts,
+                                                                NEW_SSHD))
+            yield Env(tmp, user, mock, known_hosts, services, conf, old, new, new_prompt,
+                      missing)
         finally:
+            servers.close()
             for path in remove_pam_wrapper_dirs(tmp):
                 print(f"removed pam_wrapper's leftover {path}")
 
 
-def ssh(env: Env, *options: str, port: int | None = None, method="keyboard-interactive",
+def need_new(env: Env, prompt: bool = False) -> Sshd:
+    """The OpenSSH 10.3 server (wait = auto, or wait = prompt), or why this test cannot run."""
+    skip, fail = env.new_missing
+    if skip:
+        raise Skip(skip)
+    if fail:
+        raise Failure(fail)
+    return env.new_prompt if prompt else env.new
+
+
+def ssh(env: Env, *options: str, server: Sshd | None = None, method="keyboard-interactive",
         command: str = "id -un", user: str | None = None) -> Screen:
-    argv = ["ssh", "-F", "/dev/null", "-p", str(port or env.port),
+    argv = ["ssh", "-F", "/dev/null", "-p", str((server or env.old).port),
             "-o", f"PreferredAuthentications={method}",
-            "-o", "StrictHostKeyChecking=no", "-o", f"UserKnownHostsFile={env.known_hosts}",
-            "-o", "GlobalKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-            "-o", "ConnectTimeout=10", *options, f"{user or env.user}@127.0.0.1", command]
+            "-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={env.known_hosts}",
+            "-o", "GlobalKnownHostsFile=/dev/null", "-o", "ConnectTimeout=10", *options,
+            f"{user or env.user}@127.0.0.1", command]
     return Screen(argv, env={"PATH": "/usr/bin:/bin", "TERM": "dumb", "HOME": env.tmp,
                              "LANG": "C.UTF-8"})
 
 
-def placeholders(env: Env, code: str | None) -> dict[str, str]:
-    return {code or "": "<CODE>", str(env.port): "<PORT>", str(env.mock.port): "<API_PORT>",
+def placeholders(env: Env, server: Sshd, code: str | None) -> dict[str, str]:
+    return {code or "": "<CODE>", str(server.port): "<PORT>", str(env.mock.port): "<API_PORT>",
             env.user: "<USER>", os.uname().nodename: "<HOST>"}
 
 
-def read_code(screen: Screen) -> str:
-    """Waits for the approval prompt and returns the code shown with it."""
-    screen.expect(re.escape(PROMPT), SHOW_CODE_WITHIN, "the approval prompt")
-    found = re.search(rf"approve code ({CODE_RE})", screen.text)
-    check(found, f"no code next to the prompt:\n{screen.text}")
-    return found.group(1)
+def code_on_screen(screen: Screen, env: Env, last_line: str) -> str:
+    """The code the instructions ending in last_line show; checks it is the mock's, with its
+    URL, and what the approver needs to say no (service, source, host, account, a warning)."""
+    seen = screen.text
+    found = re.findall(rf"approve code ({CODE_RE})", seen)
+    check(found, f"no code on the screen:\n{seen}")
+    code = found[-1]
+    check(code == mock_last_code(env.mock),
+          f"code on screen {code} is not the mock's {mock_last_code(env.mock)}")
+    url = f"https://127.0.0.1:{env.mock.port}/auth/device?code={code}"
+    check(url in seen, f"verification URL {url} not on the screen:\n{seen}")
+    first = first_line_of_instructions(os.uname().nodename, env.user, "ssh", "127.0.0.1")
+    check(first in seen, f"no line {first!r} on the screen:\n{seen}")
+    check(f"{APPROVE_ONLY}\n{last_line}" in seen, f"no warning before {last_line!r}:\n{seen}")
+    check(env.mock.stats()["codes"][-1]["state"] == "pending",
+          "the code was decided before anyone approved it")
+    return code
+
+
+def read_code(screen: Screen, env: Env, last_line: str = PROMPT) -> str:
+    """Waits for the instructions ending in last_line; returns the code shown."""
+    screen.expect(re.escape(last_line), SHOW_CODE_WITHIN, f"instructions ending in {last_line!r}")
+    return code_on_screen(screen, env, last_line)
 
 
 def logged_in(screen: Screen, env: Env) -> None:
@@ -175,38 +280,185 @@ def logged_in(screen: Screen, env: Env) -> None:
     check(status == 0, f"ssh exited with {status}:\n{screen.text}")
 
 
+def refused(screen: Screen, server: Sshd, env: Env) -> str:
+    """ssh ends without a shell: returns the screen."""
+    status = screen.finish(ANSWER_WITHIN)
+    text = screen.text
+    check(status != 0, f"ssh exited with {status}:\n{text}")
+    check("Permission denied" in text, f"no 'Permission denied':\n{text}")
+    check(not re.search(rf"(?m)^{re.escape(env.user)}$", text), f"id -un ran:\n{text}")
+    with open(server.log) as f:
+        log = f.read()
+    check(f"Failed keyboard-interactive/pam for {env.user}" in log,
+          f"sshd {server.name} did not log the failure:\n{log}")
+    return text
+
+
+def mode_line(server: Sshd) -> str:
+    """The module's debug line saying how it waits (the last one of this server)."""
+    with open(server.pam_log) as f:
+        lines = [line for line in f.read().splitlines()
+                 if re.match(r"<7> (prompt|poll) mode", line)]
+    check(lines, f"sshd {server.name}: the module logged no wait mode; its log:\n"
+                 f"{indent(open(server.pam_log).read())}")
+    return lines[-1]
+
+
+def one_code(env: Env, state: str) -> None:
+    stats = env.mock.stats()
+    check(stats["requests"]["create"] == 1,
+          f"{stats['requests']['create']} device codes created in all, not 1")
+    check(stats["codes"][0]["state"] == state, f"code state {stats['codes'][0]['state']}")
+
+
 # ---------------------------------------------------------------------------
+# wait = auto: Enter on 9.2, nothing to press on 10.3
 
 
-def test_code_shown_then_approve_and_enter_logs_in(env: Env):
+def sign_in_with_wait_auto(env: Env, server: Sshd) -> str:
+    """Signs in as a person would; returns the last line of the instructions seen."""
     env.mock.reset()
-    with ssh(env) as screen:
-        code = read_code(screen)
-        seen = screen.text
-        check(code == mock_last_code(env.mock),
-              f"code on screen {code} is not the mock's {mock_last_code(env.mock)}")
-        url = f"https://127.0.0.1:{env.mock.port}/auth/device?code={code}"
-        check(url in seen, f"verification URL {url} not on the screen:\n{seen}")
-        # What the approver needs to say no: service, source, host, account, and a warning.
-        first = first_line_of_instructions(os.uname().nodename, env.user, "ssh", "127.0.0.1")
-        check(first in seen, f"no line {first!r} on the screen:\n{seen}")
-        check(f"{APPROVE_ONLY}\r\n{PROMPT}" in seen or f"{APPROVE_ONLY}\n{PROMPT}" in seen,
-              f"no warning before the prompt:\n{seen}")
-        check(env.mock.stats()["codes"][-1]["state"] == "pending",
-              "the code was decided before anyone approved it")
+    with ssh(env, server=server) as screen:
+        last = screen.expect([re.escape(PROMPT), re.escape(WAITING)], SHOW_CODE_WITHIN,
+                             "the instructions")
+        code = code_on_screen(screen, env, (PROMPT, WAITING)[last])
+        # Nothing is decided, nothing typed: it stays that way until the approval.
+        time.sleep(2)
+        check(screen.child.isalive(), f"ssh ended before the approval:\n{screen.text}")
+        check(env.mock.stats()["codes"][-1]["state"] == "pending", "decided without approval")
+        env.mock.approve(user="usr_demo")
+        t0 = time.monotonic()
+        if last == 0:
+            screen.send("\r")       # the person, after approving
+        logged_in(screen, env)
+        took = time.monotonic() - t0
+        # poll_interval is 1 s: the shell comes within a poll or two, not at a timeout.
+        check(took < 10, f"the shell came {took:.1f} s after the approval")
+        save_transcript("ssh-approved" if server is env.old else f"ssh-{server.name}-approved",
+                        COMMAND, screen.text, placeholders(env, server, code))
+        text = screen.text
+    check(creates(env.mock) == 1, f"{creates(env.mock)} codes created, not 1")
+    return text
+
+
+def test_wait_auto_on_9_2_asks_for_enter(env: Env):
+    text = sign_in_with_wait_auto(env, env.old)
+    check(PROMPT in text and WAITING not in text, f"not prompt mode on sshd 9.2:\n{text}")
+    line = mode_line(env.old)
+    check(re.search(rf"prompt mode: information held back \(\"OpenSSH_[0-9.]+p[0-9]+[^\"]*\" in "
+                    rf"\"{re.escape(SSHD)}\", before 10\.3\)$", line),
+          f"sshd {env.old.name}: unexpected mode line {line!r}")
+
+
+def test_wait_auto_on_10_3_logs_in_without_a_keypress(env: Env):
+    server = need_new(env)
+    text = sign_in_with_wait_auto(env, server)
+    check(WAITING in text and "Press Enter" not in text, f"not poll mode on sshd 10.3:\n{text}")
+    line = mode_line(server)
+    session = os.path.join(NEW_DIR, "libexec", "sshd-session")
+    check(line.endswith(f'poll mode: information shown at once ("OpenSSH_10.3p1" in "{session}", '
+                        '10.3 or later)'), f"sshd 10.3: unexpected mode line {line!r}")
+
+
+def test_10_3_progress_line_while_waiting(env: Env):
+    server = need_new(env)
+    env.mock.reset()
+    with ssh(env, server=server) as screen:
+        code = read_code(screen, env, WAITING)
+        screen.expect(rf"Still waiting for approval of code {code} \([0-9]+ seconds left\)\.\.\.",
+                      PROGRESS_WITHIN, "a progress line")
+        env.mock.approve(user="usr_demo")
+        logged_in(screen, env)
+        save_transcript("ssh-10.3-progress", COMMAND, screen.text,
+                        placeholders(env, server, code))
+    check(creates(env.mock) == 1, f"{creates(env.mock)} codes created, not 1")
+
+
+def test_10_3_denial_shows_the_reason_without_a_last_prompt(env: Env):
+    server = need_new(env)
+    env.mock.reset()
+    with ssh(env, server=server) as screen:
+        code = read_code(screen, env, WAITING)
+        env.mock.deny()
+        screen.expect(re.escape(DENIED), ANSWER_WITHIN, "the reason")
+        text = refused(screen, server, env)
+        check(LAST_PROMPT not in text and "Press Enter" not in text,
+              f"a prompt on sshd 10.3:\n{text}")
+        check(text.count("approve code") == 1, f"sshd asked again with a new code:\n{text}")
+        save_transcript("ssh-10.3-denied", COMMAND, text, placeholders(env, server, code))
+    one_code(env, "denied")
+
+
+def test_10_3_expiry_shows_the_reason_without_a_last_prompt(env: Env):
+    server = need_new(env)
+    env.mock.reset()
+    # One keyboard-interactive attempt: after PAM_AUTH_ERR the client may ask sshd for
+    # another (NumberOfPasswordPrompts, 3 by default), which brings a fresh code.
+    with ssh(env, "-o", "NumberOfPasswordPrompts=1", server=server) as screen:
+        code = read_code(screen, env, WAITING)
+        env.mock.expire()
+        screen.expect(re.escape(EXPIRED), ANSWER_WITHIN, "the reason")
+        text = refused(screen, server, env)
+        check("Press Enter" not in text, f"a prompt on sshd 10.3:\n{text}")
+        save_transcript("ssh-10.3-expired",
+                        "ssh -o NumberOfPasswordPrompts=1 -p <PORT> <USER>@127.0.0.1 id -un",
+                        text, placeholders(env, server, code))
+    one_code(env, "expired")
+
+
+def test_10_3_wait_prompt_still_asks_for_enter(env: Env):
+    server = need_new(env, prompt=True)
+    env.mock.reset()
+    with ssh(env, server=server) as screen:
+        read_code(screen, env, PROMPT)
         env.mock.approve(user="usr_demo")
         screen.send("\r")
         logged_in(screen, env)
-        save_transcript("ssh-approved", "ssh -p <PORT> <USER>@127.0.0.1 id -un", screen.text,
-                        placeholders(env, code))
-    stats = env.mock.stats()
-    check(stats["requests"]["create"] == 1, f"{stats['requests']['create']} codes created, not 1")
+    line = mode_line(server)
+    check(re.search(r'prompt mode as wait says: information shown at once '
+                    r'\("OpenSSH_10\.3p1" in ".*", 10\.3 or later\)$', line),
+          f"unexpected mode line {line!r}")
+    check(creates(env.mock) == 1, f"{creates(env.mock)} codes created, not 1")
+
+
+def test_10_3_wait_prompt_reason_needs_no_last_prompt(env: Env):
+    server = need_new(env, prompt=True)
+    env.mock.reset()
+    with ssh(env, server=server) as screen:
+        code = read_code(screen, env, PROMPT)
+        env.mock.deny()
+        screen.send("\r")
+        screen.expect(re.escape(DENIED), ANSWER_WITHIN, "the reason")
+        text = refused(screen, server, env)
+        check(LAST_PROMPT not in text, f"a last prompt on sshd 10.3:\n{text}")
+        save_transcript("ssh-10.3-prompt-denied", COMMAND, text,
+                        placeholders(env, server, code))
+    one_code(env, "denied")
+
+
+def test_10_3_old_client_at_loglevel_error_shows_nothing(env: Env):
+    """A limit of poll mode the README states: clients up to 9.2 print keyboard-interactive
+    instructions only at LogLevel INFO and above (ssh -q hides them too)."""
+    server = need_new(env)
+    env.mock.reset()
+    with ssh(env, "-o", "LogLevel=ERROR", server=server) as screen:
+        wait_for(lambda: creates(env.mock) == 1, SHOW_CODE_WITHIN, "the device code")
+        with contextlib.suppress(Failure):
+            screen.expect("approve code", 3, "the instructions")
+        check("approve code" not in screen.text,
+              f"the instructions reached a LogLevel=ERROR client:\n{screen.text}")
+        env.mock.approve(user="usr_demo")
+        logged_in(screen, env)
+
+
+# ---------------------------------------------------------------------------
+# sshd 9.2: prompt mode
 
 
 def test_enter_before_approval_says_still_waiting(env: Env):
     env.mock.reset()
     with ssh(env) as screen:
-        code = read_code(screen)
+        code = read_code(screen, env)
         screen.send("\r")
         screen.expect(rf"Still waiting for approval of code {code}\.", ANSWER_WITHIN,
                       "a still-waiting note")
@@ -217,41 +469,46 @@ def test_enter_before_approval_says_still_waiting(env: Env):
         env.mock.approve(user="usr_demo")
         screen.send("\r")
         logged_in(screen, env)
-        save_transcript("ssh-enter-before-approval", "ssh -p <PORT> <USER>@127.0.0.1 id -un",
-                        screen.text, placeholders(env, code))
+        save_transcript("ssh-enter-before-approval", COMMAND, screen.text,
+                        placeholders(env, env.old, code))
     check(creates(env.mock) == 1, f"{creates(env.mock)} codes created, not 1")
 
 
 def test_denial_ends_the_connection_with_one_code(env: Env):
     env.mock.reset()
     with ssh(env) as screen:
-        code = read_code(screen)
+        code = read_code(screen, env)
         env.mock.deny()
         screen.send("\r")
         screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
-        check("The sign-in was denied in NextPay." in screen.text,
-              f"the person was not told why:\n{screen.text}")
+        check(DENIED in screen.text, f"the person was not told why:\n{screen.text}")
         screen.send("\r")
         again = screen.expect([re.escape(PROMPT), pexpect_eof()], ANSWER_WITHIN,
                               "the end of ssh")
         check(again == 1, "sshd started keyboard-interactive over with a fresh code after "
                           f"the denial:\n{screen.text}")
-        status = screen.close()
-        text = screen.text
-        check(status != 0, f"ssh exited with {status} after a denial:\n{text}")
-        check("Permission denied" in text, f"no 'Permission denied':\n{text}")
+        text = refused(screen, env.old, env)
         check(text.count("approve code") == 1, f"sshd asked again with a new code:\n{text}")
-        save_transcript("ssh-denied", "ssh -p <PORT> <USER>@127.0.0.1 id -un", text,
-                        placeholders(env, code))
-    stats = env.mock.stats()
+        save_transcript("ssh-denied", COMMAND, text, placeholders(env, env.old, code))
     # PAM_MAXTRIES: sshd must not start keyboard-interactive over with a fresh code.
-    check(stats["requests"]["create"] == 1,
-          f"{stats['requests']['create']} device codes created in all, not 1")
-    check(stats["codes"][0]["state"] == "denied", f"code state {stats['codes'][0]['state']}")
-    with open(env.sshd_log) as f:
-        log = f.read()
-    check(f"Failed keyboard-interactive/pam for {env.user}" in log,
-          f"sshd did not log the failure:\n{log}")
+    one_code(env, "denied")
+
+
+def test_expiry_ends_the_connection_with_one_code(env: Env):
+    env.mock.reset()
+    with ssh(env, "-o", "NumberOfPasswordPrompts=1") as screen:
+        code = read_code(screen, env)
+        env.mock.expire()
+        screen.send("\r")       # the person, thinking they approved
+        screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
+        check(EXPIRED in screen.text, f"the person was not told why:\n{screen.text}")
+        screen.send("\r")
+        text = refused(screen, env.old, env)
+        check(text.count("approve code") == 1, f"sshd asked again with a new code:\n{text}")
+        save_transcript("ssh-expired",
+                        "ssh -o NumberOfPasswordPrompts=1 -p <PORT> <USER>@127.0.0.1 id -un",
+                        text, placeholders(env, env.old, code))
+    one_code(env, "expired")
 
 
 def test_identity_of_another_account_is_refused(env: Env):
@@ -259,7 +516,7 @@ def test_identity_of_another_account_is_refused(env: Env):
     # One attempt: after PAM_AUTH_ERR sshd would offer keyboard-interactive again
     # (with a fresh code), and the client would take it.
     with ssh(env, "-o", "NumberOfPasswordPrompts=1") as screen:
-        read_code(screen)
+        read_code(screen, env)
         env.mock.approve(user="usr_alice")     # maps to nobody, not to env.user
         screen.send("\r")
         screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
@@ -268,31 +525,30 @@ def test_identity_of_another_account_is_refused(env: Env):
         # The terminal may be an attacker's: nothing about who approved.
         check("alice" not in screen.text, f"the approver named on the screen:\n{screen.text}")
         screen.send("\r")
-        status = screen.finish(ANSWER_WITHIN)
-        text = screen.text
-        check(status != 0, f"ssh exited with 0:\n{text}")
-        check("Permission denied" in text, f"no 'Permission denied':\n{text}")
-        check(not re.search(rf"(?m)^{re.escape(env.user)}$", text), f"id -un ran:\n{text}")
+        refused(screen, env.old, env)
     stats = env.mock.stats()
     check(stats["requests"]["create"] == 1, f"{stats['requests']['create']} codes created")
     check(stats["codes"][0]["state"] == "approved" and stats["codes"][0]["user"] == "usr_alice",
           f"the code was not approved by usr_alice: {stats['codes']}")
-    with open(env.sshd_log) as f:
+    with open(env.old.log) as f:
         log = f.read()
     check(f"Accepted keyboard-interactive/pam for {env.user}" not in log.split(
         "Connection from")[-1], f"sshd accepted the sign-in:\n{log}")
 
 
-def refused_screen(env: Env, user: str) -> str:
+def refused_screen(env: Env, server: Sshd, user: str) -> str:
     """The screen of one sign-in as user, approved by usr_alice (who may not sign in as
     either account), with user, code and numbers made neutral."""
     env.mock.reset()
-    with ssh(env, "-o", "NumberOfPasswordPrompts=1", user=user) as screen:
-        code = read_code(screen)
+    with ssh(env, "-o", "NumberOfPasswordPrompts=1", server=server, user=user) as screen:
+        last = screen.expect([re.escape(PROMPT), re.escape(WAITING)], SHOW_CODE_WITHIN,
+                             "the instructions")
+        code = mock_last_code(env.mock)
         env.mock.approve(user="usr_alice")
-        screen.send("\r")
-        screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
-        screen.send("\r")
+        if last == 0:           # prompt mode: Enter, then the reason with a last prompt
+            screen.send("\r")
+            screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
+            screen.send("\r")
         status = screen.finish(ANSWER_WITHIN)
         check(status != 0, f"ssh exited with 0:\n{screen.text}")
         text = screen.text
@@ -301,23 +557,33 @@ def refused_screen(env: Env, user: str) -> str:
     return re.sub(r"\d+", "#", text)
 
 
-def test_unknown_account_looks_like_a_refused_one(env: Env):
+def unknown_account_looks_like_a_refused_one(env: Env, server: Sshd) -> None:
     """Which accounts exist must not show over SSH: an account without a local entry gets
     the same code, words and prompts as a real one the approver may not use."""
-    real = refused_screen(env, env.user)
-    unknown = refused_screen(env, "np-no-such-user")
+    real = refused_screen(env, server, env.user)
+    unknown = refused_screen(env, server, "np-no-such-user")
     check(real == unknown, f"a real account saw:\n{real}\nan unknown one saw:\n{unknown}")
     check("This NextPay account may not sign in as <USER> on this host." in unknown,
           f"no refusal:\n{unknown}")
-    with open(env.sshd_log) as f:
+    with open(server.log) as f:
         log = f.read()
     check("Invalid user np-no-such-user" in log, f"sshd did not see an unknown user:\n{log}")
 
 
+def test_unknown_account_looks_like_a_refused_one(env: Env):
+    unknown_account_looks_like_a_refused_one(env, env.old)
+
+
+def test_10_3_unknown_account_looks_like_a_refused_one(env: Env):
+    unknown_account_looks_like_a_refused_one(env, need_new(env))
+
+
 def test_password_authentication_is_refused_at_once(env: Env):
     env.mock.reset()
-    with running_sshd(env.tmp, "password", env.services, password_only=True) as (port, _):
-        with ssh(env, "-o", "NumberOfPasswordPrompts=1", port=port, method="password") as screen:
+    with running_sshd(env.tmp, "password", "9.2", env.services, env.known_hosts,
+                      password_only=True) as server:
+        with ssh(env, "-o", "NumberOfPasswordPrompts=1", server=server,
+                 method="password") as screen:
             screen.expect(r"password: ", SHOW_CODE_WITHIN, "the password prompt")
             t0 = time.monotonic()
             screen.send("correct horse battery staple\r")
@@ -331,7 +597,7 @@ def test_password_authentication_is_refused_at_once(env: Env):
             save_transcript("ssh-password-refused",
                             "ssh -o PreferredAuthentications=password -p <PORT> "
                             "<USER>@127.0.0.1 id -un", text,
-                            placeholders(env, mock_last_code(env.mock)) | {str(port): "<PORT>"})
+                            placeholders(env, server, mock_last_code(env.mock)))
     stats = env.mock.stats()
     # The module starts a sign-in before it sees the typed text: one code at most,
     # and nobody approved it.
@@ -340,11 +606,20 @@ def test_password_authentication_is_refused_at_once(env: Env):
 
 
 TESTS = [
-    test_code_shown_then_approve_and_enter_logs_in,
+    test_wait_auto_on_9_2_asks_for_enter,
+    test_wait_auto_on_10_3_logs_in_without_a_keypress,
+    test_10_3_progress_line_while_waiting,
+    test_10_3_denial_shows_the_reason_without_a_last_prompt,
+    test_10_3_expiry_shows_the_reason_without_a_last_prompt,
+    test_10_3_wait_prompt_still_asks_for_enter,
+    test_10_3_wait_prompt_reason_needs_no_last_prompt,
+    test_10_3_old_client_at_loglevel_error_shows_nothing,
     test_enter_before_approval_says_still_waiting,
     test_denial_ends_the_connection_with_one_code,
+    test_expiry_ends_the_connection_with_one_code,
     test_identity_of_another_account_is_refused,
     test_unknown_account_looks_like_a_refused_one,
+    test_10_3_unknown_account_looks_like_a_refused_one,
     test_password_authentication_is_refused_at_once,
 ]
 

@@ -1,6 +1,7 @@
 # Coverage-guided fuzzing (libFuzzer, clang) of every parser of untrusted
 # input: the API's answers, the module <-> helper protocol, the config file
-# and module arguments, the identity map, cache files and np_sanitize.
+# and module arguments, the identity map, cache files, np_sanitize and the
+# scan for sshd's OpenSSH release.
 #
 #   make fuzz-build     build/fuzz/fuzz_<name> for every target
 #   make fuzz           fuzz each target FUZZ_SECONDS (60) seconds, one after another
@@ -25,7 +26,8 @@ FUZZ_SECONDS  ?= 60
 FUZZ_DIR      := tests/fuzz
 FUZZ_BUILD    := $(BUILD)/fuzz
 
-FUZZ_ALL      := api_device_code api_poll api_token api_me protocol config usermap cache sanitize
+FUZZ_ALL      := api_device_code api_poll api_token api_me protocol config usermap cache sanitize \
+                 sshd_info
 FUZZ_TARGETS  ?= $(FUZZ_ALL)
 FUZZ_BINS     := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_ALL))
 
@@ -48,7 +50,8 @@ FUZZ_LDLIBS   = $(shell $(PKG_CONFIG) --libs json-c libsodium)
 # too); alone, the same list.
 FUZZ_COMMON_SRC := $(or $(COMMON_SRC),$(wildcard src/sanitize.c src/validate.c src/safe_file.c \
                    src/lineio.c src/json_util.c src/protocol.c src/clock.c))
-FUZZ_LIB_SRC  := $(sort src/api_parse.c src/config.c src/usermap.c src/cache.c $(FUZZ_COMMON_SRC))
+FUZZ_LIB_SRC  := $(sort src/api_parse.c src/config.c src/usermap.c src/cache.c src/sshd_info.c \
+                 $(FUZZ_COMMON_SRC))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRC))
 FUZZ_LIB      := $(FUZZ_BUILD)/libnp_fuzz.a
 

@@ -43,6 +43,9 @@ static void check_config(const struct np_config *c)
 	FUZZ_CHECK(c->cache_ttl >= 1 && c->cache_ttl <= 86400, "cache_ttl %u", c->cache_ttl);
 	FUZZ_CHECK(c->wait == NP_WAIT_AUTO || c->wait == NP_WAIT_PROMPT || c->wait == NP_WAIT_POLL,
 	           "wait %d", (int)c->wait);
+	FUZZ_CHECK(c->ssh_info == NP_SSH_INFO_AUTO || c->ssh_info == NP_SSH_INFO_IMMEDIATE ||
+	                   c->ssh_info == NP_SSH_INFO_HELD,
+	           "ssh_info %d", (int)c->ssh_info);
 	FUZZ_CHECK(c->cache_scope == NP_SCOPE_SESSION || c->cache_scope == NP_SCOPE_USER,
 	           "cache_scope %d", (int)c->cache_scope);
 	check_text("intent", c->intent, sizeof c->intent);

@@ -289,6 +289,81 @@ static void other_service_polls_by_default(void **state)
 	assert_non_null(strstr(s.seen.text[0], "Waiting for your approval..."));
 }
 
+/* ---- which sshd: ssh_info ---- */
+
+/* This test program is no sshd: wait = auto prompts, and the log says why. */
+static void sshd_of_no_known_release_prompts_and_says_why(void **state)
+{
+	struct script s = { .answers = { "" }, .delay_ms = { 1200 } };
+	char log[8192];
+	int rc;
+
+	(void)state;
+	write_config(&api, "debug = yes\n");
+	auto_decide("approve", "usr_alice", 0.2);
+	log_capture_begin();
+	rc = run_auth("sshd", test_account(), &s, 0);
+	log_capture_end(log, sizeof log);
+	expect_rc(rc, PAM_SUCCESS, &s);
+	assert_int_equal(s.seen.style[0], PAM_PROMPT_ECHO_OFF);
+	if (strstr(log, "prompt mode: information held back (no OpenSSH release string in ") == NULL ||
+	    strstr(log, "/integration\")") == NULL)
+		fail_msg("no wait mode line in the log:\n%s", log);
+}
+
+static void sshd_said_immediate_polls(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	write_config(&api, "ssh_info = immediate\n");
+	auto_decide("approve", "usr_alice", 0.5);
+	expect_rc(run_auth("sshd", test_account(), &s, 0), PAM_SUCCESS, &s);
+	assert_instructions(&s, PAM_TEXT_INFO, "ssh");
+	assert_non_null(strstr(s.seen.text[0], "Waiting for your approval"));
+	assert_int_equal(s.prompts_answered, 0);
+}
+
+static void sshd_said_held_prompts(void **state)
+{
+	struct script s = { .answers = { "" }, .delay_ms = { 1200 } };
+
+	(void)state;
+	write_config(&api, "ssh_info = held\n");
+	auto_decide("approve", "usr_alice", 0.2);
+	expect_rc(run_auth("sshd", test_account(), &s, 0), PAM_SUCCESS, &s);
+	assert_instructions(&s, PAM_PROMPT_ECHO_OFF, "ssh");
+	assert_int_equal(s.prompts_answered, 1);
+}
+
+/* wait = prompt on an sshd that shows information at once: no "Press Enter to close". */
+static void immediate_sshd_gives_the_reason_without_a_last_prompt(void **state)
+{
+	struct script s = { .answers = { "", "" }, .delay_ms = { 1500, 0 } };
+
+	(void)state;
+	write_config(&api, "ssh_info = immediate\nwait = prompt\n");
+	auto_decide("deny", "usr_alice", 0.3);
+	expect_rc(run_auth("sshd", test_account(), &s, 0), PAM_MAXTRIES, &s);
+	assert_int_equal(s.prompts_answered, 1);
+	assert_int_equal(s.seen.count, 2);
+	assert_int_equal(s.seen.style[1], PAM_ERROR_MSG);
+	assert_non_null(strstr(s.seen.text[1], "denied"));
+	assert_false(seen_contains(&s.seen, "Press Enter to close"));
+}
+
+static void ssh_info_is_only_for_sshd(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	write_config(&api, "ssh_info = held\n");
+	auto_decide("approve", "usr_alice", 0.2);
+	expect_rc(run_auth("np-auto", test_account(), &s, 0), PAM_SUCCESS, &s);
+	assert_int_equal(s.seen.style[0], PAM_TEXT_INFO);
+	assert_int_equal(s.prompts_answered, 0);
+}
+
 static void email_rule_matches_without_case(void **state)
 {
 	struct script s = { 0 };
@@ -1439,6 +1514,11 @@ int main(void)
 		T(typed_text_at_prompt_is_refused),
 		T(sshd_service_prompts_by_default),
 		T(other_service_polls_by_default),
+		T(sshd_of_no_known_release_prompts_and_says_why),
+		T(sshd_said_immediate_polls),
+		T(sshd_said_held_prompts),
+		T(immediate_sshd_gives_the_reason_without_a_last_prompt),
+		T(ssh_info_is_only_for_sshd),
 		T(email_rule_matches_without_case),
 		T(deny_is_maxtries),
 		T(denial_is_final_for_the_handle),

@@ -86,6 +86,7 @@ static void test_defaults(void **state)
 	assert_int_equal(cfg.poll_interval, 3);
 	assert_int_equal(cfg.login_timeout, 110);
 	assert_int_equal(cfg.wait, NP_WAIT_AUTO);
+	assert_int_equal(cfg.ssh_info, NP_SSH_INFO_AUTO);
 	assert_string_equal(cfg.intent, "login");
 	assert_string_equal(cfg.verification_hosts, "");
 	assert_string_equal(cfg.usermap, "/etc/security/pam_nextpay.users");
@@ -130,6 +131,7 @@ static const char every_key_text[] =
 	"poll_interval = 2\n"
 	"login_timeout = 300\n"
 	"wait = prompt\n"
+	"ssh_info = held\n"
 	"intent = sudo-login_v1.2\n"
 	"verification_hosts = nextpay-v3-dev.nextfinancial.io,192.0.2.1,[2001:db8::1]\n"
 	"usermap = /etc/np/users\n"
@@ -160,6 +162,7 @@ static void assert_every_key(const struct np_config *cfg)
 	assert_int_equal(cfg->poll_interval, 2);
 	assert_int_equal(cfg->login_timeout, 300);
 	assert_int_equal(cfg->wait, NP_WAIT_PROMPT);
+	assert_int_equal(cfg->ssh_info, NP_SSH_INFO_HELD);
 	assert_string_equal(cfg->intent, "sudo-login_v1.2");
 	assert_string_equal(cfg->verification_hosts,
 	                    "nextpay-v3-dev.nextfinancial.io,192.0.2.1,[2001:db8::1]");
@@ -203,6 +206,7 @@ static void test_arg_every_key(void **state)
 		"poll_interval=2",
 		"login_timeout=300",
 		"wait=prompt",
+		"ssh_info=held",
 		"intent=sudo-login_v1.2",
 		"verification_hosts=nextpay-v3-dev.nextfinancial.io,192.0.2.1,[2001:db8::1]",
 		"usermap=/etc/np/users",
@@ -522,6 +526,12 @@ static void test_other_text_values(void **state)
 		{ "wait=", -1 },
 		{ "wait=poll ", -1 },
 		{ "wait=sometimes", -1 },
+		{ "ssh_info=auto", 0 },
+		{ "ssh_info=immediate", 0 },
+		{ "ssh_info=held", 0 },
+		{ "ssh_info=Immediate", -1 },
+		{ "ssh_info=", -1 },
+		{ "ssh_info=yes", -1 },
 		{ "cache_scope=session", 0 },
 		{ "cache_scope=global", -1 },
 		{ "cache_scope=USER", -1 },
@@ -545,6 +555,8 @@ static void test_other_text_values(void **state)
 	assert_int_equal(cfg.wait, NP_WAIT_POLL);
 	assert_int_equal(parse_arg(&cfg, "wait=auto"), 0);
 	assert_int_equal(cfg.wait, NP_WAIT_AUTO);
+	assert_int_equal(parse_arg(&cfg, "ssh_info=immediate"), 0);
+	assert_int_equal(cfg.ssh_info, NP_SSH_INFO_IMMEDIATE);
 	assert_int_equal(parse_arg(&cfg, "cache_scope=user"), 0);
 	assert_int_equal(cfg.cache_scope, NP_SCOPE_USER);
 }
