@@ -4,7 +4,7 @@
  */
 #include <security/pam_modules.h>
 
-#include "src/auth.h"
+#include "module/auth.h"
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {

@@ -60,9 +60,9 @@ check-valgrind: deps
 # ---- static analysis ------------------------------------------------------------
 
 # Every C file of the module, the helper and nextpayctl.
-LINT_SRC      := $(sort $(MODULE_SRC) $(HELPER_SRC) $(CTL_SRC))
+LINT_SRC      := $(sort $(COMMON_SRC) $(MODULE_SRC) $(HELPER_SRC) $(CTL_SRC))
 # What the compiler is told, for clang-tidy (its own findings are the errors).
-LINT_CFLAGS    = $(filter-out -Werror,$(ALL_CFLAGS)) -Isrc
+LINT_CFLAGS    = $(filter-out -Werror,$(ALL_CFLAGS))
 SCAN_BUILD    ?= build-scan
 
 lint: deps

@@ -1,10 +1,11 @@
 # Tests: cmocka unit tests, and integration tests of the real module through
 # the real libpam (pam_wrapper) against the HTTPS mock API.
 
-TEST_CFLAGS  = $(ALL_CFLAGS) -Wno-conversion -Wno-format-truncation -Isrc $(call pkg_cflags,cmocka libpamtest)
-# Every object but the two entry files, so tests call the real code.
-LIB_OBJS     = $(call obj,$(filter-out pam_nextpay.c src/helper_main.c,\
-                 $(sort $(MODULE_SRC) $(HELPER_SRC))))
+TEST_CFLAGS  = $(ALL_CFLAGS) -Wno-conversion -Wno-format-truncation $(call pkg_cflags,cmocka libpamtest)
+# Every object of the module and the helper but their entry files, and the common
+# archive, so tests call the real code.
+LIB_OBJS     = $(call obj,$(filter-out pam_nextpay.c src/helper/main.c,$(MODULE_SRC) $(HELPER_SRC))) \
+               $(COMMON_LIB)
 # Every test program runs its cmocka groups through tests/time_limit.c, which
 # gives each test a time limit of its own (see tests/time_limit.h).
 TIME_LIMIT_OBJ := $(BUILD)/obj/tests/time_limit.o
@@ -23,11 +24,20 @@ PRELOAD_CANARY := $(BUILD)/tests/preload-canary.so
 HARNESS_DEPS  = tests/integration/harness.c tests/integration/harness.h $(TIME_LIMIT_OBJ)
 HARNESS_LIBS  = $(TIME_LIMIT) $(call pkg_libs,libpamtest cmocka pam libcurl json-c)
 
+# A test tool: writes cache entries as the module does, for tests/ctl/ctl_test.py.
+CTL_CACHE_WRITER := $(BUILD)/tests/ctl-cache-writer
+
 # Preloaded into sshd by tests/e2e: what the module logs, into a file.
 PAM_LOG_SHIM := $(BUILD)/tests/pam-log-shim.so
 
 .PHONY: tests
-tests: $(UNIT_BINS) $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PRELOAD_CANARY) $(PAM_LOG_SHIM)
+tests: $(UNIT_BINS) $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PRELOAD_CANARY) $(PAM_LOG_SHIM) \
+       $(CTL_CACHE_WRITER)
+
+$(CTL_CACHE_WRITER): tests/ctl/cache_writer.c $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS) \
+	    $(call pkg_libs,json-c libsodium)
 
 $(TIME_LIMIT_OBJ): tests/time_limit.c tests/time_limit.h
 	@mkdir -p $(dir $@)
@@ -72,7 +82,7 @@ check-unit: all $(UNIT_BINS)
 	@./tests/run-tests.sh --unit-only $(UNIT_BINS)
 
 check-integration: all $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PRELOAD_CANARY) \
-                   $(BUILD)/tests/ctl-cache-writer
+                   $(CTL_CACHE_WRITER)
 	@./tests/run-tests.sh --integration-only
 
 # Real sshd and ssh, real sudo (root only: it adds and removes an account and
@@ -127,10 +137,10 @@ check-robustness: all $(HARDENING_BINS) $(FAKE_HELPER)
 	@./tests/run-tests.sh --robustness-only
 
 # make bench: figures next to baselines measured in the same run (tests/bench/bench.c).
-$(BENCH_BIN): tests/bench/bench.c $(HARNESS_DEPS) $(call obj,src/sshd_info.c src/sanitize.c)
+$(BENCH_BIN): tests/bench/bench.c $(HARNESS_DEPS) $(call obj,src/module/sshd_info.c) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ tests/bench/bench.c tests/integration/harness.c \
-	    $(call obj,src/sshd_info.c src/sanitize.c) $(HARNESS_LIBS)
+	    $(call obj,src/module/sshd_info.c) $(COMMON_LIB) $(HARNESS_LIBS)
 
 .PHONY: bench bench-installed
 bench: deps

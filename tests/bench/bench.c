@@ -13,7 +13,7 @@
  *     and /auth/me.
  * The device flow itself is not a row: its time is the person's.  Apart, what
  * wait = auto adds to every sign-in over sshd: reading sshd's program for its
- * OpenSSH release (src/sshd_info.c), for the system's sshd and, when
+ * OpenSSH release (src/module/sshd_info.c), for the system's sshd and, when
  * NP_OPENSSH_NEW names the e2e tests' OpenSSH 10.3 build, its sshd-session.
  *
  * For each: median, 90th percentile and worst wall time of
@@ -41,7 +41,7 @@
 
 #include "../integration/harness.h"
 #include "../time_limit.h"
-#include "sshd_info.h"
+#include "module/sshd_info.h"
 
 #define ROUNDS_DEFAULT 50
 #define ROUNDS_MAX 10000

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "cache.h"
+#include "common/cache.h"
 
 int main(int argc, char **argv)
 {

@@ -4,7 +4,7 @@
 
 #include <sodium.h>
 
-#include "api_parse.h"
+#include "helper/api_parse.h"
 #include "fuzz_common.h"
 
 #define FUZZ_EXP_MAX (INT64_C(1) << 40)

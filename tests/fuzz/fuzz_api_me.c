@@ -1,7 +1,7 @@
 /* libFuzzer: np_api_parse_me over arbitrary response bodies. */
 #include "fuzz_api.h"
 
-#include "validate.h"
+#include "common/validate.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

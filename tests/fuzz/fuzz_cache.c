@@ -12,7 +12,7 @@
  */
 #include <sodium.h>
 
-#include "cache.h"
+#include "common/cache.h"
 #include "fuzz_common.h"
 
 /* The file layout (cache.h): header, meta nonce, meta length, meta box, payload nonce, payload box. */

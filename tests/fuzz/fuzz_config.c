@@ -5,7 +5,7 @@
  * every field must still hold a value its key allows: a refused setting may
  * leave earlier ones applied, never a half-written or out-of-range one.
  */
-#include "config.h"
+#include "common/config.h"
 #include "fuzz_common.h"
 
 static void check_text(const char *what, const char *s, size_t size)

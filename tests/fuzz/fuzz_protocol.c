@@ -7,7 +7,7 @@
 #include <sodium.h>
 
 #include "fuzz_common.h"
-#include "protocol.h"
+#include "common/protocol.h"
 
 /* Re-encoding may grow a line a little ("1e12" -> 1000000000000, an unknown reason -> "internal"). */
 #define GROWTH_MARGIN 128

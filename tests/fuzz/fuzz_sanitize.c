@@ -6,7 +6,7 @@
  * boundary), and sanitising it again must change nothing.
  */
 #include "fuzz_common.h"
-#include "sanitize.h"
+#include "common/sanitize.h"
 
 /* Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF); 0 if s is not. */
 static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)

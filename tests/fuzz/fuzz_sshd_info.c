@@ -7,7 +7,7 @@
  * undone, and what it keeps must be a release string it can stand behind.
  */
 #include "fuzz_common.h"
-#include "sshd_info.h"
+#include "module/sshd_info.h"
 
 static void check_release(const struct np_openssh_release *r)
 {

@@ -6,10 +6,10 @@
  */
 #include <ctype.h>
 
-#include "config.h"
+#include "common/config.h"
 #include "fuzz_common.h"
-#include "usermap.h"
-#include "validate.h"
+#include "common/usermap.h"
+#include "common/validate.h"
 
 static struct np_config plain_cfg, localpart_cfg;
 

@@ -8,9 +8,9 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
-#include "cache.h"
+#include "common/cache.h"
 #include "fuzz_common.h"
-#include "protocol.h"
+#include "common/protocol.h"
 
 #define TOKEN "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c3JfYWJjMTIzIiwiZXhwIjoxNzAwMDAzNjAwfQ.c2lnbmF0dXJl"
 

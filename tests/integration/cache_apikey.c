@@ -27,9 +27,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "account.h"
+#include "common/account.h"
 #include "harness.h"
-#include "validate.h"
+#include "common/validate.h"
 
 #define ALICE_KEY "npk_alice_0123456789abcdef"
 

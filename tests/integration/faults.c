@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache.h"
+#include "common/cache.h"
 #include "harness.h"
 
 #define NONE (-1)

@@ -25,7 +25,7 @@
 
 static struct mock api;
 
-/* The verification URL's limit in bytes (NP_URL_MAX in src/validate.h). */
+/* The verification URL's limit in bytes (NP_URL_MAX in src/common/validate.h). */
 #define NP_URL_MAX_TEST 256
 
 static void write_standard_usermap(void)

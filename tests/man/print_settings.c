@@ -5,7 +5,7 @@
  */
 #include <stdio.h>
 
-#include "config.h"
+#include "common/config.h"
 
 static void print_one(const char *key, const char *value, void *ctx)
 {

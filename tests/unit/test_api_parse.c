@@ -1,4 +1,4 @@
-/* Unit tests of src/api_parse.c and src/json_util.c: reading the NextPay API's answers. */
+/* Unit tests of src/helper/api_parse.c and src/common/json_util.c: reading the NextPay API's answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api_parse.h"
-#include "json_util.h"
+#include "helper/api_parse.h"
+#include "common/json_util.h"
 
 #define TOKEN "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c3JfYWJjIn0.c2ln-_bmF0dXJl"
 #define URL "https://nextpay-v3-dev.nextfinancial.io/auth/device?code=A1B2C3"

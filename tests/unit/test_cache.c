@@ -1,5 +1,5 @@
 /*
- * The cache file format (src/cache.h): what seals must open again, and
+ * The cache file format (src/common/cache.h): what seals must open again, and
  * nothing else may: not a changed byte, not another key, not another
  * account's, invoking user's or session's scope, not a cut or padded file,
  * not another format version.
@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cache.h"
+#include "common/cache.h"
 
 #define SCOPE_ALICE "7:session|5:alice|4:1000|5:alice|4:sudo|10:/dev/pts/1|0:|9:42@123456|"
 #define SCOPE_BOB "7:session|3:bob|4:1000|5:alice|4:sudo|10:/dev/pts/1|0:|9:42@123456|"

@@ -1,4 +1,4 @@
-/* Unit tests of src/config.c: defaults, file and argument parsing, load, finish. */
+/* Unit tests of src/common/config.c: defaults, file and argument parsing, load, finish. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "common/config.h"
 #include "unit_tmp.h"
 
 #define PIN_A "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="

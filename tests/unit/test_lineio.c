@@ -1,4 +1,4 @@
-/* Unit tests of src/lineio.c over a pipe. */
+/* Unit tests of src/common/lineio.c over a pipe. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lineio.h"
+#include "common/lineio.h"
 
 struct fixture {
 	int rd, wr;

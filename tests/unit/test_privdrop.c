@@ -17,7 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "privdrop.h"
+#include "helper/privdrop.h"
 
 /* Runs check in a child (a drop cannot be undone) and returns its exit status. */
 static int in_child(int (*check)(void))

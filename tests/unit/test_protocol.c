@@ -1,4 +1,4 @@
-/* Unit tests of src/protocol.c: the module <-> helper line protocol. */
+/* Unit tests of src/common/protocol.c: the module <-> helper line protocol. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "protocol.h"
+#include "common/protocol.h"
 
 #define TOKEN "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c3JfYWJjIn0.c2ln-_bmF0dXJl"
 

@@ -1,4 +1,4 @@
-/* Unit tests of src/safe_file.c: which files are trusted. */
+/* Unit tests of src/common/safe_file.c: which files are trusted. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "safe_file.h"
+#include "common/safe_file.h"
 #include "unit_tmp.h"
 
 static char tmp_dir[512];

@@ -29,7 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sandbox.h"
+#include "helper/sandbox.h"
 #include "unit_tmp.h"
 
 /* Exit codes of a child that got past its action (or never reached it). */

@@ -1,5 +1,5 @@
 /*
- * Unit tests of src/sshd_info.c: telling from a program's bytes whether it is
+ * Unit tests of src/module/sshd_info.c: telling from a program's bytes whether it is
  * an sshd that shows PAM_TEXT_INFO at once (OpenSSH 10.3 and later).  The fake
  * programs are what strings(1) finds in real ones: the release strings, the
  * compat table's patterns, around them binary noise.
@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sshd_info.h"
+#include "module/sshd_info.h"
 #include "unit_tmp.h"
 
 /* The compat table of every OpenSSH since 7.x, as it sits in the binary. */

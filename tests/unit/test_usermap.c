@@ -1,4 +1,4 @@
-/* Unit tests of src/usermap.c: parsing the identity map and deciding who may sign in. */
+/* Unit tests of src/common/usermap.c: parsing the identity map and deciding who may sign in. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "usermap.h"
+#include "common/config.h"
+#include "common/usermap.h"
 #include "unit_tmp.h"
 
 static char tmp_dir[512];

@@ -1,4 +1,4 @@
-/* Unit tests of src/validate.c: the shape checks on values from the network. */
+/* Unit tests of src/common/validate.c: the shape checks on values from the network. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "validate.h"
+#include "common/validate.h"
 
 #define S(x) (x), (sizeof(x) - 1)
 
