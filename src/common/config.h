@@ -15,39 +15,15 @@
 
 #ifndef NP_DEFAULT_CONFIG
 #define NP_DEFAULT_CONFIG "/etc/security/pam_nextpay.conf"
-/*
- * Whether the verification URL may send the person to host (as np_url_host()
- * gives it): any host when verification_hosts is empty, else one it names.
- */
-bool np_config_allows_verification_host(const struct np_config *cfg, const char *host);
-
 #endif
 #ifndef NP_DEFAULT_USERMAP
 #define NP_DEFAULT_USERMAP "/etc/security/pam_nextpay.users"
-/*
- * Whether the verification URL may send the person to host (as np_url_host()
- * gives it): any host when verification_hosts is empty, else one it names.
- */
-bool np_config_allows_verification_host(const struct np_config *cfg, const char *host);
-
 #endif
 #ifndef NP_DEFAULT_CACHE_KEY
 #define NP_DEFAULT_CACHE_KEY "/etc/security/pam_nextpay.key"
-/*
- * Whether the verification URL may send the person to host (as np_url_host()
- * gives it): any host when verification_hosts is empty, else one it names.
- */
-bool np_config_allows_verification_host(const struct np_config *cfg, const char *host);
-
 #endif
 #ifndef NP_DEFAULT_HELPER
 #define NP_DEFAULT_HELPER "/usr/libexec/pam_nextpay/nextpay-helper"
-/*
- * Whether the verification URL may send the person to host (as np_url_host()
- * gives it): any host when verification_hosts is empty, else one it names.
- */
-bool np_config_allows_verification_host(const struct np_config *cfg, const char *host);
-
 #endif
 
 enum np_wait_mode { NP_WAIT_AUTO, NP_WAIT_PROMPT, NP_WAIT_POLL };
