@@ -31,6 +31,7 @@ case "${1:-}" in
 --e2e-only) mode=e2e; shift ;;
 --man-only) mode=man; shift ;;
 --package-only) mode=package; shift ;;
+--boundaries-only) mode=boundaries; shift ;;
 --bench) mode=bench; shift ;;
 esac
 
@@ -174,6 +175,11 @@ fi
 # (tests/package/package_test.py counts its root-only tests as skipped itself).
 if [ "$mode" = all ] || [ "$mode" = package ]; then
 	run package env NP_BUILD="$BUILD" /usr/bin/python3 "$ROOT/tests/package/package_test.py"
+fi
+
+# The process boundary: what each folder includes, what each program links.
+if [ "$mode" = all ] || [ "$mode" = boundaries ]; then
+	run boundaries "$ROOT/tests/check-boundaries.sh" "$BUILD"
 fi
 
 # Fuzzing: every seed and every input that once crashed, then a short run.

@@ -85,6 +85,12 @@ check-integration: all $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PRELOAD_CANARY
                    $(CTL_CACHE_WRITER)
 	@./tests/run-tests.sh --integration-only
 
+# The process boundary (tests/check-boundaries.sh): includes by folder, libraries and
+# objects by program.
+.PHONY: check-boundaries
+check-boundaries: all
+	@./tests/run-tests.sh --boundaries-only
+
 # Real sshd and ssh, real sudo (root only: it adds and removes an account and
 # files in /etc/pam.d and /etc/sudoers.d), and a login-style conversation.
 .PHONY: check-e2e
