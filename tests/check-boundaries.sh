@@ -12,6 +12,8 @@
 #             entries, nextpay-helper has no libpam; the helper holds no symbol
 #             of the common objects it may not use, and the module and
 #             nextpayctl none of the helper's objects.
+#   names     every global symbol of src/ carries the np_ prefix (but main and
+#             the PAM entry points pam_sm_*).
 #
 #   tests/check-boundaries.sh BUILD_DIR
 #
@@ -113,9 +115,16 @@ holds_symbols_of() { # binary object...
 	done
 }
 
+# The objects of a folder's sources (not whatever an older tree left in BUILD_DIR).
+objects_of() { # folder
+	for c in src/"$1"/*.c; do
+		echo "$B/obj/${c%.c}.o"
+	done
+}
+
 linked_objects() {
 	forbidden=""
-	for o in "$B"/obj/src/common/*.o; do
+	for o in $(objects_of common); do
 		stem=$(basename "$o" .o)
 		case " $HELPER_COMMON " in
 		*" $stem "*) ;;
@@ -124,19 +133,34 @@ linked_objects() {
 	done
 	# shellcheck disable=SC2086 # lists of object files
 	holds_symbols_of "$B/nextpay-helper" $forbidden
-	holds_symbols_of "$B/pam_nextpay.so" "$B"/obj/src/helper/*.o
-	holds_symbols_of "$B/nextpayctl" "$B"/obj/src/helper/*.o
+	# shellcheck disable=SC2046 # lists of object files
+	holds_symbols_of "$B/pam_nextpay.so" $(objects_of helper)
+	# shellcheck disable=SC2046
+	holds_symbols_of "$B/nextpayctl" $(objects_of helper)
+}
+
+exported_names() {
+	for o in "$B/obj/pam_nextpay.o" $(objects_of common) $(objects_of module) \
+		$(objects_of helper) $(objects_of ctl); do
+		if [ ! -f "$o" ]; then
+			echo "$o: missing (make all)"
+			continue
+		fi
+		nm --defined-only -g "$o" | awk -v o="$o" \
+			'NF == 3 && $3 !~ /^(np_|main$|pam_sm_)/ { print o ": " $3 " has no np_ prefix" }'
+	done
 }
 
 TMP=$(mktemp -d /tmp/pam_nextpay-boundaries.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
 
-echo "[==========] boundaries: Running 5 test(s)."
+echo "[==========] boundaries: Running 6 test(s)."
 rule module_and_ctl_includes module_and_ctl_includes
 rule helper_includes helper_includes
 rule common_includes common_includes
 rule needed_libraries needed_libraries
 rule linked_objects linked_objects
+rule exported_names exported_names
 
 n_failed=$(echo "$failed" | wc -w)
 echo "[==========] boundaries: $total test(s) run."

@@ -34,10 +34,11 @@ PAM_LOG_SHIM := $(BUILD)/tests/pam-log-shim.so
 tests: $(UNIT_BINS) $(INTEG_BIN) $(CACHE_BIN) $(FAKE_HELPER) $(PRELOAD_CANARY) $(PAM_LOG_SHIM) \
        $(CTL_CACHE_WRITER)
 
-$(CTL_CACHE_WRITER): tests/ctl/cache_writer.c $(COMMON_LIB)
+# Scopes as the module builds them (src/module/scope.c), sealed with the common cache code.
+$(CTL_CACHE_WRITER): tests/ctl/cache_writer.c $(call obj,src/module/scope.c) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS) \
-	    $(call pkg_libs,json-c libsodium)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(call obj,src/module/scope.c) $(COMMON_LIB) $(LINK_HARDEN) \
+	    $(LDFLAGS) $(call pkg_libs,json-c libsodium)
 
 $(TIME_LIMIT_OBJ): tests/time_limit.c tests/time_limit.h
 	@mkdir -p $(dir $@)

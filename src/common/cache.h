@@ -146,33 +146,4 @@ int np_cache_list(struct np_cache *c,
  */
 int np_cache_purge(struct np_cache *c, const char *account);
 
-/* ---- scope ---- */
-
-struct np_scope_parts {
-	const char *account;
-	/*
-	 * Who asked: the real uid of the calling process and PAM_RUSER ("" when
-	 * unset).  For su, sudo with targetpw or polkit the person at the
-	 * keyboard is not PAM_USER: an approval serves only whoever invoked it.
-	 */
-	unsigned long invoker_uid;
-	const char *invoker_name;
-	const char *service;
-	const char *tty;     /* PAM_TTY, or "" */
-	const char *rhost;   /* PAM_RHOST, or "" */
-	long sid;            /* session id of the caller */
-	unsigned long long leader_start; /* start time of the session leader, clock ticks */
-};
-
-/*
- * Builds the scope string: for session scope every part, for user scope the
- * account and the invoking user.  Parts are length-prefixed so no two scopes
- * collide.
- */
-int np_cache_scope(bool session_scope, const struct np_scope_parts *parts, char *out,
-                   size_t out_size);
-
-/* The caller's session id and its leader's start time from /proc.  0 or -1. */
-int np_session_leader(long *sid, unsigned long long *start);
-
 #endif

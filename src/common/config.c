@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/safe_file.h"
+#include "common/text.h"
 #include "common/validate.h"
 
 #define CONFIG_FILE_MAX (64 * 1024)
@@ -475,36 +476,6 @@ int np_config_parse_arg(struct np_config *cfg, const char *arg, char *err, size_
 	struct seen_keys seen = { { false } };
 
 	return parse_arg(cfg, &seen, arg, err, err_size);
-}
-
-bool np_list_contains(const char *list, const char *word)
-{
-	size_t word_len = strlen(word);
-
-	while (*list != '\0') {
-		const char *comma = strchr(list, ',');
-		size_t item_len = comma != NULL ? (size_t)(comma - list) : strlen(list);
-
-		if (item_len == word_len) {
-			bool same = true;
-
-			for (size_t i = 0; i < item_len && same; i++) {
-				char a = list[i], b = word[i];
-
-				if (a >= 'A' && a <= 'Z')
-					a = (char)(a - 'A' + 'a');
-				if (b >= 'A' && b <= 'Z')
-					b = (char)(b - 'A' + 'a');
-				same = a == b;
-			}
-			if (same)
-				return true;
-		}
-		if (comma == NULL)
-			break;
-		list = comma + 1;
-	}
-	return false;
 }
 
 bool np_config_allows_verification_host(const struct np_config *cfg, const char *host)

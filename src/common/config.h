@@ -92,9 +92,6 @@ int np_config_finish(struct np_config *cfg, char *err, size_t err_size);
 typedef void np_config_default_fn(const char *key, const char *value, void *ctx);
 void np_config_each_default(np_config_default_fn *fn, void *ctx);
 
-/* Whether word is one of the comma-separated entries in list (ASCII case-insensitive). */
-bool np_list_contains(const char *list, const char *word);
-
 /*
  * Whether the verification URL may send the person to host (as np_url_host()
  * gives it): any host when verification_hosts is empty, else one it names.

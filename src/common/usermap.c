@@ -6,6 +6,7 @@
 
 #include "common/config.h"
 #include "common/safe_file.h"
+#include "common/text.h"
 #include "common/validate.h"
 
 #define USERMAP_FILE_MAX (1024 * 1024)

@@ -234,19 +234,3 @@ bool np_valid_api_key(const char *s, size_t len)
 	return s != NULL && len > 4 && len <= NP_API_KEY_MAX && memcmp(s, "npk_", 4) == 0 &&
 	       all_chars(s, len, is_graph);
 }
-
-static char ascii_lower(char c)
-{
-	/* NOLINTNEXTLINE(bugprone-narrowing-conversions): 'a'..'z' or c itself */
-	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-}
-
-bool np_ascii_case_equal(const char *a, size_t a_len, const char *b, size_t b_len)
-{
-	if (a_len != b_len)
-		return false;
-	for (size_t i = 0; i < a_len; i++)
-		if (ascii_lower(a[i]) != ascii_lower(b[i]))
-			return false;
-	return true;
-}

@@ -63,7 +63,4 @@ bool np_valid_status(const char *s, size_t len);
 /* A NextPay API key as typed: "npk_" then printable ASCII without spaces. */
 bool np_valid_api_key(const char *s, size_t len);
 
-/* ASCII-only case-insensitive equality of two whole strings (locale-independent). */
-bool np_ascii_case_equal(const char *a, size_t a_len, const char *b, size_t b_len);
-
 #endif

@@ -12,12 +12,12 @@
 #include <time.h>
 
 #include "common/cache.h"
-#include "ctl/ctl.h"
 #include "common/sanitize.h"
+#include "ctl/ctl.h"
 
 static const char cache_help[] =
-	"Usage: " CTL_PROGRAM " cache list [--config PATH]\n"
-	"       " CTL_PROGRAM " cache purge [ACCOUNT] [--config PATH]\n"
+	"Usage: " NP_CTL_PROGRAM " cache list [--config PATH]\n"
+	"       " NP_CTL_PROGRAM " cache purge [ACCOUNT] [--config PATH]\n"
 	"\n"
 	"list   shows one line per approval cache entry: account, invoking user (the\n"
 	"       real uid that asked, and PAM_RUSER when set: the only one the entry\n"
@@ -111,15 +111,15 @@ static int list_entries(struct np_cache *c, const char *dir)
 	unsigned unreadable = 0;
 
 	if (np_cache_list(c, list_entry, &listing, &unreadable) != 0)
-		return ctl_fail("cannot list the entries in %s", dir);
+		return np_ctl_fail("cannot list the entries in %s", dir);
 	if (listing.shown == 0)
 		printf("No readable cache entries in %s.\n", dir);
 	printf("%u entr%s, %u unreadable%s\n", listing.shown, listing.shown == 1 ? "y" : "ies",
 	       unreadable,
 	       unreadable > 0 ? " (sealed under another key, an older format, or damaged; \""
-	                        CTL_PROGRAM " cache purge\" removes them)"
+	                        NP_CTL_PROGRAM " cache purge\" removes them)"
 	                      : "");
-	return CTL_EXIT_OK;
+	return NP_CTL_EXIT_OK;
 }
 
 /* ---- purge ---- */
@@ -130,13 +130,13 @@ static int purge_entries(struct np_cache *c, const char *account)
 	char shown[sizeof ((struct np_cache_meta *)0)->account];
 
 	if (removed < 0)
-		return ctl_fail("cannot remove the cache entries");
+		return np_ctl_fail("cannot remove the cache entries");
 	if (account != NULL)
 		printf("Removed %d cache entr%s of account %s.\n", removed, removed == 1 ? "y" : "ies",
 		       column(account, shown, sizeof shown));
 	else
 		printf("Removed %d cache entr%s.\n", removed, removed == 1 ? "y" : "ies");
-	return CTL_EXIT_OK;
+	return NP_CTL_EXIT_OK;
 }
 
 /* Without the key no entry can be told apart, but every one can still go. */
@@ -148,7 +148,7 @@ static int purge_all_without_key(const struct np_config *cfg, const char *why)
 
 	if (np_cache_open_dir(&c, cfg->cache_dir, err, sizeof err) != NP_CACHE_OK) {
 		np_cache_close(&c);
-		return ctl_fail("cannot open the cache: %s", err);
+		return np_ctl_fail("cannot open the cache: %s", err);
 	}
 	printf("The cache key cannot be used (%s): removing every entry.\n", why);
 	rc = purge_entries(&c, NULL);
@@ -163,11 +163,11 @@ static int cache_unusable(const struct np_config *cfg, bool purge, const char *a
 	if (purge && account == NULL)
 		return purge_all_without_key(cfg, err);
 	if (purge)
-		return ctl_fail("cannot tell which entries are %s's: %s (\"" CTL_PROGRAM " cache purge\" "
+		return np_ctl_fail("cannot tell which entries are %s's: %s (\"" NP_CTL_PROGRAM " cache purge\" "
 		                "without an account removes every entry, key or not)", account, err);
 	if (status == NP_CACHE_UNAVAILABLE)
-		return ctl_fail("cannot read the cache key, so the entries cannot be shown: %s", err);
-	return ctl_fail("cannot open the cache: %s", err);
+		return np_ctl_fail("cannot read the cache key, so the entries cannot be shown: %s", err);
+	return np_ctl_fail("cannot open the cache: %s", err);
 }
 
 /* ---- the command ---- */
@@ -187,14 +187,14 @@ static int run_cache(bool purge, const char *account, const char *config_opt)
 	enum np_cache_status status;
 	int rc;
 
-	if (ctl_load_config(&cfg, config_opt, err, sizeof err) != 0)
-		return ctl_fail("cannot use the settings: %s", err);
+	if (np_ctl_load_config(&cfg, config_opt, err, sizeof err) != 0)
+		return np_ctl_fail("cannot use the settings: %s", err);
 	if (cache_dir_missing(&cfg)) {
 		if (purge)
 			printf("Removed 0 cache entries (%s does not exist).\n", cfg.cache_dir);
 		else
 			printf("No cache entries: %s does not exist.\n", cfg.cache_dir);
-		return CTL_EXIT_OK;
+		return NP_CTL_EXIT_OK;
 	}
 	status = np_cache_open(&c, cfg.cache_dir, cfg.cache_key, false, err, sizeof err);
 	if (status != NP_CACHE_OK)
@@ -204,30 +204,30 @@ static int run_cache(bool purge, const char *account, const char *config_opt)
 	return rc;
 }
 
-int ctl_cache(int argc, char **argv)
+int np_ctl_cache(int argc, char **argv)
 {
 	const char *config_opt = NULL;
-	const struct ctl_option opts[] = { { "--config", &config_opt } };
+	const struct np_ctl_option opts[] = { { "--config", &config_opt } };
 	const char *operands[2] = { NULL, NULL };
 	size_t n_operands = 0;
 	bool purge;
 
-	switch (ctl_parse_args(argc, argv, opts, 1, operands, 2, &n_operands)) {
-	case CTL_WANTS_HELP:
+	switch (np_ctl_parse_args(argc, argv, opts, 1, operands, 2, &n_operands)) {
+	case NP_CTL_WANTS_HELP:
 		fputs(cache_help, stdout);
-		return CTL_EXIT_OK;
-	case CTL_BAD_USAGE:
-		return CTL_EXIT_USAGE;
-	case CTL_PARSED:
+		return NP_CTL_EXIT_OK;
+	case NP_CTL_BAD_USAGE:
+		return NP_CTL_EXIT_USAGE;
+	case NP_CTL_PARSED:
 		break;
 	}
 	if (n_operands == 0)
-		return ctl_usage_error("cache", "which one: list or purge?");
+		return np_ctl_usage_error("cache", "which one: list or purge?");
 	purge = strcmp(operands[0], "purge") == 0;
 	if (!purge && strcmp(operands[0], "list") != 0)
-		return ctl_usage_error("cache", "unknown subcommand \"%.64s\" (list or purge)",
+		return np_ctl_usage_error("cache", "unknown subcommand \"%.64s\" (list or purge)",
 		                       operands[0]);
 	if (!purge && n_operands > 1)
-		return ctl_usage_error("cache list", "takes no account");
+		return np_ctl_usage_error("cache list", "takes no account");
 	return run_cache(purge, n_operands > 1 ? operands[1] : NULL, config_opt);
 }

@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include "common/cache.h"
-#include "ctl/ctl.h"
 #include "common/safe_file.h"
 #include "common/sanitize.h"
 #include "common/usermap.h"
+#include "ctl/ctl.h"
 
 #define LINE_MAX_CHARS 2048
 #define CONFIG_FILE_MAX (64 * 1024)
@@ -32,7 +32,7 @@
 #define PROBE_SLACK_MS 5000
 
 static const char check_help[] =
-	"Usage: " CTL_PROGRAM " check [--config PATH]\n"
+	"Usage: " NP_CTL_PROGRAM " check [--config PATH]\n"
 	"\n"
 	"Checks what pam_nextpay needs: that the settings load; that the config file,\n"
 	"identity map, ca_file, cache key and cache directory have safe owners and\n"
@@ -304,7 +304,7 @@ static int load_settings(const char *path, enum path_state state, struct np_conf
 	int rc = -1;
 
 	if (state != PATH_UNSAFE)
-		return ctl_load_config(cfg, state == PATH_MISSING ? NULL : path, err, err_size);
+		return np_ctl_load_config(cfg, state == PATH_MISSING ? NULL : path, err, err_size);
 	text = read_anyway(path, CONFIG_FILE_MAX, &len, err, err_size);
 	np_config_defaults(cfg);
 	snprintf(cfg->config_path, sizeof cfg->config_path, "%s", path);
@@ -324,7 +324,7 @@ static int check_config(struct report *r, const char *config_opt, struct np_conf
 	struct stat st;
 	enum path_state state;
 
-	if (ctl_absolute_path(config_opt != NULL ? config_opt : NP_DEFAULT_CONFIG, path,
+	if (np_ctl_absolute_path(config_opt != NULL ? config_opt : NP_DEFAULT_CONFIG, path,
 	                      sizeof path) != 0) {
 		finding(r, LEVEL_PROBLEM, "give a shorter path", "config file %s: path too long",
 		        config_opt);
@@ -442,7 +442,7 @@ static void check_key_content(struct report *r, const struct np_config *cfg,
 	enum np_file_status status = np_file_read(cfg->cache_key, NP_FILE_PRIVATE, KEY_FILE_MAX,
 	                                          &key, &len, err, sizeof err);
 
-	snprintf(fix, sizeof fix, "move it away, then run \"" CTL_PROGRAM " keygen --key %s\"",
+	snprintf(fix, sizeof fix, "move it away, then run \"" NP_CTL_PROGRAM " keygen --key %s\"",
 	         cfg->cache_key);
 	if (status != NP_FILE_OK) {
 		finding(r, LEVEL_PROBLEM, status == NP_FILE_DENIED ? "make it readable by root" : fix,
@@ -467,7 +467,7 @@ static void check_cache_key(struct report *r, const struct np_config *cfg)
 	enum path_state state = check_path(r, cfg->cache_key, &key_rule, &st);
 
 	if (state == PATH_MISSING) {
-		snprintf(fix, sizeof fix, "run \"" CTL_PROGRAM " keygen --key %s\"", cfg->cache_key);
+		snprintf(fix, sizeof fix, "run \"" NP_CTL_PROGRAM " keygen --key %s\"", cfg->cache_key);
 		finding(r, LEVEL_WARNING, fix,
 		        "cache_key %s: does not exist, so the cache stays off (every sign-in asks "
 		        "for a new approval)", cfg->cache_key);
@@ -607,9 +607,9 @@ static void report_probe_failure(struct report *r, const struct np_config *cfg,
 }
 
 static void report_helper_trouble(struct report *r, const struct np_config *cfg,
-                                  enum ctl_wait result, const char *err)
+                                  enum np_ctl_wait result, const char *err)
 {
-	if (result == CTL_WAIT_INTERRUPTED)
+	if (result == NP_CTL_WAIT_INTERRUPTED)
 		finding(r, LEVEL_PROBLEM, NULL, "api_url %s: check interrupted", cfg->api_url);
 	else
 		finding(r, LEVEL_PROBLEM, "check that the helper belongs to this version of "
@@ -619,39 +619,39 @@ static void report_helper_trouble(struct report *r, const struct np_config *cfg,
 /* Asks the helper, with the module's own settings, to make one request to api_url. */
 static void check_reachable(struct report *r, const struct np_config *cfg)
 {
-	struct ctl_signals signals;
+	struct np_ctl_signals signals;
 	struct np_helper helper;
 	struct np_msg *m = calloc(1, sizeof *m);
 	char err[LINE_MAX_CHARS] = "";
 	int timeout_ms = (int)(cfg->connect_timeout + cfg->request_timeout) * 1000 + PROBE_SLACK_MS;
-	enum ctl_wait result;
+	enum np_ctl_wait result;
 
 	if (m == NULL) {
 		finding(r, LEVEL_PROBLEM, NULL, "api_url %s: out of memory", cfg->api_url);
 		return;
 	}
 	np_helper_init(&helper);
-	ctl_signals_block(&signals);
-	result = ctl_helper_begin(&helper, &signals, cfg, m, err, sizeof err);
-	if (result == CTL_WAIT_MESSAGE && m->type == NP_MSG_READY) {
+	np_ctl_signals_block(&signals);
+	result = np_ctl_helper_begin(&helper, &signals, cfg, m, err, sizeof err);
+	if (result == NP_CTL_WAIT_MESSAGE && m->type == NP_MSG_READY) {
 		np_msg_init(m, NP_MSG_PROBE);
 		if (np_helper_send(&helper, m) != 0) {
 			snprintf(err, sizeof err, "cannot talk to the helper");
-			result = CTL_WAIT_BROKEN;
+			result = NP_CTL_WAIT_BROKEN;
 		} else {
-			result = ctl_helper_wait(&helper, &signals, timeout_ms, m, err, sizeof err);
+			result = np_ctl_helper_wait(&helper, &signals, timeout_ms, m, err, sizeof err);
 		}
 	}
-	if (result != CTL_WAIT_MESSAGE)
+	if (result != NP_CTL_WAIT_MESSAGE)
 		report_helper_trouble(r, cfg, result, err);
 	else if (m->type == NP_MSG_FAILURE)
 		report_probe_failure(r, cfg, &m->failure);
 	else if (m->type == NP_MSG_READY)
 		finding(r, LEVEL_OK, NULL, "api_url %s: answers over verified TLS", cfg->api_url);
 	else
-		report_helper_trouble(r, cfg, CTL_WAIT_BROKEN, "unexpected message from the helper");
+		report_helper_trouble(r, cfg, NP_CTL_WAIT_BROKEN, "unexpected message from the helper");
 	np_helper_stop(&helper);
-	ctl_signals_restore(&signals);
+	np_ctl_signals_restore(&signals);
 	np_msg_wipe(m);
 	free(m);
 }
@@ -666,7 +666,7 @@ static int run_checks(const char *config_opt)
 	bool user_ok;
 
 	if (cfg == NULL)
-		return ctl_fail("out of memory");
+		return np_ctl_fail("out of memory");
 	if (geteuid() != 0)
 		finding(&r, LEVEL_WARNING, "run it as root",
 		        "running as uid %lu, not root: the module runs as root under sshd and sudo, "
@@ -688,22 +688,22 @@ static int run_checks(const char *config_opt)
 	free(cfg);
 	printf("%u problem%s, %u warning%s.\n", r.problems, r.problems == 1 ? "" : "s", r.warnings,
 	       r.warnings == 1 ? "" : "s");
-	return r.problems > 0 ? CTL_EXIT_FAILED : CTL_EXIT_OK;
+	return r.problems > 0 ? NP_CTL_EXIT_FAILED : NP_CTL_EXIT_OK;
 }
 
-int ctl_check(int argc, char **argv)
+int np_ctl_check(int argc, char **argv)
 {
 	const char *config_opt = NULL;
-	const struct ctl_option opts[] = { { "--config", &config_opt } };
+	const struct np_ctl_option opts[] = { { "--config", &config_opt } };
 	size_t n_operands = 0;
 
-	switch (ctl_parse_args(argc, argv, opts, 1, NULL, 0, &n_operands)) {
-	case CTL_WANTS_HELP:
+	switch (np_ctl_parse_args(argc, argv, opts, 1, NULL, 0, &n_operands)) {
+	case NP_CTL_WANTS_HELP:
 		fputs(check_help, stdout);
-		return CTL_EXIT_OK;
-	case CTL_BAD_USAGE:
-		return CTL_EXIT_USAGE;
-	case CTL_PARSED:
+		return NP_CTL_EXIT_OK;
+	case NP_CTL_BAD_USAGE:
+		return NP_CTL_EXIT_USAGE;
+	case NP_CTL_PARSED:
 		break;
 	}
 	return run_checks(config_opt);

@@ -16,7 +16,7 @@
 
 /* ---- command line ---- */
 
-static const struct ctl_option *find_option(const struct ctl_option *opts, size_t n_opts,
+static const struct np_ctl_option *find_option(const struct np_ctl_option *opts, size_t n_opts,
                                             const char *arg, size_t name_len)
 {
 	for (size_t i = 0; i < n_opts; i++)
@@ -26,40 +26,40 @@ static const struct ctl_option *find_option(const struct ctl_option *opts, size_
 }
 
 /* Handles one "--name[=value]" at argv[*i]; may consume the next word as the value. */
-static enum ctl_parse_result parse_option(int argc, char **argv, int *i,
-                                          const struct ctl_option *opts, size_t n_opts)
+static enum np_ctl_parse_result parse_option(int argc, char **argv, int *i,
+                                          const struct np_ctl_option *opts, size_t n_opts)
 {
 	const char *arg = argv[*i];
 	const char *eq = strchr(arg, '=');
 	size_t name_len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
-	const struct ctl_option *opt = find_option(opts, n_opts, arg, name_len);
+	const struct np_ctl_option *opt = find_option(opts, n_opts, arg, name_len);
 	const char *value = eq != NULL ? eq + 1 : NULL;
 
 	if (opt == NULL) {
-		ctl_usage_error(argv[0], "unknown option %.*s", (int)(name_len > 64 ? 64 : name_len),
+		np_ctl_usage_error(argv[0], "unknown option %.*s", (int)(name_len > 64 ? 64 : name_len),
 		                arg);
-		return CTL_BAD_USAGE;
+		return NP_CTL_BAD_USAGE;
 	}
 	if (value == NULL) {
 		if (*i + 1 >= argc) {
-			ctl_usage_error(argv[0], "%s needs a value", opt->name);
-			return CTL_BAD_USAGE;
+			np_ctl_usage_error(argv[0], "%s needs a value", opt->name);
+			return NP_CTL_BAD_USAGE;
 		}
 		value = argv[++*i];
 	}
 	if (*opt->value != NULL) {
-		ctl_usage_error(argv[0], "%s is given twice", opt->name);
-		return CTL_BAD_USAGE;
+		np_ctl_usage_error(argv[0], "%s is given twice", opt->name);
+		return NP_CTL_BAD_USAGE;
 	}
 	if (value[0] == '\0') {
-		ctl_usage_error(argv[0], "%s needs a value", opt->name);
-		return CTL_BAD_USAGE;
+		np_ctl_usage_error(argv[0], "%s needs a value", opt->name);
+		return NP_CTL_BAD_USAGE;
 	}
 	*opt->value = value;
-	return CTL_PARSED;
+	return NP_CTL_PARSED;
 }
 
-enum ctl_parse_result ctl_parse_args(int argc, char **argv, const struct ctl_option *opts,
+enum np_ctl_parse_result np_ctl_parse_args(int argc, char **argv, const struct np_ctl_option *opts,
                                      size_t n_opts, const char **operands, size_t max_operands,
                                      size_t *n_operands)
 {
@@ -70,22 +70,22 @@ enum ctl_parse_result ctl_parse_args(int argc, char **argv, const struct ctl_opt
 		const char *arg = argv[i];
 
 		if (!options_end && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0))
-			return CTL_WANTS_HELP;
+			return NP_CTL_WANTS_HELP;
 		if (!options_end && strcmp(arg, "--") == 0) {
 			options_end = true;
 		} else if (!options_end && arg[0] == '-' && arg[1] != '\0') {
-			enum ctl_parse_result r = parse_option(argc, argv, &i, opts, n_opts);
+			enum np_ctl_parse_result r = parse_option(argc, argv, &i, opts, n_opts);
 
-			if (r != CTL_PARSED)
+			if (r != NP_CTL_PARSED)
 				return r;
 		} else if (*n_operands < max_operands) {
 			operands[(*n_operands)++] = arg;
 		} else {
-			ctl_usage_error(argv[0], "unexpected argument \"%.64s\"", arg);
-			return CTL_BAD_USAGE;
+			np_ctl_usage_error(argv[0], "unexpected argument \"%.64s\"", arg);
+			return NP_CTL_BAD_USAGE;
 		}
 	}
-	return CTL_PARSED;
+	return NP_CTL_PARSED;
 }
 
 static void print_sanitised(FILE *out, const char *prefix, const char *fmt, va_list ap)
@@ -103,32 +103,32 @@ static void print_sanitised(FILE *out, const char *prefix, const char *fmt, va_l
 	fprintf(out, "%s%s\n", prefix, clean);
 }
 
-int ctl_usage_error(const char *command, const char *fmt, ...)
+int np_ctl_usage_error(const char *command, const char *fmt, ...)
 {
 	char prefix[128];
 	va_list ap;
 
-	snprintf(prefix, sizeof prefix, "%s %s: ", CTL_PROGRAM, command);
+	snprintf(prefix, sizeof prefix, "%s %s: ", NP_CTL_PROGRAM, command);
 	va_start(ap, fmt);
 	print_sanitised(stderr, prefix, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "Try '%s %s --help'.\n", CTL_PROGRAM, command);
-	return CTL_EXIT_USAGE;
+	fprintf(stderr, "Try '%s %s --help'.\n", NP_CTL_PROGRAM, command);
+	return NP_CTL_EXIT_USAGE;
 }
 
-int ctl_fail(const char *fmt, ...)
+int np_ctl_fail(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	print_sanitised(stderr, CTL_PROGRAM ": ", fmt, ap);
+	print_sanitised(stderr, NP_CTL_PROGRAM ": ", fmt, ap);
 	va_end(ap);
-	return CTL_EXIT_FAILED;
+	return NP_CTL_EXIT_FAILED;
 }
 
 /* ---- settings ---- */
 
-int ctl_absolute_path(const char *path, char *out, size_t out_size)
+int np_ctl_absolute_path(const char *path, char *out, size_t out_size)
 {
 	char cwd[NP_CONFIG_PATH_MAX];
 	int len;
@@ -142,14 +142,14 @@ int ctl_absolute_path(const char *path, char *out, size_t out_size)
 	return len > 0 && (size_t)len < out_size ? 0 : -1;
 }
 
-int ctl_load_config(struct np_config *cfg, const char *path, char *err, size_t err_size)
+int np_ctl_load_config(struct np_config *cfg, const char *path, char *err, size_t err_size)
 {
 	char arg[NP_CONFIG_PATH_MAX + 8] = "config=";
 	const char *argv[1] = { arg };
 
 	if (path == NULL)
 		return np_config_load(cfg, 0, argv, err, err_size);
-	if (ctl_absolute_path(path, arg + 7, sizeof arg - 7) != 0) {
+	if (np_ctl_absolute_path(path, arg + 7, sizeof arg - 7) != 0) {
 		snprintf(err, err_size, "%s: path too long, or the current directory is unknown",
 		         path);
 		return -1;
@@ -159,7 +159,7 @@ int ctl_load_config(struct np_config *cfg, const char *path, char *err, size_t e
 
 /* ---- signals ---- */
 
-void ctl_signals_block(struct ctl_signals *s)
+void np_ctl_signals_block(struct np_ctl_signals *s)
 {
 	sigemptyset(&s->watched);
 	sigaddset(&s->watched, SIGINT);
@@ -169,7 +169,7 @@ void ctl_signals_block(struct ctl_signals *s)
 	s->blocked = sigprocmask(SIG_BLOCK, &s->watched, &s->saved_mask) == 0;
 }
 
-void ctl_signals_restore(struct ctl_signals *s)
+void np_ctl_signals_restore(struct np_ctl_signals *s)
 {
 	if (s->blocked)
 		(void)sigprocmask(SIG_SETMASK, &s->saved_mask, NULL);
@@ -177,14 +177,14 @@ void ctl_signals_restore(struct ctl_signals *s)
 }
 
 /* Takes a pending watched signal, if there is one. */
-static bool signal_arrived(const struct ctl_signals *s)
+static bool signal_arrived(const struct np_ctl_signals *s)
 {
 	const struct timespec no_wait = { 0, 0 };
 
 	return s->blocked && sigtimedwait(&s->watched, NULL, &no_wait) > 0;
 }
 
-enum ctl_wait ctl_helper_wait(struct np_helper *h, const struct ctl_signals *s, int timeout_ms,
+enum np_ctl_wait np_ctl_helper_wait(struct np_helper *h, const struct np_ctl_signals *s, int timeout_ms,
                               struct np_msg *m, char *err, size_t err_size)
 {
 	long long deadline = np_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
@@ -195,16 +195,16 @@ enum ctl_wait ctl_helper_wait(struct np_helper *h, const struct ctl_signals *s, 
 		enum np_helper_recv_status status;
 
 		if (signal_arrived(s))
-			return CTL_WAIT_INTERRUPTED;
+			return NP_CTL_WAIT_INTERRUPTED;
 		np_msg_wipe(m);
 		status = np_helper_recv(h, slice, m, err, err_size);
 		if (status == NP_RECV_OK)
-			return CTL_WAIT_MESSAGE;
+			return NP_CTL_WAIT_MESSAGE;
 		if (status != NP_RECV_TIMEOUT)
-			return CTL_WAIT_BROKEN;
+			return NP_CTL_WAIT_BROKEN;
 		if (np_monotonic_ms() >= deadline) {
 			snprintf(err, err_size, "no answer from the helper in time");
-			return CTL_WAIT_TIMEOUT;
+			return NP_CTL_WAIT_TIMEOUT;
 		}
 	}
 }
@@ -222,23 +222,23 @@ static void fill_config_message(struct np_msg *m, const struct np_config *cfg)
 	m->config.request_timeout = cfg->request_timeout;
 }
 
-enum ctl_wait ctl_helper_begin(struct np_helper *h, const struct ctl_signals *s,
+enum np_ctl_wait np_ctl_helper_begin(struct np_helper *h, const struct np_ctl_signals *s,
                                const struct np_config *cfg, struct np_msg *m, char *err,
                                size_t err_size)
 {
-	enum ctl_wait result;
+	enum np_ctl_wait result;
 
 	if (np_helper_start(h, cfg->helper, err, err_size) != 0)
-		return CTL_WAIT_BROKEN;
+		return NP_CTL_WAIT_BROKEN;
 	fill_config_message(m, cfg);
 	if (np_helper_send(h, m) != 0) {
 		snprintf(err, err_size, "cannot talk to the helper %s", cfg->helper);
-		return CTL_WAIT_BROKEN;
+		return NP_CTL_WAIT_BROKEN;
 	}
-	result = ctl_helper_wait(h, s, READY_TIMEOUT_MS, m, err, err_size);
-	if (result == CTL_WAIT_MESSAGE && m->type != NP_MSG_READY && m->type != NP_MSG_FAILURE) {
+	result = np_ctl_helper_wait(h, s, READY_TIMEOUT_MS, m, err, err_size);
+	if (result == NP_CTL_WAIT_MESSAGE && m->type != NP_MSG_READY && m->type != NP_MSG_FAILURE) {
 		snprintf(err, err_size, "the helper sent an unexpected message");
-		result = CTL_WAIT_BROKEN;
+		result = NP_CTL_WAIT_BROKEN;
 	}
 	return result;
 }

@@ -16,11 +16,11 @@
 #include <unistd.h>
 
 #include "common/cache.h"
-#include "ctl/ctl.h"
 #include "common/lineio.h"
+#include "ctl/ctl.h"
 
 static const char keygen_help[] =
-	"Usage: " CTL_PROGRAM " keygen [--key PATH] [--config PATH]\n"
+	"Usage: " NP_CTL_PROGRAM " keygen [--key PATH] [--config PATH]\n"
 	"\n"
 	"Creates the approval cache key: 32 random bytes in a new file of mode 0600,\n"
 	"owned by the user running the command (root, for the PAM module to use it).\n"
@@ -48,7 +48,7 @@ static int split_path(struct key_place *p, char *err, size_t err_size)
 {
 	char *slash = strrchr(p->path, '/');
 
-	/* ctl_absolute_path() made it absolute, so there is a slash. */
+	/* np_ctl_absolute_path() made it absolute, so there is a slash. */
 	p->name = slash + 1;
 	if (*p->name == '\0' || strcmp(p->name, ".") == 0 || strcmp(p->name, "..") == 0) {
 		snprintf(err, err_size, "%s: names a directory, not a file", p->path);
@@ -189,23 +189,23 @@ static int key_path(const char *key_opt, const char *config_opt, char *out, size
 	char err[1024];
 
 	if (key_opt != NULL) {
-		if (ctl_absolute_path(key_opt, out, out_size) != 0)
-			return ctl_fail("%s: path too long, or the current directory is unknown",
+		if (np_ctl_absolute_path(key_opt, out, out_size) != 0)
+			return np_ctl_fail("%s: path too long, or the current directory is unknown",
 			                key_opt);
-		return CTL_EXIT_OK;
+		return NP_CTL_EXIT_OK;
 	}
-	if (ctl_load_config(&cfg, config_opt, err, sizeof err) != 0)
-		return ctl_fail("cannot read the settings: %s (or give the key's path with --key)",
+	if (np_ctl_load_config(&cfg, config_opt, err, sizeof err) != 0)
+		return np_ctl_fail("cannot read the settings: %s (or give the key's path with --key)",
 		                err);
 	snprintf(out, out_size, "%s", cfg.cache_key);
-	return CTL_EXIT_OK;
+	return NP_CTL_EXIT_OK;
 }
 
-int ctl_keygen(int argc, char **argv)
+int np_ctl_keygen(int argc, char **argv)
 {
 	const char *key_opt = NULL;
 	const char *config_opt = NULL;
-	const struct ctl_option opts[] = { { "--key", &key_opt }, { "--config", &config_opt } };
+	const struct np_ctl_option opts[] = { { "--key", &key_opt }, { "--config", &config_opt } };
 	struct key_place place;
 	/* Room for two paths and a sentence. */
 	char err[3 * NP_CONFIG_PATH_MAX];
@@ -213,23 +213,23 @@ int ctl_keygen(int argc, char **argv)
 	size_t n_operands = 0;
 	int rc;
 
-	switch (ctl_parse_args(argc, argv, opts, 2, NULL, 0, &n_operands)) {
-	case CTL_WANTS_HELP:
+	switch (np_ctl_parse_args(argc, argv, opts, 2, NULL, 0, &n_operands)) {
+	case NP_CTL_WANTS_HELP:
 		fputs(keygen_help, stdout);
-		return CTL_EXIT_OK;
-	case CTL_BAD_USAGE:
-		return CTL_EXIT_USAGE;
-	case CTL_PARSED:
+		return NP_CTL_EXIT_OK;
+	case NP_CTL_BAD_USAGE:
+		return NP_CTL_EXIT_USAGE;
+	case NP_CTL_PARSED:
 		break;
 	}
 	memset(&place, 0, sizeof place);
 	place.dir_fd = -1;
 	rc = key_path(key_opt, config_opt, place.path, sizeof place.path);
-	if (rc != CTL_EXIT_OK)
+	if (rc != NP_CTL_EXIT_OK)
 		return rc;
 	if (split_path(&place, err, sizeof err) != 0 || create_key(&place, err, sizeof err) != 0)
-		return ctl_fail("%s", err);
+		return np_ctl_fail("%s", err);
 	printf("Created the cache key %s (32 random bytes, mode 0600, owner %s).\n", place.path,
 	       owner_name(owner, sizeof owner));
-	return CTL_EXIT_OK;
+	return NP_CTL_EXIT_OK;
 }

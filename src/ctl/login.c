@@ -12,12 +12,12 @@
 #include <unistd.h>
 
 #include "common/account.h"
-#include "ctl/ctl.h"
-#include "common/wording.h"
-#include "common/qr.h"
 #include "common/clock.h"
+#include "common/qr.h"
 #include "common/sanitize.h"
 #include "common/usermap.h"
+#include "common/wording.h"
+#include "ctl/ctl.h"
 
 #define ACCOUNT_MAX 256
 #define ACCOUNT_SHOWN 32
@@ -25,7 +25,7 @@
 #define PROGRESS_EVERY_MS 30000
 
 static const char login_help[] =
-	"Usage: " CTL_PROGRAM " login [--config PATH] [--user ACCOUNT]\n"
+	"Usage: " NP_CTL_PROGRAM " login [--config PATH] [--user ACCOUNT]\n"
 	"\n"
 	"Runs a NextPay device sign-in in this terminal, exactly as the PAM module\n"
 	"would (same helper, same settings, same instructions), then prints the\n"
@@ -43,7 +43,7 @@ struct login {
 	struct np_config cfg;
 	struct np_usermap map;
 	struct np_helper helper;
-	struct ctl_signals signals;
+	struct np_ctl_signals signals;
 	struct np_msg msg;
 	struct np_msg_code code;
 	char account[ACCOUNT_MAX + 1];
@@ -81,17 +81,17 @@ static int lookup_account(const char *name, uid_t uid, char *out, size_t out_siz
 static int choose_account(struct login *l, const char *user_opt)
 {
 	if (user_opt != NULL && strlen(user_opt) > ACCOUNT_MAX)
-		return ctl_fail("--user: account name too long");
+		return np_ctl_fail("--user: account name too long");
 	if (lookup_account(user_opt, getuid(), l->account, sizeof l->account,
 	                   &l->account_personal) != 0) {
 		/* The module answers PAM_USER_UNKNOWN here: no approval could help. */
 		if (user_opt != NULL)
-			return ctl_fail("no local account named \"%s\" on this host", user_opt);
-		return ctl_fail("cannot tell which account runs this (uid %lu): use --user",
+			return np_ctl_fail("no local account named \"%s\" on this host", user_opt);
+		return np_ctl_fail("cannot tell which account runs this (uid %lu): use --user",
 		                (unsigned long)getuid());
 	}
 	np_shorten(l->account_shown, sizeof l->account_shown, l->account);
-	return CTL_EXIT_OK;
+	return NP_CTL_EXIT_OK;
 }
 
 static int prepare(struct login *l, const char *config_opt, const char *user_opt)
@@ -99,19 +99,19 @@ static int prepare(struct login *l, const char *config_opt, const char *user_opt
 	char err[1024];
 	char host[256] = "";
 
-	if (ctl_load_config(&l->cfg, config_opt, err, sizeof err) != 0)
-		return ctl_fail("cannot use the settings: %s", err);
-	if (choose_account(l, user_opt) != CTL_EXIT_OK)
-		return CTL_EXIT_FAILED;
+	if (np_ctl_load_config(&l->cfg, config_opt, err, sizeof err) != 0)
+		return np_ctl_fail("cannot use the settings: %s", err);
+	if (choose_account(l, user_opt) != NP_CTL_EXIT_OK)
+		return NP_CTL_EXIT_FAILED;
 	/* With e-mail local parts as a rule of their own, a map file is optional. */
 	if (np_usermap_load(&l->map, l->cfg.usermap, l->cfg.map_email_localpart, err,
 	                    sizeof err) != 0)
-		return ctl_fail("identity map: %s", err);
+		return np_ctl_fail("identity map: %s", err);
 	if (gethostname(host, sizeof host - 1) != 0)
 		snprintf(host, sizeof host, "this host");
 	np_shorten(l->host_shown, sizeof l->host_shown, host);
 	l->deadline_ms = np_monotonic_ms() + (long long)l->cfg.login_timeout * 1000;
-	return CTL_EXIT_OK;
+	return NP_CTL_EXIT_OK;
 }
 
 /* ---- outcomes, in the module's words ---- */
@@ -124,41 +124,41 @@ static int helper_failure(const struct login *l, const struct np_msg_failure *f)
 	case NP_FAIL_DENIED:
 		/* The detail is the API's status word: worth showing only when it says more. */
 		if (strcmp(detail, "denied") == 0)
-			return ctl_fail("The sign-in was denied in NextPay.");
-		return ctl_fail("The sign-in was denied in NextPay (status \"%s\").", detail);
+			return np_ctl_fail("The sign-in was denied in NextPay.");
+		return np_ctl_fail("The sign-in was denied in NextPay (status \"%s\").", detail);
 	case NP_FAIL_EXPIRED:
 	case NP_FAIL_TIMEOUT:
-		return ctl_fail("The code expired before it was approved. Please try again.");
+		return np_ctl_fail("The code expired before it was approved. Please try again.");
 	case NP_FAIL_UNAUTHORIZED:
-		return ctl_fail("NextPay did not accept the sign-in (%s).", detail);
+		return np_ctl_fail("NextPay did not accept the sign-in (%s).", detail);
 	case NP_FAIL_CONFIG:
-		return ctl_fail("NextPay sign-in is not set up correctly on this host: %s "
-		                "(\"" CTL_PROGRAM " check\" finds such problems).", detail);
+		return np_ctl_fail("NextPay sign-in is not set up correctly on this host: %s "
+		                "(\"" NP_CTL_PROGRAM " check\" finds such problems).", detail);
 	case NP_FAIL_TLS:
 	case NP_FAIL_UNAVAILABLE:
 	case NP_FAIL_MALFORMED:
 	case NP_FAIL_INTERNAL:
 	default:
-		return ctl_fail("NextPay could not be reached at %s: %s: %s.", l->cfg.api_url,
+		return np_ctl_fail("NextPay could not be reached at %s: %s: %s.", l->cfg.api_url,
 		                np_failure_reason_name(f->reason), detail);
 	}
 }
 
 /* What a wait brought, when it was not the message wanted. */
-static int wait_trouble(const struct login *l, enum ctl_wait result, const char *err)
+static int wait_trouble(const struct login *l, enum np_ctl_wait result, const char *err)
 {
 	switch (result) {
-	case CTL_WAIT_INTERRUPTED:
-		return ctl_fail("Interrupted: the sign-in was abandoned.");
-	case CTL_WAIT_TIMEOUT:
-		return ctl_fail("The code expired before it was approved. Please try again.");
-	case CTL_WAIT_MESSAGE:
+	case NP_CTL_WAIT_INTERRUPTED:
+		return np_ctl_fail("Interrupted: the sign-in was abandoned.");
+	case NP_CTL_WAIT_TIMEOUT:
+		return np_ctl_fail("The code expired before it was approved. Please try again.");
+	case NP_CTL_WAIT_MESSAGE:
 		if (l->msg.type == NP_MSG_FAILURE)
 			return helper_failure(l, &l->msg.failure);
-		return ctl_fail("the helper %s sent an unexpected message", l->cfg.helper);
-	case CTL_WAIT_BROKEN:
+		return np_ctl_fail("the helper %s sent an unexpected message", l->cfg.helper);
+	case NP_CTL_WAIT_BROKEN:
 	default:
-		return ctl_fail("NextPay could not be reached: %s", err);
+		return np_ctl_fail("NextPay could not be reached: %s", err);
 	}
 }
 
@@ -166,11 +166,11 @@ static int wait_trouble(const struct login *l, enum ctl_wait result, const char 
 static int expect(struct login *l, int timeout_ms, enum np_msg_type want)
 {
 	char err[512] = "";
-	enum ctl_wait result =
-		ctl_helper_wait(&l->helper, &l->signals, timeout_ms, &l->msg, err, sizeof err);
+	enum np_ctl_wait result =
+		np_ctl_helper_wait(&l->helper, &l->signals, timeout_ms, &l->msg, err, sizeof err);
 
-	if (result == CTL_WAIT_MESSAGE && l->msg.type == want)
-		return CTL_EXIT_OK;
+	if (result == NP_CTL_WAIT_MESSAGE && l->msg.type == want)
+		return NP_CTL_EXIT_OK;
 	return wait_trouble(l, result, err);
 }
 
@@ -179,16 +179,16 @@ static int expect(struct login *l, int timeout_ms, enum np_msg_type want)
 static int start_helper(struct login *l)
 {
 	char err[512] = "";
-	enum ctl_wait result =
-		ctl_helper_begin(&l->helper, &l->signals, &l->cfg, &l->msg, err, sizeof err);
+	enum np_ctl_wait result =
+		np_ctl_helper_begin(&l->helper, &l->signals, &l->cfg, &l->msg, err, sizeof err);
 
-	if (result == CTL_WAIT_MESSAGE && l->msg.type == NP_MSG_READY)
-		return CTL_EXIT_OK;
+	if (result == NP_CTL_WAIT_MESSAGE && l->msg.type == NP_MSG_READY)
+		return NP_CTL_EXIT_OK;
 	/* np_helper_start() names the helper in err; a silent one is named here. */
-	if (result == CTL_WAIT_BROKEN && l->helper.pid <= 0)
-		return ctl_fail("%s (\"" CTL_PROGRAM " check\" finds such problems)", err);
-	if (result == CTL_WAIT_TIMEOUT)
-		return ctl_fail("helper %s: %s", l->cfg.helper, err);
+	if (result == NP_CTL_WAIT_BROKEN && l->helper.pid <= 0)
+		return np_ctl_fail("%s (\"" NP_CTL_PROGRAM " check\" finds such problems)", err);
+	if (result == NP_CTL_WAIT_TIMEOUT)
+		return np_ctl_fail("helper %s: %s", l->cfg.helper, err);
 	return wait_trouble(l, result, err);
 }
 
@@ -204,24 +204,24 @@ static int receive_code(struct login *l)
 	l->msg.login.timeout = (unsigned)((ms_left(l) + 999) / 1000);
 	l->msg.login.want_token = false;
 	if (np_helper_send(&l->helper, &l->msg) != 0)
-		return ctl_fail("NextPay could not be reached: cannot talk to the helper");
+		return np_ctl_fail("NextPay could not be reached: cannot talk to the helper");
 	rc = expect(l, (int)ms_left(l), NP_MSG_CODE);
-	if (rc != CTL_EXIT_OK)
+	if (rc != NP_CTL_EXIT_OK)
 		return rc;
 	l->code = l->msg.code;
 	/* The module's policy on where the person is sent, applied here alike. */
 	if (!np_url_host(l->code.verification_url, strlen(l->code.verification_url), host,
 	                 sizeof host) ||
 	    !np_config_allows_verification_host(&l->cfg, host))
-		return ctl_fail("NextPay sent a verification URL for host \"%s\", which "
+		return np_ctl_fail("NextPay sent a verification URL for host \"%s\", which "
 		                "verification_hosts does not name.", host);
 	/* The code's own lifetime bounds the sign-in as much as login_timeout does. */
 	lifetime_ms = ((long long)l->code.expires_at - (long long)time(NULL)) * 1000;
 	if (lifetime_ms <= 0)
-		return ctl_fail("The code expired before it was approved. Please try again.");
+		return np_ctl_fail("The code expired before it was approved. Please try again.");
 	if (np_monotonic_ms() + lifetime_ms < l->deadline_ms)
 		l->deadline_ms = np_monotonic_ms() + lifetime_ms;
-	return CTL_EXIT_OK;
+	return NP_CTL_EXIT_OK;
 }
 
 /* qr = yes: the URL as a QR code first, as the module shows it. */
@@ -244,7 +244,7 @@ static void show_instructions(const struct login *l)
 	const struct np_instructions in = {
 		.host = l->host_shown,
 		.account = l->account_shown,
-		.service = CTL_PROGRAM,
+		.service = NP_CTL_PROGRAM,
 		.rhost = "",
 		.code = &l->code,
 		.seconds_left = (ms_left(l) + 999) / 1000,
@@ -263,15 +263,15 @@ static int wait_for_approval(struct login *l)
 		long long until_note = PROGRESS_EVERY_MS;
 		char err[512] = "";
 		char text[256];
-		enum ctl_wait result;
+		enum np_ctl_wait result;
 
 		if (until_note > ms_left(l))
 			until_note = ms_left(l);
-		result = ctl_helper_wait(&l->helper, &l->signals, (int)until_note, &l->msg, err,
+		result = np_ctl_helper_wait(&l->helper, &l->signals, (int)until_note, &l->msg, err,
 		                         sizeof err);
-		if (result != CTL_WAIT_TIMEOUT || ms_left(l) == 0) {
-			if (result == CTL_WAIT_MESSAGE && l->msg.type == NP_MSG_IDENTITY)
-				return CTL_EXIT_OK;
+		if (result != NP_CTL_WAIT_TIMEOUT || ms_left(l) == 0) {
+			if (result == NP_CTL_WAIT_MESSAGE && l->msg.type == NP_MSG_IDENTITY)
+				return NP_CTL_EXIT_OK;
 			return wait_trouble(l, result, err);
 		}
 		np_format_progress(text, sizeof text, &l->code, (ms_left(l) + 999) / 1000);
@@ -301,60 +301,60 @@ static int decide(const struct login *l)
 	if (np_usermap_allows(&l->map, &l->cfg, &account, who->user_id, who->email, &why)) {
 		printf("This NextPay account may sign in as %s on this host (%s).\n",
 		       l->account_shown, why);
-		return CTL_EXIT_OK;
+		return NP_CTL_EXIT_OK;
 	}
 	printf("NextPay account %s may not sign in as %s on this host (%s).\n"
 	       "To allow it, add the line \"%s %s\" to %s.\n",
 	       email[0] != '\0' ? email : user_id, l->account_shown, why, user_id, l->account_shown,
 	       l->cfg.usermap);
-	return CTL_EXIT_FAILED;
+	return NP_CTL_EXIT_FAILED;
 }
 
 static int sign_in(struct login *l)
 {
 	int rc = start_helper(l);
 
-	if (rc == CTL_EXIT_OK)
+	if (rc == NP_CTL_EXIT_OK)
 		rc = receive_code(l);
-	if (rc == CTL_EXIT_OK) {
+	if (rc == NP_CTL_EXIT_OK) {
 		show_instructions(l);
 		rc = wait_for_approval(l);
 	}
-	if (rc == CTL_EXIT_OK)
+	if (rc == NP_CTL_EXIT_OK)
 		rc = decide(l);
 	return rc;
 }
 
-int ctl_login(int argc, char **argv)
+int np_ctl_login(int argc, char **argv)
 {
 	const char *config_opt = NULL;
 	const char *user_opt = NULL;
-	const struct ctl_option opts[] = { { "--config", &config_opt }, { "--user", &user_opt } };
+	const struct np_ctl_option opts[] = { { "--config", &config_opt }, { "--user", &user_opt } };
 	struct login *l;
 	size_t n_operands = 0;
 	int rc;
 
-	switch (ctl_parse_args(argc, argv, opts, 2, NULL, 0, &n_operands)) {
-	case CTL_WANTS_HELP:
+	switch (np_ctl_parse_args(argc, argv, opts, 2, NULL, 0, &n_operands)) {
+	case NP_CTL_WANTS_HELP:
 		fputs(login_help, stdout);
-		return CTL_EXIT_OK;
-	case CTL_BAD_USAGE:
-		return CTL_EXIT_USAGE;
-	case CTL_PARSED:
+		return NP_CTL_EXIT_OK;
+	case NP_CTL_BAD_USAGE:
+		return NP_CTL_EXIT_USAGE;
+	case NP_CTL_PARSED:
 		break;
 	}
 	/* On the heap: a message holds several kilobytes of buffers. */
 	l = calloc(1, sizeof *l);
 	if (l == NULL)
-		return ctl_fail("out of memory");
+		return np_ctl_fail("out of memory");
 	np_helper_init(&l->helper);
 	rc = prepare(l, config_opt, user_opt);
-	if (rc == CTL_EXIT_OK) {
-		ctl_signals_block(&l->signals);
+	if (rc == NP_CTL_EXIT_OK) {
+		np_ctl_signals_block(&l->signals);
 		rc = sign_in(l);
 		/* Kills and reaps the helper whatever happened, Ctrl-C included. */
 		np_helper_stop(&l->helper);
-		ctl_signals_restore(&l->signals);
+		np_ctl_signals_restore(&l->signals);
 	}
 	np_usermap_free(&l->map);
 	np_msg_wipe(&l->msg);

@@ -17,7 +17,7 @@
 static void print_usage(FILE *out)
 {
 	fprintf(out,
-	        "Usage: " CTL_PROGRAM " COMMAND [OPTIONS]\n"
+	        "Usage: " NP_CTL_PROGRAM " COMMAND [OPTIONS]\n"
 	        "\n"
 	        "The administrator's tool of pam_nextpay (NextPay sign-in for PAM).\n"
 	        "\n"
@@ -34,7 +34,7 @@ static void print_usage(FILE *out)
 	        "                               remove every cache entry, or one account's\n"
 	        "\n"
 	        "--config defaults to %s.\n"
-	        "Run '" CTL_PROGRAM " COMMAND --help' for the details of a command.\n"
+	        "Run '" NP_CTL_PROGRAM " COMMAND --help' for the details of a command.\n"
 	        "\n"
 	        "Exit status: 0 success, 1 the check or the command failed, 2 usage error.\n",
 	        NP_DEFAULT_CONFIG);
@@ -46,18 +46,18 @@ static int run_command(int argc, char **argv)
 		const char *name;
 		int (*run)(int argc, char **argv);
 	} commands[] = {
-		{ "keygen", ctl_keygen },
-		{ "check", ctl_check },
-		{ "login", ctl_login },
-		{ "cache", ctl_cache },
+		{ "keygen", np_ctl_keygen },
+		{ "check", np_ctl_check },
+		{ "login", np_ctl_login },
+		{ "cache", np_ctl_cache },
 	};
 
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			return commands[i].run(argc, argv);
-	fprintf(stderr, CTL_PROGRAM ": unknown command \"%.64s\"\nTry '" CTL_PROGRAM " --help'.\n",
+	fprintf(stderr, NP_CTL_PROGRAM ": unknown command \"%.64s\"\nTry '" NP_CTL_PROGRAM " --help'.\n",
 	        argv[0]);
-	return CTL_EXIT_USAGE;
+	return NP_CTL_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
@@ -66,7 +66,7 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2) {
 		print_usage(stderr);
-		return CTL_EXIT_USAGE;
+		return NP_CTL_EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
@@ -78,13 +78,13 @@ int main(int argc, char **argv)
 			return run_command(2, help_argv);
 		}
 		print_usage(stdout);
-		return CTL_EXIT_OK;
+		return NP_CTL_EXIT_OK;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
-		printf(CTL_PROGRAM " (pam_nextpay) %s\n", NP_VERSION);
-		return CTL_EXIT_OK;
+		printf(NP_CTL_PROGRAM " (pam_nextpay) %s\n", NP_VERSION);
+		return NP_CTL_EXIT_OK;
 	}
 	if (sodium_init() < 0)
-		return ctl_fail("libsodium failed to initialise");
+		return np_ctl_fail("libsodium failed to initialise");
 	return run_command(argc - 1, argv + 1);
 }

@@ -7,10 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "helper/api_parse.h"
 #include "common/clock.h"
 #include "common/json_util.h"
 #include "common/sanitize.h"
+#include "helper/api_parse.h"
 
 #define CALL_ATTEMPTS 3
 /* The pause before the first retry of a fast failure; it doubles for each next one. */

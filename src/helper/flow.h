@@ -7,9 +7,9 @@
 #ifndef NP_HELPER_FLOW_H
 #define NP_HELPER_FLOW_H
 
-#include "helper/http.h"
 #include "common/lineio.h"
 #include "common/protocol.h"
+#include "helper/http.h"
 
 struct np_flow {
 	struct np_http http;

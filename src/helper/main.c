@@ -18,10 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "helper/flow.h"
-#include "helper/privdrop.h"
 #include "common/protocol.h"
 #include "common/safe_file.h"
+#include "helper/flow.h"
+#include "helper/privdrop.h"
 #include "helper/sandbox.h"
 
 #define CONFIG_WAIT_MS 10000

@@ -6,13 +6,13 @@
 
 #include "common/validate.h"
 
-int np_api_key_sign_in(struct session *s, const char *key, bool helper_busy)
+int np_api_key_sign_in(struct np_signin *s, const char *key, bool helper_busy)
 {
 	int rc = PAM_SUCCESS;
 
 	if (helper_busy) {
 		np_helper_stop(&s->helper);
-		rc = session_start_helper(s);
+		rc = np_signin_start_helper(s);
 	}
 	if (rc != PAM_SUCCESS)
 		return rc;
@@ -22,16 +22,16 @@ int np_api_key_sign_in(struct session *s, const char *key, bool helper_busy)
 	rc = np_helper_send(&s->helper, &s->msg);
 	np_msg_wipe(&s->msg);
 	if (rc != 0)
-		return session_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
-	rc = session_expect(s, session_wait_ms(s, session_call_limit_ms(s)), NP_MSG_IDENTITY,
+		return np_signin_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
+	rc = np_signin_expect(s, np_signin_wait_ms(s, np_signin_call_limit_ms(s)), NP_MSG_IDENTITY,
 	                    NP_MSG_IDENTITY);
 	if (rc == PAM_SUCCESS || s->msg.type != NP_MSG_FAILURE ||
 	    s->msg.failure.reason != NP_FAIL_UNAUTHORIZED)
 		return rc;
-	return session_outcome(s, PAM_AUTH_ERR, "failure", "API key refused");
+	return np_signin_outcome(s, PAM_AUTH_ERR, "failure", "API key refused");
 }
 
-int np_first_pass_sign_in(struct session *s)
+int np_first_pass_sign_in(struct np_signin *s)
 {
 	const void *authtok = NULL;
 	const char *key;
@@ -45,8 +45,8 @@ int np_first_pass_sign_in(struct session *s)
 	if (key == NULL || !np_valid_api_key(key, strlen(key))) {
 		if (s->cfg.try_first_pass)
 			return NOT_DECIDED;
-		session_tell(s, "No NextPay API key was given.");
-		return session_outcome(s, PAM_AUTH_ERR, "failure", "use_first_pass: no API key in PAM_AUTHTOK");
+		np_signin_tell(s, "No NextPay API key was given.");
+		return np_signin_outcome(s, PAM_AUTH_ERR, "failure", "use_first_pass: no API key in PAM_AUTHTOK");
 	}
 	rc = np_api_key_sign_in(s, key, false);
 	/* try_first_pass: a refused key still leaves the browser. */

@@ -11,8 +11,9 @@
 #include <unistd.h>
 
 #include "common/sanitize.h"
+#include "module/scope.h"
 
-static void cache_log(struct session *s, int priority, const char *what, const char *err)
+static void cache_log(struct np_signin *s, int priority, const char *what, const char *err)
 {
 	char clean[512];
 
@@ -21,7 +22,7 @@ static void cache_log(struct session *s, int priority, const char *what, const c
 }
 
 /* A PAM item as text: "" when it is not set. */
-static const char *item_text(const struct session *s, int type)
+static const char *item_text(const struct np_signin *s, int type)
 {
 	const void *item = NULL;
 
@@ -34,13 +35,13 @@ static const char *item_text(const struct session *s, int type)
  * Under su, sudo with targetpw or rootpw, and polkit, PAM_USER is not the
  * person at the keyboard; an approval must never serve another invoker.
  */
-static void invoking_user(const struct session *s, unsigned long *uid, const char **name)
+static void invoking_user(const struct np_signin *s, unsigned long *uid, const char **name)
 {
 	*uid = (unsigned long)getuid();
 	*name = item_text(s, PAM_RUSER);
 }
 
-void np_approval_open(struct session *s)
+void np_approval_open(struct np_signin *s)
 {
 	struct np_scope_parts parts = { .account = s->account, .service = s->service };
 	char err[512] = "";
@@ -52,11 +53,11 @@ void np_approval_open(struct session *s)
 	parts.tty = item_text(s, PAM_TTY);
 	parts.rhost = item_text(s, PAM_RHOST);
 	if (s->cfg.cache_scope == NP_SCOPE_SESSION &&
-	    np_session_leader(&parts.sid, &parts.leader_start) != 0) {
+	    np_scope_session_leader(&parts.sid, &parts.leader_start) != 0) {
 		cache_log(s, LOG_WARNING, "cannot identify the session leader; not caching", "");
 		return;
 	}
-	if (np_cache_scope(s->cfg.cache_scope == NP_SCOPE_SESSION, &parts, s->scope,
+	if (np_scope_string(s->cfg.cache_scope == NP_SCOPE_SESSION, &parts, s->scope,
 	                   sizeof s->scope) != 0) {
 		cache_log(s, LOG_WARNING, "scope too long; not caching", "");
 		return;
@@ -70,7 +71,7 @@ void np_approval_open(struct session *s)
 	s->cache_ready = status == NP_CACHE_OK;
 }
 
-int np_approval_reuse(struct session *s)
+int np_approval_reuse(struct np_signin *s)
 {
 	const struct np_account account = { s->account, s->account_personal };
 	struct np_cache_payload *entry = NULL;
@@ -95,7 +96,7 @@ int np_approval_reuse(struct session *s)
 	if (np_helper_send(&s->helper, &s->msg) != 0)
 		goto out;
 	np_msg_wipe(&s->msg);
-	status = np_helper_recv(&s->helper, session_wait_ms(s, session_call_limit_ms(s)), &s->msg,
+	status = np_helper_recv(&s->helper, np_signin_wait_ms(s, np_signin_call_limit_ms(s)), &s->msg,
 	                        err, sizeof err);
 	/*
 	 * Unreachable, stalled or otherwise unusable: keep the entry, but neither
@@ -104,12 +105,12 @@ int np_approval_reuse(struct session *s)
 	 */
 	if (status != NP_RECV_OK) {
 		s->method = "cached-approval";
-		rc = session_helper_trouble(s, status, err);
+		rc = np_signin_helper_trouble(s, status, err);
 		goto out;
 	}
 	if (s->msg.type == NP_MSG_FAILURE && s->msg.failure.reason != NP_FAIL_UNAUTHORIZED) {
 		s->method = "cached-approval";
-		rc = session_failure(s, &s->msg.failure);
+		rc = np_signin_failure(s, &s->msg.failure);
 		goto out;
 	}
 	if (s->msg.type == NP_MSG_FAILURE) {
@@ -131,13 +132,13 @@ int np_approval_reuse(struct session *s)
 	}
 	snprintf(s->user_id, sizeof s->user_id, "%s", s->msg.identity.user_id);
 	s->method = "cached-approval";
-	rc = session_outcome(s, PAM_SUCCESS, "success", why);
+	rc = np_signin_outcome(s, PAM_SUCCESS, "success", why);
 out:
 	sodium_free(entry);
 	return rc;
 }
 
-void np_approval_remember(struct session *s)
+void np_approval_remember(struct np_signin *s)
 {
 	struct np_cache_meta meta;
 	struct np_cache_payload *entry;

@@ -12,12 +12,13 @@
 #include <unistd.h>
 
 #include "common/account.h"
+#include "common/sanitize.h"
+#include "common/text.h"
+#include "common/wording.h"
 #include "module/api_key.h"
 #include "module/approval.h"
 #include "module/device_flow.h"
-#include "common/sanitize.h"
-#include "module/session.h"
-#include "common/wording.h"
+#include "module/signin.h"
 
 /* Copies an item libpam holds into dst; false when it is missing or does not fit. */
 static bool copy_item(pam_handle_t *pamh, int item, char *dst, size_t dst_size)
@@ -36,7 +37,7 @@ static bool copy_item(pam_handle_t *pamh, int item, char *dst, size_t dst_size)
 	return true;
 }
 
-static void describe_host(struct session *s)
+static void describe_host(struct np_signin *s)
 {
 	char host[256] = "";
 
@@ -48,12 +49,12 @@ static void describe_host(struct session *s)
 	np_sanitize_str(s->rhost_shown, sizeof s->rhost_shown, s->rhost);
 }
 
-static int load_settings(struct session *s, int argc, const char **argv)
+static int load_settings(struct np_signin *s, int argc, const char **argv)
 {
 	char err[512];
 
 	if (np_config_load(&s->cfg, argc, argv, err, sizeof err) != 0)
-		return session_set_up_error(s, "configuration error: ", err, "configuration error");
+		return np_signin_set_up_error(s, "configuration error: ", err, "configuration error");
 	return PAM_SUCCESS;
 }
 
@@ -80,7 +81,7 @@ static bool account_name_ok(const char *name)
  * here: the same flow runs, and decide() refuses it at the end, so that a
  * remote client cannot tell which accounts exist by what it sees or when.
  */
-static int find_account(struct session *s)
+static int find_account(struct np_signin *s)
 {
 	const char *user = NULL;
 	struct passwd pw;
@@ -93,7 +94,7 @@ static int find_account(struct session *s)
 	rc = pam_get_user(s->pamh, &user, NULL);
 	if (rc != PAM_SUCCESS || user == NULL) {
 		s->account_shown[0] = '\0';
-		return session_outcome(s, rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN, "error",
+		return np_signin_outcome(s, rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN, "error",
 		               "no user name");
 	}
 	/* libpam's string lives only until the application sets PAM_USER again. */
@@ -101,11 +102,11 @@ static int find_account(struct session *s)
 	np_shorten(s->account_shown, sizeof s->account_shown, s->account);
 	/* Such a name cannot exist here: refusing it at once tells nothing. */
 	if (!account_name_ok(user))
-		return session_outcome(s, PAM_USER_UNKNOWN, "failure", "malformed user name");
+		return np_signin_outcome(s, PAM_USER_UNKNOWN, "failure", "malformed user name");
 	for (;;) {
 		buf = malloc(buf_size);
 		if (buf == NULL)
-			return session_outcome(s, PAM_BUF_ERR, "error", "out of memory");
+			return np_signin_outcome(s, PAM_BUF_ERR, "error", "out of memory");
 		rc = getpwnam_r(s->account, &pw, buf, buf_size, &found);
 		free(buf);
 		if (rc != ERANGE || buf_size > 1024 * 1024)
@@ -113,26 +114,26 @@ static int find_account(struct session *s)
 		buf_size *= 2;
 	}
 	if (rc != 0)
-		return session_outcome(s, PAM_SERVICE_ERR, "error", "account lookup failed");
+		return np_signin_outcome(s, PAM_SERVICE_ERR, "error", "account lookup failed");
 	s->no_such_account = found == NULL;
 	s->account_personal =
 		found != NULL && np_uid_is_personal(pw.pw_uid, np_uid_min(NP_LOGIN_DEFS));
 	return PAM_SUCCESS;
 }
 
-static int load_map(struct session *s)
+static int load_map(struct np_signin *s)
 {
 	char err[512];
 
 	/* With e-mail local parts as a rule of their own, a map file is optional. */
 	if (np_usermap_load(&s->map, s->cfg.usermap, s->cfg.map_email_localpart, err,
 	                    sizeof err) != 0)
-		return session_set_up_error(s, "identity map: ", err, "identity map unusable");
+		return np_signin_set_up_error(s, "identity map: ", err, "identity map unusable");
 	return PAM_SUCCESS;
 }
 
 /* The application may set PAM_USER during the conversation: the approval was not for that. */
-static bool account_unchanged(struct session *s)
+static bool account_unchanged(struct np_signin *s)
 {
 	char now[ACCOUNT_MAX + 1];
 	char was_quoted[sizeof s->account * 4 + 3];
@@ -153,7 +154,7 @@ static bool account_unchanged(struct session *s)
  * identity nor its e-mail address: the terminal may be an attacker's, who
  * sent the URL to someone else.  The log has the NextPay user id.
  */
-static int decide(struct session *s)
+static int decide(struct np_signin *s)
 {
 	const struct np_msg_identity *who = &s->msg.identity;
 	const struct np_account account = { s->account, s->account_personal };
@@ -163,24 +164,24 @@ static int decide(struct session *s)
 
 	snprintf(s->user_id, sizeof s->user_id, "%s", who->user_id);
 	if (!account_unchanged(s)) {
-		session_tell(s, "The account to sign in to changed during the sign-in.");
-		return session_outcome(s, PAM_AUTH_ERR, "failure", "PAM_USER changed during the sign-in");
+		np_signin_tell(s, "The account to sign in to changed during the sign-in.");
+		return np_signin_outcome(s, PAM_AUTH_ERR, "failure", "PAM_USER changed during the sign-in");
 	}
 	snprintf(text, sizeof text, "This NextPay account may not sign in as %s on this host.",
 	         s->account_shown);
 	/* The same words as for an identity that does not map, after the same flow. */
 	if (s->no_such_account) {
-		session_tell(s, text);
-		return session_outcome(s, PAM_USER_UNKNOWN, "failure", "no such local account");
+		np_signin_tell(s, text);
+		return np_signin_outcome(s, PAM_USER_UNKNOWN, "failure", "no such local account");
 	}
 	if (np_usermap_allows(&s->map, &s->cfg, &account, who->user_id, who->email, &why))
-		return session_outcome(s, PAM_SUCCESS, "success", why);
-	session_tell(s, text);
+		return np_signin_outcome(s, PAM_SUCCESS, "success", why);
+	np_signin_tell(s, text);
 	snprintf(reason, sizeof reason, "identity does not map to this account (%s)", why);
-	return session_outcome(s, PAM_AUTH_ERR, "refused", reason);
+	return np_signin_outcome(s, PAM_AUTH_ERR, "refused", reason);
 }
 
-static int sign_in(struct session *s, int argc, const char **argv)
+static int sign_in(struct np_signin *s, int argc, const char **argv)
 {
 	const void *denied = NULL;
 	int rc;
@@ -189,18 +190,18 @@ static int sign_in(struct session *s, int argc, const char **argv)
 	if (rc != PAM_SUCCESS)
 		return rc;
 	if (!copy_item(s->pamh, PAM_SERVICE, s->service, sizeof s->service))
-		return session_outcome(s, PAM_SERVICE_ERR, "error", "no usable PAM service name");
+		return np_signin_outcome(s, PAM_SERVICE_ERR, "error", "no usable PAM service name");
 	np_service_word(s->service_shown, sizeof s->service_shown, s->service);
 	if (s->cfg.skip_services[0] != '\0' && np_list_contains(s->cfg.skip_services, s->service))
-		return session_outcome(s, PAM_IGNORE, "skipped", "service in skip_services");
+		return np_signin_outcome(s, PAM_IGNORE, "skipped", "service in skip_services");
 	if (pam_get_data(s->pamh, DENIED_MARK, &denied) == PAM_SUCCESS && denied != NULL)
-		return session_outcome(s, PAM_MAXTRIES, "denied", "denied earlier in this PAM transaction");
+		return np_signin_outcome(s, PAM_MAXTRIES, "denied", "denied earlier in this PAM transaction");
 	s->deadline_ms = np_monotonic_ms() + (long long)s->cfg.login_timeout * 1000;
 	rc = find_account(s);
 	if (rc == PAM_SUCCESS)
 		rc = load_map(s);
 	if (rc == PAM_SUCCESS)
-		rc = session_start_helper(s);
+		rc = np_signin_start_helper(s);
 	if (rc != PAM_SUCCESS)
 		return rc;
 	/* An account that does not exist never uses or fills the cache. */
@@ -220,7 +221,7 @@ static int sign_in(struct session *s, int argc, const char **argv)
 }
 
 /* One line per call; every value in it is quoted (np_log_quote), none can pose as another. */
-static void log_outcome(const struct session *s, int rc)
+static void log_outcome(const struct np_signin *s, int rc)
 {
 	char account[sizeof s->account * 4 + 3];
 	char user_id[sizeof s->user_id * 4 + 3];
@@ -245,7 +246,7 @@ static void log_outcome(const struct session *s, int rc)
 
 int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	struct session *s = calloc(1, sizeof *s);
+	struct np_signin *s = calloc(1, sizeof *s);
 	int rc;
 
 	(void)flags;
@@ -264,7 +265,7 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	rc = sign_in(s, argc, argv);
 	/* After a conversation failure there is nobody to tell. */
 	if (rc != PAM_SUCCESS && rc != PAM_CONV_ERR)
-		session_tell_last(s);
+		np_signin_tell_last(s);
 	/* PAM_IGNORE is for skip_services alone: never let an error turn into it. */
 	if (rc == PAM_IGNORE && (s->result == NULL || strcmp(s->result, "skipped") != 0))
 		rc = PAM_SERVICE_ERR;

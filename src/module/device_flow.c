@@ -8,12 +8,12 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "module/api_key.h"
-#include "module/conv.h"
 #include "common/qr.h"
 #include "common/sanitize.h"
-#include "module/sshd_info.h"
 #include "common/wording.h"
+#include "module/api_key.h"
+#include "module/conv.h"
+#include "module/sshd_info.h"
 
 #define ANSWER_MAX 512
 #define PROGRESS_EVERY_MS 30000
@@ -23,7 +23,7 @@
  * the information goes first (np_conv_show_lines) and *last is left pointing
  * at last_line, for the caller to show or ask with; else *last is all of text.
  */
-static int show_instructions(struct session *s, const char *last_line, char *text,
+static int show_instructions(struct np_signin *s, const char *last_line, char *text,
                              size_t text_size, const char **last)
 {
 	char rhost[NP_RHOST_SHOWN + 1];
@@ -33,7 +33,7 @@ static int show_instructions(struct session *s, const char *last_line, char *tex
 		.service = s->service_shown,
 		.rhost = rhost,
 		.code = &s->code,
-		.seconds_left = (session_ms_left(s) + 999) / 1000,
+		.seconds_left = (np_signin_ms_left(s) + 999) / 1000,
 		.last_line = last_line,
 	};
 	char *newline;
@@ -53,7 +53,7 @@ static int show_instructions(struct session *s, const char *last_line, char *tex
  * Policy on where the person is sent: the helper has checked the URL's shape,
  * the module decides whether its host is one the administrator allows.
  */
-static int check_verification_host(struct session *s)
+static int check_verification_host(struct np_signin *s)
 {
 	const char *url = s->code.verification_url;
 	char host[NP_URL_MAX + 1] = "";
@@ -65,12 +65,12 @@ static int check_verification_host(struct session *s)
 	np_log_quote(quoted, sizeof quoted, host);
 	pam_syslog(s->pamh, LOG_WARNING, "verification URL refused: host=%s not in verification_hosts",
 	           quoted);
-	session_tell(s, NOT_REACHED);
-	return session_outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable",
+	np_signin_tell(s, NOT_REACHED);
+	return np_signin_outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable",
 	                       "verification URL host not in verification_hosts");
 }
 
-static int receive_code(struct session *s)
+static int receive_code(struct np_signin *s)
 {
 	long long lifetime_ms;
 	int rc;
@@ -78,12 +78,12 @@ static int receive_code(struct session *s)
 	np_msg_init(&s->msg, NP_MSG_DEVICE_LOGIN);
 	snprintf(s->msg.login.intent, sizeof s->msg.login.intent, "%s", s->cfg.intent);
 	s->msg.login.poll_interval = s->cfg.poll_interval;
-	s->msg.login.timeout = (unsigned)((session_ms_left(s) + 999) / 1000);
+	s->msg.login.timeout = (unsigned)((np_signin_ms_left(s) + 999) / 1000);
 	s->msg.login.want_token = s->cache_ready;
 	if (np_helper_send(&s->helper, &s->msg) != 0)
-		return session_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
+		return np_signin_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
 	s->method = "device-code";
-	rc = session_expect(s, session_wait_ms(s, session_call_limit_ms(s)), NP_MSG_CODE, NP_MSG_CODE);
+	rc = np_signin_expect(s, np_signin_wait_ms(s, np_signin_call_limit_ms(s)), NP_MSG_CODE, NP_MSG_CODE);
 	if (rc != PAM_SUCCESS)
 		return rc;
 	s->code = s->msg.code;
@@ -93,14 +93,14 @@ static int receive_code(struct session *s)
 	/* The code's own lifetime bounds the sign-in as much as login_timeout does. */
 	lifetime_ms = ((long long)s->code.expires_at - (long long)time(NULL)) * 1000;
 	if (lifetime_ms <= 0) {
-		session_tell(s, "The code expired before it was approved. Please try again.");
-		return session_outcome(s, PAM_AUTH_ERR, "expired", "code arrived already expired");
+		np_signin_tell(s, "The code expired before it was approved. Please try again.");
+		return np_signin_outcome(s, PAM_AUTH_ERR, "expired", "code arrived already expired");
 	}
 	if (np_monotonic_ms() + lifetime_ms < s->deadline_ms)
 		s->deadline_ms = np_monotonic_ms() + lifetime_ms;
 	if (s->cfg.debug)
 		pam_syslog(s->pamh, LOG_DEBUG, "device code issued, %lld s to approve",
-		           session_ms_left(s) / 1000);
+		           np_signin_ms_left(s) / 1000);
 	return PAM_SUCCESS;
 }
 
@@ -109,7 +109,7 @@ static int receive_code(struct session *s)
  * allows.  No message ends in a newline: applications add their own, and a
  * blank line would cut the code in two.
  */
-static int show_qr(struct session *s)
+static int show_qr(struct np_signin *s)
 {
 	char drawing[NP_QR_LINES_MAX * 80 * 3 + NP_QR_LINES_MAX + 1];
 	int n_lines = 0;
@@ -124,7 +124,7 @@ static int show_qr(struct session *s)
 }
 
 /* wait = poll: instructions as information, then wait for the helper's verdict. */
-static int wait_polling(struct session *s)
+static int wait_polling(struct np_signin *s)
 {
 	char text[NP_INSTRUCTIONS_MAX];
 	const char *last = text;
@@ -137,26 +137,26 @@ static int wait_polling(struct session *s)
 	if (rc == PAM_SUCCESS)
 		rc = np_conv_show(s->pamh, PAM_TEXT_INFO, last);
 	if (rc != PAM_SUCCESS)
-		return session_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
+		return np_signin_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
 	for (long long next_note = np_monotonic_ms() + PROGRESS_EVERY_MS;;) {
 		char err[256] = "";
 		enum np_helper_recv_status status;
 		long long until_note = next_note - np_monotonic_ms();
 
 		np_msg_wipe(&s->msg);
-		status = np_helper_recv(&s->helper, session_wait_ms(s, until_note > 0 ? until_note : 0),
+		status = np_helper_recv(&s->helper, np_signin_wait_ms(s, until_note > 0 ? until_note : 0),
 		                        &s->msg, err, sizeof err);
-		if (status == NP_RECV_TIMEOUT && session_ms_left(s) > 0) {
+		if (status == NP_RECV_TIMEOUT && np_signin_ms_left(s) > 0) {
 			/* A line now and then, not one per poll: a terminal is not a log. */
 			if (np_monotonic_ms() >= next_note) {
 				np_format_progress(text, sizeof text, &s->code,
-				                   (session_ms_left(s) + 999) / 1000);
+				                   (np_signin_ms_left(s) + 999) / 1000);
 				(void)np_conv_show(s->pamh, PAM_TEXT_INFO, text);
 				next_note += PROGRESS_EVERY_MS;
 			}
 			continue;
 		}
-		rc = session_judge(s, status, err, NP_MSG_IDENTITY, NP_MSG_IDENTITY);
+		rc = np_signin_judge(s, status, err, NP_MSG_IDENTITY, NP_MSG_IDENTITY);
 		if (rc != PAM_SUCCESS)
 			return rc;
 		return PAM_SUCCESS;
@@ -169,7 +169,7 @@ static int wait_polling(struct session *s)
  * (up to 10.2).  The helper keeps polling meanwhile; Enter asks it for a fresh
  * answer.  Unless information is shown at once, reasons wait for a last prompt.
  */
-static int wait_prompting(struct session *s, bool info_at_once)
+static int wait_prompting(struct np_signin *s, bool info_at_once)
 {
 	char text[NP_INSTRUCTIONS_MAX];
 	const char *prompt = text;
@@ -179,7 +179,7 @@ static int wait_prompting(struct session *s, bool info_at_once)
 
 	answer = sodium_malloc(ANSWER_MAX);
 	if (answer == NULL)
-		return session_outcome(s, PAM_BUF_ERR, "error", "out of memory");
+		return np_signin_outcome(s, PAM_BUF_ERR, "error", "out of memory");
 	s->prompting = !info_at_once;
 	/* sshd holds information back until the next prompt, which comes next. */
 	rc = show_qr(s);
@@ -191,13 +191,13 @@ static int wait_prompting(struct session *s, bool info_at_once)
 		                       text, sizeof text, &prompt);
 	if (rc != PAM_SUCCESS) {
 		sodium_free(answer);
-		return session_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
+		return np_signin_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
 	}
 	for (;;) {
 		rc = np_conv_ask(s->pamh, prompt, answer, ANSWER_MAX);
 		typed = answer[0] != '\0';
 		if (rc != PAM_SUCCESS) {
-			rc = session_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
+			rc = np_signin_outcome(s, PAM_CONV_ERR, "error", "conversation failed");
 			break;
 		}
 		if (typed && s->cfg.api_key && np_valid_api_key(answer, strlen(answer))) {
@@ -211,19 +211,19 @@ static int wait_prompting(struct session *s, bool info_at_once)
 		 * and would keep us looping until the timeout), or a slip: refuse at once.
 		 */
 		if (typed) {
-			session_tell(s, s->cfg.api_key ? "That is not a NextPay API key (they start with npk_)."
+			np_signin_tell(s, s->cfg.api_key ? "That is not a NextPay API key (they start with npk_)."
 			                       : "NextPay sign-in takes no password here: approve in the "
 			                         "browser, then press Enter.");
-			rc = session_outcome(s, PAM_AUTH_ERR, "failure", "text typed at the approval prompt");
+			rc = np_signin_outcome(s, PAM_AUTH_ERR, "failure", "text typed at the approval prompt");
 			break;
 		}
-		if (session_ms_left(s) == 0) {
-			rc = session_timed_out(s);
+		if (np_signin_ms_left(s) == 0) {
+			rc = np_signin_timed_out(s);
 			break;
 		}
 		np_msg_init(&s->msg, NP_MSG_POLL_NOW);
 		if (np_helper_send(&s->helper, &s->msg) != 0) {
-			rc = session_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
+			rc = np_signin_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
 			break;
 		}
 		/*
@@ -231,7 +231,7 @@ static int wait_prompting(struct session *s, bool info_at_once)
 		 * one forward), or at once if it has already seen the approval: it is
 		 * bounded by its own timeouts, so wait for it up to the deadline.
 		 */
-		rc = session_expect(s, session_wait_ms(s, -1), NP_MSG_IDENTITY, NP_MSG_PENDING);
+		rc = np_signin_expect(s, np_signin_wait_ms(s, -1), NP_MSG_IDENTITY, NP_MSG_PENDING);
 		if (rc != PAM_SUCCESS || s->msg.type == NP_MSG_IDENTITY)
 			break;
 		snprintf(text, sizeof text,
@@ -250,7 +250,7 @@ static int wait_prompting(struct session *s, bool info_at_once)
  * is, or the program PAM runs in tells.  Other applications show it at once,
  * unless wait = prompt says otherwise.
  */
-static bool info_shown_at_once(const struct session *s, char *why, size_t why_size)
+static bool info_shown_at_once(const struct np_signin *s, char *why, size_t why_size)
 {
 	char service[64];
 
@@ -267,14 +267,14 @@ static bool info_shown_at_once(const struct session *s, char *why, size_t why_si
 	return np_sshd_shows_info_at_once(NP_SSHD_PROGRAM, why, why_size);
 }
 
-static enum np_wait_mode wait_mode(const struct session *s, bool info_at_once)
+static enum np_wait_mode wait_mode(const struct np_signin *s, bool info_at_once)
 {
 	if (s->cfg.wait != NP_WAIT_AUTO)
 		return s->cfg.wait;
 	return info_at_once ? NP_WAIT_POLL : NP_WAIT_PROMPT;
 }
 
-int np_device_sign_in(struct session *s)
+int np_device_sign_in(struct np_signin *s)
 {
 	char why[NP_SSHD_WHY_MAX] = "";
 	bool at_once;

@@ -6,6 +6,7 @@
  * leave earlier ones applied, never a half-written or out-of-range one.
  */
 #include "common/config.h"
+#include "common/text.h"
 #include "fuzz_common.h"
 
 static void check_text(const char *what, const char *s, size_t size)

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "common/cache.h"
+#include "module/scope.h"
 #include "harness.h"
 
 #define NONE (-1)
@@ -824,7 +825,7 @@ static void user_scope(char *out, size_t out_size)
 		                        .tty = "", .rhost = "", .invoker_uid = getuid(),
 		                        .invoker_name = "" };
 
-	assert_int_equal(np_cache_scope(false, &parts, out, out_size), 0);
+	assert_int_equal(np_scope_string(false, &parts, out, out_size), 0);
 }
 
 /* Rewrites the stored entry as approved at created (the clock having jumped). */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/validate.h"
+#include "common/text.h"
 
 #define S(x) (x), (sizeof(x) - 1)
 

@@ -4,8 +4,8 @@
  * is logged once at the end.  The helpers here turn what the helper process
  * says (or fails to say) into PAM codes and into words for the person.
  */
-#ifndef NP_SESSION_H
-#define NP_SESSION_H
+#ifndef NP_SIGNIN_H
+#define NP_SIGNIN_H
 
 #include <security/pam_modules.h>
 #include <stdbool.h>
@@ -33,7 +33,7 @@
 enum { NOT_DECIDED = -1 };
 
 /* Everything one sign-in needs; on the heap, as hosts may run PAM on small stacks. */
-struct session {
+struct np_signin {
 	pam_handle_t *pamh;
 	struct np_config cfg;
 	struct np_usermap map;
@@ -65,46 +65,46 @@ struct session {
 	/*
 	 * In prompt mode, unless the sshd shows information at once (OpenSSH
 	 * 10.3 and later), text without a prompt after it never reaches the
-	 * person: what session_tell() says is kept and shown with a last prompt.
+	 * person: what np_signin_tell() says is kept and shown with a last prompt.
 	 */
 	bool prompting;
 	char untold[PAM_MAX_MSG_SIZE - 32]; /* room left for the last prompt's own words */
 };
 
-long long session_ms_left(const struct session *s);
+long long np_signin_ms_left(const struct np_signin *s);
 /*
  * How long the helper may take to answer one request to the API: it must be
  * done within request_timeout, retries included; the rest is a margin for
  * the pipes and the scheduler.
  */
-long long session_call_limit_ms(const struct session *s);
+long long np_signin_call_limit_ms(const struct np_signin *s);
 /* Milliseconds to wait: what is left before the deadline, at most limit_ms (-1: no limit). */
-int session_wait_ms(const struct session *s, long long limit_ms);
+int np_signin_wait_ms(const struct np_signin *s, long long limit_ms);
 
 /* Records the outcome for the log line and returns rc. */
-int session_outcome(struct session *s, int rc, const char *result, const char *reason);
+int np_signin_outcome(struct np_signin *s, int rc, const char *result, const char *reason);
 /* Tells the person why, in words that need no knowledge of the internals. */
-void session_tell(struct session *s, const char *text);
-/* Shows what session_tell() kept back with one last prompt ("Press Enter to close"). */
-void session_tell_last(struct session *s);
+void np_signin_tell(struct np_signin *s, const char *text);
+/* Shows what np_signin_tell() kept back with one last prompt ("Press Enter to close"). */
+void np_signin_tell_last(struct np_signin *s);
 /* What a failure message from the helper means for the person and for PAM. */
-int session_failure(struct session *s, const struct np_msg_failure *f);
+int np_signin_failure(struct np_signin *s, const struct np_msg_failure *f);
 /*
  * This host is set up wrongly: logs what (err, sanitised, after prefix),
  * tells the person to ask their administrator, and returns PAM_SERVICE_ERR.
  */
-int session_set_up_error(struct session *s, const char *prefix, const char *err,
+int np_signin_set_up_error(struct np_signin *s, const char *prefix, const char *err,
                          const char *reason);
-int session_helper_trouble(struct session *s, enum np_helper_recv_status status,
+int np_signin_helper_trouble(struct np_signin *s, enum np_helper_recv_status status,
                            const char *err);
-int session_timed_out(struct session *s);
+int np_signin_timed_out(struct np_signin *s);
 /* Judges what np_helper_recv() brought: failures and surprises end the wait. */
-int session_judge(struct session *s, enum np_helper_recv_status status, const char *err,
+int np_signin_judge(struct np_signin *s, enum np_helper_recv_status status, const char *err,
                   enum np_msg_type want1, enum np_msg_type want2);
 /* Waits for the next message of one of the wanted kinds. */
-int session_expect(struct session *s, int timeout_ms, enum np_msg_type want1,
+int np_signin_expect(struct np_signin *s, int timeout_ms, enum np_msg_type want1,
                    enum np_msg_type want2);
 /* Starts the helper and hands it the settings; PAM_SUCCESS once it is ready. */
-int session_start_helper(struct session *s);
+int np_signin_start_helper(struct np_signin *s);
 
 #endif

@@ -1,4 +1,4 @@
-#include "module/session.h"
+#include "module/signin.h"
 
 #include <security/pam_ext.h>
 #include <stdint.h>
@@ -8,34 +8,34 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "module/conv.h"
 #include "common/sanitize.h"
+#include "module/conv.h"
 
 #define READY_TIMEOUT_MS 10000
 #define CALL_MARGIN_MS 2000
 
-long long session_ms_left(const struct session *s)
+long long np_signin_ms_left(const struct np_signin *s)
 {
 	long long left = s->deadline_ms - np_monotonic_ms();
 
 	return left > 0 ? left : 0;
 }
 
-long long session_call_limit_ms(const struct session *s)
+long long np_signin_call_limit_ms(const struct np_signin *s)
 {
 	return (long long)s->cfg.request_timeout * 1000 + CALL_MARGIN_MS;
 }
 
-int session_wait_ms(const struct session *s, long long limit_ms)
+int np_signin_wait_ms(const struct np_signin *s, long long limit_ms)
 {
-	long long left = session_ms_left(s);
+	long long left = np_signin_ms_left(s);
 
 	if (limit_ms >= 0 && limit_ms < left)
 		left = limit_ms;
 	return left > 3600000 ? 3600000 : (int)left;
 }
 
-int session_outcome(struct session *s, int rc, const char *result, const char *reason)
+int np_signin_outcome(struct np_signin *s, int rc, const char *result, const char *reason)
 {
 	s->result = result;
 	snprintf(s->reason, sizeof s->reason, "%s", reason);
@@ -43,7 +43,7 @@ int session_outcome(struct session *s, int rc, const char *result, const char *r
 }
 
 /* Tells the person why, in words that need no knowledge of the internals. */
-void session_tell(struct session *s, const char *text)
+void np_signin_tell(struct np_signin *s, const char *text)
 {
 	size_t used = strlen(s->untold);
 
@@ -54,7 +54,7 @@ void session_tell(struct session *s, const char *text)
 	snprintf(s->untold + used, sizeof s->untold - used, "%s%s", used > 0 ? "\n" : "", text);
 }
 
-void session_tell_last(struct session *s)
+void np_signin_tell_last(struct np_signin *s)
 {
 	char prompt[PAM_MAX_MSG_SIZE];
 	char answer[64];
@@ -69,7 +69,7 @@ void session_tell_last(struct session *s)
 }
 
 /* What a failure message from the helper means for the person and for PAM. */
-int session_failure(struct session *s, const struct np_msg_failure *f)
+int np_signin_failure(struct np_signin *s, const struct np_msg_failure *f)
 {
 	char reason[sizeof s->reason];
 
@@ -77,46 +77,46 @@ int session_failure(struct session *s, const struct np_msg_failure *f)
 	         f->detail[0] != '\0' ? ": " : "", f->detail);
 	switch (f->reason) {
 	case NP_FAIL_DENIED:
-		session_tell(s, "The sign-in was denied in NextPay.");
+		np_signin_tell(s, "The sign-in was denied in NextPay.");
 		/*
 		 * PAM_MAXTRIES stops sshd from starting over with a fresh code; sudo
 		 * 1.9 retries anyway, on the same handle: the mark makes those
 		 * retries end at once.
 		 */
 		(void)pam_set_data(s->pamh, DENIED_MARK, (void *)(uintptr_t)DENIED_MARK, NULL);
-		return session_outcome(s, PAM_MAXTRIES, "denied", reason);
+		return np_signin_outcome(s, PAM_MAXTRIES, "denied", reason);
 	case NP_FAIL_EXPIRED:
 	case NP_FAIL_TIMEOUT:
-		session_tell(s, "The code expired before it was approved. Please try again.");
-		return session_outcome(s, PAM_AUTH_ERR, "expired", reason);
+		np_signin_tell(s, "The code expired before it was approved. Please try again.");
+		return np_signin_outcome(s, PAM_AUTH_ERR, "expired", reason);
 	case NP_FAIL_UNAUTHORIZED:
-		session_tell(s, "NextPay did not accept the sign-in.");
-		return session_outcome(s, PAM_AUTH_ERR, "failure", reason);
+		np_signin_tell(s, "NextPay did not accept the sign-in.");
+		return np_signin_outcome(s, PAM_AUTH_ERR, "failure", reason);
 	case NP_FAIL_CONFIG:
-		session_tell(s, NOT_SET_UP);
-		return session_outcome(s, PAM_SERVICE_ERR, "error", reason);
+		np_signin_tell(s, NOT_SET_UP);
+		return np_signin_outcome(s, PAM_SERVICE_ERR, "error", reason);
 	case NP_FAIL_UNAVAILABLE:
 	case NP_FAIL_TLS:
 	case NP_FAIL_MALFORMED:
 	case NP_FAIL_INTERNAL:
 	default:
-		session_tell(s, NOT_REACHED);
-		return session_outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable", reason);
+		np_signin_tell(s, NOT_REACHED);
+		return np_signin_outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable", reason);
 	}
 }
 
-int session_set_up_error(struct session *s, const char *prefix, const char *err,
+int np_signin_set_up_error(struct np_signin *s, const char *prefix, const char *err,
                          const char *reason)
 {
 	char clean[1024];
 
 	np_log_quote(clean, sizeof clean, err);
 	pam_syslog(s->pamh, LOG_ERR, "%s%s", prefix, clean);
-	session_tell(s, NOT_SET_UP);
-	return session_outcome(s, PAM_SERVICE_ERR, "error", reason);
+	np_signin_tell(s, NOT_SET_UP);
+	return np_signin_outcome(s, PAM_SERVICE_ERR, "error", reason);
 }
 
-int session_helper_trouble(struct session *s, enum np_helper_recv_status status,
+int np_signin_helper_trouble(struct np_signin *s, enum np_helper_recv_status status,
                           const char *err)
 {
 	char reason[sizeof s->reason];
@@ -127,33 +127,33 @@ int session_helper_trouble(struct session *s, enum np_helper_recv_status status,
 		snprintf(reason, sizeof reason, "the helper broke the protocol: %s", err);
 	else
 		snprintf(reason, sizeof reason, "helper: %s", err);
-	session_tell(s, NOT_REACHED);
-	return session_outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable", reason);
+	np_signin_tell(s, NOT_REACHED);
+	return np_signin_outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable", reason);
 }
 
-int session_timed_out(struct session *s)
+int np_signin_timed_out(struct np_signin *s)
 {
-	session_tell(s, "The code expired before it was approved. Please try again.");
-	return session_outcome(s, PAM_AUTH_ERR, "expired", "login_timeout or code lifetime passed");
+	np_signin_tell(s, "The code expired before it was approved. Please try again.");
+	return np_signin_outcome(s, PAM_AUTH_ERR, "expired", "login_timeout or code lifetime passed");
 }
 
 /* Judges what np_helper_recv() brought: failures and surprises end the wait. */
-int session_judge(struct session *s, enum np_helper_recv_status status, const char *err,
+int np_signin_judge(struct np_signin *s, enum np_helper_recv_status status, const char *err,
                  enum np_msg_type want1, enum np_msg_type want2)
 {
-	if (status == NP_RECV_TIMEOUT && session_ms_left(s) == 0)
-		return session_timed_out(s);
+	if (status == NP_RECV_TIMEOUT && np_signin_ms_left(s) == 0)
+		return np_signin_timed_out(s);
 	if (status != NP_RECV_OK)
-		return session_helper_trouble(s, status, err);
+		return np_signin_helper_trouble(s, status, err);
 	if (s->msg.type == NP_MSG_FAILURE)
-		return session_failure(s, &s->msg.failure);
+		return np_signin_failure(s, &s->msg.failure);
 	if (s->msg.type != want1 && s->msg.type != want2)
-		return session_helper_trouble(s, NP_RECV_BROKEN, "unexpected message");
+		return np_signin_helper_trouble(s, NP_RECV_BROKEN, "unexpected message");
 	return PAM_SUCCESS;
 }
 
 /* Waits for the next message of one of the wanted kinds. */
-int session_expect(struct session *s, int timeout_ms, enum np_msg_type want1,
+int np_signin_expect(struct np_signin *s, int timeout_ms, enum np_msg_type want1,
                   enum np_msg_type want2)
 {
 	char err[256] = "";
@@ -161,17 +161,17 @@ int session_expect(struct session *s, int timeout_ms, enum np_msg_type want1,
 
 	np_msg_wipe(&s->msg);
 	status = np_helper_recv(&s->helper, timeout_ms, &s->msg, err, sizeof err);
-	return session_judge(s, status, err, want1, want2);
+	return np_signin_judge(s, status, err, want1, want2);
 }
 
-int session_start_helper(struct session *s)
+int np_signin_start_helper(struct np_signin *s)
 {
 	char err[512];
 	int rc;
 
 	np_helper_init(&s->helper);
 	if (np_helper_start(&s->helper, s->cfg.helper, err, sizeof err) != 0)
-		return session_set_up_error(s, "helper not started: ", err, "helper cannot be started");
+		return np_signin_set_up_error(s, "helper not started: ", err, "helper cannot be started");
 	np_msg_init(&s->msg, NP_MSG_CONFIG);
 	snprintf(s->msg.config.api_url, sizeof s->msg.config.api_url, "%s", s->cfg.api_url);
 	snprintf(s->msg.config.ca_file, sizeof s->msg.config.ca_file, "%s", s->cfg.ca_file);
@@ -183,8 +183,8 @@ int session_start_helper(struct session *s)
 	s->msg.config.connect_timeout = s->cfg.connect_timeout;
 	s->msg.config.request_timeout = s->cfg.request_timeout;
 	if (np_helper_send(&s->helper, &s->msg) != 0)
-		return session_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
-	rc = session_expect(s, session_wait_ms(s, READY_TIMEOUT_MS), NP_MSG_READY, NP_MSG_READY);
+		return np_signin_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
+	rc = np_signin_expect(s, np_signin_wait_ms(s, READY_TIMEOUT_MS), NP_MSG_READY, NP_MSG_READY);
 	if (rc == PAM_SUCCESS && s->cfg.debug) {
 		char helper[NP_CONFIG_PATH_MAX * 4 + 3];
 
