@@ -1,8 +1,10 @@
 #include "common/protocol.h"
 
+#include <errno.h>
 #include <json.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/json_util.h"
@@ -10,17 +12,96 @@
 
 #define PROTO_MAX_DEPTH 3
 
+/* A token as the API issues it (three base64url parts), for the examples. */
+#define EXAMPLE_TOKEN \
+	"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c3JfYWJjMTIzIiwiZXhwIjoxNzAwMDAzNjAwfQ.c2lnbmF0dXJl"
+#define EXP_MAX (INT64_C(1) << 40)
+
+#define MEMBER_SIZE(member) sizeof(((struct np_msg *)0)->member)
+#define TEXT(key, member, shape, flags, example) \
+	{ key, NP_FIELD_TEXT, offsetof(struct np_msg, member), MEMBER_SIZE(member), 0, 0, shape, \
+	  flags, example }
+#define UINT(key, member, lo, hi, example) \
+	{ key, NP_FIELD_UINT, offsetof(struct np_msg, member), MEMBER_SIZE(member), lo, hi, NULL, \
+	  0, example }
+#define INT64(key, member, lo, hi, example) \
+	{ key, NP_FIELD_INT64, offsetof(struct np_msg, member), MEMBER_SIZE(member), lo, hi, NULL, \
+	  0, example }
+#define BOOL(key, member, example) \
+	{ key, NP_FIELD_BOOL, offsetof(struct np_msg, member), MEMBER_SIZE(member), 0, 0, NULL, 0, \
+	  example }
+#define REASON(key, member, example) \
+	{ key, NP_FIELD_REASON, offsetof(struct np_msg, member), MEMBER_SIZE(member), 0, 0, NULL, \
+	  0, example }
+
+static const struct np_msg_field config_fields[] = {
+	TEXT("api_url", config.api_url, NULL, 0, "https://api.nextpay.world/v1"),
+	TEXT("ca_file", config.ca_file, NULL, 0, "/etc/ssl/certs/ca-certificates.crt"),
+	TEXT("pinned_pubkey", config.pinned_pubkey, NULL, 0,
+	     "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="),
+	TEXT("proxy", config.proxy, NULL, 0, "http://proxy.example:3128"),
+	TEXT("helper_user", config.helper_user, NULL, 0, "nobody"),
+	UINT("connect_timeout", config.connect_timeout, 1, 600, "5"),
+	UINT("request_timeout", config.request_timeout, 1, 600, "10"),
+};
+
+static const struct np_msg_field device_login_fields[] = {
+	TEXT("intent", login.intent, NULL, 0, "login"),
+	UINT("poll_interval", login.poll_interval, 1, 3600, "3"),
+	UINT("timeout", login.timeout, 1, 86400, "110"),
+	BOOL("want_token", login.want_token, "yes"),
+};
+
+static const struct np_msg_field whoami_fields[] = {
+	TEXT("token", token, np_valid_token, 0, EXAMPLE_TOKEN),
+};
+
+static const struct np_msg_field api_key_fields[] = {
+	TEXT("api_key", api_key, np_valid_api_key, 0, "npk_live_0123456789abcdef"),
+};
+
+static const struct np_msg_field code_fields[] = {
+	TEXT("code", code.code, np_valid_code, 0, "A1B2C3"),
+	TEXT("verification_url", code.verification_url, np_valid_https_url, 0,
+	     "https://nextpay-v3-dev.nextfinancial.io/auth/device?code=A1B2C3"),
+	INT64("expires_at", code.expires_at, 0, EXP_MAX, "1700000600"),
+};
+
+static const struct np_msg_field identity_fields[] = {
+	TEXT("token", identity.token, np_valid_token, NP_FIELD_EMPTY_OK, EXAMPLE_TOKEN),
+	TEXT("user_id", identity.user_id, np_valid_user_id, 0, "usr_abc123"),
+	TEXT("email", identity.email, np_valid_email, NP_FIELD_EMPTY_OK, "don@nextfinancial.io"),
+	TEXT("name", identity.name, NULL, NP_FIELD_SANITISE, "Don Masakayan"),
+	INT64("token_exp", identity.token_exp, 0, EXP_MAX, "1700003600"),
+};
+
+static const struct np_msg_field failure_fields[] = {
+	REASON("reason", failure.reason, "denied"),
+	TEXT("detail", failure.detail, NULL, NP_FIELD_SANITISE, "denied"),
+};
+
+#define FIELDS(table) (table), sizeof(table) / sizeof((table)[0])
+
 static const struct {
 	enum np_msg_type type;
 	const char *name;
-} msg_names[] = {
-	{ NP_MSG_CONFIG, "config" },     { NP_MSG_DEVICE_LOGIN, "device_login" },
-	{ NP_MSG_POLL_NOW, "poll_now" }, { NP_MSG_WHOAMI, "whoami" },
-	{ NP_MSG_API_KEY, "api_key" },   { NP_MSG_PROBE, "probe" },
-	{ NP_MSG_READY, "ready" },       { NP_MSG_CODE, "code" },
-	{ NP_MSG_PENDING, "pending" },   { NP_MSG_IDENTITY, "identity" },
-	{ NP_MSG_FAILURE, "failure" },
+	const struct np_msg_field *fields;
+	size_t n_fields;
+} messages[] = {
+	{ NP_MSG_CONFIG, "config", FIELDS(config_fields) },
+	{ NP_MSG_DEVICE_LOGIN, "device_login", FIELDS(device_login_fields) },
+	{ NP_MSG_POLL_NOW, "poll_now", NULL, 0 },
+	{ NP_MSG_WHOAMI, "whoami", FIELDS(whoami_fields) },
+	{ NP_MSG_API_KEY, "api_key", FIELDS(api_key_fields) },
+	{ NP_MSG_PROBE, "probe", NULL, 0 },
+	{ NP_MSG_READY, "ready", NULL, 0 },
+	{ NP_MSG_CODE, "code", FIELDS(code_fields) },
+	{ NP_MSG_PENDING, "pending", NULL, 0 },
+	{ NP_MSG_IDENTITY, "identity", FIELDS(identity_fields) },
+	{ NP_MSG_FAILURE, "failure", FIELDS(failure_fields) },
 };
+
+#define N_MESSAGES (sizeof messages / sizeof messages[0])
 
 static const char *const reason_names[] = {
 	[NP_FAIL_DENIED] = "denied",         [NP_FAIL_EXPIRED] = "expired",
@@ -39,6 +120,19 @@ const char *np_failure_reason_name(enum np_failure_reason reason)
 	return "internal";
 }
 
+/* The reason of a name, NP_FAIL_INTERNAL for a name it does not know (found false). */
+static enum np_failure_reason reason_from_name(const char *name, bool *found)
+{
+	for (size_t i = 0; i < N_REASONS; i++) {
+		if (reason_names[i] != NULL && strcmp(reason_names[i], name) == 0) {
+			*found = true;
+			return (enum np_failure_reason)i;
+		}
+	}
+	*found = false;
+	return NP_FAIL_INTERNAL;
+}
+
 void np_msg_init(struct np_msg *m, enum np_msg_type type)
 {
 	memset(m, 0, sizeof *m);
@@ -50,79 +144,149 @@ void np_msg_wipe(struct np_msg *m)
 	sodium_memzero(m, sizeof *m);
 }
 
-static const char *type_name(enum np_msg_type type)
+const char *np_msg_type_name(enum np_msg_type type)
 {
-	for (size_t i = 0; i < sizeof msg_names / sizeof msg_names[0]; i++)
-		if (msg_names[i].type == type)
-			return msg_names[i].name;
+	for (size_t i = 0; i < N_MESSAGES; i++)
+		if (messages[i].type == type)
+			return messages[i].name;
 	return NULL;
+}
+
+const struct np_msg_field *np_msg_fields(enum np_msg_type type, size_t *n)
+{
+	for (size_t i = 0; i < N_MESSAGES; i++) {
+		if (messages[i].type == type) {
+			*n = messages[i].n_fields;
+			return messages[i].fields;
+		}
+	}
+	*n = 0;
+	return NULL;
+}
+
+/* ---- a field's place in a message ---- */
+
+static char *text_of(struct np_msg *m, const struct np_msg_field *f)
+{
+	return (char *)m + f->offset;
+}
+
+static const char *const_text_of(const struct np_msg *m, const struct np_msg_field *f)
+{
+	return (const char *)m + f->offset;
+}
+
+static int64_t number_of(const struct np_msg *m, const struct np_msg_field *f)
+{
+	const void *at = (const char *)m + f->offset;
+
+	switch (f->kind) {
+	case NP_FIELD_UINT:
+		return *(const unsigned *)at;
+	case NP_FIELD_INT64:
+		return *(const int64_t *)at;
+	case NP_FIELD_BOOL:
+		return *(const bool *)at;
+	case NP_FIELD_REASON:
+		return *(const enum np_failure_reason *)at;
+	case NP_FIELD_TEXT:
+		break;
+	}
+	return 0;
+}
+
+/* Stores value, which the caller has checked against the field's range. */
+static void set_number(struct np_msg *m, const struct np_msg_field *f, int64_t value)
+{
+	void *at = (char *)m + f->offset;
+
+	switch (f->kind) {
+	case NP_FIELD_UINT:
+		*(unsigned *)at = (unsigned)value;
+		break;
+	case NP_FIELD_INT64:
+		*(int64_t *)at = value;
+		break;
+	case NP_FIELD_BOOL:
+		*(bool *)at = value != 0;
+		break;
+	case NP_FIELD_REASON:
+		*(enum np_failure_reason *)at = (enum np_failure_reason)value;
+		break;
+	case NP_FIELD_TEXT:
+		break;
+	}
+}
+
+int np_msg_set(struct np_msg *m, const struct np_msg_field *f, const char *text)
+{
+	char *end = NULL;
+	long long value;
+	bool found = false;
+
+	switch (f->kind) {
+	case NP_FIELD_TEXT:
+		if (strlen(text) >= f->size)
+			return -1;
+		memcpy(text_of(m, f), text, strlen(text) + 1);
+		return 0;
+	case NP_FIELD_UINT:
+	case NP_FIELD_INT64:
+		errno = 0;
+		value = strtoll(text, &end, 10);
+		if (errno != 0 || end == text || *end != '\0' || value < f->min || value > f->max)
+			return -1;
+		set_number(m, f, value);
+		return 0;
+	case NP_FIELD_BOOL:
+		if (strcmp(text, "yes") != 0 && strcmp(text, "no") != 0)
+			return -1;
+		set_number(m, f, strcmp(text, "yes") == 0);
+		return 0;
+	case NP_FIELD_REASON:
+		set_number(m, f, reason_from_name(text, &found));
+		return found ? 0 : -1;
+	}
+	return -1;
 }
 
 /* ---- encoding ---- */
 
-static int encode_fields(const struct np_msg *m, struct json_object *obj)
+static int encode_field(const struct np_msg *m, const struct np_msg_field *f,
+                        struct json_object *obj)
 {
-	int rc = 0;
-
-	switch (m->type) {
-	case NP_MSG_CONFIG:
-		rc |= np_json_add_string(obj, "api_url", m->config.api_url);
-		rc |= np_json_add_string(obj, "ca_file", m->config.ca_file);
-		rc |= np_json_add_string(obj, "pinned_pubkey", m->config.pinned_pubkey);
-		rc |= np_json_add_string(obj, "proxy", m->config.proxy);
-		rc |= np_json_add_string(obj, "helper_user", m->config.helper_user);
-		rc |= np_json_add_int64(obj, "connect_timeout", m->config.connect_timeout);
-		rc |= np_json_add_int64(obj, "request_timeout", m->config.request_timeout);
-		break;
-	case NP_MSG_DEVICE_LOGIN:
-		rc |= np_json_add_string(obj, "intent", m->login.intent);
-		rc |= np_json_add_int64(obj, "poll_interval", m->login.poll_interval);
-		rc |= np_json_add_int64(obj, "timeout", m->login.timeout);
-		rc |= np_json_add_bool(obj, "want_token", m->login.want_token);
-		break;
-	case NP_MSG_WHOAMI:
-		rc |= np_json_add_string(obj, "token", m->token);
-		break;
-	case NP_MSG_API_KEY:
-		rc |= np_json_add_string(obj, "api_key", m->api_key);
-		break;
-	case NP_MSG_CODE:
-		rc |= np_json_add_string(obj, "code", m->code.code);
-		rc |= np_json_add_string(obj, "verification_url", m->code.verification_url);
-		rc |= np_json_add_int64(obj, "expires_at", m->code.expires_at);
-		break;
-	case NP_MSG_IDENTITY:
-		rc |= np_json_add_string(obj, "token", m->identity.token);
-		rc |= np_json_add_string(obj, "user_id", m->identity.user_id);
-		rc |= np_json_add_string(obj, "email", m->identity.email);
-		rc |= np_json_add_string(obj, "name", m->identity.name);
-		rc |= np_json_add_int64(obj, "token_exp", m->identity.token_exp);
-		break;
-	case NP_MSG_FAILURE:
-		rc |= np_json_add_string(obj, "reason", np_failure_reason_name(m->failure.reason));
-		rc |= np_json_add_string(obj, "detail", m->failure.detail);
-		break;
-	case NP_MSG_POLL_NOW:
-	case NP_MSG_PROBE:
-	case NP_MSG_READY:
-	case NP_MSG_PENDING:
-		break;
+	switch (f->kind) {
+	case NP_FIELD_TEXT:
+		return np_json_add_string(obj, f->name, const_text_of(m, f));
+	case NP_FIELD_UINT:
+	case NP_FIELD_INT64:
+		return np_json_add_int64(obj, f->name, number_of(m, f));
+	case NP_FIELD_BOOL:
+		return np_json_add_bool(obj, f->name, number_of(m, f) != 0);
+	case NP_FIELD_REASON:
+		return np_json_add_string(
+			obj, f->name, np_failure_reason_name((enum np_failure_reason)number_of(m, f)));
 	}
-	return rc;
+	return -1;
 }
 
 int np_msg_encode(const struct np_msg *m, char *line, size_t line_size, size_t *line_len)
 {
 	struct json_object *obj = json_object_new_object();
-	const char *name = type_name(m->type);
+	const char *name = np_msg_type_name(m->type);
+	size_t n_fields = 0;
+	const struct np_msg_field *fields = np_msg_fields(m->type, &n_fields);
 	size_t len = 0;
 	int rc = -1;
 
 	if (obj == NULL || name == NULL)
 		goto out;
-	if (np_json_add_int64(obj, "v", NP_PROTO_VERSION) != 0 || np_json_add_string(obj, "type", name) != 0 ||
-	    encode_fields(m, obj) != 0)
+	if (np_json_add_int64(obj, "v", NP_PROTO_VERSION) != 0 ||
+	    np_json_add_string(obj, "type", name) != 0)
 		goto out;
+	for (size_t i = 0; i < n_fields; i++)
+		if (encode_field(m, &fields[i], obj) != 0)
+			goto out;
 	/* Leave room for the newline. */
 	if (line_size < 2 || np_json_serialise(obj, line, line_size - 1, &len) != 0)
 		goto out;
@@ -140,136 +304,107 @@ out:
 struct field_error {
 	char *err;
 	size_t err_size;
-	int failed;
+	bool failed;
 };
 
+/* Only the first problem is told: it is the one the sender must fix first. */
 static void fail(struct field_error *fe, const char *what, const char *key)
 {
 	if (!fe->failed)
 		snprintf(fe->err, fe->err_size, "%s field \"%s\"", what, key);
-	fe->failed = 1;
+	fe->failed = true;
 }
 
-static size_t get_text(struct json_object *obj, const char *key, char *out, size_t out_size,
-                       bool required, struct field_error *fe)
+static void decode_text(struct json_object *obj, const struct np_msg_field *f,
+                        struct np_msg *m, struct field_error *fe)
 {
+	char *out = text_of(m, f);
 	size_t len = 0;
-	enum np_json_field f = np_json_string(obj, key, out, out_size, &len);
+	enum np_json_field got = np_json_string(obj, f->name, out, f->size, &len);
 
-	if (f == NP_JSON_BAD || (f == NP_JSON_ABSENT && required))
-		fail(fe, f == NP_JSON_BAD ? "bad" : "missing", key);
-	return len;
+	if (got != NP_JSON_FOUND) {
+		fail(fe, got == NP_JSON_BAD ? "bad" : "missing", f->name);
+		return;
+	}
+	if (f->check != NULL && !(len == 0 && (f->flags & NP_FIELD_EMPTY_OK) != 0) &&
+	    !f->check(out, len))
+		fail(fe, "invalid", f->name);
+	/* Display-only text: sanitise again rather than trust the sender did. */
+	if ((f->flags & NP_FIELD_SANITISE) != 0 && !fe->failed) {
+		char raw[NP_PROTO_TEXT_MAX + 1];
+
+		if (len >= sizeof raw) {
+			fail(fe, "bad", f->name);
+			return;
+		}
+		memcpy(raw, out, len + 1);
+		np_sanitize(out, f->size, raw, len);
+		sodium_memzero(raw, sizeof raw);
+	}
 }
 
-static int64_t get_int(struct json_object *obj, const char *key, int64_t min, int64_t max,
-                       struct field_error *fe)
+static void decode_field(struct json_object *obj, const struct np_msg_field *f,
+                         struct np_msg *m, struct field_error *fe)
 {
 	int64_t value = 0;
-
-	if (np_json_int64(obj, key, &value) != NP_JSON_FOUND || value < min || value > max)
-		fail(fe, "bad", key);
-	return value;
-}
-
-static void check(bool ok, const char *key, struct field_error *fe)
-{
-	if (!ok)
-		fail(fe, "invalid", key);
-}
-
-static enum np_failure_reason reason_from_name(const char *name)
-{
-	for (size_t i = 0; i < N_REASONS; i++)
-		if (reason_names[i] != NULL && strcmp(reason_names[i], name) == 0)
-			return (enum np_failure_reason)i;
-	return NP_FAIL_INTERNAL;
-}
-
-static void decode_fields(struct json_object *obj, struct np_msg *m, struct field_error *fe)
-{
+	bool flag = false;
+	/* Longer than any reason's name: anything longer is "bad", not unknown. */
 	char word[32];
-	size_t len;
+	bool known = false;
 
-	switch (m->type) {
-	case NP_MSG_CONFIG:
-		get_text(obj, "api_url", m->config.api_url, sizeof m->config.api_url, true, fe);
-		get_text(obj, "ca_file", m->config.ca_file, sizeof m->config.ca_file, true, fe);
-		get_text(obj, "pinned_pubkey", m->config.pinned_pubkey,
-		         sizeof m->config.pinned_pubkey, true, fe);
-		get_text(obj, "proxy", m->config.proxy, sizeof m->config.proxy, true, fe);
-		get_text(obj, "helper_user", m->config.helper_user, sizeof m->config.helper_user,
-		         true, fe);
-		m->config.connect_timeout = (unsigned)get_int(obj, "connect_timeout", 1, 600, fe);
-		m->config.request_timeout = (unsigned)get_int(obj, "request_timeout", 1, 600, fe);
-		break;
-	case NP_MSG_DEVICE_LOGIN:
-		get_text(obj, "intent", m->login.intent, sizeof m->login.intent, true, fe);
-		m->login.poll_interval = (unsigned)get_int(obj, "poll_interval", 1, 3600, fe);
-		m->login.timeout = (unsigned)get_int(obj, "timeout", 1, 86400, fe);
-		if (np_json_bool(obj, "want_token", &m->login.want_token) != NP_JSON_FOUND)
-			fail(fe, "bad", "want_token");
-		break;
-	case NP_MSG_WHOAMI:
-		len = get_text(obj, "token", m->token, sizeof m->token, true, fe);
-		check(fe->failed || np_valid_token(m->token, len), "token", fe);
-		break;
-	case NP_MSG_API_KEY:
-		len = get_text(obj, "api_key", m->api_key, sizeof m->api_key, true, fe);
-		check(fe->failed || np_valid_api_key(m->api_key, len), "api_key", fe);
-		break;
-	case NP_MSG_CODE:
-		len = get_text(obj, "code", m->code.code, sizeof m->code.code, true, fe);
-		check(fe->failed || np_valid_code(m->code.code, len), "code", fe);
-		len = get_text(obj, "verification_url", m->code.verification_url,
-		               sizeof m->code.verification_url, true, fe);
-		check(fe->failed || np_valid_https_url(m->code.verification_url, len),
-		      "verification_url", fe);
-		m->code.expires_at = get_int(obj, "expires_at", 0, INT64_C(1) << 40, fe);
-		break;
-	case NP_MSG_IDENTITY:
-		len = get_text(obj, "token", m->identity.token, sizeof m->identity.token, true, fe);
-		check(fe->failed || len == 0 || np_valid_token(m->identity.token, len), "token", fe);
-		len = get_text(obj, "user_id", m->identity.user_id, sizeof m->identity.user_id, true,
-		               fe);
-		check(fe->failed || np_valid_user_id(m->identity.user_id, len), "user_id", fe);
-		len = get_text(obj, "email", m->identity.email, sizeof m->identity.email, true, fe);
-		check(fe->failed || len == 0 || np_valid_email(m->identity.email, len), "email", fe);
-		len = get_text(obj, "name", m->identity.name, sizeof m->identity.name, true, fe);
-		/* Display-only text: sanitise again rather than trust the helper did. */
-		if (!fe->failed) {
-			char raw[sizeof m->identity.name];
-
-			memcpy(raw, m->identity.name, len + 1);
-			np_sanitize(m->identity.name, sizeof m->identity.name, raw, len);
+	switch (f->kind) {
+	case NP_FIELD_TEXT:
+		decode_text(obj, f, m, fe);
+		return;
+	case NP_FIELD_UINT:
+	case NP_FIELD_INT64:
+		if (np_json_int64(obj, f->name, &value) != NP_JSON_FOUND || value < f->min ||
+		    value > f->max)
+			fail(fe, "bad", f->name);
+		else
+			set_number(m, f, value);
+		return;
+	case NP_FIELD_BOOL:
+		if (np_json_bool(obj, f->name, &flag) != NP_JSON_FOUND)
+			fail(fe, "bad", f->name);
+		else
+			set_number(m, f, flag);
+		return;
+	case NP_FIELD_REASON:
+		switch (np_json_string(obj, f->name, word, sizeof word, NULL)) {
+		case NP_JSON_FOUND:
+			/* A reason of a newer helper is an internal failure to this side. */
+			set_number(m, f, reason_from_name(word, &known));
+			return;
+		case NP_JSON_BAD:
+			fail(fe, "bad", f->name);
+			return;
+		case NP_JSON_ABSENT:
+			fail(fe, "missing", f->name);
+			return;
 		}
-		m->identity.token_exp = get_int(obj, "token_exp", 0, INT64_C(1) << 40, fe);
-		break;
-	case NP_MSG_FAILURE:
-		get_text(obj, "reason", word, sizeof word, true, fe);
-		m->failure.reason = reason_from_name(word);
-		len = get_text(obj, "detail", m->failure.detail, sizeof m->failure.detail, true, fe);
-		if (!fe->failed) {
-			char raw[sizeof m->failure.detail];
-
-			memcpy(raw, m->failure.detail, len + 1);
-			np_sanitize(m->failure.detail, sizeof m->failure.detail, raw, len);
-		}
-		break;
-	case NP_MSG_POLL_NOW:
-	case NP_MSG_PROBE:
-	case NP_MSG_READY:
-	case NP_MSG_PENDING:
-		break;
+		return;
 	}
+}
+
+/* The message type of a name, or 0. */
+static enum np_msg_type type_from_name(const char *name)
+{
+	for (size_t i = 0; i < N_MESSAGES; i++)
+		if (strcmp(messages[i].name, name) == 0)
+			return messages[i].type;
+	return (enum np_msg_type)0;
 }
 
 int np_msg_decode(const char *line, size_t line_len, struct np_msg *m, char *err,
                   size_t err_size)
 {
-	struct field_error fe = { .err = err, .err_size = err_size, .failed = 0 };
+	struct field_error fe = { .err = err, .err_size = err_size, .failed = false };
 	struct json_object *obj;
 	char name[32];
 	int64_t version = 0;
+	size_t n_fields = 0;
+	const struct np_msg_field *fields;
 
 	np_msg_init(m, (enum np_msg_type)0);
 	obj = np_json_parse_object(line, line_len, PROTO_MAX_DEPTH, err, err_size);
@@ -277,20 +412,17 @@ int np_msg_decode(const char *line, size_t line_len, struct np_msg *m, char *err
 		return -1;
 	if (np_json_int64(obj, "v", &version) != NP_JSON_FOUND || version != NP_PROTO_VERSION) {
 		snprintf(err, err_size, "unsupported protocol version");
-		fe.failed = 1;
+		fe.failed = true;
 	} else if (np_json_string(obj, "type", name, sizeof name, NULL) != NP_JSON_FOUND) {
 		snprintf(err, err_size, "missing message type");
-		fe.failed = 1;
+		fe.failed = true;
+	} else if ((m->type = type_from_name(name)) == 0) {
+		snprintf(err, err_size, "unknown message type");
+		fe.failed = true;
 	} else {
-		for (size_t i = 0; i < sizeof msg_names / sizeof msg_names[0]; i++)
-			if (strcmp(msg_names[i].name, name) == 0)
-				m->type = msg_names[i].type;
-		if (m->type == 0) {
-			snprintf(err, err_size, "unknown message type");
-			fe.failed = 1;
-		} else {
-			decode_fields(obj, m, &fe);
-		}
+		fields = np_msg_fields(m->type, &n_fields);
+		for (size_t i = 0; i < n_fields; i++)
+			decode_field(obj, &fields[i], m, &fe);
 	}
 	np_json_free(obj);
 	if (fe.failed) {

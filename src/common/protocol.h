@@ -113,6 +113,46 @@ struct np_msg {
 	char api_key[NP_API_KEY_MAX + 1]; /* api_key */
 };
 
+/*
+ * The fields of each message type are a table in protocol.c, from which both
+ * encoding and decoding (and the fuzz seeds) are driven: a field added to a
+ * message is a member here and one line there.
+ */
+enum np_field_kind {
+	NP_FIELD_TEXT,   /* a string, at most size - 1 bytes */
+	NP_FIELD_UINT,   /* unsigned, from min to max */
+	NP_FIELD_INT64,  /* int64_t, from min to max */
+	NP_FIELD_BOOL,
+	NP_FIELD_REASON, /* enum np_failure_reason, travelling as its name */
+};
+
+#define NP_FIELD_EMPTY_OK 0x1u /* text: "" passes whatever check says */
+#define NP_FIELD_SANITISE 0x2u /* text: for display only, sanitised again on decode */
+
+struct np_msg_field {
+	const char *name;           /* its key in the JSON object */
+	enum np_field_kind kind;
+	size_t offset;              /* where in struct np_msg */
+	size_t size;                /* text: of the buffer */
+	int64_t min, max;           /* numbers */
+	bool (*check)(const char *s, size_t len); /* text: its shape (validate.h); NULL: any */
+	unsigned flags;
+	const char *example;        /* a valid value, as np_msg_set() takes it */
+};
+
+/* The fields of a message type in the order they are written; *n is 0 for none. */
+const struct np_msg_field *np_msg_fields(enum np_msg_type type, size_t *n);
+
+/* "config", "code" ...; NULL for a value that is no message type. */
+const char *np_msg_type_name(enum np_msg_type type);
+
+/*
+ * Sets one field of m from text: a string as it is, a number in decimal, a
+ * boolean as "yes" or "no", a reason by its name.  0, or -1 when text does not
+ * fit the field (its shape is the decoder's to judge).
+ */
+int np_msg_set(struct np_msg *m, const struct np_msg_field *f, const char *text);
+
 void np_msg_init(struct np_msg *m, enum np_msg_type type);
 void np_msg_wipe(struct np_msg *m);
 

@@ -559,6 +559,49 @@ static void test_encode_too_small(void **state)
 	assert_int_equal(np_msg_encode(&in, line, sizeof line, &len), -1);
 }
 
+/*
+ * The table behind encoding and decoding: every message type has a name, every
+ * field's example is a value it takes, and a message of examples survives the trip.
+ */
+static void test_field_table(void **state)
+{
+	int types = 0;
+
+	(void)state;
+	for (int type = NP_MSG_CONFIG; np_msg_type_name((enum np_msg_type)type) != NULL; type++) {
+		size_t n = 0;
+		const struct np_msg_field *fields = np_msg_fields((enum np_msg_type)type, &n);
+
+		np_msg_init(&in, (enum np_msg_type)type);
+		for (size_t i = 0; i < n; i++)
+			if (np_msg_set(&in, &fields[i], fields[i].example) != 0)
+				fail_msg("%s: example \"%s\" not taken", fields[i].name, fields[i].example);
+		round_trip();
+		for (size_t i = 0; i < n; i++)
+			assert_memory_equal((const char *)&out + fields[i].offset,
+			                    (const char *)&in + fields[i].offset, fields[i].size);
+		types++;
+	}
+	assert_int_equal(types, NP_MSG_FAILURE);
+	assert_null(np_msg_type_name((enum np_msg_type)0));
+
+	/* What does not fit a field is refused, not cut. */
+	np_msg_init(&in, NP_MSG_DEVICE_LOGIN);
+	{
+		size_t n = 0;
+		const struct np_msg_field *f = np_msg_fields(NP_MSG_DEVICE_LOGIN, &n);
+
+		assert_int_equal(n, 4);
+		assert_int_equal(np_msg_set(&in, &f[1], "0"), -1);
+		assert_int_equal(np_msg_set(&in, &f[1], "3601"), -1);
+		assert_int_equal(np_msg_set(&in, &f[1], "3x"), -1);
+		assert_int_equal(np_msg_set(&in, &f[3], "true"), -1);
+		assert_int_equal(np_msg_set(&in, &f[0], "this intent is much too long to fit into the "
+		                                        "sixty-four bytes of its field"),
+		                 -1);
+	}
+}
+
 static void test_wipe(void **state)
 {
 	(void)state;
@@ -592,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_decode_deep_nesting),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test(test_encode_too_small),
+		cmocka_unit_test(test_field_table),
 		cmocka_unit_test(test_wipe),
 	};
 
