@@ -28,6 +28,7 @@ struct key_spec {
 	const char *const *choices; /* KIND_CHOICE, index stored as int */
 	bool flag;              /* may be a bare word among module arguments */
 	bool optional;          /* KIND_TEXT: may be empty, meaning "none" */
+	const char *fallback;   /* the built-in default, as a config file spells it; "" none */
 };
 
 static bool is_printable_no_space(const char *s)
@@ -150,53 +151,64 @@ static const char *const wait_choices[] = { "auto", "prompt", "poll", NULL };
 static const char *const ssh_info_choices[] = { "auto", "immediate", "held", NULL };
 static const char *const scope_choices[] = { "session", "user", NULL };
 
-#define TEXT(key, field, fn, what, may_be_empty) \
+#define TEXT(key, field, fn, what, may_be_empty, fallback) \
 	{ key, KIND_TEXT, offsetof(struct np_config, field), \
-	  sizeof(((struct np_config *)0)->field), fn, what, 0, 0, NULL, false, may_be_empty }
-#define PATH(key, field) \
+	  sizeof(((struct np_config *)0)->field), fn, what, 0, 0, NULL, false, may_be_empty, \
+	  fallback }
+#define PATH(key, field, fallback) \
 	{ key, KIND_PATH, offsetof(struct np_config, field), \
 	  sizeof(((struct np_config *)0)->field), NULL, "an absolute path", 0, 0, NULL, false, \
-	  false }
-#define BOOL(key, field, is_flag) \
+	  false, fallback }
+#define BOOL(key, field, is_flag, fallback) \
 	{ key, KIND_BOOL, offsetof(struct np_config, field), 0, NULL, "yes or no", 0, 0, NULL, \
-	  is_flag, false }
-#define UINT(key, field, lo, hi) \
+	  is_flag, false, fallback }
+#define UINT(key, field, lo, hi, fallback) \
 	{ key, KIND_UINT, offsetof(struct np_config, field), 0, NULL, "a whole number", lo, hi, \
-	  NULL, false, false }
-#define CHOICE(key, field, list, what) \
+	  NULL, false, false, fallback }
+#define CHOICE(key, field, list, what, fallback) \
 	{ key, KIND_CHOICE, offsetof(struct np_config, field), 0, NULL, what, 0, 0, list, false, \
-	  false }
+	  false, fallback }
 
+/*
+ * Every setting: its name, kind, place in struct np_config, what it takes and
+ * its built-in default.  A setting that the helper needs is also a field of
+ * the protocol's config message of the same name (protocol.c), which
+ * np_config_value() fills.
+ */
 static const struct key_spec keys[] = {
-	TEXT("api_url", api_url, check_api_url, "an https:// URL without query, fragment or user", false),
-	PATH("ca_file", ca_file),
-	TEXT("pinned_pubkey", pinned_pubkey, check_pins, "sha256//BASE64[;sha256//BASE64...]", true),
-	TEXT("proxy", proxy, check_proxy, "an http:// or https:// proxy URL", true),
-	UINT("connect_timeout", connect_timeout, 1, 60),
-	UINT("request_timeout", request_timeout, 1, 300),
-	UINT("poll_interval", poll_interval, 1, 60),
-	UINT("login_timeout", login_timeout, 10, 3600),
-	CHOICE("wait", wait, wait_choices, "auto, prompt or poll"),
-	CHOICE("ssh_info", ssh_info, ssh_info_choices, "auto, immediate or held"),
-	TEXT("intent", intent, check_intent, "letters, digits, '.', '_' or '-'", false),
+	TEXT("api_url", api_url, check_api_url, "an https:// URL without query, fragment or user",
+	     false, "https://api.nextpay.world/v1"),
+	PATH("ca_file", ca_file, ""),
+	TEXT("pinned_pubkey", pinned_pubkey, check_pins, "sha256//BASE64[;sha256//BASE64...]", true,
+	     ""),
+	TEXT("proxy", proxy, check_proxy, "an http:// or https:// proxy URL", true, ""),
+	UINT("connect_timeout", connect_timeout, 1, 60, "5"),
+	UINT("request_timeout", request_timeout, 1, 300, "10"),
+	UINT("poll_interval", poll_interval, 1, 60, "3"),
+	UINT("login_timeout", login_timeout, 10, 3600, "110"),
+	CHOICE("wait", wait, wait_choices, "auto, prompt or poll", "auto"),
+	CHOICE("ssh_info", ssh_info, ssh_info_choices, "auto, immediate or held", "auto"),
+	TEXT("intent", intent, check_intent, "letters, digits, '.', '_' or '-'", false, "login"),
 	TEXT("verification_hosts", verification_hosts, check_hosts,
-	     "comma-separated host names or IP addresses", true),
-	PATH("usermap", usermap),
-	BOOL("map_email_localpart", map_email_localpart, false),
-	TEXT("allowed_domains", allowed_domains, check_domains, "comma-separated domain names", true),
-	BOOL("cache", cache, false),
-	PATH("cache_dir", cache_dir),
-	PATH("cache_key", cache_key),
-	UINT("cache_ttl", cache_ttl, 1, 86400),
-	CHOICE("cache_scope", cache_scope, scope_choices, "session or user"),
-	BOOL("api_key", api_key, false),
-	BOOL("use_first_pass", use_first_pass, true),
-	BOOL("try_first_pass", try_first_pass, true),
-	BOOL("qr", qr, false),
-	TEXT("skip_services", skip_services, check_services, "comma-separated PAM service names", true),
-	PATH("helper", helper),
-	TEXT("helper_user", helper_user, check_user_name, "a user name", false),
-	BOOL("debug", debug, true),
+	     "comma-separated host names or IP addresses", true, ""),
+	PATH("usermap", usermap, NP_DEFAULT_USERMAP),
+	BOOL("map_email_localpart", map_email_localpart, false, "no"),
+	TEXT("allowed_domains", allowed_domains, check_domains, "comma-separated domain names", true,
+	     ""),
+	BOOL("cache", cache, false, "yes"),
+	PATH("cache_dir", cache_dir, "/var/lib/pam_nextpay"),
+	PATH("cache_key", cache_key, NP_DEFAULT_CACHE_KEY),
+	UINT("cache_ttl", cache_ttl, 1, 86400, "900"),
+	CHOICE("cache_scope", cache_scope, scope_choices, "session or user", "session"),
+	BOOL("api_key", api_key, false, "no"),
+	BOOL("use_first_pass", use_first_pass, true, "no"),
+	BOOL("try_first_pass", try_first_pass, true, "no"),
+	BOOL("qr", qr, false, "no"),
+	TEXT("skip_services", skip_services, check_services, "comma-separated PAM service names",
+	     true, ""),
+	PATH("helper", helper, NP_DEFAULT_HELPER),
+	TEXT("helper_user", helper_user, check_user_name, "a user name", false, "nobody"),
+	BOOL("debug", debug, true, "no"),
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -205,28 +217,6 @@ static const struct key_spec keys[] = {
 struct seen_keys {
 	bool key[N_KEYS];
 };
-
-void np_config_defaults(struct np_config *cfg)
-{
-	memset(cfg, 0, sizeof *cfg);
-	snprintf(cfg->config_path, sizeof cfg->config_path, "%s", NP_DEFAULT_CONFIG);
-	snprintf(cfg->api_url, sizeof cfg->api_url, "https://api.nextpay.world/v1");
-	cfg->connect_timeout = 5;
-	cfg->request_timeout = 10;
-	cfg->poll_interval = 3;
-	cfg->login_timeout = 110;
-	cfg->wait = NP_WAIT_AUTO;
-	cfg->ssh_info = NP_SSH_INFO_AUTO;
-	snprintf(cfg->intent, sizeof cfg->intent, "login");
-	snprintf(cfg->usermap, sizeof cfg->usermap, "%s", NP_DEFAULT_USERMAP);
-	cfg->cache = true;
-	snprintf(cfg->cache_dir, sizeof cfg->cache_dir, "/var/lib/pam_nextpay");
-	snprintf(cfg->cache_key, sizeof cfg->cache_key, "%s", NP_DEFAULT_CACHE_KEY);
-	cfg->cache_ttl = 900;
-	cfg->cache_scope = NP_SCOPE_SESSION;
-	snprintf(cfg->helper, sizeof cfg->helper, "%s", NP_DEFAULT_HELPER);
-	snprintf(cfg->helper_user, sizeof cfg->helper_user, "nobody");
-}
 
 /* One setting's value in cfg, spelt as in a config file. */
 static void format_value(const struct np_config *cfg, const struct key_spec *spec, char *out,
@@ -254,14 +244,21 @@ static void format_value(const struct np_config *cfg, const struct key_spec *spe
 
 void np_config_each_default(np_config_default_fn *fn, void *ctx)
 {
-	struct np_config defaults;
-	char value[NP_CONFIG_TEXT_MAX];
+	for (size_t i = 0; i < N_KEYS; i++)
+		fn(keys[i].name, keys[i].fallback, ctx);
+}
 
-	np_config_defaults(&defaults);
-	for (size_t i = 0; i < N_KEYS; i++) {
-		format_value(&defaults, &keys[i], value, sizeof value);
-		fn(keys[i].name, value, ctx);
-	}
+static const struct key_spec *find_key(const char *name, size_t name_len, size_t *index);
+
+int np_config_value(const struct np_config *cfg, const char *key, char *out, size_t out_size)
+{
+	size_t index = 0;
+	const struct key_spec *spec = find_key(key, strlen(key), &index);
+
+	if (spec == NULL)
+		return -1;
+	format_value(cfg, spec, out, out_size);
+	return 0;
 }
 
 static int parse_uint(const char *value, unsigned min, unsigned max, unsigned *out)
@@ -326,6 +323,16 @@ static int apply(struct np_config *cfg, const struct key_spec *spec, const char 
 		return -1;
 	}
 	return -1;
+}
+
+void np_config_defaults(struct np_config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	snprintf(cfg->config_path, sizeof cfg->config_path, "%s", NP_DEFAULT_CONFIG);
+	/* The table's own values: test_config holds every one of them to its check. */
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (keys[i].fallback[0] != '\0')
+			(void)apply(cfg, &keys[i], keys[i].fallback);
 }
 
 static const struct key_spec *find_key(const char *name, size_t name_len, size_t *index)

@@ -93,6 +93,12 @@ typedef void np_config_default_fn(const char *key, const char *value, void *ctx)
 void np_config_each_default(np_config_default_fn *fn, void *ctx);
 
 /*
+ * The value of setting key in cfg, as a config file would spell it.  Returns
+ * 0, or -1 for a key that is no setting.
+ */
+int np_config_value(const struct np_config *cfg, const char *key, char *out, size_t out_size);
+
+/*
  * Whether the verification URL may send the person to host (as np_url_host()
  * gives it): any host when verification_hosts is empty, else one it names.
  */

@@ -1030,6 +1030,48 @@ static void test_verification_hosts(void **state)
 	assert_false(np_config_allows_verification_host(&cfg, ""));
 }
 
+/*
+ * The defaults come from the settings table: each one is a value its own
+ * setting takes, and np_config_value() spells it back as the table has it.
+ */
+struct default_check {
+	struct np_config cfg;
+	int checked;
+};
+
+static void check_one_default(const char *key, const char *value, void *ctx)
+{
+	struct default_check *dc = ctx;
+	struct np_config fresh;
+	char arg[NP_CONFIG_PATH_MAX + 64], spelt[NP_CONFIG_TEXT_MAX];
+
+	assert_int_equal(np_config_value(&dc->cfg, key, spelt, sizeof spelt), 0);
+	assert_string_equal(spelt, value);
+	if (value[0] != '\0') {
+		np_config_defaults(&fresh);
+		snprintf(arg, sizeof arg, "%s=%s", key, value);
+		if (np_config_parse_arg(&fresh, arg, err, sizeof err) != 0)
+			fail_msg("default %s refused by its own check: %s", arg, err);
+	}
+	dc->checked++;
+}
+
+static void test_defaults_from_table(void **state)
+{
+	static struct default_check dc;
+	char out[64];
+
+	(void)state;
+	np_config_defaults(&dc.cfg);
+	dc.checked = 0;
+	np_config_each_default(check_one_default, &dc);
+	assert_true(dc.checked > 20);
+	assert_int_equal(np_config_value(&dc.cfg, "connect_timeout", out, sizeof out), 0);
+	assert_string_equal(out, "5");
+	assert_int_equal(np_config_value(&dc.cfg, "no_such_setting", out, sizeof out), -1);
+	assert_int_equal(np_config_value(&dc.cfg, "config", out, sizeof out), -1);
+}
+
 static void test_list_contains(void **state)
 {
 	(void)state;
@@ -1091,6 +1133,7 @@ int main(void)
 		cmocka_unit_test(test_finish_trailing_slashes),
 		cmocka_unit_test(test_verification_hosts),
 		cmocka_unit_test(test_list_contains),
+		cmocka_unit_test(test_defaults_from_table),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
