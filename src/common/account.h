@@ -12,6 +12,8 @@
 #include <sys/types.h>
 
 #define NP_LOGIN_DEFS "/etc/login.defs"
+/* The longest account name taken, in bytes (an identity map line, PAM_USER, --user). */
+#define NP_ACCOUNT_MAX 256
 /* What useradd assumes when login.defs has no (usable) UID_MIN. */
 #define NP_UID_MIN_DEFAULT 1000UL
 /* The kernel's overflow uid, "nobody": a system account whatever UID_MIN says. */

@@ -10,7 +10,6 @@
 #include "common/text.h"
 #include "common/validate.h"
 
-#define CONFIG_FILE_MAX (64 * 1024)
 #define CONFIG_LINE_MAX 1024
 
 enum value_kind { KIND_TEXT, KIND_PATH, KIND_BOOL, KIND_UINT, KIND_CHOICE };
@@ -521,7 +520,7 @@ static int load_file(struct np_config *cfg, bool explicit_path, char *err, size_
 {
 	char *text = NULL;
 	size_t len = 0;
-	enum np_file_status status = np_file_read(cfg->config_path, 0, CONFIG_FILE_MAX, &text,
+	enum np_file_status status = np_file_read(cfg->config_path, 0, NP_CONFIG_FILE_MAX, &text,
 	                                          &len, err, err_size);
 	int rc = -1;
 

@@ -12,6 +12,8 @@
 #define NP_CONFIG_PATH_MAX 1024
 #define NP_CONFIG_TEXT_MAX 1024
 #define NP_CONFIG_LIST_MAX 1024
+/* The largest config file read, in bytes. */
+#define NP_CONFIG_FILE_MAX (64 * 1024)
 
 #ifndef NP_DEFAULT_CONFIG
 #define NP_DEFAULT_CONFIG "/etc/security/pam_nextpay.conf"

@@ -4,14 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/account.h"
 #include "common/config.h"
 #include "common/safe_file.h"
 #include "common/text.h"
 #include "common/validate.h"
 
-#define USERMAP_FILE_MAX (1024 * 1024)
 #define USERMAP_RULES_MAX 100000
-#define ACCOUNT_MAX 256
 
 static bool is_account_char(char c)
 {
@@ -21,7 +20,7 @@ static bool is_account_char(char c)
 
 static bool valid_account(const char *s, size_t len)
 {
-	if (len == 0 || len > ACCOUNT_MAX || s[0] == '-')
+	if (len == 0 || len > NP_ACCOUNT_MAX || s[0] == '-')
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if (!is_account_char(s[i]))
@@ -139,7 +138,7 @@ int np_usermap_load(struct np_usermap *map, const char *path, bool missing_ok, c
 {
 	char *text = NULL;
 	size_t len = 0;
-	enum np_file_status status = np_file_read(path, 0, USERMAP_FILE_MAX, &text, &len, err,
+	enum np_file_status status = np_file_read(path, 0, NP_USERMAP_FILE_MAX, &text, &len, err,
 	                                          err_size);
 	int rc = -1;
 

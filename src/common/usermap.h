@@ -12,6 +12,9 @@
 
 struct np_config;
 
+/* The largest identity map read, in bytes. */
+#define NP_USERMAP_FILE_MAX (1024 * 1024)
+
 struct np_usermap {
 	char *text;      /* the file, rewritten in place into NUL-separated fields */
 	size_t n_rules;

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/sanitize.h"
 
@@ -34,6 +35,16 @@ void np_format_lifetime(char *out, size_t out_size, long long seconds)
 		snprintf(out, out_size, "%lld seconds", seconds);
 	else
 		snprintf(out, out_size, "%lld minutes", (seconds + 30) / 60);
+}
+
+void np_host_shown(char *out, size_t out_size)
+{
+	char host[256] = "";
+
+	if (gethostname(host, sizeof host - 1) != 0)
+		snprintf(host, sizeof host, "this host");
+	host[sizeof host - 1] = '\0';
+	np_shorten(out, out_size, host);
 }
 
 void np_service_word(char *out, size_t out_size, const char *service)

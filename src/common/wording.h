@@ -15,10 +15,16 @@ void np_shorten(char *dst, size_t dst_size, const char *src);
 /* "110 seconds" below two minutes, "5 minutes" above. */
 void np_format_lifetime(char *out, size_t out_size, long long seconds);
 
+/* How much of each name the instructions show, in bytes. */
+#define NP_ACCOUNT_SHOWN 32
+#define NP_HOST_SHOWN 48
 #define NP_SERVICE_WORD_SHOWN 32
 #define NP_RHOST_SHOWN 64
 /* Room for the longest instructions: every part at its limit, the QR code aside. */
 #define NP_INSTRUCTIONS_MAX 1024
+
+/* This host's name as the instructions show it (shortened), or "this host". */
+void np_host_shown(char *out, size_t out_size);
 
 /* The service as the approver knows it: "ssh" for sshd, else the PAM service name, shortened. */
 void np_service_word(char *out, size_t out_size, const char *service);

@@ -163,8 +163,9 @@ static int cache_unusable(const struct np_config *cfg, bool purge, const char *a
 	if (purge && account == NULL)
 		return purge_all_without_key(cfg, err);
 	if (purge)
-		return np_ctl_fail("cannot tell which entries are %s's: %s (\"" NP_CTL_PROGRAM " cache purge\" "
-		                "without an account removes every entry, key or not)", account, err);
+		return np_ctl_fail("cannot tell which entries are %s's: %s (\"" NP_CTL_PROGRAM
+		                   " cache purge\" without an account removes every entry, key or not)",
+		                   account, err);
 	if (status == NP_CACHE_UNAVAILABLE)
 		return np_ctl_fail("cannot read the cache key, so the entries cannot be shown: %s", err);
 	return np_ctl_fail("cannot open the cache: %s", err);
@@ -210,23 +211,19 @@ int np_ctl_cache(int argc, char **argv)
 	const struct np_ctl_option opts[] = { { "--config", &config_opt } };
 	const char *operands[2] = { NULL, NULL };
 	size_t n_operands = 0;
+	const struct np_ctl_syntax syntax = { cache_help, opts, 1, operands, 2 };
+	int parsed;
 	bool purge;
 
-	switch (np_ctl_parse_args(argc, argv, opts, 1, operands, 2, &n_operands)) {
-	case NP_CTL_WANTS_HELP:
-		fputs(cache_help, stdout);
-		return NP_CTL_EXIT_OK;
-	case NP_CTL_BAD_USAGE:
-		return NP_CTL_EXIT_USAGE;
-	case NP_CTL_PARSED:
-		break;
-	}
+	parsed = np_ctl_parse_args(argc, argv, &syntax, &n_operands);
+	if (parsed >= 0)
+		return parsed;
 	if (n_operands == 0)
 		return np_ctl_usage_error("cache", "which one: list or purge?");
 	purge = strcmp(operands[0], "purge") == 0;
 	if (!purge && strcmp(operands[0], "list") != 0)
 		return np_ctl_usage_error("cache", "unknown subcommand \"%.64s\" (list or purge)",
-		                       operands[0]);
+		                          operands[0]);
 	if (!purge && n_operands > 1)
 		return np_ctl_usage_error("cache list", "takes no account");
 	return run_cache(purge, n_operands > 1 ? operands[1] : NULL, config_opt);

@@ -17,19 +17,21 @@
 #include <unistd.h>
 
 #include "common/cache.h"
+#include "common/client.h"
+#include "common/clock.h"
 #include "common/safe_file.h"
 #include "common/sanitize.h"
 #include "common/usermap.h"
 #include "ctl/ctl.h"
 
 #define LINE_MAX_CHARS 2048
-#define CONFIG_FILE_MAX (64 * 1024)
-#define USERMAP_FILE_MAX (1024 * 1024)
 #define KEY_FILE_MAX 4096
 /* Past this many lines a broken config file is not taken apart line by line. */
 #define SALVAGE_LINES_MAX 2000
 /* The probe makes one request: a connection, a request, and room for the helper to start. */
 #define PROBE_SLACK_MS 5000
+/* What the helper may take to start, before the probe: the module's own limit is 10 s. */
+#define PROBE_START_MS 10000
 
 static const char check_help[] =
 	"Usage: " NP_CTL_PROGRAM " check [--config PATH]\n"
@@ -265,7 +267,7 @@ static unsigned salvage_settings(struct report *r, const char *path, struct np_c
 {
 	char err[LINE_MAX_CHARS];
 	size_t len = 0;
-	char *text = read_anyway(path, CONFIG_FILE_MAX, &len, err, sizeof err);
+	char *text = read_anyway(path, NP_CONFIG_FILE_MAX, &len, err, sizeof err);
 	char *one = text != NULL ? malloc(len + 1) : NULL;
 	unsigned line_no = 0;
 	unsigned bad = 0;
@@ -305,7 +307,7 @@ static int load_settings(const char *path, enum path_state state, struct np_conf
 
 	if (state != PATH_UNSAFE)
 		return np_ctl_load_config(cfg, state == PATH_MISSING ? NULL : path, err, err_size);
-	text = read_anyway(path, CONFIG_FILE_MAX, &len, err, err_size);
+	text = read_anyway(path, NP_CONFIG_FILE_MAX, &len, err, err_size);
 	np_config_defaults(cfg);
 	snprintf(cfg->config_path, sizeof cfg->config_path, "%s", path);
 	if (text != NULL && np_config_parse_text(cfg, text, len, path, err, err_size) == 0 &&
@@ -325,7 +327,7 @@ static int check_config(struct report *r, const char *config_opt, struct np_conf
 	enum path_state state;
 
 	if (np_ctl_absolute_path(config_opt != NULL ? config_opt : NP_DEFAULT_CONFIG, path,
-	                      sizeof path) != 0) {
+	                         sizeof path) != 0) {
 		finding(r, LEVEL_PROBLEM, "give a shorter path", "config file %s: path too long",
 		        config_opt);
 		return -1;
@@ -390,7 +392,7 @@ static void check_usermap(struct report *r, const struct np_config *cfg)
 	if (state == PATH_SAFE) {
 		rc = np_usermap_load(&map, cfg->usermap, false, err, sizeof err);
 	} else {
-		text = read_anyway(cfg->usermap, USERMAP_FILE_MAX, &len, err, sizeof err);
+		text = read_anyway(cfg->usermap, NP_USERMAP_FILE_MAX, &len, err, sizeof err);
 		rc = text != NULL ? np_usermap_parse(&map, text, len, cfg->usermap, err, sizeof err)
 		                  : -1;
 	}
@@ -606,54 +608,52 @@ static void report_probe_failure(struct report *r, const struct np_config *cfg,
 	}
 }
 
-static void report_helper_trouble(struct report *r, const struct np_config *cfg,
-                                  enum np_ctl_wait result, const char *err)
+static void report_helper_trouble(struct report *r, const struct np_client *c,
+                                  enum np_client_status status)
 {
-	if (result == NP_CTL_WAIT_INTERRUPTED)
-		finding(r, LEVEL_PROBLEM, NULL, "api_url %s: check interrupted", cfg->api_url);
+	if (status == NP_CLIENT_INTERRUPTED)
+		finding(r, LEVEL_PROBLEM, NULL, "api_url %s: check interrupted", c->cfg->api_url);
 	else
 		finding(r, LEVEL_PROBLEM, "check that the helper belongs to this version of "
-		        "pam_nextpay", "helper %s: %s", cfg->helper, err);
+		        "pam_nextpay", "helper %s: %s", c->cfg->helper, c->err);
 }
 
 /* Asks the helper, with the module's own settings, to make one request to api_url. */
 static void check_reachable(struct report *r, const struct np_config *cfg)
 {
 	struct np_ctl_signals signals;
-	struct np_helper helper;
-	struct np_msg *m = calloc(1, sizeof *m);
-	char err[LINE_MAX_CHARS] = "";
+	struct np_client_io io;
+	struct np_client *c = calloc(1, sizeof *c);
 	int timeout_ms = (int)(cfg->connect_timeout + cfg->request_timeout) * 1000 + PROBE_SLACK_MS;
-	enum np_ctl_wait result;
+	enum np_client_status status;
 
-	if (m == NULL) {
+	if (c == NULL) {
 		finding(r, LEVEL_PROBLEM, NULL, "api_url %s: out of memory", cfg->api_url);
 		return;
 	}
-	np_helper_init(&helper);
+	np_ctl_client_io(&io, &signals);
+	np_client_init(c, cfg, &io);
 	np_ctl_signals_block(&signals);
-	result = np_ctl_helper_begin(&helper, &signals, cfg, m, err, sizeof err);
-	if (result == NP_CTL_WAIT_MESSAGE && m->type == NP_MSG_READY) {
-		np_msg_init(m, NP_MSG_PROBE);
-		if (np_helper_send(&helper, m) != 0) {
-			snprintf(err, sizeof err, "cannot talk to the helper");
-			result = NP_CTL_WAIT_BROKEN;
-		} else {
-			result = np_ctl_helper_wait(&helper, &signals, timeout_ms, m, err, sizeof err);
-		}
+	/* No sign-in: the deadline only bounds the helper's start, then the probe. */
+	c->deadline_ms = np_monotonic_ms() + PROBE_START_MS;
+	status = np_client_start(c);
+	if (status == NP_CLIENT_OK) {
+		np_msg_init(&c->msg, NP_MSG_PROBE);
+		status = np_client_send(c);
 	}
-	if (result != NP_CTL_WAIT_MESSAGE)
-		report_helper_trouble(r, cfg, result, err);
-	else if (m->type == NP_MSG_FAILURE)
-		report_probe_failure(r, cfg, &m->failure);
-	else if (m->type == NP_MSG_READY)
+	if (status == NP_CLIENT_OK) {
+		c->deadline_ms = np_monotonic_ms() + timeout_ms;
+		status = np_client_expect(c, timeout_ms, NP_MSG_READY, NP_MSG_READY);
+	}
+	if (status == NP_CLIENT_FAILED)
+		report_probe_failure(r, cfg, &c->msg.failure);
+	else if (status == NP_CLIENT_OK)
 		finding(r, LEVEL_OK, NULL, "api_url %s: answers over verified TLS", cfg->api_url);
 	else
-		report_helper_trouble(r, cfg, NP_CTL_WAIT_BROKEN, "unexpected message from the helper");
-	np_helper_stop(&helper);
+		report_helper_trouble(r, c, status);
+	np_client_stop(c);
 	np_ctl_signals_restore(&signals);
-	np_msg_wipe(m);
-	free(m);
+	free(c);
 }
 
 /* ---- the command ---- */
@@ -696,15 +696,11 @@ int np_ctl_check(int argc, char **argv)
 	const char *config_opt = NULL;
 	const struct np_ctl_option opts[] = { { "--config", &config_opt } };
 	size_t n_operands = 0;
+	const struct np_ctl_syntax syntax = { check_help, opts, 1, NULL, 0 };
+	int parsed;
 
-	switch (np_ctl_parse_args(argc, argv, opts, 1, NULL, 0, &n_operands)) {
-	case NP_CTL_WANTS_HELP:
-		fputs(check_help, stdout);
-		return NP_CTL_EXIT_OK;
-	case NP_CTL_BAD_USAGE:
-		return NP_CTL_EXIT_USAGE;
-	case NP_CTL_PARSED:
-		break;
-	}
+	parsed = np_ctl_parse_args(argc, argv, &syntax, &n_operands);
+	if (parsed >= 0)
+		return parsed;
 	return run_checks(config_opt);
 }

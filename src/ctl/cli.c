@@ -6,18 +6,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/clock.h"
 #include "common/sanitize.h"
 
-#define READY_TIMEOUT_MS 10000
-/* How often a wait looks for Ctrl-C: short enough that nobody notices the delay. */
-#define SIGNAL_CHECK_MS 100
 #define MESSAGE_MAX 2048
 
 /* ---- command line ---- */
 
 static const struct np_ctl_option *find_option(const struct np_ctl_option *opts, size_t n_opts,
-                                            const char *arg, size_t name_len)
+                                               const char *arg, size_t name_len)
 {
 	for (size_t i = 0; i < n_opts; i++)
 		if (strlen(opts[i].name) == name_len && strncmp(opts[i].name, arg, name_len) == 0)
@@ -25,9 +21,12 @@ static const struct np_ctl_option *find_option(const struct np_ctl_option *opts,
 	return NULL;
 }
 
-/* Handles one "--name[=value]" at argv[*i]; may consume the next word as the value. */
-static enum np_ctl_parse_result parse_option(int argc, char **argv, int *i,
-                                          const struct np_ctl_option *opts, size_t n_opts)
+/*
+ * Handles one "--name[=value]" at argv[*i]; may consume the next word as the
+ * value.  0, or -1 once a usage error is on stderr.
+ */
+static int parse_option(int argc, char **argv, int *i,
+                                             const struct np_ctl_option *opts, size_t n_opts)
 {
 	const char *arg = argv[*i];
 	const char *eq = strchr(arg, '=');
@@ -37,31 +36,30 @@ static enum np_ctl_parse_result parse_option(int argc, char **argv, int *i,
 
 	if (opt == NULL) {
 		np_ctl_usage_error(argv[0], "unknown option %.*s", (int)(name_len > 64 ? 64 : name_len),
-		                arg);
-		return NP_CTL_BAD_USAGE;
+		                   arg);
+		return -1;
 	}
 	if (value == NULL) {
 		if (*i + 1 >= argc) {
 			np_ctl_usage_error(argv[0], "%s needs a value", opt->name);
-			return NP_CTL_BAD_USAGE;
+			return -1;
 		}
 		value = argv[++*i];
 	}
 	if (*opt->value != NULL) {
 		np_ctl_usage_error(argv[0], "%s is given twice", opt->name);
-		return NP_CTL_BAD_USAGE;
+		return -1;
 	}
 	if (value[0] == '\0') {
 		np_ctl_usage_error(argv[0], "%s needs a value", opt->name);
-		return NP_CTL_BAD_USAGE;
+		return -1;
 	}
 	*opt->value = value;
-	return NP_CTL_PARSED;
+	return 0;
 }
 
-enum np_ctl_parse_result np_ctl_parse_args(int argc, char **argv, const struct np_ctl_option *opts,
-                                     size_t n_opts, const char **operands, size_t max_operands,
-                                     size_t *n_operands)
+int np_ctl_parse_args(int argc, char **argv, const struct np_ctl_syntax *syntax,
+                      size_t *n_operands)
 {
 	bool options_end = false;
 
@@ -69,23 +67,23 @@ enum np_ctl_parse_result np_ctl_parse_args(int argc, char **argv, const struct n
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i];
 
-		if (!options_end && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0))
-			return NP_CTL_WANTS_HELP;
+		if (!options_end && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
+			fputs(syntax->help, stdout);
+			return NP_CTL_EXIT_OK;
+		}
 		if (!options_end && strcmp(arg, "--") == 0) {
 			options_end = true;
 		} else if (!options_end && arg[0] == '-' && arg[1] != '\0') {
-			enum np_ctl_parse_result r = parse_option(argc, argv, &i, opts, n_opts);
-
-			if (r != NP_CTL_PARSED)
-				return r;
-		} else if (*n_operands < max_operands) {
-			operands[(*n_operands)++] = arg;
+			if (parse_option(argc, argv, &i, syntax->opts, syntax->n_opts) != 0)
+				return NP_CTL_EXIT_USAGE;
+		} else if (*n_operands < syntax->max_operands) {
+			syntax->operands[(*n_operands)++] = arg;
 		} else {
 			np_ctl_usage_error(argv[0], "unexpected argument \"%.64s\"", arg);
-			return NP_CTL_BAD_USAGE;
+			return NP_CTL_EXIT_USAGE;
 		}
 	}
-	return NP_CTL_PARSED;
+	return -1;
 }
 
 static void print_sanitised(FILE *out, const char *prefix, const char *fmt, va_list ap)
@@ -177,68 +175,28 @@ void np_ctl_signals_restore(struct np_ctl_signals *s)
 }
 
 /* Takes a pending watched signal, if there is one. */
-static bool signal_arrived(const struct np_ctl_signals *s)
+static bool signal_arrived(void *ctx)
 {
+	const struct np_ctl_signals *s = ctx;
 	const struct timespec no_wait = { 0, 0 };
 
 	return s->blocked && sigtimedwait(&s->watched, NULL, &no_wait) > 0;
 }
 
-enum np_ctl_wait np_ctl_helper_wait(struct np_helper *h, const struct np_ctl_signals *s, int timeout_ms,
-                              struct np_msg *m, char *err, size_t err_size)
+/* Information for the administrator: a line buffered stdout shows it at once. */
+static int print_info(void *ctx, const char *text)
 {
-	long long deadline = np_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
-
-	for (;;) {
-		long long left = deadline - np_monotonic_ms();
-		int slice = left < SIGNAL_CHECK_MS ? (left > 0 ? (int)left : 0) : SIGNAL_CHECK_MS;
-		enum np_helper_recv_status status;
-
-		if (signal_arrived(s))
-			return NP_CTL_WAIT_INTERRUPTED;
-		np_msg_wipe(m);
-		status = np_helper_recv(h, slice, m, err, err_size);
-		if (status == NP_RECV_OK)
-			return NP_CTL_WAIT_MESSAGE;
-		if (status != NP_RECV_TIMEOUT)
-			return NP_CTL_WAIT_BROKEN;
-		if (np_monotonic_ms() >= deadline) {
-			snprintf(err, err_size, "no answer from the helper in time");
-			return NP_CTL_WAIT_TIMEOUT;
-		}
-	}
+	(void)ctx;
+	puts(text);
+	return 0;
 }
 
-static void fill_config_message(struct np_msg *m, const struct np_config *cfg)
+void np_ctl_client_io(struct np_client_io *io, struct np_ctl_signals *signals)
 {
-	np_msg_init(m, NP_MSG_CONFIG);
-	snprintf(m->config.api_url, sizeof m->config.api_url, "%s", cfg->api_url);
-	snprintf(m->config.ca_file, sizeof m->config.ca_file, "%s", cfg->ca_file);
-	snprintf(m->config.pinned_pubkey, sizeof m->config.pinned_pubkey, "%s",
-	         cfg->pinned_pubkey);
-	snprintf(m->config.proxy, sizeof m->config.proxy, "%s", cfg->proxy);
-	snprintf(m->config.helper_user, sizeof m->config.helper_user, "%s", cfg->helper_user);
-	m->config.connect_timeout = cfg->connect_timeout;
-	m->config.request_timeout = cfg->request_timeout;
-}
-
-enum np_ctl_wait np_ctl_helper_begin(struct np_helper *h, const struct np_ctl_signals *s,
-                               const struct np_config *cfg, struct np_msg *m, char *err,
-                               size_t err_size)
-{
-	enum np_ctl_wait result;
-
-	if (np_helper_start(h, cfg->helper, err, err_size) != 0)
-		return NP_CTL_WAIT_BROKEN;
-	fill_config_message(m, cfg);
-	if (np_helper_send(h, m) != 0) {
-		snprintf(err, err_size, "cannot talk to the helper %s", cfg->helper);
-		return NP_CTL_WAIT_BROKEN;
-	}
-	result = np_ctl_helper_wait(h, s, READY_TIMEOUT_MS, m, err, err_size);
-	if (result == NP_CTL_WAIT_MESSAGE && m->type != NP_MSG_READY && m->type != NP_MSG_FAILURE) {
-		snprintf(err, err_size, "the helper sent an unexpected message");
-		result = NP_CTL_WAIT_BROKEN;
-	}
-	return result;
+	*io = (struct np_client_io){
+		.show = print_info,
+		.interrupted = signal_arrived,
+		.ctx = signals,
+		.detailed = true,
+	};
 }

@@ -12,9 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/client.h"
 #include "common/config.h"
-#include "common/helper_proc.h"
-#include "common/protocol.h"
 
 #define NP_CTL_PROGRAM "nextpayctl"
 
@@ -32,20 +31,24 @@ struct np_ctl_option {
 	const char **value;  /* set to the argument; NULL until given */
 };
 
-enum np_ctl_parse_result {
-	NP_CTL_PARSED,
-	NP_CTL_WANTS_HELP,  /* --help or -h: print the command's help, exit 0 */
-	NP_CTL_BAD_USAGE,   /* a message is already on stderr: exit 2 */
+/* What a command takes: its help, its options, and how many other words. */
+struct np_ctl_syntax {
+	const char *help;               /* printed for --help or -h */
+	const struct np_ctl_option *opts;
+	size_t n_opts;
+	const char **operands;          /* where the other words go (NULL: none taken) */
+	size_t max_operands;
 };
 
 /*
  * Parses argv[1..argc) of one command (argv[0] names it, as "check" or
- * "cache purge"): the options in opts, "--help", "--" and at most
- * max_operands other words, stored in operands.
+ * "cache purge"): the options, "--help", "--" and at most max_operands other
+ * words, counted in *n_operands.  Returns -1 when the command is to run, or
+ * the exit code to leave with: NP_CTL_EXIT_OK once the help is printed,
+ * NP_CTL_EXIT_USAGE once a usage error is on stderr.
  */
-enum np_ctl_parse_result np_ctl_parse_args(int argc, char **argv, const struct np_ctl_option *opts,
-                                     size_t n_opts, const char **operands, size_t max_operands,
-                                     size_t *n_operands);
+int np_ctl_parse_args(int argc, char **argv, const struct np_ctl_syntax *syntax,
+                      size_t *n_operands);
 
 /* Reports a usage error of command on stderr, with where to find help; returns 2. */
 int np_ctl_usage_error(const char *command, const char *fmt, ...)
@@ -66,12 +69,12 @@ int np_ctl_load_config(struct np_config *cfg, const char *path, char *err, size_
 /* Makes path absolute against the current directory (no symlinks resolved). */
 int np_ctl_absolute_path(const char *path, char *out, size_t out_size);
 
-/* ---- talking to nextpay-helper ---- */
+/* ---- talking to nextpay-helper, through the sign-in client ---- */
 
 /*
  * Terminal signals (SIGINT, SIGTERM, SIGHUP, SIGQUIT) are blocked while the
  * helper runs and collected between waits, so that Ctrl-C ends the wait and
- * np_helper_stop() kills and reaps the helper instead of leaving it behind.
+ * np_client_stop() kills and reaps the helper instead of leaving it behind.
  */
 struct np_ctl_signals {
 	sigset_t watched;
@@ -82,26 +85,12 @@ struct np_ctl_signals {
 void np_ctl_signals_block(struct np_ctl_signals *s);
 void np_ctl_signals_restore(struct np_ctl_signals *s);
 
-enum np_ctl_wait {
-	NP_CTL_WAIT_MESSAGE,      /* m holds a decoded message */
-	NP_CTL_WAIT_TIMEOUT,
-	NP_CTL_WAIT_INTERRUPTED,  /* a watched signal arrived */
-	NP_CTL_WAIT_BROKEN,       /* the helper is gone or broke the protocol: err says how */
-};
-
-/* Waits at most timeout_ms for one message, watching for the signals in s. */
-enum np_ctl_wait np_ctl_helper_wait(struct np_helper *h, const struct np_ctl_signals *s, int timeout_ms,
-                              struct np_msg *m, char *err, size_t err_size);
-
 /*
- * Starts cfg->helper, sends it cfg's network settings and waits for ready.
- * Returns NP_CTL_WAIT_MESSAGE with m->type NP_MSG_READY or NP_MSG_FAILURE (the
- * helper refused the settings), or another np_ctl_wait with err set.  Call
- * np_helper_stop() in every case.
+ * The sign-in client's way to the administrator (common/client.h):
+ * information on stdout, the administrator's words for what went wrong,
+ * nothing logged, and a watched signal in signals to interrupt any wait.
  */
-enum np_ctl_wait np_ctl_helper_begin(struct np_helper *h, const struct np_ctl_signals *s,
-                               const struct np_config *cfg, struct np_msg *m, char *err,
-                               size_t err_size);
+void np_ctl_client_io(struct np_client_io *io, struct np_ctl_signals *signals);
 
 /* ---- the commands: each gets argv from its own name on ---- */
 

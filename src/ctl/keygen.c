@@ -191,12 +191,12 @@ static int key_path(const char *key_opt, const char *config_opt, char *out, size
 	if (key_opt != NULL) {
 		if (np_ctl_absolute_path(key_opt, out, out_size) != 0)
 			return np_ctl_fail("%s: path too long, or the current directory is unknown",
-			                key_opt);
+			                   key_opt);
 		return NP_CTL_EXIT_OK;
 	}
 	if (np_ctl_load_config(&cfg, config_opt, err, sizeof err) != 0)
 		return np_ctl_fail("cannot read the settings: %s (or give the key's path with --key)",
-		                err);
+		                   err);
 	snprintf(out, out_size, "%s", cfg.cache_key);
 	return NP_CTL_EXIT_OK;
 }
@@ -211,17 +211,13 @@ int np_ctl_keygen(int argc, char **argv)
 	char err[3 * NP_CONFIG_PATH_MAX];
 	char owner[64];
 	size_t n_operands = 0;
+	const struct np_ctl_syntax syntax = { keygen_help, opts, 2, NULL, 0 };
+	int parsed;
 	int rc;
 
-	switch (np_ctl_parse_args(argc, argv, opts, 2, NULL, 0, &n_operands)) {
-	case NP_CTL_WANTS_HELP:
-		fputs(keygen_help, stdout);
-		return NP_CTL_EXIT_OK;
-	case NP_CTL_BAD_USAGE:
-		return NP_CTL_EXIT_USAGE;
-	case NP_CTL_PARSED:
-		break;
-	}
+	parsed = np_ctl_parse_args(argc, argv, &syntax, &n_operands);
+	if (parsed >= 0)
+		return parsed;
 	memset(&place, 0, sizeof place);
 	place.dir_fd = -1;
 	rc = key_path(key_opt, config_opt, place.path, sizeof place.path);

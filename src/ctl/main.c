@@ -55,7 +55,8 @@ static int run_command(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (strcmp(argv[0], commands[i].name) == 0)
 			return commands[i].run(argc, argv);
-	fprintf(stderr, NP_CTL_PROGRAM ": unknown command \"%.64s\"\nTry '" NP_CTL_PROGRAM " --help'.\n",
+	fprintf(stderr,
+	        NP_CTL_PROGRAM ": unknown command \"%.64s\"\nTry '" NP_CTL_PROGRAM " --help'.\n",
 	        argv[0]);
 	return NP_CTL_EXIT_USAGE;
 }

@@ -8,25 +8,26 @@
 
 int np_api_key_sign_in(struct np_signin *s, const char *key, bool helper_busy)
 {
+	struct np_client *c = &s->client;
+	enum np_client_status status;
 	int rc = PAM_SUCCESS;
 
 	if (helper_busy) {
-		np_helper_stop(&s->helper);
+		np_client_stop(c);
 		rc = np_signin_start_helper(s);
 	}
 	if (rc != PAM_SUCCESS)
 		return rc;
 	s->method = "api-key";
-	np_msg_init(&s->msg, NP_MSG_API_KEY);
-	snprintf(s->msg.api_key, sizeof s->msg.api_key, "%s", key);
-	rc = np_helper_send(&s->helper, &s->msg);
-	np_msg_wipe(&s->msg);
-	if (rc != 0)
-		return np_signin_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
-	rc = np_signin_expect(s, np_signin_wait_ms(s, np_signin_call_limit_ms(s)), NP_MSG_IDENTITY,
-	                    NP_MSG_IDENTITY);
-	if (rc == PAM_SUCCESS || s->msg.type != NP_MSG_FAILURE ||
-	    s->msg.failure.reason != NP_FAIL_UNAUTHORIZED)
+	np_msg_init(&c->msg, NP_MSG_API_KEY);
+	snprintf(c->msg.api_key, sizeof c->msg.api_key, "%s", key);
+	status = np_client_send(c);
+	np_msg_wipe(&c->msg);
+	if (status == NP_CLIENT_OK)
+		status = np_client_expect(c, np_client_wait_ms(c, np_client_call_limit_ms(c)),
+		                          NP_MSG_IDENTITY, NP_MSG_IDENTITY);
+	rc = np_signin_verdict(s, status);
+	if (status != NP_CLIENT_FAILED || c->msg.failure.reason != NP_FAIL_UNAUTHORIZED)
 		return rc;
 	return np_signin_outcome(s, PAM_AUTH_ERR, "failure", "API key refused");
 }

@@ -58,7 +58,7 @@ void np_approval_open(struct np_signin *s)
 		return;
 	}
 	if (np_scope_string(s->cfg.cache_scope == NP_SCOPE_SESSION, &parts, s->scope,
-	                   sizeof s->scope) != 0) {
+	                    sizeof s->scope) != 0) {
 		cache_log(s, LOG_WARNING, "scope too long; not caching", "");
 		return;
 	}
@@ -74,10 +74,11 @@ void np_approval_open(struct np_signin *s)
 int np_approval_reuse(struct np_signin *s)
 {
 	const struct np_account account = { s->account, s->account_personal };
+	struct np_client *c = &s->client;
 	struct np_cache_payload *entry = NULL;
 	char err[512] = "";
 	const char *why = NULL;
-	enum np_helper_recv_status status;
+	enum np_client_status status;
 	int rc = NOT_DECIDED;
 
 	if (!s->cache_ready)
@@ -91,46 +92,46 @@ int np_approval_reuse(struct np_signin *s)
 			cache_log(s, LOG_NOTICE, "entry not used", err);
 		goto out;
 	}
-	np_msg_init(&s->msg, NP_MSG_WHOAMI);
-	snprintf(s->msg.token, sizeof s->msg.token, "%s", entry->token);
-	if (np_helper_send(&s->helper, &s->msg) != 0)
+	np_msg_init(&c->msg, NP_MSG_WHOAMI);
+	snprintf(c->msg.token, sizeof c->msg.token, "%s", entry->token);
+	status = np_client_send(c);
+	np_msg_wipe(&c->msg);
+	if (status != NP_CLIENT_OK)
 		goto out;
-	np_msg_wipe(&s->msg);
-	status = np_helper_recv(&s->helper, np_signin_wait_ms(s, np_signin_call_limit_ms(s)), &s->msg,
-	                        err, sizeof err);
-	/*
-	 * Unreachable, stalled or otherwise unusable: keep the entry, but neither
-	 * log in on it nor start a device flow against the same API, which would
-	 * only keep the person waiting for the same failure.
-	 */
-	if (status != NP_RECV_OK) {
-		s->method = "cached-approval";
-		rc = np_signin_helper_trouble(s, status, err);
-		goto out;
-	}
-	if (s->msg.type == NP_MSG_FAILURE && s->msg.failure.reason != NP_FAIL_UNAUTHORIZED) {
-		s->method = "cached-approval";
-		rc = np_signin_failure(s, &s->msg.failure);
-		goto out;
-	}
-	if (s->msg.type == NP_MSG_FAILURE) {
+	status = np_client_expect(c, np_client_wait_ms(c, np_client_call_limit_ms(c)),
+	                          NP_MSG_IDENTITY, NP_MSG_IDENTITY);
+	/* A whoami still unanswered at the deadline is the API's silence, not an expired code. */
+	if (status == NP_CLIENT_EXPIRED)
+		status = NP_CLIENT_SILENT;
+	if (status == NP_CLIENT_FAILED && c->msg.failure.reason == NP_FAIL_UNAUTHORIZED) {
 		/* Revoked: forget it, and ask for a new approval. */
 		np_cache_remove(&s->cache, s->scope);
 		cache_log(s, LOG_NOTICE, "token no longer accepted; entry removed", "");
 		goto out;
 	}
-	if (s->msg.type != NP_MSG_IDENTITY || strcmp(s->msg.identity.user_id, entry->user_id) != 0) {
+	if (status == NP_CLIENT_UNEXPECTED ||
+	    (status == NP_CLIENT_OK && strcmp(c->msg.identity.user_id, entry->user_id) != 0)) {
 		np_cache_remove(&s->cache, s->scope);
 		cache_log(s, LOG_WARNING, "token answered for another identity; entry removed", "");
 		goto out;
 	}
-	if (!np_usermap_allows(&s->map, &s->cfg, &account, s->msg.identity.user_id,
-	                       s->msg.identity.email, &why)) {
+	/*
+	 * Unreachable, stalled or otherwise unusable: keep the entry, but neither
+	 * log in on it nor start a device flow against the same API, which would
+	 * only keep the person waiting for the same failure.
+	 */
+	if (status != NP_CLIENT_OK) {
+		s->method = "cached-approval";
+		rc = np_signin_verdict(s, status);
+		goto out;
+	}
+	if (!np_usermap_allows(&s->map, &s->cfg, &account, c->msg.identity.user_id,
+	                       c->msg.identity.email, &why)) {
 		np_cache_remove(&s->cache, s->scope);
 		cache_log(s, LOG_NOTICE, "identity no longer allowed by the map; entry removed", why);
 		goto out;
 	}
-	snprintf(s->user_id, sizeof s->user_id, "%s", s->msg.identity.user_id);
+	snprintf(s->user_id, sizeof s->user_id, "%s", c->msg.identity.user_id);
 	s->method = "cached-approval";
 	rc = np_signin_outcome(s, PAM_SUCCESS, "success", why);
 out:
@@ -142,7 +143,7 @@ void np_approval_remember(struct np_signin *s)
 {
 	struct np_cache_meta meta;
 	struct np_cache_payload *entry;
-	const struct np_msg_identity *who = &s->msg.identity;
+	const struct np_msg_identity *who = &s->client.msg.identity;
 	int64_t now = (int64_t)time(NULL);
 	unsigned long invoker_uid = 0;
 	const char *invoker_name = "";

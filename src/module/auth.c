@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/account.h"
+#include "common/clock.h"
 #include "common/sanitize.h"
 #include "common/text.h"
 #include "common/wording.h"
@@ -39,12 +40,7 @@ static bool copy_item(pam_handle_t *pamh, int item, char *dst, size_t dst_size)
 
 static void describe_host(struct np_signin *s)
 {
-	char host[256] = "";
-
-	if (gethostname(host, sizeof host - 1) != 0)
-		snprintf(host, sizeof host, "this host");
-	host[sizeof host - 1] = '\0';
-	np_shorten(s->host_shown, sizeof s->host_shown, host);
+	np_host_shown(s->host_shown, sizeof s->host_shown);
 	(void)copy_item(s->pamh, PAM_RHOST, s->rhost, sizeof s->rhost);
 	np_sanitize_str(s->rhost_shown, sizeof s->rhost_shown, s->rhost);
 }
@@ -65,10 +61,10 @@ static int load_settings(struct np_signin *s, int argc, const char **argv)
  */
 static bool account_name_ok(const char *name)
 {
-	char shown[ACCOUNT_MAX + 1];
+	char shown[NP_ACCOUNT_MAX + 1];
 	size_t len = strlen(name);
 
-	if (len == 0 || len > ACCOUNT_MAX)
+	if (len == 0 || len > NP_ACCOUNT_MAX)
 		return false;
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)name[i] < 0x21 || (unsigned char)name[i] == 0x7F)
@@ -95,7 +91,7 @@ static int find_account(struct np_signin *s)
 	if (rc != PAM_SUCCESS || user == NULL) {
 		s->account_shown[0] = '\0';
 		return np_signin_outcome(s, rc == PAM_CONV_AGAIN ? PAM_INCOMPLETE : PAM_USER_UNKNOWN, "error",
-		               "no user name");
+		                         "no user name");
 	}
 	/* libpam's string lives only until the application sets PAM_USER again. */
 	snprintf(s->account, sizeof s->account, "%s", user);
@@ -135,7 +131,7 @@ static int load_map(struct np_signin *s)
 /* The application may set PAM_USER during the conversation: the approval was not for that. */
 static bool account_unchanged(struct np_signin *s)
 {
-	char now[ACCOUNT_MAX + 1];
+	char now[NP_ACCOUNT_MAX + 1];
 	char was_quoted[sizeof s->account * 4 + 3];
 	char now_quoted[sizeof now * 4 + 3];
 	bool whole = copy_item(s->pamh, PAM_USER, now, sizeof now);
@@ -156,7 +152,7 @@ static bool account_unchanged(struct np_signin *s)
  */
 static int decide(struct np_signin *s)
 {
-	const struct np_msg_identity *who = &s->msg.identity;
+	const struct np_msg_identity *who = &s->client.msg.identity;
 	const struct np_account account = { s->account, s->account_personal };
 	const char *why = NULL;
 	char text[PAM_MAX_MSG_SIZE];
@@ -196,7 +192,7 @@ static int sign_in(struct np_signin *s, int argc, const char **argv)
 		return np_signin_outcome(s, PAM_IGNORE, "skipped", "service in skip_services");
 	if (pam_get_data(s->pamh, DENIED_MARK, &denied) == PAM_SUCCESS && denied != NULL)
 		return np_signin_outcome(s, PAM_MAXTRIES, "denied", "denied earlier in this PAM transaction");
-	s->deadline_ms = np_monotonic_ms() + (long long)s->cfg.login_timeout * 1000;
+	s->client.deadline_ms = np_monotonic_ms() + (long long)s->cfg.login_timeout * 1000;
 	rc = find_account(s);
 	if (rc == PAM_SUCCESS)
 		rc = load_map(s);
@@ -258,9 +254,7 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 		pam_syslog(pamh, LOG_ERR, "libsodium failed to initialise");
 		return PAM_SERVICE_ERR;
 	}
-	s->pamh = pamh;
-	s->cache.dir_fd = -1;
-	np_helper_init(&s->helper);
+	np_signin_init(s, pamh);
 	describe_host(s);
 	rc = sign_in(s, argc, argv);
 	/* After a conversation failure there is nobody to tell. */
@@ -270,7 +264,7 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (rc == PAM_IGNORE && (s->result == NULL || strcmp(s->result, "skipped") != 0))
 		rc = PAM_SERVICE_ERR;
 	log_outcome(s, rc);
-	np_helper_stop(&s->helper);
+	np_client_stop(&s->client);
 	np_cache_close(&s->cache);
 	np_usermap_free(&s->map);
 	sodium_memzero(s, sizeof *s);

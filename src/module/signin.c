@@ -1,38 +1,49 @@
 #include "module/signin.h"
 
 #include <security/pam_ext.h>
-#include <stdint.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
-#include <time.h>
 
 #include "common/sanitize.h"
 #include "module/conv.h"
 
-#define READY_TIMEOUT_MS 10000
-#define CALL_MARGIN_MS 2000
-
-long long np_signin_ms_left(const struct np_signin *s)
+/* The client's way to the person: information through the conversation, in messages that fit. */
+static int conv_show(void *ctx, const char *text)
 {
-	long long left = s->deadline_ms - np_monotonic_ms();
+	const struct np_signin *s = ctx;
 
-	return left > 0 ? left : 0;
+	return np_conv_show_lines(s->pamh, PAM_TEXT_INFO, text) == PAM_SUCCESS ? 0 : -1;
 }
 
-long long np_signin_call_limit_ms(const struct np_signin *s)
+static int conv_ask(void *ctx, const char *prompt, char *answer, size_t answer_size)
 {
-	return (long long)s->cfg.request_timeout * 1000 + CALL_MARGIN_MS;
+	const struct np_signin *s = ctx;
+
+	return np_conv_ask(s->pamh, prompt, answer, answer_size) == PAM_SUCCESS ? 0 : -1;
 }
 
-int np_signin_wait_ms(const struct np_signin *s, long long limit_ms)
+static void conv_log(void *ctx, int priority, const char *text)
 {
-	long long left = np_signin_ms_left(s);
+	const struct np_signin *s = ctx;
 
-	if (limit_ms >= 0 && limit_ms < left)
-		left = limit_ms;
-	return left > 3600000 ? 3600000 : (int)left;
+	pam_syslog(s->pamh, priority, "%s", text);
+}
+
+void np_signin_init(struct np_signin *s, pam_handle_t *pamh)
+{
+	s->pamh = pamh;
+	s->cache.dir_fd = -1;
+	s->io = (struct np_client_io){
+		.show = conv_show,
+		.ask = conv_ask,
+		.log = conv_log,
+		.ctx = s,
+		.message_max = PAM_MAX_MSG_SIZE,
+	};
+	np_client_init(&s->client, &s->cfg, &s->io);
 }
 
 int np_signin_outcome(struct np_signin *s, int rc, const char *result, const char *reason)
@@ -42,7 +53,6 @@ int np_signin_outcome(struct np_signin *s, int rc, const char *result, const cha
 	return rc;
 }
 
-/* Tells the person why, in words that need no knowledge of the internals. */
 void np_signin_tell(struct np_signin *s, const char *text)
 {
 	size_t used = strlen(s->untold);
@@ -68,129 +78,118 @@ void np_signin_tell_last(struct np_signin *s)
 	sodium_memzero(answer, sizeof answer);
 }
 
-/* What a failure message from the helper means for the person and for PAM. */
-int np_signin_failure(struct np_signin *s, const struct np_msg_failure *f)
+/* A failure the helper reported: PAM's code and the log's word for it. */
+static int failure_code(struct np_signin *s, const struct np_msg_failure *f,
+                        const char **result)
 {
-	char reason[sizeof s->reason];
-
-	snprintf(reason, sizeof reason, "%s%s%s", np_failure_reason_name(f->reason),
-	         f->detail[0] != '\0' ? ": " : "", f->detail);
 	switch (f->reason) {
 	case NP_FAIL_DENIED:
-		np_signin_tell(s, "The sign-in was denied in NextPay.");
+		*result = "denied";
 		/*
 		 * PAM_MAXTRIES stops sshd from starting over with a fresh code; sudo
 		 * 1.9 retries anyway, on the same handle: the mark makes those
 		 * retries end at once.
 		 */
 		(void)pam_set_data(s->pamh, DENIED_MARK, (void *)(uintptr_t)DENIED_MARK, NULL);
-		return np_signin_outcome(s, PAM_MAXTRIES, "denied", reason);
+		return PAM_MAXTRIES;
 	case NP_FAIL_EXPIRED:
 	case NP_FAIL_TIMEOUT:
-		np_signin_tell(s, "The code expired before it was approved. Please try again.");
-		return np_signin_outcome(s, PAM_AUTH_ERR, "expired", reason);
+		*result = "expired";
+		return PAM_AUTH_ERR;
 	case NP_FAIL_UNAUTHORIZED:
-		np_signin_tell(s, "NextPay did not accept the sign-in.");
-		return np_signin_outcome(s, PAM_AUTH_ERR, "failure", reason);
+		*result = "failure";
+		return PAM_AUTH_ERR;
 	case NP_FAIL_CONFIG:
-		np_signin_tell(s, NOT_SET_UP);
-		return np_signin_outcome(s, PAM_SERVICE_ERR, "error", reason);
+		*result = "error";
+		return PAM_SERVICE_ERR;
 	case NP_FAIL_UNAVAILABLE:
 	case NP_FAIL_TLS:
 	case NP_FAIL_MALFORMED:
 	case NP_FAIL_INTERNAL:
 	default:
-		np_signin_tell(s, NOT_REACHED);
-		return np_signin_outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable", reason);
+		*result = "unavailable";
+		return PAM_AUTHINFO_UNAVAIL;
 	}
 }
 
+/* Any other status of the client: PAM's code and the log's word for it. */
+static int status_code(enum np_client_status status, const char **result)
+{
+	switch (status) {
+	case NP_CLIENT_OK:
+		*result = "success";
+		return PAM_SUCCESS;
+	case NP_CLIENT_EXPIRED:
+	case NP_CLIENT_STALE_CODE:
+		*result = "expired";
+		return PAM_AUTH_ERR;
+	case NP_CLIENT_TYPED_TEXT:
+		*result = "failure";
+		return PAM_AUTH_ERR;
+	case NP_CLIENT_GONE:
+	case NP_CLIENT_BROKEN:
+	case NP_CLIENT_UNEXPECTED:
+	case NP_CLIENT_SILENT:
+	case NP_CLIENT_HOST_REFUSED:
+		*result = "unavailable";
+		return PAM_AUTHINFO_UNAVAIL;
+	case NP_CLIENT_CONV_FAILED:
+		*result = "error";
+		return PAM_CONV_ERR;
+	case NP_CLIENT_NO_MEMORY:
+		*result = "error";
+		return PAM_BUF_ERR;
+	case NP_CLIENT_FAILED:
+	case NP_CLIENT_NOT_STARTED:
+	case NP_CLIENT_INTERRUPTED:
+	case NP_CLIENT_TYPED_KEY:
+	default:
+		*result = "error";
+		return PAM_SERVICE_ERR;
+	}
+}
+
+int np_signin_verdict(struct np_signin *s, enum np_client_status status)
+{
+	char words[PAM_MAX_MSG_SIZE];
+	char reason[sizeof s->reason];
+	const char *result = "error";
+	int rc = status == NP_CLIENT_FAILED ? failure_code(s, &s->client.msg.failure, &result)
+	                                    : status_code(status, &result);
+
+	if (status == NP_CLIENT_OK)
+		return PAM_SUCCESS;
+	if (status == NP_CLIENT_NOT_STARTED)
+		return np_signin_set_up_error(s, "helper not started: ", s->client.err,
+		                              "helper cannot be started");
+	np_client_words(&s->client, status, words, sizeof words);
+	if (words[0] != '\0')
+		np_signin_tell(s, words);
+	np_client_reason(&s->client, status, reason, sizeof reason);
+	return np_signin_outcome(s, rc, result, reason);
+}
+
 int np_signin_set_up_error(struct np_signin *s, const char *prefix, const char *err,
-                         const char *reason)
+                           const char *reason)
 {
 	char clean[1024];
+	char words[PAM_MAX_MSG_SIZE];
 
 	np_log_quote(clean, sizeof clean, err);
 	pam_syslog(s->pamh, LOG_ERR, "%s%s", prefix, clean);
-	np_signin_tell(s, NOT_SET_UP);
+	/* The person's words for a host that is set up wrongly. */
+	np_client_words(&s->client, NP_CLIENT_NOT_STARTED, words, sizeof words);
+	np_signin_tell(s, words);
 	return np_signin_outcome(s, PAM_SERVICE_ERR, "error", reason);
 }
 
-int np_signin_helper_trouble(struct np_signin *s, enum np_helper_recv_status status,
-                          const char *err)
-{
-	char reason[sizeof s->reason];
-
-	if (status == NP_RECV_TIMEOUT)
-		snprintf(reason, sizeof reason, "no answer from the helper in time");
-	else if (status == NP_RECV_BROKEN)
-		snprintf(reason, sizeof reason, "the helper broke the protocol: %s", err);
-	else
-		snprintf(reason, sizeof reason, "helper: %s", err);
-	np_signin_tell(s, NOT_REACHED);
-	return np_signin_outcome(s, PAM_AUTHINFO_UNAVAIL, "unavailable", reason);
-}
-
-int np_signin_timed_out(struct np_signin *s)
-{
-	np_signin_tell(s, "The code expired before it was approved. Please try again.");
-	return np_signin_outcome(s, PAM_AUTH_ERR, "expired", "login_timeout or code lifetime passed");
-}
-
-/* Judges what np_helper_recv() brought: failures and surprises end the wait. */
-int np_signin_judge(struct np_signin *s, enum np_helper_recv_status status, const char *err,
-                 enum np_msg_type want1, enum np_msg_type want2)
-{
-	if (status == NP_RECV_TIMEOUT && np_signin_ms_left(s) == 0)
-		return np_signin_timed_out(s);
-	if (status != NP_RECV_OK)
-		return np_signin_helper_trouble(s, status, err);
-	if (s->msg.type == NP_MSG_FAILURE)
-		return np_signin_failure(s, &s->msg.failure);
-	if (s->msg.type != want1 && s->msg.type != want2)
-		return np_signin_helper_trouble(s, NP_RECV_BROKEN, "unexpected message");
-	return PAM_SUCCESS;
-}
-
-/* Waits for the next message of one of the wanted kinds. */
 int np_signin_expect(struct np_signin *s, int timeout_ms, enum np_msg_type want1,
-                  enum np_msg_type want2)
+                     enum np_msg_type want2)
 {
-	char err[256] = "";
-	enum np_helper_recv_status status;
-
-	np_msg_wipe(&s->msg);
-	status = np_helper_recv(&s->helper, timeout_ms, &s->msg, err, sizeof err);
-	return np_signin_judge(s, status, err, want1, want2);
+	return np_signin_verdict(s, np_client_expect(&s->client, timeout_ms, want1, want2));
 }
 
 int np_signin_start_helper(struct np_signin *s)
 {
-	char err[512];
-	int rc;
-
-	np_helper_init(&s->helper);
-	if (np_helper_start(&s->helper, s->cfg.helper, err, sizeof err) != 0)
-		return np_signin_set_up_error(s, "helper not started: ", err, "helper cannot be started");
-	np_msg_init(&s->msg, NP_MSG_CONFIG);
-	snprintf(s->msg.config.api_url, sizeof s->msg.config.api_url, "%s", s->cfg.api_url);
-	snprintf(s->msg.config.ca_file, sizeof s->msg.config.ca_file, "%s", s->cfg.ca_file);
-	snprintf(s->msg.config.pinned_pubkey, sizeof s->msg.config.pinned_pubkey, "%s",
-	         s->cfg.pinned_pubkey);
-	snprintf(s->msg.config.proxy, sizeof s->msg.config.proxy, "%s", s->cfg.proxy);
-	snprintf(s->msg.config.helper_user, sizeof s->msg.config.helper_user, "%s",
-	         s->cfg.helper_user);
-	s->msg.config.connect_timeout = s->cfg.connect_timeout;
-	s->msg.config.request_timeout = s->cfg.request_timeout;
-	if (np_helper_send(&s->helper, &s->msg) != 0)
-		return np_signin_helper_trouble(s, NP_RECV_GONE, "cannot talk to the helper");
-	rc = np_signin_expect(s, np_signin_wait_ms(s, READY_TIMEOUT_MS), NP_MSG_READY, NP_MSG_READY);
-	if (rc == PAM_SUCCESS && s->cfg.debug) {
-		char helper[NP_CONFIG_PATH_MAX * 4 + 3];
-
-		np_log_quote(helper, sizeof helper, s->cfg.helper);
-		pam_syslog(s->pamh, LOG_DEBUG, "helper started: helper=%s pid=%ld", helper,
-		           (long)s->helper.pid);
-	}
-	return rc;
+	return np_signin_verdict(s, np_client_start(&s->client));
 }
