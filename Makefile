@@ -121,10 +121,10 @@ DEB_STAMP    := $(BUILD)/.deps-ok
 
 .PHONY: deps-demo
 deps:
-	@./tests/deps.sh $(DEB_PACKAGES)
+	@./scripts/deps.sh $(DEB_PACKAGES)
 
 deps-demo:
-	@./tests/deps.sh $(DEB_DEMO_PACKAGES)
+	@./scripts/deps.sh $(DEB_DEMO_PACKAGES)
 
 # ---- tests --------------------------------------------------------------------
 
@@ -140,7 +140,7 @@ include tests/hardening.mk
 
 demo: deps-demo
 	@$(MAKE) --no-print-directory all
-	@./tests/demo.sh
+	@./scripts/demo.sh
 
 # ---- install ------------------------------------------------------------------
 
