@@ -139,7 +139,7 @@ include tests/hardening.mk
 # ---- demo ---------------------------------------------------------------------
 
 demo: deps-demo
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/mockctl
 	@./scripts/demo.sh
 
 # ---- install ------------------------------------------------------------------

@@ -42,5 +42,10 @@ $(PRINT_SETTINGS): tests/man/print_settings.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS)
 
-check-man: all $(PRINT_SETTINGS)
-	@./tests/run-tests.sh --man-only
+# The man phase of make check (tests/tests.mk).
+.PHONY: phase-man
+phase-man: all $(PRINT_SETTINGS)
+	@-$(RUN_PHASE) man
+
+check-man: phase-man
+	@$(SUMMARY) man

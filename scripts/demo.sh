@@ -27,8 +27,8 @@ else
 fi
 /usr/bin/python3 tests/mock/nextpay_mock.py --dir "$T/mock" "$@" &
 MOCK_PID=$!
-/usr/bin/python3 tests/mock/mockctl.py --dir "$T/mock" wait-ready --timeout 30 >/dev/null
-API_URL=$(/usr/bin/python3 tests/mock/mockctl.py --dir "$T/mock" url)
+build/tests/mockctl --dir "$T/mock" wait-ready --timeout 30
+API_URL=$(build/tests/mockctl --dir "$T/mock" url)
 
 mkdir -p "$T/services"
 cat >"$T/pam_nextpay.conf" <<CONF
@@ -59,7 +59,7 @@ env LD_PRELOAD=libpam_wrapper.so PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$T/servi
 	pamtester nextpay-demo "$ACCOUNT" authenticate || status=$?
 echo "------------------------------------------------------------------------"
 if [ "$status" -eq 0 ]; then
-	who=$(/usr/bin/python3 tests/mock/mockctl.py --dir "$T/mock" stats |
+	who=$(build/tests/mockctl --dir "$T/mock" stats |
 		/usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["codes"][-1]["user"])')
 	echo "signed in as $ACCOUNT: NextPay identity $who approved it, and the identity map allows it for $ACCOUNT"
 else

@@ -17,10 +17,11 @@
 #
 #   tests/check-boundaries.sh BUILD_DIR
 #
-# One cmocka-style test per rule (tests/run-tests.sh counts them); each
-# failure names the file and line, or the binary and symbol.
+# One cmocka-style test per rule (tests/lib/cmocka.sh); each failure names the
+# file and line, or the binary and symbol.
 set -u
 cd "$(dirname "$0")/.." || exit 2
+. ./tests/lib/cmocka.sh
 if [ $# -ne 1 ]; then
 	echo "usage: $0 BUILD_DIR" >&2
 	exit 2
@@ -31,24 +32,17 @@ B=$1
 # processes and the hygiene every process needs.
 HELPER_COMMON="protocol lineio json_util validate sanitize safe_file clock"
 
-passed=0
-failed=""
-total=0
-
 # Runs one rule: the command prints one line per violation and nothing else.
 rule() { # name command...
 	name=$1
 	shift
-	total=$((total + 1))
-	echo "[ RUN      ] $name"
+	cmocka_run "$name"
 	out=$("$@" 2>&1)
 	if [ -z "$out" ]; then
-		echo "[       OK ] $name"
-		passed=$((passed + 1))
+		cmocka_ok "$name"
 	else
 		echo "$out" | sed 's/^/    /'
-		echo "[  FAILED  ] $name"
-		failed="$failed $name"
+		cmocka_failed "$name"
 	fi
 }
 
@@ -154,7 +148,7 @@ exported_names() {
 TMP=$(mktemp -d /tmp/pam_nextpay-boundaries.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT INT TERM
 
-echo "[==========] boundaries: Running 6 test(s)."
+cmocka_begin boundaries 6
 rule module_and_ctl_includes module_and_ctl_includes
 rule helper_includes helper_includes
 rule common_includes common_includes
@@ -162,13 +156,4 @@ rule needed_libraries needed_libraries
 rule linked_objects linked_objects
 rule exported_names exported_names
 
-n_failed=$(echo "$failed" | wc -w)
-echo "[==========] boundaries: $total test(s) run."
-echo "[  PASSED  ] $passed test(s)."
-if [ "$n_failed" -gt 0 ]; then
-	echo "[  FAILED  ] $n_failed test(s), listed below:"
-	for name in $failed; do
-		echo "[  FAILED  ] $name"
-	done
-fi
-[ "$n_failed" -eq 0 ]
+cmocka_end

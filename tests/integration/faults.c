@@ -70,8 +70,8 @@ static int setup(void **state)
 {
 	(void)state;
 	test_start = now_ms();
-	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
-	assert_int_equal(mock_post(&api, "/_mock/config",
+	assert_int_equal(mock_post(&api, "reset", "{}"), 200);
+	assert_int_equal(mock_post(&api, "config",
 	                           "{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", "
 	                           "\"after\": 0}}"),
 	                 200);
@@ -93,12 +93,12 @@ static int took(void **state)
 
 static void mock_config(const char *json)
 {
-	assert_int_equal(mock_post(&api, "/_mock/config", json), 200);
+	assert_int_equal(mock_post(&api, "config", json), 200);
 }
 
 static void fault(const char *json)
 {
-	assert_int_equal(mock_post(&api, "/_mock/fault", json), 200);
+	assert_int_equal(mock_post(&api, "fault", json), 200);
 }
 
 /* ---- a sign-in with a conversation that can act ---- */

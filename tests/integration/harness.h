@@ -15,17 +15,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "../mock/mock_client.h"
+
 #define MAX_SEEN 16
 #define MAX_ANSWERS 8
-
-struct mock {
-	char dir[512];
-	pid_t pid;
-	char url[256];    /* https://127.0.0.1:PORT/v1 */
-	char ca[512];
-	char pin[128];
-	char otherpin[128];
-};
 
 /* What the conversation did: every message, in order. */
 struct seen {
@@ -63,21 +56,13 @@ void write_config(const struct mock *m, const char *overrides);
 /* Writes the identity map. */
 void write_usermap(const char *text);
 
+/*
+ * Starts tests/mock/nextpay_mock.py (NP_MOCK) as a child in NP_TEST_DIR/name,
+ * with extra arguments, and waits until it answers (mock_client.h).  0 or -1.
+ */
 int mock_start(struct mock *m, const char *name, const char *const *extra_args);
+/* SIGTERM to the mock, and waits for it. */
 void mock_stop(struct mock *m);
-/* POST JSON to a /_mock/ path; returns the HTTP status. */
-long mock_post(const struct mock *m, const char *path, const char *json);
-/* A number from /_mock/stats "requests" (create, poll, token, me) or "connections". */
-long mock_count(const struct mock *m, const char *what);
-/* The most recently created code, or "" when none. */
-void mock_last_code(const struct mock *m, char *out, size_t out_size);
-/* The whole stats document (malloc'd). */
-char *mock_stats(const struct mock *m);
-
-/* Whether any request body the mock received contains needle. */
-bool mock_bodies_contain(const struct mock *m, const char *needle);
-/* The credential of the last Bearer request to endpoint ("me", "token"). */
-bool mock_last_bearer(const struct mock *m, const char *endpoint, char *out, size_t out_size);
 
 /* Runs pam_authenticate for user on service with the scripted conversation; returns its code. */
 int run_auth(const char *service, const char *user, struct script *script, int flags);

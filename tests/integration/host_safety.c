@@ -665,7 +665,7 @@ static int group_setup(void **state)
 	snprintf(usermap, sizeof usermap, "usr_alice %s\n", test_account());
 	write_usermap(usermap);
 	write_config(&api, NULL);
-	assert_int_equal(mock_post(&api, "/_mock/config",
+	assert_int_equal(mock_post(&api, "config",
 	                           "{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", "
 	                           "\"after\": 0}}"),
 	                 200);

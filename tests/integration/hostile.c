@@ -65,7 +65,7 @@ static int group_teardown(void **state)
 static int reset(void **state)
 {
 	(void)state;
-	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
+	assert_int_equal(mock_post(&api, "reset", "{}"), 200);
 	write_config(&api, NULL);
 	return 0;
 }
@@ -85,7 +85,7 @@ static int took(void **state)
 
 static void fault(const char *json)
 {
-	if (mock_post(&api, "/_mock/fault", json) != 200) {
+	if (mock_post(&api, "fault", json) != 200) {
 		fprintf(stderr, "the mock refused the fault %.200s\n", json);
 		fail();
 	}
@@ -97,7 +97,7 @@ static void auto_approve(const char *user)
 
 	snprintf(json, sizeof json,
 	         "{\"auto\": {\"action\": \"approve\", \"user\": \"%s\", \"after\": 0}}", user);
-	assert_int_equal(mock_post(&api, "/_mock/config", json), 200);
+	assert_int_equal(mock_post(&api, "config", json), 200);
 }
 
 /* raw as a JSON string literal (quotes included), malloc'd. */
@@ -332,9 +332,9 @@ static void stalled_api_on_cached_approval(void **state)
 	assert_non_null(strstr(log_text, "method=\"cached-approval\""));
 	assert_true(seen_contains(&second.seen, "could not be reached"));
 	/* A token the API refuses still falls back to a new code. */
-	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
+	assert_int_equal(mock_post(&api, "reset", "{}"), 200);
 	auto_approve("usr_alice");
-	assert_int_equal(mock_post(&api, "/_mock/revoke", "{\"user\": \"usr_alice\"}"), 200);
+	assert_int_equal(mock_post(&api, "revoke", "{\"user\": \"usr_alice\"}"), 200);
 	attempt("refused cached token", PAM_SUCCESS, NONE, 10000, &third);
 	assert_int_equal(mock_count(&api, "create"), 1);
 }
@@ -576,7 +576,7 @@ static void slowloris_poll(void **state)
 	 * the module words it (the code ran out, or the API could not be reached).
 	 */
 	write_config(&api, "request_timeout = 2\n");
-	assert_int_equal(mock_post(&api, "/_mock/config", "{\"code_ttl\": 4}"), 200);
+	assert_int_equal(mock_post(&api, "config", "{\"code_ttl\": 4}"), 200);
 	auto_approve("usr_alice");
 	fault("{\"endpoint\": \"poll\", \"kind\": \"trickle\", \"delay\": 1, \"count\": -1}");
 	attempt("trickle on every poll", PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, 12000, &s);
@@ -747,7 +747,7 @@ static void reset_on_every_poll(void **state)
 	struct script s = { 0 };
 
 	(void)state;
-	assert_int_equal(mock_post(&api, "/_mock/config", "{\"code_ttl\": 4}"), 200);
+	assert_int_equal(mock_post(&api, "config", "{\"code_ttl\": 4}"), 200);
 	auto_approve("usr_alice");
 	fault("{\"endpoint\": \"poll\", \"kind\": \"reset\", \"count\": -1}");
 	attempt("reset on every poll", PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, 10000, &s);
@@ -790,7 +790,7 @@ static void certificate_for_another_name(void **state)
 	struct script s = { 0 };
 
 	(void)state;
-	assert_int_equal(mock_post(&wrongname, "/_mock/reset", "{}"), 200);
+	assert_int_equal(mock_post(&wrongname, "reset", "{}"), 200);
 	use_other_mock(&wrongname, NULL);
 	attempt("certificate for wrong.example", PAM_AUTHINFO_UNAVAIL, NONE, 10000, &s);
 	/* Even a pin of that very key does not excuse the name. */

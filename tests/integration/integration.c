@@ -60,7 +60,7 @@ static int group_teardown(void **state)
 static int reset(void **state)
 {
 	(void)state;
-	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
+	assert_int_equal(mock_post(&api, "reset", "{}"), 200);
 	write_config(&api, NULL);
 	return 0;
 }
@@ -71,12 +71,12 @@ static void auto_decide(const char *action, const char *user, double after)
 
 	snprintf(json, sizeof json, "{\"auto\": {\"action\": \"%s\", \"user\": \"%s\", \"after\": %.2f}}",
 	         action, user, after);
-	assert_int_equal(mock_post(&api, "/_mock/config", json), 200);
+	assert_int_equal(mock_post(&api, "config", json), 200);
 }
 
 static void fault(const char *json)
 {
-	assert_int_equal(mock_post(&api, "/_mock/fault", json), 200);
+	assert_int_equal(mock_post(&api, "fault", json), 200);
 }
 
 static void expect_rc(int got, int want, const struct script *s)
@@ -412,7 +412,7 @@ static void expired_code(void **state)
 	struct script s = { 0 };
 
 	(void)state;
-	assert_int_equal(mock_post(&api, "/_mock/config", "{\"code_ttl\": 2}"), 200);
+	assert_int_equal(mock_post(&api, "config", "{\"code_ttl\": 2}"), 200);
 	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTH_ERR, &s);
 	assert_true(seen_contains(&s.seen, "expired"));
 }

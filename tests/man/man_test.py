@@ -17,8 +17,9 @@ import re
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
-from common import BUILD, REPO, Failure, check, run_tests  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lib.paths import BUILD, REPO  # noqa: E402
+from lib.runner import Failure, check, run_tests  # noqa: E402
 
 # ---- MERGE: settings that the documentation describes and the code does not have yet -------
 # Keys being added on other branches go here until they land: a key missing from the code
@@ -208,4 +209,4 @@ if __name__ == "__main__":
         test_pages_carry_this_builds_version_and_paths,
         test_settings_agree_in_code_conf_and_manual,
         test_nothing_points_outside_the_tree,
-    ], requires=("groff", "lexgrog")))
+    ], requires=("groff", "lexgrog"), built=(PRINT_SETTINGS, NEXTPAYCTL)))

@@ -79,9 +79,13 @@ run_stages() { # tree prefix
 		done
 		for stage in unit integration robustness; do
 			log=$2.$stage.log
+			args=""
+			[ "$stage" = unit ] && args=$units
 			# shellcheck disable=SC2086 # units is a list of paths without spaces
-			if ! ./tests/run-tests.sh --$stage-only $units >"$log" 2>&1; then
-				suites=$(sed -n 's/^failed: *//p' "$log" | tail -n 1)
+			if ! NP_RESULTS_DIR=$2.results ./tests/run-tests.sh $stage $args >"$log" 2>&1; then
+				# The suites that failed, from the phase's counts (tests/run-tests.sh).
+				suites=$(awk -F '\t' '$1 !~ /^#/ && $3 > 0 { printf "%s ", $1 }' \
+					"$2.results/$stage.txt" 2>/dev/null)
 				echo "$stage: ${suites:-(see $log)}"
 				exit 0
 			fi

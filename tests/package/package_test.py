@@ -35,12 +35,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
-from common import (REPO, Failure, Screen, Skip, check, descendants, indent,  # noqa: E402
-                    mock_api, random_suffix, run_tests, temp_dir, throwaway_account, wait_for,
-                    write_root_file, write_usermap)
-
-BUILD = os.path.abspath(os.environ.get("NP_BUILD") or os.path.join(REPO, "build"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lib.mock import mock_api  # noqa: E402
+from lib.paths import BUILD, REPO  # noqa: E402
+from lib.procs import descendants  # noqa: E402
+from lib.runner import Failure, Skip, check, run_tests, wait_for  # noqa: E402
+from lib.screen import Screen, indent  # noqa: E402
+from lib.system import (random_suffix, temp_dir, throwaway_account,  # noqa: E402
+                        write_root_file, write_usermap)
 DEB_DIR = os.path.join(BUILD, "deb")
 RPM_DIR = os.path.join(BUILD, "rpm")
 PACKAGE = "libpam-nextpay"
@@ -507,4 +509,5 @@ if __name__ == "__main__":
         test_nextpayctl_check_passes_on_the_installed_configuration,
         test_pam_auth_update_selects_and_deselects_the_profile,
         test_purge_leaves_nothing_behind,
-    ], fixture=fixture))
+    ], fixture=fixture,
+        built=(os.path.join(BUILD, "pam_nextpay.so"), os.path.join(BUILD, "nextpay-helper"))))

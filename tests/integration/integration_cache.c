@@ -146,8 +146,8 @@ static void cached_config(const char *extra)
 static int reset(void **state)
 {
 	(void)state;
-	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
-	assert_int_equal(mock_post(&api, "/_mock/config",
+	assert_int_equal(mock_post(&api, "reset", "{}"), 200);
+	assert_int_equal(mock_post(&api, "config",
 	                           "{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", "
 	                           "\"after\": 0.2}}"),
 	                 200);
@@ -170,7 +170,7 @@ static void next_codes_as(const char *action, const char *user)
 	snprintf(json, sizeof json,
 	         "{\"auto\": {\"action\": \"%s\", \"user\": \"%s\", \"after\": 0.2}}", action,
 	         user);
-	assert_int_equal(mock_post(&api, "/_mock/config", json), 200);
+	assert_int_equal(mock_post(&api, "config", json), 200);
 }
 
 static void next_codes(const char *action)
@@ -184,7 +184,7 @@ static void mock_identity(const char *user_id, const char *email)
 	char json[512];
 
 	snprintf(json, sizeof json, "{\"id\": \"%s\", \"email\": \"%s\"}", user_id, email);
-	assert_int_equal(mock_post(&api, "/_mock/user", json), 200);
+	assert_int_equal(mock_post(&api, "user", json), 200);
 }
 
 /* One sign-in as account; its return code, and into log what the module logged. */
@@ -344,7 +344,7 @@ static void revoked_token_falls_back(void **state)
 {
 	(void)state;
 	sign_in_ok("np-items");
-	assert_int_equal(mock_post(&api, "/_mock/revoke", "{\"user\": \"usr_alice\"}"), 200);
+	assert_int_equal(mock_post(&api, "revoke", "{\"user\": \"usr_alice\"}"), 200);
 	/* The stale token gets a 401: entry dropped, a fresh code, a fresh approval. */
 	sign_in_ok("np-items");
 	assert_int_equal(mock_count(&api, "create"), 2);
@@ -566,7 +566,7 @@ static void unreachable_api_never_logs_in_from_cache(void **state)
 
 	(void)state;
 	sign_in_ok("np-items");
-	assert_int_equal(mock_post(&api, "/_mock/fault",
+	assert_int_equal(mock_post(&api, "fault",
 	                           "{\"endpoint\": \"me\", \"kind\": \"status\", \"status\": 503, "
 	                           "\"count\": -1}"),
 	                 200);
@@ -864,7 +864,7 @@ static void cached_token_past_its_exp_is_not_offered(void **state)
 	struct script s = { 0 };
 
 	(void)state;
-	assert_int_equal(mock_post(&api, "/_mock/config",
+	assert_int_equal(mock_post(&api, "config",
 	                           "{\"token_lifetime\": 2, \"accept_expired\": true}"),
 	                 200);
 	sign_in_ok("np-items");
@@ -914,7 +914,7 @@ static void token_answering_for_another_identity_is_not_served(void **state)
 	snprintf(map, sizeof map, "usr_alice %s\nusr_bob %s\n", test_account(), test_account());
 	write_usermap(map);
 	sign_in_ok("np-items");
-	assert_int_equal(mock_post(&api, "/_mock/reassign",
+	assert_int_equal(mock_post(&api, "reassign",
 	                           "{\"user\": \"usr_alice\", \"to\": \"usr_bob\"}"),
 	                 200);
 	next_codes("deny");

@@ -39,7 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../integration/harness.h"
+#include "harness.h"
 #include "../time_limit.h"
 #include "module/sshd_info.h"
 
@@ -291,7 +291,7 @@ int main(void)
 	}
 	snprintf(usermap, sizeof usermap, "usr_alice %s\n", test_account());
 	write_usermap(usermap);
-	if (mock_post(&api, "/_mock/config",
+	if (mock_post(&api, "config",
 	              "{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", "
 	              "\"after\": 0}}") != 200) {
 		fprintf(stderr, "bench: the mock API refused its configuration\n");

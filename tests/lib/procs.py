@@ -1,6 +1,6 @@
 """Processes the tests start, and pam_wrapper's copies of the services they leave.
 
-Shared by tests/run_suite.py (every suite) and tests/e2e/common.py.  A process that
+Shared by tests/run_suite.py (every suite) and the Python test runner (tests/lib/runner.py).  A process that
 becomes a child subreaper keeps everything it starts findable as its descendant, even
 after the parent of one exits or it starts a session of its own (the module's helper,
 sshd's per-connection processes, su, sudo).

@@ -1,4 +1,4 @@
-"""A time limit for every Python test (tests/e2e, tests/ctl), as tests/time_limit.c gives
+"""A time limit for every Python test (tests/lib/runner.py), as tests/time_limit.c gives
 every cmocka test one.
 
     with time_limit("test_name"):

@@ -33,7 +33,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "../integration/harness.h"
+#include "harness.h"
 
 #define CLIENTS_DEFAULT 200
 #define POLL_INTERVAL_S 1
