@@ -249,25 +249,6 @@ static int print_sshd_info_rows(int rounds)
 	return failures;
 }
 
-static void write_cache_key(const char *path)
-{
-	unsigned char key[32];
-	int in = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-	int out;
-
-	if (in < 0 || read(in, key, sizeof key) != (ssize_t)sizeof key) {
-		perror("/dev/urandom");
-		exit(1);
-	}
-	close(in);
-	unlink(path);
-	out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (out < 0 || write(out, key, sizeof key) != (ssize_t)sizeof key) {
-		perror(path);
-		exit(1);
-	}
-	close(out);
-}
 
 int main(void)
 {
@@ -305,7 +286,8 @@ int main(void)
 	spawn = in_worker(ROW_SPAWN, true_round, rounds);
 
 	snprintf(key_path, sizeof key_path, "%s/conf/bench-cache.key", test_dir());
-	write_cache_key(key_path);
+	if (write_cache_key(key_path, 0600) != 0)
+		return 1;
 	snprintf(text, sizeof text, "cache = yes\ncache_dir = %s/bench-cache\ncache_key = %s\n",
 	         test_dir(), key_path);
 	write_config(&api, text);

@@ -1,5 +1,11 @@
 #include "harness.h"
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -163,6 +169,106 @@ void mock_stop(struct mock *m)
 		waitpid(m->pid, NULL, 0);
 		m->pid = 0;
 	}
+}
+
+void reset_mock(const struct mock *m)
+{
+	assert_int_equal(mock_post(m, "reset", "{}"), 200);
+	write_config(m, NULL);
+}
+
+void mock_configure(const struct mock *m, const char *json)
+{
+	if (mock_post(m, "config", json) != 200)
+		fail_msg("the mock refused the configuration %.200s", json);
+}
+
+void mock_auto(const struct mock *m, const char *action, const char *user, double after)
+{
+	char json[256];
+
+	snprintf(json, sizeof json,
+	         "{\"auto\": {\"action\": \"%s\", \"user\": \"%s\", \"after\": %.2f}}", action,
+	         user, after);
+	mock_configure(m, json);
+}
+
+void mock_fault(const struct mock *m, const char *json)
+{
+	if (mock_post(m, "fault", json) != 200)
+		fail_msg("the mock refused the fault %.200s", json);
+}
+
+int write_cache_key(const char *path, mode_t mode)
+{
+	unsigned char key[32];
+	int in = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	int out = -1;
+	int rc = -1;
+
+	(void)unlink(path);
+	if (in >= 0 && read(in, key, sizeof key) == (ssize_t)sizeof key &&
+	    (out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0 &&
+	    write(out, key, sizeof key) == (ssize_t)sizeof key && fchmod(out, mode) == 0)
+		rc = 0;
+	else
+		fprintf(stderr, "harness: cache key %s: %s\n", path, strerror(errno));
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
+}
+
+void write_cache_config(const struct mock *m, const char *name, const char *extra)
+{
+	char dir[1024], key[1024], overrides[4096];
+
+	snprintf(dir, sizeof dir, "%s/%s", test_dir(), name);
+	snprintf(key, sizeof key, "%s/conf/%s.key", test_dir(), name);
+	assert_int_equal(run_shell("rm -rf %s", dir), 0);
+	assert_int_equal(write_cache_key(key, 0600), 0);
+	snprintf(overrides, sizeof overrides, "cache = yes\ncache_dir = %s\ncache_key = %s\n%s", dir,
+	         key, extra != NULL ? extra : "");
+	write_config(m, overrides);
+}
+
+void expect_rc(int got, int want, const struct script *s)
+{
+	if (got != want) {
+		fprintf(stderr, "expected %s, got %s; the person saw:\n", pam_strerror(NULL, want),
+		        pam_strerror(NULL, got));
+		seen_dump(&s->seen);
+	}
+	assert_int_equal(got, want);
+}
+
+char log_text[LOG_TEXT_MAX];
+
+int run_logged(const char *service, const char *user, struct script *s, int flags)
+{
+	int rc;
+
+	log_capture_begin();
+	rc = run_auth(service, user, s, flags);
+	log_capture_end(log_text, sizeof log_text);
+	return rc;
+}
+
+static long long test_started;
+
+int start_timer(void **state)
+{
+	(void)state;
+	test_started = now_ms();
+	return 0;
+}
+
+int report_time(void **state)
+{
+	(void)state;
+	fprintf(stderr, "  (%lld ms)\n", now_ms() - test_started);
+	return 0;
 }
 
 static int scripted_conv(int num_msg, const struct pam_message **msg,

@@ -64,6 +64,28 @@ int mock_start(struct mock *m, const char *name, const char *const *extra_args);
 /* SIGTERM to the mock, and waits for it. */
 void mock_stop(struct mock *m);
 
+/* ---- what the suites do to their mock; a refusal fails the test ---- */
+
+/* Forgets codes, faults, counters and configuration, and writes the standard config for m. */
+void reset_mock(const struct mock *m);
+/* The mock decides every code by itself: action ("approve", "deny") as user, after seconds. */
+void mock_auto(const struct mock *m, const char *action, const char *user, double after);
+/* Sets the mock's configuration (JSON as /_mock/config takes it). */
+void mock_configure(const struct mock *m, const char *json);
+/* Queues a fault (JSON as /_mock/fault takes it). */
+void mock_fault(const struct mock *m, const char *json);
+
+/*
+ * A fresh cache key at path: 32 random bytes, exactly mode, replacing what was
+ * there.  0, or -1 with why on stderr.
+ */
+int write_cache_key(const char *path, mode_t mode);
+/*
+ * Cache on for m's config, in NP_TEST_DIR/NAME with a fresh key
+ * NP_TEST_DIR/conf/NAME.key (both removed first), and extra settings.
+ */
+void write_cache_config(const struct mock *m, const char *name, const char *extra);
+
 /* Runs pam_authenticate for user on service with the scripted conversation; returns its code. */
 int run_auth(const char *service, const char *user, struct script *script, int flags);
 
@@ -77,6 +99,20 @@ int run_auth_on_handle(const char *service, const char *user, struct script *scr
 /* Two pam_authenticate calls on one handle, as sudo makes after a failure. */
 int run_auth_twice(const char *service, const char *user, struct script *script, int expect,
                    int rcs[2]);
+
+/* Asserts a PAM code; on a mismatch shows first what the person saw. */
+void expect_rc(int got, int want, const struct script *s);
+
+/* What the module logged in the last run_logged(). */
+#define LOG_TEXT_MAX 65536
+extern char log_text[LOG_TEXT_MAX];
+
+/* run_auth(), with what the module logged into log_text (log_capture_begin() and _end()). */
+int run_logged(const char *service, const char *user, struct script *s, int flags);
+
+/* A test's set-up and tear-down that print how long it took (cmocka fixtures). */
+int start_timer(void **state);
+int report_time(void **state);
 
 /* Whether any message seen contains needle / any byte that is a control character but \n. */
 bool seen_contains(const struct seen *seen, const char *needle);

@@ -118,19 +118,7 @@ static int group_teardown(void **state)
 
 static void write_key(mode_t mode)
 {
-	unsigned char key[32];
-	int fd = open("/dev/urandom", O_RDONLY);
-	int out;
-
-	assert_true(fd >= 0);
-	assert_int_equal(read(fd, key, sizeof key), (ssize_t)sizeof key);
-	close(fd);
-	unlink(key_path);
-	out = open(key_path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-	assert_true(out >= 0);
-	assert_int_equal(write(out, key, sizeof key), (ssize_t)sizeof key);
-	assert_int_equal(fchmod(out, mode), 0);
-	close(out);
+	assert_int_equal(write_cache_key(key_path, mode), 0);
 }
 
 static void cached_config(const char *extra)
@@ -146,11 +134,8 @@ static void cached_config(const char *extra)
 static int reset(void **state)
 {
 	(void)state;
-	assert_int_equal(mock_post(&api, "reset", "{}"), 200);
-	assert_int_equal(mock_post(&api, "config",
-	                           "{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", "
-	                           "\"after\": 0.2}}"),
-	                 200);
+	reset_mock(&api);
+	mock_auto(&api, "approve", "usr_alice", 0.2);
 	assert_int_equal(run_shell("rm -rf %s", cache_dir), 0);
 	write_key(0600);
 	cached_config(NULL);
@@ -165,12 +150,7 @@ static int reset(void **state)
 /* What the mock does with the next codes: "approve" as user, or "deny". */
 static void next_codes_as(const char *action, const char *user)
 {
-	char json[256];
-
-	snprintf(json, sizeof json,
-	         "{\"auto\": {\"action\": \"%s\", \"user\": \"%s\", \"after\": 0.2}}", action,
-	         user);
-	assert_int_equal(mock_post(&api, "config", json), 200);
+	mock_auto(&api, action, user, 0.2);
 }
 
 static void next_codes(const char *action)

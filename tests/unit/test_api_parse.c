@@ -597,33 +597,33 @@ static void test_jwt_exp(void **state)
 	char jwt[2048];
 
 	(void)state;
-	make_jwt(jwt, sizeof jwt, "{\"sub\":\"usr_abc123\",\"iat\":1700000000,\"exp\":1700003600}");
-	assert_true(np_valid_token(jwt, strlen(jwt)));
-	assert_true(np_jwt_exp(jwt) == INT64_C(1700003600));
-	make_jwt(jwt, sizeof jwt, "{\"exp\":1700003600.0}");
-	assert_true(np_jwt_exp(jwt) == INT64_C(1700003600));
-	/* A payload whose base64 needs '-' or '_' (bytes 0xfb, 0xff after '?'). */
-	make_jwt(jwt, sizeof jwt, "{\"exp\":1700003600,\"n\":\"?>?>?>\xfb\xff\"}");
-	assert_true(np_jwt_exp(jwt) == INT64_C(1700003600));
+	/* Payloads, and the exp read from each (0: none that may be trusted). */
+	static const struct {
+		const char *payload;
+		int64_t exp;
+	} cases[] = {
+		{ "{\"sub\":\"usr_abc123\",\"iat\":1700000000,\"exp\":1700003600}", 1700003600 },
+		{ "{\"exp\":1700003600.0}", 1700003600 },
+		/* A payload whose base64 needs '-' or '_' (bytes 0xfb, 0xff after '?'). */
+		{ "{\"exp\":1700003600,\"n\":\"?>?>?>\xfb\xff\"}", 1700003600 },
+		{ "{\"sub\":\"usr_abc123\"}", 0 },
+		{ "{\"exp\":\"1700003600\"}", 0 },
+		{ "{\"exp\":-5}", 0 },
+		{ "{\"exp\":1e30}", 0 },
+		{ "{\"exp\":99999999999999}", 0 },
+		{ "[1700003600]", 0 },
+		{ "not json", 0 },
+		{ "{\"exp\":1700003600}junk", 0 },
+		{ "{\"a\":{\"b\":{\"c\":{\"exp\":1}}},\"exp\":1700003600}", 0 },
+	};
 
-	make_jwt(jwt, sizeof jwt, "{\"sub\":\"usr_abc123\"}");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"exp\":\"1700003600\"}");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"exp\":-5}");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"exp\":1e30}");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"exp\":99999999999999}");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "[1700003600]");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "not json");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"exp\":1700003600}junk");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"a\":{\"b\":{\"c\":{\"exp\":1}}},\"exp\":1700003600}");
-	assert_true(np_jwt_exp(jwt) == 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		make_jwt(jwt, sizeof jwt, cases[i].payload);
+		assert_true(np_valid_token(jwt, strlen(jwt)));
+		if (np_jwt_exp(jwt) != cases[i].exp)
+			fail_msg("exp of %s: %lld, expected %lld", cases[i].payload,
+			         (long long)np_jwt_exp(jwt), (long long)cases[i].exp);
+	}
 
 	assert_true(np_jwt_exp("") == 0);
 	assert_true(np_jwt_exp("garbage") == 0);

@@ -18,21 +18,7 @@
 #define PIN_A "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 #define PIN_B "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
-static char tmp_dir[512];
 static char err[1024];
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return unit_tmpdir(tmp_dir, sizeof tmp_dir);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	unit_rm_rf(tmp_dir);
-	return 0;
-}
 
 /* Parses text as a config file named "test.conf" on top of the defaults. */
 static int parse(struct np_config *cfg, const char *text)
@@ -59,7 +45,7 @@ static void assert_err_has(const char *what)
 /* A fresh config file in the temporary directory with the given mode. */
 static void make_conf(const char *name, const char *text, mode_t mode, char *path, size_t size)
 {
-	assert_int_equal(unit_write_file(tmp_dir, name, text, strlen(text), mode, path, size), 0);
+	assert_int_equal(unit_write_file(unit_dir, name, text, strlen(text), mode, path, size), 0);
 }
 
 static int load(struct np_config *cfg, int argc, const char **argv)
@@ -813,7 +799,7 @@ static void test_load_explicit_missing(void **state)
 	const char *argv[1];
 
 	(void)state;
-	snprintf(config_arg, sizeof config_arg, "config=%s/no-such.conf", tmp_dir);
+	snprintf(config_arg, sizeof config_arg, "config=%s/no-such.conf", unit_dir);
 	argv[0] = config_arg;
 	assert_int_equal(load(&cfg, 1, argv), -1);
 	assert_err_has("no-such.conf");
@@ -899,14 +885,14 @@ static void test_load_unsafe_file(void **state)
 	assert_int_equal(load(&cfg, 1, argv), -1);
 	assert_err_has("writable");
 
-	snprintf(path, sizeof path, "%s/link.conf", tmp_dir);
+	snprintf(path, sizeof path, "%s/link.conf", unit_dir);
 	assert_int_equal(symlink(good, path), 0);
 	snprintf(config_arg, sizeof config_arg, "config=%s", path);
 	assert_int_equal(load(&cfg, 1, argv), -1);
 	assert_err_has("link.conf");
 	assert_err_has("symbolic link");
 
-	snprintf(config_arg, sizeof config_arg, "config=%s", tmp_dir);
+	snprintf(config_arg, sizeof config_arg, "config=%s", unit_dir);
 	assert_int_equal(load(&cfg, 1, argv), -1);
 	assert_err_has("not a regular file");
 }
@@ -1136,5 +1122,5 @@ int main(void)
 		cmocka_unit_test(test_defaults_from_table),
 	};
 
-	return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("config", tests, unit_group_setup, unit_group_teardown);
 }

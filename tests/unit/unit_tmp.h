@@ -64,4 +64,24 @@ static inline void unit_rm_rf(const char *dir)
 		nftw(dir, unit_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * The group's scratch directory, for suites whose tests share one: made by
+ * unit_group_setup(), removed with everything in it by unit_group_teardown()
+ * (cmocka's group fixtures).
+ */
+static char unit_dir[512] __attribute__((unused));
+
+static inline int unit_group_setup(void **state)
+{
+	(void)state;
+	return unit_tmpdir(unit_dir, sizeof unit_dir);
+}
+
+static inline int unit_group_teardown(void **state)
+{
+	(void)state;
+	unit_rm_rf(unit_dir);
+	return 0;
+}
+
 #endif
