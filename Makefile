@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # pam_nextpay — build, test and install.
 #   make            build/pam_nextpay.so, build/nextpay-helper, build/nextpayctl
 #   make check      every test (installs missing Debian packages first when root)

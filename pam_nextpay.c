@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pam_nextpay: sign in with a NextPay account through the device-code flow.
  * The entry points stay thin; the work is in src/auth.c.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Manual pages: mdoc sources in man/*.in, with the version, the compiled-in
 # paths and the build's QR support put in by sed, so that each page tells the
 # truth about this build.  Included from the Makefile after the paths are set.

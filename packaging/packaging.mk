@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Packages.  Included from the Makefile after man/man.mk.
 #
 #   make deb              build/deb/libpam-nextpay_VERSION-1_ARCH.deb (dpkg-buildpackage)

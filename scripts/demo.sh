@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # make demo: one real sign-in through libpam (pamtester under pam_wrapper)
 # against the bundled mock NextPay API.  Nothing is installed into /etc and
 # nothing is left running.  DEMO_MANUAL=1 waits for you to click Approve in a

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Makes sure the Debian packages named as arguments are installed.
 # As root it installs what is missing; otherwise it prints the exact command.
 set -eu

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # The process boundary, checked on the sources and on what was linked:
 #
 #   includes  src/module/ and src/ctl/ (and pam_nextpay.c) include no helper/

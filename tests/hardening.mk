@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Sanitizer, valgrind, static-analysis and fuzzing phases of make check.
 # Included from the Makefile after tests/tests.mk and tests/fuzz/fuzz.mk: BUILD,
 # ALL_CFLAGS, the source lists, the test binaries and the phases are known by then.

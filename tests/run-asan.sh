@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # The ASan phase of make check: the unit, integration and nextpayctl tests
 # (tests/run-tests.sh unit, integration) against a build made with
 # -fsanitize=address,undefined, which make builds into build-asan/ first; this

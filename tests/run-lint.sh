@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Static analysis, one "test" per tool (cmocka-style lines, tests/lib/cmocka.sh):
 #   cppcheck     with the options make gives (tests/hardening.mk: CPPCHECK_FLAGS)
 #   clang-tidy   the checks in .clang-tidy

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs the suites of one or more phases of make check.  make builds what a phase
 # needs, then calls this (or the phase's own runner, which may call this); nothing
 # here calls make.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # The valgrind phase of make check: the integration suites (tests/run-tests.sh
 # integration) with every program of ours under valgrind memcheck: the test
 # programs and the module libpam loads into them, the helper the module starts

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Runs one test suite for the runners (tests/run-tests.sh ...), counts it, and answers
 for what it leaves behind.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Tests: what make check builds and the phases it runs.  make builds what a
 # phase needs and calls its runner (tests/run-tests.sh PHASE, or the phase's own
 # runner); runners call no make.  Each phase's counts land in RESULTS_DIR, and

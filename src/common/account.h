@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Which local accounts are people's.  An e-mail's local part may only ever
  * name a person's account: never root, nobody or a system account (a uid

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The approval cache: a sign-in's token and identity, kept so that another
  * sign-in in the same scope shortly after need not go back to the browser.

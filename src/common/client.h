@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The sign-in client, shared by the PAM module and nextpayctl: it starts
  * nextpay-helper, hands it the settings, and runs the device-code wait (the

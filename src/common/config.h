@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Settings: defaults, then the config file, then module arguments (which
  * override the file).  Every key of the public interface is validated here;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Running nextpay-helper from inside a host process (sshd, sudo, login).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Strict JSON reading on top of json-c, and wiping of parsed secrets. */
 #ifndef NP_JSON_UTIL_H
 #define NP_JSON_UTIL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Newline-delimited messages over pipes, with a hard size limit per line. */
 #ifndef NP_LINEIO_H
 #define NP_LINEIO_H

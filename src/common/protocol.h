@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The module <-> nextpay-helper protocol, version 1.
  *

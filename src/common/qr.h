@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The verification URL as a QR code, for a phone held up to the terminal. */
 #ifndef NP_QR_H
 #define NP_QR_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Reading files that decide who may log in.  A file is trusted only if it is
  * a regular file (not a symlink), owned by root or the effective user, and not

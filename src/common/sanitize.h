@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Make untrusted text safe to show on a terminal or write to a log. */
 #ifndef NP_SANITIZE_H
 #define NP_SANITIZE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Comparing words the way the settings and the identity map do: ASCII case aside. */
 #ifndef NP_TEXT_H
 #define NP_TEXT_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The identity map: which NextPay identity may sign in as which local account.
  * Rules are "identity account" lines; an identity is a user id (usr_...,

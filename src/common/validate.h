@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Shape checks for values that arrive from the network.  Both the helper
  * (which reads the API) and the module (which reads the helper) apply them,

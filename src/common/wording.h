@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The words a person reads while signing in, shared by the module and
  * nextpayctl login so both say the same thing.

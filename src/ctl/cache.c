@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * nextpayctl cache list / purge: what the approval cache holds, and removing
  * it.  Listing opens only the meta boxes (account, scope, times); the tokens

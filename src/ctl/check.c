@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * nextpayctl check: everything the module will trip over, found before a
  * person does.  Every finding is one line: "ok:" for what passed,

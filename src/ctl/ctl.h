@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * nextpayctl, the administrator's tool: what its commands share.
  *

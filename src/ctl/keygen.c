@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * nextpayctl keygen: the 32-byte secret that seals the approval cache.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * nextpayctl login: a device sign-in in this terminal, through the same
  * helper, the same sign-in client and the same words as the module, ending

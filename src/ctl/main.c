@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * nextpayctl: the administrator's tool of pam_nextpay.  It uses the module's
  * own code (settings, identity map, cache, helper) so that what it reports is

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "helper/api_parse.h"
 
 #include <sodium.h>

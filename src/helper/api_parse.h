@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Reading the NextPay API's answers (see shared/nextpay-api.md).  Pure
  * functions over a response body, so they can be unit-tested and fuzzed

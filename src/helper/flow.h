@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * What nextpay-helper does for each request from the module: the device-code
  * flow with its polling, retries and back-off; checking a token; exchanging

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * HTTPS requests to the NextPay API, for the helper only (libcurl never runs
  * inside the PAM host).  One handle, hence one connection, serves a whole

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The helper gives up root, and every capability, before it touches the network. */
 #ifndef NP_PRIVDROP_H
 #define NP_PRIVDROP_H

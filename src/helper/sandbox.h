@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The helper's system call filter (seccomp, through libseccomp).
  *

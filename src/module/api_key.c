@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "module/api_key.h"
 
 #include <stdbool.h>

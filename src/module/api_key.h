@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Signing in with a NextPay API key (npk_...) instead of a browser. */
 #ifndef NP_API_KEY_H
 #define NP_API_KEY_H

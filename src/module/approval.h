@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Reusing an earlier approval through the encrypted cache (cache.h). */
 #ifndef NP_APPROVAL_H
 #define NP_APPROVAL_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The module's side of a sign-in: policy, conversation and decision. */
 #ifndef NP_AUTH_H
 #define NP_AUTH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "module/conv.h"
 
 #include <security/pam_appl.h>

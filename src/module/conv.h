@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Talking to the person through the application's PAM conversation. */
 #ifndef NP_CONV_H
 #define NP_CONV_H

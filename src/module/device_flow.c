@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "module/device_flow.h"
 
 #include <security/pam_ext.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The device-code flow as the person lives it: the code, the instructions, the wait. */
 #ifndef NP_DEVICE_FLOW_H
 #define NP_DEVICE_FLOW_H

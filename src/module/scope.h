@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The scope of an approval: who it was given to, by whom, and (for cache_scope
  * = session) where.  An approval stored in the cache serves only a sign-in of

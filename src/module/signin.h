@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * One sign-in in progress, shared by the parts of the module that run it:
  * its settings, the sign-in client that talks to the helper (common/client.h),

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "module/sshd_info.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Whether the sshd running this sign-in shows PAM_TEXT_INFO to the client at
  * once.  OpenSSH 10.3p1 does ("auth-pam: Immediately report interactive

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A test tool for tests/ctl/ctl_test.py: stores one approval cache entry the
  * way the module does (np_cache_open, np_scope_string, np_cache_store), so that

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Tests of build/nextpayctl, the real binary, against the HTTPS mock API.
 
     /usr/bin/python3 tests/ctl/ctl_test.py [NAME-SUBSTRING ...]

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """What pam_nextpay's end-to-end tests (real sshd, real sudo, a login-style
 conversation) share beyond the test library (tests/lib/): the build under test, the
 module's config and identity map, the words of the instructions, transcripts.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Coverage-guided fuzzing (libFuzzer, clang) of every parser of untrusted
 # input: the API's answers, the module <-> helper protocol, the config file
 # and module arguments, the identity map, cache files, np_sanitize and the

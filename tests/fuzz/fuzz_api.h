@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Shared checks of the four API-answer harnesses (fuzz_api_*.c). */
 #ifndef NP_FUZZ_API_H
 #define NP_FUZZ_API_H

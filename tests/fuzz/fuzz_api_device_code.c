@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer: np_api_parse_device_code over arbitrary response bodies. */
 #include "fuzz_api.h"
 

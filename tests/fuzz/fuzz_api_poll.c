@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer: np_api_parse_poll over arbitrary response bodies, then np_jwt_exp. */
 #include "fuzz_api.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: the settings parser.  The input is applied as a config file
  * (np_config_parse_text), and again line by line as module arguments

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: np_msg_decode over arbitrary lines (both the module and the
  * helper decode what the other side wrote).  A line that decodes must encode

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: np_sanitize into destinations of several sizes.  The output must
  * be NUL-terminated inside dst, hold no C0 control or DEL, be valid UTF-8

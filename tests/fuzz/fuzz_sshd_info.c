@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: the OpenSSH release scanner that decides whether sshd shows
  * information at once.  The first input byte picks a read size; the rest is a

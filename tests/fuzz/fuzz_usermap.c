@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: the identity map.  np_usermap_parse over the input, then
  * np_usermap_allows for fixed identities, for identities taken from the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Writes the generated seeds of tests/fuzz/corpus/ (make fuzz-seeds):
  *   protocol/gen-<type>     one valid line of each message type, by np_msg_encode, its

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs the libFuzzer targets built by tests/fuzz/fuzz.mk, one after another.
 #   run-fuzz.sh fuzz SECONDS NAME...   fuzz each target for SECONDS seconds
 #   run-fuzz.sh regress 0 NAME...      run each target once over its seeds and regressions

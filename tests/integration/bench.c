@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * make bench: what a sign-in through pam_nextpay costs the host process, next
  * to baselines measured in the same run on the same machine.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Faults around the module: the helper killed, stopped or replaced; the helper
  * binary missing or unsafe; helper_user missing; the cache directory full or

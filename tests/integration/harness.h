@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Integration test harness: the real module through the real libpam
  * (pam_wrapper), the real helper, and the HTTPS mock API.

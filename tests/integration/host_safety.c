@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The module as a guest in a long-lived host process (sshd's monitor, a
  * display manager, a screen locker): many pam_start / pam_authenticate /

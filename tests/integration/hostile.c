@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A hostile API server: the real module through the real libpam, the real
  * helper, and the HTTPS mock told to misbehave.  Every test asserts the PAM

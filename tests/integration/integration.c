@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The module through the real libpam, the real helper, the HTTPS mock API.
  * Every test asserts on the PAM code and on what the person saw or what the

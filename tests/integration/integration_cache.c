@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The approval cache, API-key sign-in and the identity policy around them,
  * through the real libpam, helper and mock.  Services np-items /

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Load: 200 sign-ins at once against one mock API, on a small machine.
  *

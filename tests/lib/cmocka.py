@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """cmocka's result format: the one parser of it, and a writer for the Python tests.
 
 Every suite of pam_nextpay, whatever it is written in, reports in cmocka's words:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # cmocka's result format, written from shell runners (tests/run-lint.sh,
 # tests/check-boundaries.sh, tests/fuzz/run-fuzz.sh); tests/lib/cmocka.py reads it.
 #

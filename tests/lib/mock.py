@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The HTTPS mock of the NextPay API (tests/mock/nextpay_mock.py), for the Python tests.
 
     from lib.mock import Mock

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Where the tests find the tree and the build they test.
 
 NP_BUILD (or, for the end-to-end tests, E2E_BUILD) names another build directory

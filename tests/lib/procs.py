@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Processes the tests start, and pam_wrapper's copies of the services they leave.
 
 Shared by tests/run_suite.py (every suite) and the Python test runner (tests/lib/runner.py).  A process that

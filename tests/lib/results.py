@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The closing line of a test run, over every phase.
 
     /usr/bin/python3 tests/lib/results.py RESULTS_DIR PHASE...

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The runner of pam_nextpay's Python test files (tests/ctl, tests/e2e, tests/man,
 tests/package): each test a function, run in order with a time limit of its own
 (tests/lib/time_limit.py), reported in cmocka's words (tests/lib/cmocka.py), and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """Driving a terminal program through a pseudo-terminal (Debian's python3-pexpect, run
 with /usr/bin/python3), and reading what a person would have seen."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """The machine around a test: throwaway accounts, temporary directories, files owned
 by root with an exact mode, free ports.  Accounts need root."""
 

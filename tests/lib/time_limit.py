@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 """A time limit for every Python test (tests/lib/runner.py), as tests/time_limit.c gives
 every cmocka test one.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Tests of the manual pages in build/man/ and of the settings they document.
 
     /usr/bin/python3 tests/man/man_test.py

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Prints every setting of the code's settings table with its built-in default,
  * one "key<TAB>default" a line, so that tests/man/man_test.py can hold

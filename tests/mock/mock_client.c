@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "mock_client.h"
 
 #include <curl/curl.h>

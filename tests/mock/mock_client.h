@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The one client of the mock API's control interface (/_mock/ under
  * tests/mock/nextpay_mock.py): the integration suites link it, and

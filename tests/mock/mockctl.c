@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * mockctl: the mock API's control client (tests/mock/mock_client.c) on the
  * command line, for the Python tests (tests/lib/mock.py) and scripts/demo.sh.

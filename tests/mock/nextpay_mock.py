@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A mock of the NextPay auth API, served over real HTTPS, for pam_nextpay's tests.
 
     python3 tests/mock/nextpay_mock.py --dir DIR [--code-ttl SECONDS] \

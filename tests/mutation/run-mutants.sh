@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Mutation testing of the security decisions: for each mutant of
 # tests/mutation/mutants.txt, a scratch copy of the tree with that one
 # decision broken is built and put through the unit, integration and
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift 2 ;;
 	--no-baseline) baseline=no; shift ;;
 	--check) check_only=yes; shift ;;
-	--help | -h) sed -n '2,31p' "$0"; exit 0 ;;
+	--help | -h) sed -n '3,32p' "$0"; exit 0 ;;
 	-*) echo "run-mutants.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Tests of the packages that `make deb` and `make rpm` built (build/deb, build/rpm).
 
     sudo /usr/bin/python3 tests/package/package_test.py

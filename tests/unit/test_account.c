@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests of src/common/account.c: UID_MIN from login.defs, and which uids are
  * people's (the only accounts an e-mail's local part may name).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of src/helper/api_parse.c and src/common/json_util.c: reading the NextPay API's answers. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The cache file format (src/common/cache.h): what seals must open again, and
  * nothing else may: not a changed byte, not another key, not another

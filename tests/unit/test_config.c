@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of src/common/config.c: defaults, file and argument parsing, load, finish. */
 #include <errno.h>
 #include <setjmp.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The module must export pam_sm_authenticate and pam_sm_setcred and nothing
  * else (src/module/pam_nextpay.map): internal names leaking into the host's symbol

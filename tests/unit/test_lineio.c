@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of src/common/lineio.c over a pipe. */
 #include <setjmp.h>
 #include <stdarg.h>

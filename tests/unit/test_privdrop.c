@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The helper's privilege drop: for good, verified, never to root, and without a capability. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of src/common/protocol.c: the module <-> helper line protocol. */
 #include <setjmp.h>
 #include <stdarg.h>

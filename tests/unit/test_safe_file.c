@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of src/common/safe_file.c: which files are trusted. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The helper's system call filter, for real: each case runs in a forked
  * child (a filter cannot be taken back) that enters the sandbox and then does

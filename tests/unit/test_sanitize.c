@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of src/common/sanitize.c: what may reach a terminal or a log. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Unit tests of src/module/sshd_info.c: telling from a program's bytes whether it is
  * an sshd that shows PAM_TEXT_INFO at once (OpenSSH 10.3 and later).  The fake

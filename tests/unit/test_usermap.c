@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of src/common/usermap.c: parsing the identity map and deciding who may sign in. */
 #include <setjmp.h>
 #include <stdarg.h>

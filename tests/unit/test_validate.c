@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Unit tests of src/common/validate.c: the shape checks on values from the network. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Temporary files for the unit tests: a private directory from mkdtemp (owned
  * by the running euid, which safe_file accepts, so the tests pass as root and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Preloaded into the test programs that tests/run-valgrind.sh runs under
  * valgrind: cmocka 1.1.5 can filter tests only from inside the program (one

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """valgrind's XML reports as text, for tests/run-valgrind.sh.
 
     /usr/bin/python3 tests/valgrind/show_reports.py REPORT.xml...
