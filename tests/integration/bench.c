@@ -22,7 +22,7 @@
  * over the timed rounds; the peak resident set of the largest child (the
  * helper, or /bin/true).  Figures, not verdicts: nothing here fails on speed.
  *
- * Runs like the integration suites (tests/run-tests.sh --bench sets
+ * Runs like the integration suites (tests/run-tests.sh bench sets
  * NP_TEST_DIR, NP_HELPER, NP_MOCK and the pam_wrapper environment).
  * NP_BENCH_ROUNDS changes the number of timed rounds (default 50).
  */

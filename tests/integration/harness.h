@@ -3,8 +3,9 @@
  * Integration test harness: the real module through the real libpam
  * (pam_wrapper), the real helper, and the HTTPS mock API.
  *
- * tests/run-tests.sh prepares NP_TEST_DIR with PAM service files that load
- * the module with config=$NP_TEST_DIR/conf/current.conf; each test writes
+ * tests/run-tests.sh prepares NP_TEST_DIR with the PAM services of
+ * tests/fixtures/pam.d/, which load the module with
+ * config=$NP_TEST_DIR/conf/current.conf; each test writes
  * that file, sets the mock up, runs pam_authenticate and asserts on the
  * return code and on every message the person saw.
  */

@@ -8,7 +8,7 @@ Every page renders without a warning (groff -ww -mandoc) and man-db's lexgrog
 reads its NAME; each names this build's version and paths; and the settings
 table of the code (printed by build/tests/print-settings), conf/pam_nextpay.conf
 and pam_nextpay.conf(5) list exactly the same keys with the same defaults.
-Needs `make all tests`; prints cmocka-style lines for tests/run-tests.sh.
+Needs `make all tests`; runs under tests/lib/runner.py (cmocka-style lines).
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ root; then purge and check that nothing is left.  /etc/pam.d/common-* must come
 out byte for byte as they went in (they are restored whatever happens).
 
 The root tests refuse to run on a machine where the package, its files or its
-account exist already: purging them would destroy someone's setup.  Prints
-cmocka-style lines for tests/run-tests.sh.
+account exist already: purging them would destroy someone's setup.  Runs under
+tests/lib/runner.py (cmocka-style lines).
 """
 
 from __future__ import annotations
