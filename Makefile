@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # pam_nextpay — build, test and install.
 #   make            build/pam_nextpay.so, build/nextpay-helper, build/nextpayctl
 #   make check      every test (installs missing Debian packages first when root)
@@ -37,26 +38,38 @@ LINK_HARDEN := -Wl,-z,relro -Wl,-z,now -Wl,-z,noexecstack
 pkg_cflags   = $(patsubst -I%,-isystem %,$(filter-out -I/usr/include/$(MULTIARCH),$(shell $(PKG_CONFIG) --cflags $(1))))
 pkg_libs     = $(shell $(PKG_CONFIG) --libs $(1))
 
-MODULE_PKGS := pam json-c libsodium $(if $(HAVE_QRENCODE),libqrencode)
-HELPER_PKGS := libcurl json-c libsodium libseccomp
-ALL_CFLAGS   = $(BASE_CFLAGS) $(call pkg_cflags,$(MODULE_PKGS) $(HELPER_PKGS)) $(CPPFLAGS) $(CFLAGS)
+# -Isrc: every include names its folder ("common/protocol.h").
+ALL_CFLAGS   = $(BASE_CFLAGS) -Isrc $(call pkg_cflags,$(MODULE_PKGS) $(HELPER_PKGS)) $(CPPFLAGS) \
+               $(CFLAGS)
 
-COMMON_SRC  := src/sanitize.c src/validate.c src/safe_file.c src/lineio.c src/json_util.c \
-               src/protocol.c src/clock.c
-MODULE_SRC  := pam_nextpay.c src/auth.c src/config.c src/usermap.c src/conv.c \
-               src/helper_proc.c src/cache.c src/qr.c src/session.c src/device_flow.c \
-               src/api_key.c src/approval.c src/wording.c src/account.c src/sshd_info.c \
-               $(COMMON_SRC)
-HELPER_SRC  := src/helper_main.c src/helper_flow.c src/http.c src/api_parse.c src/privdrop.c \
-               src/sandbox.c $(COMMON_SRC)
+# One folder per process, so the security boundary shows in every path:
+#   src/module/  inside the PAM host (sshd, sudo, login): pam_nextpay.so
+#   src/helper/  the unprivileged network helper, the only code that links libcurl
+#   src/ctl/     nextpayctl, the administrator's tool
+#   src/common/  what more than one of them links, built into an archive so each
+#                program takes only the objects it uses (tests/check-boundaries.sh checks)
+# Every .c file in a folder belongs to it: a new file needs no list.
+COMMON_SRC  := $(wildcard src/common/*.c)
+MODULE_SRC  := pam_nextpay.c $(wildcard src/module/*.c)
+HELPER_SRC  := $(wildcard src/helper/*.c)
+CTL_SRC     := $(wildcard src/ctl/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 MODULE      := $(BUILD)/pam_nextpay.so
 HELPER      := $(BUILD)/nextpay-helper
+NEXTPAYCTL  := $(BUILD)/nextpayctl
+COMMON_LIB  := $(BUILD)/libnp_common.a
+
+# What each program links besides the archive: libcurl only in the helper, libpam only
+# in the module.  nextpayctl draws the URL as the module does when this build has
+# libqrencode.
+MODULE_PKGS := pam json-c libsodium $(if $(HAVE_QRENCODE),libqrencode)
+HELPER_PKGS := libcurl json-c libsodium libseccomp
+CTL_PKGS    := json-c libsodium $(if $(HAVE_QRENCODE),libqrencode)
 
 .PHONY: all deps check check-unit check-integration demo install clean
-all: $(MODULE) $(HELPER)
+all: $(MODULE) $(HELPER) $(NEXTPAYCTL)
 
 # The install paths and optional features are compiled in: rebuild when they
 # change, so that "make install PREFIX=/usr/local" never installs a module
@@ -70,17 +83,22 @@ $(BUILD)/obj/%.o: %.c $(PATHS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(MODULE): $(call obj,$(MODULE_SRC)) src/pam_nextpay.map
-	$(CC) -shared -o $@ $(call obj,$(MODULE_SRC)) -Wl,--version-script=src/pam_nextpay.map \
-	    -Wl,--no-undefined $(LINK_HARDEN) $(LDFLAGS) $(call pkg_libs,$(MODULE_PKGS))
+$(COMMON_LIB): $(call obj,$(COMMON_SRC))
+	@rm -f $@
+	$(AR) rcs $@ $^
 
-$(HELPER): $(call obj,$(HELPER_SRC))
+$(MODULE): $(call obj,$(MODULE_SRC)) $(COMMON_LIB) src/module/pam_nextpay.map
+	$(CC) -shared -o $@ $(call obj,$(MODULE_SRC)) $(COMMON_LIB) \
+	    -Wl,--version-script=src/module/pam_nextpay.map -Wl,--no-undefined $(LINK_HARDEN) \
+	    $(LDFLAGS) $(call pkg_libs,$(MODULE_PKGS))
+
+$(HELPER): $(call obj,$(HELPER_SRC)) $(COMMON_LIB)
 	$(CC) -pie -o $@ $^ $(LINK_HARDEN) $(LDFLAGS) $(call pkg_libs,$(HELPER_PKGS))
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+$(NEXTPAYCTL): $(call obj,$(CTL_SRC)) $(COMMON_LIB)
+	$(CC) -pie -o $@ $^ $(LINK_HARDEN) $(LDFLAGS) $(call pkg_libs,$(CTL_PKGS))
 
-# The administrator's tool.
-include src/nextpayctl.mk
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # The manual pages (see man/man.mk).
 include man/man.mk
@@ -104,10 +122,10 @@ DEB_STAMP    := $(BUILD)/.deps-ok
 
 .PHONY: deps-demo
 deps:
-	@./tests/deps.sh $(DEB_PACKAGES)
+	@./scripts/deps.sh $(DEB_PACKAGES)
 
 deps-demo:
-	@./tests/deps.sh $(DEB_DEMO_PACKAGES)
+	@./scripts/deps.sh $(DEB_DEMO_PACKAGES)
 
 # ---- tests --------------------------------------------------------------------
 
@@ -122,8 +140,8 @@ include tests/hardening.mk
 # ---- demo ---------------------------------------------------------------------
 
 demo: deps-demo
-	@$(MAKE) --no-print-directory all
-	@./tests/demo.sh
+	@$(MAKE) --no-print-directory all $(BUILD)/tests/mockctl
+	@./scripts/demo.sh
 
 # ---- install ------------------------------------------------------------------
 

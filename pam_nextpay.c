@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * pam_nextpay: sign in with a NextPay account through the device-code flow.
- * The entry points stay thin; the work is in src/auth.c.
+ * The entry points stay thin; the work is in src/module/auth.c.
  */
 #include <security/pam_modules.h>
 
-#include "src/auth.h"
+#include "module/auth.h"
 
 PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Manual pages: mdoc sources in man/*.in, with the version, the compiled-in
 # paths and the build's QR support put in by sed, so that each page tells the
 # truth about this build.  Included from the Makefile after the paths are set.
@@ -16,7 +17,6 @@ MAN_SUBST   := -e 's|@VERSION@|$(VERSION)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 # Prints every setting of the code's table with its default, for the page tests.
 PRINT_SETTINGS     := $(BUILD)/tests/print-settings
-PRINT_SETTINGS_SRC := src/config.c src/safe_file.c src/validate.c
 
 .PHONY: man install-man check-man
 all: man
@@ -39,9 +39,14 @@ install-man: $(MAN_PAGES)
 
 tests: $(PRINT_SETTINGS)
 
-$(PRINT_SETTINGS): tests/man/print_settings.c $(call obj,$(PRINT_SETTINGS_SRC))
+$(PRINT_SETTINGS): tests/man/print_settings.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(call obj,$(PRINT_SETTINGS_SRC)) $(LINK_HARDEN) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS)
 
-check-man: all $(PRINT_SETTINGS)
-	@./tests/run-tests.sh --man-only
+# The man phase of make check (tests/tests.mk).
+.PHONY: phase-man
+phase-man: all $(PRINT_SETTINGS)
+	@-$(RUN_PHASE) man
+
+check-man: phase-man
+	@$(SUMMARY) man

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Packages.  Included from the Makefile after man/man.mk.
 #
 #   make deb              build/deb/libpam-nextpay_VERSION-1_ARCH.deb (dpkg-buildpackage)
@@ -84,8 +85,11 @@ rpm:
 	    packaging/pam_nextpay.spec
 	@ls $(RPM_DIR)/RPMS/*/*.rpm
 
-# make check builds both packages first; the tests install the .deb (as root).
-check-installed: deb rpm
+# The package phase of make check (tests/tests.mk): both packages built first; the
+# tests install the .deb (as root).
+.PHONY: phase-package
+phase-package: all deb rpm
+	@-$(RUN_PHASE) package
 
-check-package: all deb rpm
-	@./tests/run-tests.sh --package-only
+check-package: phase-package
+	@$(SUMMARY) package

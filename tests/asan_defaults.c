@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Sanitizer options compiled into the sanitizer builds (tests/hardening.mk
  * links this into the module, the helper and nextpayctl of build-asan/ only).

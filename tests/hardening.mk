@@ -1,18 +1,23 @@
-# Sanitizer, valgrind and static-analysis runs.  Included from the Makefile
-# after tests/tests.mk: BUILD, ALL_CFLAGS, the source lists and the test
-# binaries are known by then.
+# SPDX-License-Identifier: BSD-2-Clause
+# Sanitizer, valgrind, static-analysis and fuzzing phases of make check.
+# Included from the Makefile after tests/tests.mk and tests/fuzz/fuzz.mk: BUILD,
+# ALL_CFLAGS, the source lists, the test binaries and the phases are known by then.
 #
 #   make check-asan      everything rebuilt into build-asan/ with ASan and UBSan
 #                        (every error fatal, leaks checked), then the unit,
 #                        integration and nextpayctl tests run against that build
+#                        (tests/run-asan.sh)
 #   make check-valgrind  the integration tests with the test programs, the module
 #                        they load and the helper it starts under valgrind memcheck
+#                        (tests/run-valgrind.sh)
 #   make lint            cppcheck, clang-tidy (.clang-tidy) and scan-build;
-#                        every finding is an error
+#                        every finding is an error (tests/run-lint.sh)
+#   make check-fuzz      every seed and regression once, then 10 s per target
 #
-# Each prints cmocka-style "[==========] / [  PASSED  ] / [  FAILED  ]" lines.
+# make builds what each needs and calls its runner; the runners call no make.
 
-.PHONY: check-asan check-valgrind lint lint-cppcheck lint-clang-tidy lint-scan-build
+.PHONY: check-asan check-valgrind check-lint check-fuzz lint phase-asan phase-valgrind \
+        phase-lint phase-fuzz
 
 # ---- AddressSanitizer + UndefinedBehaviorSanitizer ------------------------------
 
@@ -38,11 +43,17 @@ $(ASAN_DEFAULTS): tests/asan_defaults.c
 	$(CC) -std=c11 $(WARNINGS) -O2 -fPIC -DNP_SANITIZER_LOG_DIR='"$(ASAN_LOG_DIR)"' -c $< -o $@
 
 # Two steps: the defaults object must exist before anything links with it.
-check-asan: deps
+asan-build: deps
 	@$(MAKE) --no-print-directory $(ASAN_DEFAULTS)
 	@$(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) CFLAGS='$(ASAN_CFLAGS)' \
 	    LDFLAGS='$(ASAN_LDFLAGS)' all tests
-	@./tests/run-asan.sh $(abspath $(ASAN_BUILD)) $(ASAN_UNIT_BINS)
+
+phase-asan: asan-build
+	@-NP_RESULTS_DIR=$(RESULTS_DIR) ./tests/run-asan.sh $(abspath $(ASAN_BUILD)) \
+	    $(abspath $(ASAN_UNIT_BINS))
+
+check-asan: phase-asan
+	@$(SUMMARY) asan
 
 # ---- valgrind memcheck ----------------------------------------------------------
 
@@ -53,47 +64,73 @@ check-asan: deps
 # choose the tests: see tests/run-valgrind.sh.
 VALGRIND_DIR  ?= build-valgrind
 
-check-valgrind: deps
-	@$(MAKE) --no-print-directory all tests
-	@./tests/run-valgrind.sh $(abspath $(BUILD)) $(abspath $(VALGRIND_DIR))
+# Preloaded into the test programs under valgrind: keeps the tests NP_VG_ONLY and
+# NP_VG_SKIP select (cmocka 1.1.5 has no filter of its own).
+CMOCKA_SELECT := $(BUILD)/tests/cmocka-select.so
+
+$(CMOCKA_SELECT): tests/valgrind/cmocka_select.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -fPIC -shared -o $@ $< $(call pkg_cflags,cmocka) \
+	    $(call pkg_libs,cmocka) -ldl
+
+# make check leaves nextpayctl's own tests out of valgrind (NP_VG_CTL=no): they ran
+# under ASan already; make check-valgrind alone runs them under valgrind too.
+phase-valgrind: all tests $(CMOCKA_SELECT)
+	@-NP_RESULTS_DIR=$(RESULTS_DIR) NP_VG_CTL=$(or $(NP_VG_CTL),yes) \
+	    ./tests/run-valgrind.sh $(abspath $(BUILD)) $(abspath $(VALGRIND_DIR))
+
+check-valgrind: phase-valgrind
+	@$(SUMMARY) valgrind
 
 # ---- static analysis ------------------------------------------------------------
 
 # Every C file of the module, the helper and nextpayctl.
-LINT_SRC      := $(sort $(MODULE_SRC) $(HELPER_SRC) $(CTL_SRC))
+LINT_SRC      := $(sort $(COMMON_SRC) $(MODULE_SRC) $(HELPER_SRC) $(CTL_SRC))
 # What the compiler is told, for clang-tidy (its own findings are the errors).
-LINT_CFLAGS    = $(filter-out -Werror,$(ALL_CFLAGS)) -Isrc
-SCAN_BUILD    ?= build-scan
+LINT_CFLAGS    = $(filter-out -Werror,$(ALL_CFLAGS))
 
-lint: deps
-	@MAKE='$(MAKE)' ./tests/run-lint.sh
-
-# The three tools one by one (run-lint.sh runs each as one test).
+# The compiler's words and the sources, one a line, for tests/run-lint.sh.
+LINT_DIR       = $(abspath $(BUILD))/lint
+CPPCHECK_FLAGS = --enable=warning,style,performance,portability --error-exitcode=1 \
+    --inline-suppr --std=c11 --quiet --library=posix --library=gnu \
+    --suppress=variableScope --suppress=readdirCalled \
+    --template='{file}:{line}: {severity}: {message} [{id}]' \
+    -D__GNUC__ -D_GNU_SOURCE -DNP_VERSION='"$(VERSION)"' $(PATH_DEFINES) \
+    $(if $(HAVE_QRENCODE),-DNP_HAVE_QRENCODE) -Isrc
 # Left out for the whole tree, and why:
 #   variableScope   locals are declared at the top of their function, the
 #                   code's style throughout (11 places); not a defect.
 #   readdirCalled   (--library=posix) advises readdir_r, which glibc has
 #                   deprecated: readdir on a DIR * of one's own is thread-safe.
-lint-cppcheck:
-	cppcheck --enable=warning,style,performance,portability --error-exitcode=1 \
-	    --inline-suppr --std=c11 --quiet --library=posix --library=gnu \
-	    --suppress=variableScope --suppress=readdirCalled \
-	    --template='{file}:{line}: {severity}: {message} [{id}]' \
-	    -D__GNUC__ -D_GNU_SOURCE -DNP_VERSION='"$(VERSION)"' $(PATH_DEFINES) \
-	    $(if $(HAVE_QRENCODE),-DNP_HAVE_QRENCODE) -Isrc $(LINT_SRC)
 
-lint-clang-tidy:
-	clang-tidy --quiet $(LINT_SRC) -- $(LINT_CFLAGS)
+lint-files:
+	@mkdir -p $(LINT_DIR)
+	@printf '%s\n' $(LINT_SRC) >$(LINT_DIR)/sources
+	@printf '%s\n' $(LINT_CFLAGS) >$(LINT_DIR)/cflags
+	@printf '%s\n' $(CPPCHECK_FLAGS) >$(LINT_DIR)/cppcheck-flags
 
-# A fresh directory each time: scan-build analyses only what it sees compiled.
-lint-scan-build:
-	rm -rf $(SCAN_BUILD)
-	scan-build --status-bugs -o $(SCAN_BUILD)/report $(MAKE) --no-print-directory \
-	    BUILD=$(SCAN_BUILD) all
+phase-lint: lint-files
+	@-NP_RESULTS_DIR=$(RESULTS_DIR) ./tests/run-tests.sh lint $(LINT_DIR)
+
+check-lint lint: phase-lint
+	@$(SUMMARY) lint
+
+# The three tools one by one.
+lint-cppcheck lint-clang-tidy lint-scan-build: lint-%: lint-files
+	@./tests/run-lint.sh $(LINT_DIR) $*
+
+# ---- fuzzing (tests/fuzz/fuzz.mk) -------------------------------------------------
+
+phase-fuzz: fuzz-build
+	@-NP_RESULTS_DIR=$(RESULTS_DIR) FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TARGETS='$(FUZZ_TARGETS)' \
+	    ./tests/run-tests.sh fuzz
+
+check-fuzz: phase-fuzz
+	@$(SUMMARY) fuzz
 
 # ---- clean ----------------------------------------------------------------------
 
 .PHONY: clean-hardening
 clean: clean-hardening
 clean-hardening:
-	rm -rf $(ASAN_BUILD) $(VALGRIND_DIR) $(SCAN_BUILD)
+	rm -rf $(ASAN_BUILD) $(VALGRIND_DIR)

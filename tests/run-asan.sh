@@ -1,6 +1,9 @@
 #!/bin/sh
-# Runs the unit, integration and nextpayctl tests against a build made with
-# -fsanitize=address,undefined (make check-asan builds it into build-asan/).
+# SPDX-License-Identifier: BSD-2-Clause
+# The ASan phase of make check: the unit, integration and nextpayctl tests
+# (tests/run-tests.sh unit, integration) against a build made with
+# -fsanitize=address,undefined, which make builds into build-asan/ first; this
+# calls no make.
 #
 #   tests/run-asan.sh ABS_BUILD_DIR [UNIT_TEST_BINARY ...]
 #
@@ -46,45 +49,22 @@ fi
 # is this many times the usual (tests/time_limit.h).
 export NP_TEST_LIMIT_SCALE="${NP_TEST_LIMIT_SCALE:-3}"
 
-# tests/ctl/ctl_test.py (run by run-tests.sh) takes its binaries from these.
-export NP_CTL="$B/nextpayctl" NP_HELPER="$B/nextpay-helper" NP_CACHE_WRITER="$B/tests/ctl-cache-writer"
 
-status=0
+mkdir -p "${NP_RESULTS_DIR:=$B/test-results}"
+NP_RESULTS=$NP_RESULTS_DIR/asan.txt
+: >"$NP_RESULTS"
+export NP_RESULTS NP_SUITE_PREFIX=asan/ NP_BUILD=$B
+
 start=$(date +%s)
-total_passed=0
-total_failed=0
-total_skipped=0
-OUT=$(mktemp /tmp/pam_nextpay-asan.XXXXXX)
-trap 'rm -f "$OUT" "$OUT.rc"' EXIT INT TERM
-
-# run-tests.sh with its output shown as it comes; its closing counts are added up.
-run_tests() {
-	{
-		NP_BUILD=$B ./tests/run-tests.sh "$@"
-		echo $? >"$OUT.rc"
-	} 2>&1 | tee "$OUT"
-	[ "$(cat "$OUT.rc")" = 0 ] || status=1
-	counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$OUT" | tail -n 1)
-	if [ -z "$counts" ]; then
-		total_failed=$((total_failed + 1))
-		return
-	fi
-	# shellcheck disable=SC2086 # split "N passed, N failed, N skipped" into words
-	set -- $counts
-	total_passed=$((total_passed + $1))
-	total_failed=$((total_failed + $3))
-	total_skipped=$((total_skipped + ${5:-0}))
-}
-
+status=0
 if [ $# -gt 0 ]; then
-	run_tests --unit-only "$@"
+	./tests/run-tests.sh unit "$@" || status=1
 fi
-run_tests --integration-only
+./tests/run-tests.sh integration || status=1
 
 # Reports from processes whose stderr nobody saw (the helper, nextpayctl).
 reports=$(find "$LOGS" -type f | sort)
 echo "==> sanitizer reports from the helper and nextpayctl"
-echo "[==========] 1 test(s) run."
 if [ -n "$reports" ]; then
 	# The first few in full (one bug often trips every test), then their names.
 	n=0
@@ -97,16 +77,12 @@ if [ -n "$reports" ]; then
 			echo "---- $f (not shown)"
 		fi
 	done
-	echo "[  FAILED  ] 1 test(s), listed below:"
-	echo "[  FAILED  ] sanitizer_reports"
-	total_failed=$((total_failed + 1))
+	printf 'asan/sanitizer_reports\t0\t1\t0\n' >>"$NP_RESULTS"
 	status=1
 else
-	echo "[  PASSED  ] 1 test(s)."
-	total_passed=$((total_passed + 1))
+	echo "none"
+	printf 'asan/sanitizer_reports\t1\t0\t0\n' >>"$NP_RESULTS"
 fi
-[ "$total_failed" -eq 0 ] || status=1
-echo
-echo "check-asan took $(($(date +%s) - start)) s"
-echo "check-asan: $total_passed passed, $total_failed failed, $total_skipped skipped"
+echo "asan phase took $(($(date +%s) - start)) s"
+printf '#end\t%s\n' "$status" >>"$NP_RESULTS"
 exit $status

@@ -1,10 +1,21 @@
 #!/usr/bin/python3
-"""Runs one test suite for tests/run-tests.sh, and answers for what it leaves behind.
+# SPDX-License-Identifier: BSD-2-Clause
+"""Runs one test suite for the runners (tests/run-tests.sh ...), counts it, and answers
+for what it leaves behind.
 
-    /usr/bin/python3 tests/run_suite.py NAME MARKER -- COMMAND [ARG...]
+    /usr/bin/python3 tests/run_suite.py [--time-limits] [--copies-left=fail|remove] \
+        NAME MARKER -- COMMAND [ARG...]
+
+- The suite's output (stdout and stderr) is shown as it comes, after a "==> NAME"
+  line, and counted by its cmocka-style closing lines (tests/lib/cmocka.py); a suite
+  that fails without a count of failures counts as one failed test.  The counts are
+  appended to the file NP_RESULTS names, as "NAME<TAB>passed<TAB>failed<TAB>skipped"
+  (tests/lib/results.py adds them up).
+- --time-limits: the suite must print a "[----------] time limit:" line (its tests
+  have limits of their own, tests/time_limit.h); one that does not fails.
 
 - A last-resort time limit for the whole suite (each test has its own, see
-  tests/time_limit.h and tests/time_limit.py): NP_SUITE_LIMIT seconds (default
+  tests/time_limit.h and tests/lib/time_limit.py): NP_SUITE_LIMIT seconds (default
   SUITE_DEFAULT_S) times NP_TEST_LIMIT_SCALE.  Past it, the suite gets SIGTERM (a
   Python suite then cleans up: accounts, /etc files, sshd), STOP_GRACE_S seconds later
   it and everything it started get SIGKILL, and it counts as one failed test.
@@ -19,8 +30,8 @@
   --copies-left=remove (a launcher in between loads pam_wrapper too: valgrind's
   scripts) they are only removed.
 
-Prints one cmocka-style "[  FAILED  ] N test(s)" line for what it counts, which
-run-tests.sh adds up like the suite's own; exits with the suite's status, or 1.
+Its own findings are printed as one cmocka-style "[  FAILED  ] N test(s)" line
+and counted with the suite's; exits with the suite's status, or 1.
 """
 
 from __future__ import annotations
@@ -30,11 +41,13 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from procs import (become_subreaper, descendants, pam_wrapper_copies,  # noqa: E402
-                   remove_pam_wrapper_dirs, stray_processes)
-from time_limit import seconds  # noqa: E402
+from lib.cmocka import count  # noqa: E402
+from lib.procs import (become_subreaper, descendants, pam_wrapper_copies,  # noqa: E402
+                       remove_pam_wrapper_dirs, stray_processes)
+from lib.time_limit import seconds  # noqa: E402
 
 SUITE_DEFAULT_S = 1800
 STOP_GRACE_S = 60
@@ -59,11 +72,45 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def run(command: list[str], limit: int, problems: list) -> tuple[int, str]:
+    """Runs command with its output shown and kept; (status, output)."""
+    output: list[str] = []
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def pump() -> None:
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", errors="replace")
+            output.append(line)
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        status = proc.wait(limit)
+    except subprocess.TimeoutExpired:
+        problems.append(("suite time limit", f"still running after {limit} s, the time limit "
+                         "of a whole suite (NP_SUITE_LIMIT x NP_TEST_LIMIT_SCALE); stopped"))
+        stop(proc)
+        status = proc.returncode
+    # What a grandchild still holds open is not waited for: strays are dealt with below.
+    reader.join(STOP_GRACE_S)
+    return status, "".join(output)
+
+
+def record(name: str, counts: tuple[int, int, int]) -> None:
+    path = os.environ.get("NP_RESULTS")
+    if path:
+        with open(path, "a") as f:
+            f.write(f"{name}\t{counts[0]}\t{counts[1]}\t{counts[2]}\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("name")
     parser.add_argument("marker")
     parser.add_argument("--copies-left", choices=("fail", "remove"), default="fail")
+    parser.add_argument("--time-limits", action="store_true")
     parser.add_argument("command", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
@@ -72,14 +119,13 @@ def main() -> int:
     limit = seconds(SUITE_DEFAULT_S, "NP_SUITE_LIMIT")
     become_subreaper()
     problems = []          # (what, why): each one failed test
-    proc = subprocess.Popen(command)
-    try:
-        status = proc.wait(limit)
-    except subprocess.TimeoutExpired:
-        problems.append(("suite time limit", f"still running after {limit} s, the time limit "
-                         "of a whole suite (NP_SUITE_LIMIT x NP_TEST_LIMIT_SCALE); stopped"))
-        stop(proc)
-        status = proc.returncode
+    print(f"==> {args.name}", flush=True)
+    status, output = run(command, limit, problems)
+    if status is None or status < 0:
+        status = 128 - (status or 0)
+    if args.time_limits and "\n[----------] time limit: " not in "\n" + output:
+        problems.append(("no time limits", 'printed no "[----------] time limit:" line; '
+                         "built without tests/time_limit.c?"))
     strays = stray_processes(set())
     if strays:
         problems.append(("processes left behind",
@@ -98,14 +144,20 @@ def main() -> int:
     if live:
         problems.append(("pam_wrapper copies left behind",
                          f"their processes still run: {' '.join(live)}"))
-    if not problems:
-        return status if status >= 0 else 128 - status
-    for what, why in problems:
-        say(f"{args.name}: {what}: {why}")
-    print(f"[  FAILED  ] {len(problems)} test(s), listed below:")
-    for what, _ in problems:
-        print(f"[  FAILED  ] {args.name}: {what}")
-    return 1
+    passed, failed, skipped = count(output)
+    # A crash or a non-zero exit without a count still fails the run.
+    if status != 0 and failed == 0 and not problems:
+        problems.append(("exit status", f"exited with status {status} but counted no failure"))
+    if problems:
+        for what, why in problems:
+            say(f"{args.name}: {what}: {why}")
+        print(f"[  FAILED  ] {len(problems)} test(s), listed below:")
+        for what, _ in problems:
+            print(f"[  FAILED  ] {args.name}: {what}")
+    record(args.name, (passed, failed + len(problems), skipped))
+    if problems:
+        return 1
+    return status
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A time limit for every cmocka test (see time_limit.h).
  *

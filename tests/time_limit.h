@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A time limit for every cmocka test, and no process left behind by a test
  * that hangs.

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A test tool for tests/ctl/ctl_test.py: stores one approval cache entry the
- * way the module does (np_cache_open, np_cache_scope, np_cache_store), so that
+ * way the module does (np_cache_open, np_scope_string, np_cache_store), so that
  * `nextpayctl cache list/purge` can be tested without a PAM sign-in.
  *
  *   ctl-cache-writer DIR KEY ACCOUNT session|user SERVICE TTY RHOST USER_ID TOKEN \
@@ -12,7 +13,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "cache.h"
+#include "common/cache.h"
+#include "module/scope.h"
 
 int main(int argc, char **argv)
 {
@@ -58,7 +60,7 @@ int main(int argc, char **argv)
 	snprintf(payload.token, sizeof payload.token, "%s", argv[9]);
 	snprintf(payload.user_id, sizeof payload.user_id, "%s", argv[8]);
 	payload.created = now;
-	if (np_cache_scope(session, &parts, scope, sizeof scope) != 0) {
+	if (np_scope_string(session, &parts, scope, sizeof scope) != 0) {
 		fprintf(stderr, "scope too long\n");
 		return 1;
 	}

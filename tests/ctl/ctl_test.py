@@ -1,16 +1,19 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Tests of build/nextpayctl, the real binary, against the HTTPS mock API.
 
     /usr/bin/python3 tests/ctl/ctl_test.py [NAME-SUBSTRING ...]
 
-Needs build/nextpayctl, build/nextpay-helper and build/tests/ctl-cache-writer
-(`make all tests`).  Override their paths with NP_CTL, NP_HELPER and
-NP_CACHE_WRITER.  Prints cmocka-style lines for tests/run-tests.sh; exits 1
-when any test failed.  Passes as root (CI) and as an ordinary user.
+Needs build/nextpayctl, build/nextpay-helper, build/tests/ctl-cache-writer and
+build/tests/mockctl (`make all tests`; NP_BUILD names another build).  Override the
+first three with NP_CTL, NP_HELPER and NP_CACHE_WRITER.  Runs under tests/lib/runner.py
+(cmocka-style lines, a time limit per test); exits 1 when any test failed.  Passes as
+root (CI) and as an ordinary user.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -20,26 +23,19 @@ import subprocess
 import sys
 import tempfile
 import time
-import traceback
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "tests", "mock"))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from mockctl import Mock  # noqa: E402
-from procs import become_subreaper, descendants, stray_processes  # noqa: E402
-from time_limit import TimeLimitExceeded, banner, seconds, time_limit  # noqa: E402
+from lib.mock import MOCKCTL, Mock, mock_api  # noqa: E402
+from lib.paths import BUILD  # noqa: E402
+from lib.runner import Skip, run_tests  # noqa: E402
 
-CTL = os.environ.get("NP_CTL", os.path.join(ROOT, "build", "nextpayctl"))
-HELPER = os.environ.get("NP_HELPER", os.path.join(ROOT, "build", "nextpay-helper"))
-WRITER = os.environ.get("NP_CACHE_WRITER", os.path.join(ROOT, "build", "tests", "ctl-cache-writer"))
+CTL = os.environ.get("NP_CTL", os.path.join(BUILD, "nextpayctl"))
+HELPER = os.environ.get("NP_HELPER", os.path.join(BUILD, "nextpay-helper"))
+WRITER = os.environ.get("NP_CACHE_WRITER", os.path.join(BUILD, "tests", "ctl-cache-writer"))
 AUTO_USER = "usr_demo"          # the mock's approving identity; e-mail demo@example.com
 TOKEN_RE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 RUN_TIMEOUT = 60
-
-
-class Skip(Exception):
-    """The test cannot run here (e.g. it needs root)."""
 
 
 class Env:
@@ -622,70 +618,22 @@ def test_cache_no_directory(env: Env) -> None:
 
 # ---- runner -----------------------------------------------------------------
 
-TESTS = [(name, fn) for name, fn in list(globals().items())
-         if name.startswith("test_") and callable(fn)]
+TESTS = [fn for name, fn in list(globals().items()) if name.startswith("test_") and callable(fn)]
 
 
-def main(argv: list[str]) -> int:
-    wanted = argv[1:]
-    tests = [(n, f) for n, f in TESTS if not wanted or any(w in n for w in wanted)]
-    for path in (CTL, HELPER, WRITER):
-        if not os.access(path, os.X_OK):
-            print(f"ctl_test: {path} is missing: run `make all tests` first", file=sys.stderr)
-            return 1
+@contextlib.contextmanager
+def fixture():
+    """A scratch directory and a mock that approves by itself, shared by every test."""
     base = tempfile.mkdtemp(prefix="nextpayctl-test.")
     os.chmod(base, 0o755)
-    failed: list[str] = []
-    skipped: list[str] = []
-    mock = None
-    limit = seconds()
-    # Whatever a test starts (nextpayctl, the helpers it starts) stays findable here.
-    become_subreaper()
-    print(banner(limit), flush=True)
     try:
-        mock = Mock.start(os.path.join(base, "mock"), "--auto", "approve", "--auto-user",
-                          AUTO_USER, "--auto-after", "0.3")
-        env = Env(base, mock)
-        print(f"[==========] Running {len(tests)} test(s).", flush=True)
-        for name, fn in tests:
-            print(f"[ RUN      ] {name}", flush=True)
-            before = set(descendants())
-            ok = False
-            try:
-                with time_limit(name, limit):
-                    fn(env)
-                ok = True
-            except Skip as why:
-                print(f"[  SKIPPED ] {name}: {why}", flush=True)
-                skipped.append(name)
-                continue
-            except TimeLimitExceeded as why:
-                print(f"    {why}", flush=True)
-            except Exception:  # noqa: BLE001 - every failure is reported the same way
-                traceback.print_exc(file=sys.stdout)
-            strays = stray_processes(before)
-            if strays:
-                print(f"    processes left behind (now killed): {', '.join(strays)}", flush=True)
-                ok = False
-            if ok:
-                print(f"[       OK ] {name}", flush=True)
-            else:
-                print(f"[  FAILED  ] {name}", flush=True)
-                failed.append(name)
+        with mock_api(base, "--auto", "approve", "--auto-user", AUTO_USER,
+                      "--auto-after", "0.3") as mock:
+            yield Env(base, mock)
     finally:
-        if mock is not None:
-            mock.stop()
         shutil.rmtree(base, ignore_errors=True)
-    print(f"[==========] {len(tests)} test(s) run.")
-    print(f"[  PASSED  ] {len(tests) - len(failed) - len(skipped)} test(s).")
-    if skipped:
-        print(f"[  SKIPPED ] {len(skipped)} test(s).")
-    if failed:
-        print(f"[  FAILED  ] {len(failed)} test(s), listed below:")
-        for name in failed:
-            print(f"[  FAILED  ] {name}")
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    sys.exit(run_tests("nextpayctl", TESTS, fixture=fixture, needs_pexpect=False,
+                       built=(CTL, HELPER, WRITER, MOCKCTL)))

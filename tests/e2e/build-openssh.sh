@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # OpenSSH 10.3p1's sshd, sshd-session and sshd-auth, built with PAM, for the
 # end-to-end tests (tests/e2e/e2e_sshd.py runs them next to the system's sshd).
 #

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end: a login-style conversation on a terminal (poll mode, nothing typed).
 
 pamtester runs the real libpam under pam_wrapper with a plain `login` stack (no

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end: a person signs in with the real OpenSSH client to a real sshd.
 
 Two servers: the system's sshd (/usr/sbin/sshd, OpenSSH 9.2 on Debian 12), which

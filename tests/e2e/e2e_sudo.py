@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """End-to-end: a person steps up with the real sudo (root only).
 
 sudo is setuid, so pam_wrapper cannot reach it: these tests put a PAM service file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * For the end-to-end tests only: preloaded into sshd ahead of pam_wrapper, it
  * takes what PAM modules log with pam_syslog() and appends it, one line each,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-2-Clause
 # Coverage-guided fuzzing (libFuzzer, clang) of every parser of untrusted
 # input: the API's answers, the module <-> helper protocol, the config file
 # and module arguments, the identity map, cache files, np_sanitize and the
@@ -40,18 +41,15 @@ FUZZ_BASE     = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(FUZZ_PKG
                  -DNP_VERSION='"fuzz"' $(PATH_DEFINES) $(if $(HAVE_QRENCODE),-DNP_HAVE_QRENCODE)
 # The project's warnings, without -Werror: gcc's build is the gate, and a
 # warning only clang gives must not break fuzzing.  Harnesses: -Wall.
-FUZZ_SRC_CFLAGS  = $(FUZZ_BASE) $(FUZZ_SANITIZE) -Wall -Wextra -Wconversion -Wformat=2 -Wshadow
+FUZZ_SRC_CFLAGS  = $(FUZZ_BASE) $(FUZZ_SANITIZE) -Wall -Wextra -Wconversion -Wformat=2 -Wshadow -Isrc
 FUZZ_HARN_CFLAGS = $(FUZZ_BASE) $(FUZZ_SANITIZE) -Wall -Isrc
-FUZZ_LDLIBS   = $(shell $(PKG_CONFIG) --libs json-c libsodium)
+FUZZ_LDLIBS   = $(shell $(PKG_CONFIG) --libs json-c libsodium $(if $(HAVE_QRENCODE),libqrencode))
 
 # The parsers and what they call; linked through an archive so that each
-# target pulls (and counts coverage of) only the objects it uses.
-# Included, the Makefile's COMMON_SRC comes along (so a new shared file does
-# too); alone, the same list.
-FUZZ_COMMON_SRC := $(or $(COMMON_SRC),$(wildcard src/sanitize.c src/validate.c src/safe_file.c \
-                   src/lineio.c src/json_util.c src/protocol.c src/clock.c))
-FUZZ_LIB_SRC  := $(sort src/api_parse.c src/config.c src/usermap.c src/cache.c src/sshd_info.c \
-                 $(FUZZ_COMMON_SRC))
+# target pulls (and counts coverage of) only the objects it uses: all of
+# src/common/ (a new shared file comes along), the helper's reading of the
+# API's answers and the module's scan for sshd's release.
+FUZZ_LIB_SRC  := $(sort $(wildcard src/common/*.c) src/helper/api_parse.c src/module/sshd_info.c)
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRC))
 FUZZ_LIB      := $(FUZZ_BUILD)/libnp_fuzz.a
 
@@ -72,7 +70,7 @@ $(FUZZ_BUILD)/fuzz_%: $(FUZZ_DIR)/fuzz_%.c $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_HARN_CFLAGS) -MMD -MP -MF $(FUZZ_BUILD)/obj/$(notdir $@).d -o $@ $< $(FUZZ_LIB) $(FUZZ_LDLIBS)
 
--include $(wildcard $(FUZZ_BUILD)/obj/src/*.d $(FUZZ_BUILD)/obj/*.d)
+-include $(wildcard $(FUZZ_BUILD)/obj/src/*/*.d $(FUZZ_BUILD)/obj/*.d)
 
 fuzz: fuzz-build
 	@FUZZ_BUILD=$(FUZZ_BUILD) $(FUZZ_DIR)/run-fuzz.sh fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)

@@ -1,10 +1,11 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* Shared checks of the four API-answer harnesses (fuzz_api_*.c). */
 #ifndef NP_FUZZ_API_H
 #define NP_FUZZ_API_H
 
 #include <sodium.h>
 
-#include "api_parse.h"
+#include "helper/api_parse.h"
 #include "fuzz_common.h"
 
 #define FUZZ_EXP_MAX (INT64_C(1) << 40)

@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer: np_api_parse_me over arbitrary response bodies. */
 #include "fuzz_api.h"
 
-#include "validate.h"
+#include "common/validate.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer: np_api_parse_poll over arbitrary response bodies, then np_jwt_exp. */
 #include "fuzz_api.h"
 
-#include "validate.h"
+#include "common/validate.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -22,7 +23,7 @@ static bool nothing_left(const char *buf, size_t size)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	/* The helper's sizes (helper_flow.c); the status is cut to fit. */
+	/* The helper's sizes (src/helper/flow.c); the status is cut to fit. */
 	static char token[NP_TOKEN_MAX + 1];
 	char status[NP_STATUS_MAX + 1];
 	char err[128] = "";

@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* libFuzzer: np_api_parse_token over arbitrary response bodies, then np_jwt_exp. */
 #include "fuzz_api.h"
 
-#include "validate.h"
+#include "common/validate.h"
 
 #define FILL 0xA5
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: the cache file decoder.  Every input is used three ways:
  *
@@ -12,7 +13,7 @@
  */
 #include <sodium.h>
 
-#include "cache.h"
+#include "common/cache.h"
 #include "fuzz_common.h"
 
 /* The file layout (cache.h): header, meta nonce, meta length, meta box, payload nonce, payload box. */

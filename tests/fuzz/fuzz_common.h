@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Shared bits of the libFuzzer harnesses in tests/fuzz/ (and of gen_seeds.c,
  * which makes their seeds): checks that abort() with a message, so that an

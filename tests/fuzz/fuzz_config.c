@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: the settings parser.  The input is applied as a config file
  * (np_config_parse_text), and again line by line as module arguments
@@ -5,7 +6,8 @@
  * every field must still hold a value its key allows: a refused setting may
  * leave earlier ones applied, never a half-written or out-of-range one.
  */
-#include "config.h"
+#include "common/config.h"
+#include "common/text.h"
 #include "fuzz_common.h"
 
 static void check_text(const char *what, const char *s, size_t size)

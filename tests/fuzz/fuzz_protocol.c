@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: np_msg_decode over arbitrary lines (both the module and the
  * helper decode what the other side wrote).  A line that decodes must encode
@@ -7,7 +8,7 @@
 #include <sodium.h>
 
 #include "fuzz_common.h"
-#include "protocol.h"
+#include "common/protocol.h"
 
 /* Re-encoding may grow a line a little ("1e12" -> 1000000000000, an unknown reason -> "internal"). */
 #define GROWTH_MARGIN 128
@@ -21,64 +22,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-#define SAME_STR(field) \
-	do { \
-		if (strcmp(a->field, b->field) != 0) \
-			return #field; \
-	} while (0)
-#define SAME_NUM(field) \
-	do { \
-		if (a->field != b->field) \
-			return #field; \
-	} while (0)
-
-/* The first field in which two decoded messages differ, or NULL. */
+/* The first field in which two decoded messages differ, or NULL: protocol.c's table says which. */
 static const char *differs(const struct np_msg *a, const struct np_msg *b)
 {
-	SAME_NUM(type);
-	switch (a->type) {
-	case NP_MSG_CONFIG:
-		SAME_STR(config.api_url);
-		SAME_STR(config.ca_file);
-		SAME_STR(config.pinned_pubkey);
-		SAME_STR(config.proxy);
-		SAME_STR(config.helper_user);
-		SAME_NUM(config.connect_timeout);
-		SAME_NUM(config.request_timeout);
-		break;
-	case NP_MSG_DEVICE_LOGIN:
-		SAME_STR(login.intent);
-		SAME_NUM(login.poll_interval);
-		SAME_NUM(login.timeout);
-		SAME_NUM(login.want_token);
-		break;
-	case NP_MSG_WHOAMI:
-		SAME_STR(token);
-		break;
-	case NP_MSG_API_KEY:
-		SAME_STR(api_key);
-		break;
-	case NP_MSG_CODE:
-		SAME_STR(code.code);
-		SAME_STR(code.verification_url);
-		SAME_NUM(code.expires_at);
-		break;
-	case NP_MSG_IDENTITY:
-		SAME_STR(identity.token);
-		SAME_STR(identity.user_id);
-		SAME_STR(identity.email);
-		SAME_STR(identity.name);
-		SAME_NUM(identity.token_exp);
-		break;
-	case NP_MSG_FAILURE:
-		SAME_NUM(failure.reason);
-		SAME_STR(failure.detail);
-		break;
-	case NP_MSG_POLL_NOW:
-	case NP_MSG_PROBE:
-	case NP_MSG_READY:
-	case NP_MSG_PENDING:
-		break;
+	size_t n = 0;
+	const struct np_msg_field *fields;
+
+	if (a->type != b->type)
+		return "type";
+	fields = np_msg_fields(a->type, &n);
+	for (size_t i = 0; i < n; i++) {
+		const char *x = (const char *)a + fields[i].offset;
+		const char *y = (const char *)b + fields[i].offset;
+
+		if (fields[i].kind == NP_FIELD_TEXT ? strcmp(x, y) != 0
+		                                    : memcmp(x, y, fields[i].size) != 0)
+			return fields[i].name;
 	}
 	return NULL;
 }

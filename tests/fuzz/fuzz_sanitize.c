@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: np_sanitize into destinations of several sizes.  The output must
  * be NUL-terminated inside dst, hold no C0 control or DEL, be valid UTF-8
@@ -6,7 +7,7 @@
  * boundary), and sanitising it again must change nothing.
  */
 #include "fuzz_common.h"
-#include "sanitize.h"
+#include "common/sanitize.h"
 
 /* Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF); 0 if s is not. */
 static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: the OpenSSH release scanner that decides whether sshd shows
  * information at once.  The first input byte picks a read size; the rest is a
@@ -7,7 +8,7 @@
  * undone, and what it keeps must be a release string it can stand behind.
  */
 #include "fuzz_common.h"
-#include "sshd_info.h"
+#include "module/sshd_info.h"
 
 static void check_release(const struct np_openssh_release *r)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * libFuzzer: the identity map.  np_usermap_parse over the input, then
  * np_usermap_allows for fixed identities, for identities taken from the
@@ -6,10 +7,10 @@
  */
 #include <ctype.h>
 
-#include "config.h"
+#include "common/config.h"
 #include "fuzz_common.h"
-#include "usermap.h"
-#include "validate.h"
+#include "common/usermap.h"
+#include "common/validate.h"
 
 static struct np_config plain_cfg, localpart_cfg;
 

@@ -1,6 +1,8 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Writes the generated seeds of tests/fuzz/corpus/ (make fuzz-seeds):
- *   protocol/gen-<type>     one valid line of each message type, by np_msg_encode
+ *   protocol/gen-<type>     one valid line of each message type, by np_msg_encode, its
+ *                           fields at the examples of protocol.c's table
  *   cache/gen-*.entry       validly sealed cache entries under the harness's key
  * Run once and commit the output; the hand-written seeds sit beside them.
  */
@@ -8,10 +10,11 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
-#include "cache.h"
+#include "common/cache.h"
 #include "fuzz_common.h"
-#include "protocol.h"
+#include "common/protocol.h"
 
+/* The token of the cache entries (protocol.c's example token, too). */
 #define TOKEN "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c3JfYWJjMTIzIiwiZXhwIjoxNzAwMDAzNjAwfQ.c2lnbmF0dXJl"
 
 static const char *outdir;
@@ -51,58 +54,26 @@ static void line(const char *name, const struct np_msg *m)
 	write_file("protocol", name, buf, len - 1);
 }
 
+/* One seed per message type, every field at the example of protocol.c's table. */
 static void protocol_seeds(void)
 {
 	static struct np_msg m;
+	char name[64];
 
-	np_msg_init(&m, NP_MSG_CONFIG);
-	strcpy(m.config.api_url, "https://api.nextpay.world/v1");
-	strcpy(m.config.ca_file, "/etc/ssl/certs/ca-certificates.crt");
-	strcpy(m.config.pinned_pubkey, "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-	strcpy(m.config.proxy, "http://proxy.example:3128");
-	strcpy(m.config.helper_user, "nobody");
-	m.config.connect_timeout = 5;
-	m.config.request_timeout = 10;
-	line("gen-config", &m);
+	for (int type = NP_MSG_CONFIG; np_msg_type_name((enum np_msg_type)type) != NULL; type++) {
+		size_t n = 0;
+		const struct np_msg_field *fields = np_msg_fields((enum np_msg_type)type, &n);
 
-	np_msg_init(&m, NP_MSG_DEVICE_LOGIN);
-	strcpy(m.login.intent, "login");
-	m.login.poll_interval = 3;
-	m.login.timeout = 110;
-	m.login.want_token = true;
-	line("gen-device_login", &m);
-
-	np_msg_init(&m, NP_MSG_POLL_NOW);
-	line("gen-poll_now", &m);
-	np_msg_init(&m, NP_MSG_PROBE);
-	line("gen-probe", &m);
-	np_msg_init(&m, NP_MSG_READY);
-	line("gen-ready", &m);
-	np_msg_init(&m, NP_MSG_PENDING);
-	line("gen-pending", &m);
-
-	np_msg_init(&m, NP_MSG_WHOAMI);
-	strcpy(m.token, TOKEN);
-	line("gen-whoami", &m);
-
-	np_msg_init(&m, NP_MSG_API_KEY);
-	strcpy(m.api_key, "npk_live_0123456789abcdef");
-	line("gen-api_key", &m);
-
-	np_msg_init(&m, NP_MSG_CODE);
-	strcpy(m.code.code, "A1B2C3");
-	strcpy(m.code.verification_url,
-	       "https://nextpay-v3-dev.nextfinancial.io/auth/device?code=A1B2C3");
-	m.code.expires_at = 1700000600;
-	line("gen-code", &m);
-
-	np_msg_init(&m, NP_MSG_IDENTITY);
-	strcpy(m.identity.token, TOKEN);
-	strcpy(m.identity.user_id, "usr_abc123");
-	strcpy(m.identity.email, "don@nextfinancial.io");
-	strcpy(m.identity.name, "Don Masakayan");
-	m.identity.token_exp = 1700003600;
-	line("gen-identity", &m);
+		np_msg_init(&m, (enum np_msg_type)type);
+		for (size_t i = 0; i < n; i++) {
+			if (np_msg_set(&m, &fields[i], fields[i].example) != 0) {
+				fprintf(stderr, "%s: the example does not fit\n", fields[i].name);
+				exit(1);
+			}
+		}
+		snprintf(name, sizeof name, "gen-%s", np_msg_type_name((enum np_msg_type)type));
+		line(name, &m);
+	}
 
 	/* Identity without token or e-mail, a name with non-ASCII text. */
 	np_msg_init(&m, NP_MSG_IDENTITY);
@@ -110,10 +81,6 @@ static void protocol_seeds(void)
 	strcpy(m.identity.name, "Jos\xc3\xa9 \xe2\x80\x94 \xf0\x9f\x92\xb3");
 	line("gen-identity-minimal", &m);
 
-	np_msg_init(&m, NP_MSG_FAILURE);
-	m.failure.reason = NP_FAIL_DENIED;
-	strcpy(m.failure.detail, "denied");
-	line("gen-failure", &m);
 	np_msg_init(&m, NP_MSG_FAILURE);
 	m.failure.reason = NP_FAIL_TLS;
 	strcpy(m.failure.detail, "SSL certificate problem: unable to get local issuer certificate");

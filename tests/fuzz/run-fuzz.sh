@@ -1,13 +1,15 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Runs the libFuzzer targets built by tests/fuzz/fuzz.mk, one after another.
 #   run-fuzz.sh fuzz SECONDS NAME...   fuzz each target for SECONDS seconds
 #   run-fuzz.sh regress 0 NAME...      run each target once over its seeds and regressions
 # The seeds (tests/fuzz/corpus/NAME) and regressions are copied to a scratch
 # corpus under $FUZZ_BUILD first, so fuzzing never writes into the repository.
-# One summary line per target, then cmocka-style closing lines that
-# tests/run-tests.sh counts (one test per target).  Exits non-zero on any crash.
+# One summary line per target, then cmocka-style closing lines
+# (tests/lib/cmocka.sh: one test per target).  Exits non-zero on any crash.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
+. ./tests/lib/cmocka.sh
 mode=$1
 seconds=$2
 shift 2
@@ -17,9 +19,6 @@ mkdir -p "$FUZZ_BUILD/artifacts" "$FUZZ_BUILD/logs" "$FUZZ_BUILD/corpus"
 # Stack traces for UBSan reports; crashes stop at the first error (-fno-sanitize-recover).
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 
-passed=0
-failed_names=""
-total=0
 
 # The last value of "key: N" in a log ("cov: 312").
 last_stat() { # log key
@@ -29,15 +28,14 @@ final_stat() { # log name
 	sed -n "s/^stat::$2: *\([0-9]*\).*/\1/p" "$1" | tail -n 1
 }
 
+cmocka_begin "fuzz $mode" $#
 for name in "$@"; do
-	total=$((total + 1))
 	bin=$FUZZ_BUILD/fuzz_$name
 	log=$FUZZ_BUILD/logs/$name.log
-	echo "[ RUN      ] fuzz_$name"
+	cmocka_run "fuzz_$name"
 	if [ ! -x "$bin" ]; then
 		echo "fuzz_$name: FAILED: $bin not built"
-		echo "[  FAILED  ] fuzz_$name"
-		failed_names="$failed_names fuzz_$name"
+		cmocka_failed "fuzz_$name"
 		continue
 	fi
 	dict=""
@@ -77,8 +75,7 @@ for name in "$@"; do
 		fi
 	fi
 	if [ "$status" -eq 0 ]; then
-		passed=$((passed + 1))
-		echo "[       OK ] fuzz_$name"
+		cmocka_ok "fuzz_$name"
 	else
 		# Fuzzing writes the input as an artifact; a regression run names the file it ran.
 		artifact=$(sed -n -e 's/.*Test unit written to \(.*\)/\1/p' -e 's/^Running: \(.*\)/\1/p' \
@@ -87,18 +84,8 @@ for name in "$@"; do
 		# What broke, and the first frames in our code.
 		grep -E -m 4 'ERROR: |runtime error|invariant failed|SUMMARY' "$log" | sed 's/^/    /'
 		grep -E -m 6 '^ *#[0-9]+ .* in [^ ]+ [^ ]*(src|tests/fuzz)/' "$log" | sed 's/^ */      /'
-		echo "[  FAILED  ] fuzz_$name"
-		failed_names="$failed_names fuzz_$name"
+		cmocka_failed "fuzz_$name"
 	fi
 done
+cmocka_end
 
-echo "[==========] $total test(s) run."
-echo "[  PASSED  ] $passed test(s)."
-if [ -n "$failed_names" ]; then
-	echo "[  FAILED  ] $((total - passed)) test(s), listed below:"
-	for n in $failed_names; do
-		echo "[  FAILED  ] $n"
-	done
-	exit 1
-fi
-exit 0

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Stands in for nextpay-helper.  What it does depends on the name it was
  * installed under (the module always calls it "nextpay-helper" in argv, so

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Faults around the module: the helper killed, stopped or replaced; the helper
  * binary missing or unsafe; helper_user missing; the cache directory full or
@@ -34,14 +35,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cache.h"
+#include "common/cache.h"
+#include "module/scope.h"
 #include "harness.h"
 
 #define NONE (-1)
 
 static struct mock api;
-static char log_text[65536];
-static long long test_start;
 static char mounted[1024]; /* a tmpfs this test mounted, unmounted after it whatever happens */
 
 /* ---- set-up ---- */
@@ -67,37 +67,25 @@ static int group_teardown(void **state)
 
 static int setup(void **state)
 {
-	(void)state;
-	test_start = now_ms();
-	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
-	assert_int_equal(mock_post(&api, "/_mock/config",
-	                           "{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", "
-	                           "\"after\": 0}}"),
-	                 200);
-	write_config(&api, NULL);
+	start_timer(state);
+	reset_mock(&api);
+	mock_auto(&api, "approve", "usr_alice", 0);
 	return 0;
 }
 
 static int took(void **state)
 {
-	(void)state;
 	if (mounted[0] != '\0') {
 		if (umount2(mounted, MNT_DETACH) != 0)
 			fprintf(stderr, "cannot unmount %s: %s\n", mounted, strerror(errno));
 		mounted[0] = '\0';
 	}
-	fprintf(stderr, "  (%lld ms)\n", now_ms() - test_start);
-	return 0;
-}
-
-static void mock_config(const char *json)
-{
-	assert_int_equal(mock_post(&api, "/_mock/config", json), 200);
+	return report_time(state);
 }
 
 static void fault(const char *json)
 {
-	assert_int_equal(mock_post(&api, "/_mock/fault", json), 200);
+	mock_fault(&api, json);
 }
 
 /* ---- a sign-in with a conversation that can act ---- */
@@ -227,7 +215,7 @@ static void helper_killed_at_the_prompt(void **state)
 
 	(void)state;
 	/* Killed while the person reads the prompt, then Enter. */
-	mock_config("{\"auto\": null}");
+	mock_configure(&api, "{\"auto\": null}");
 	sign_in("np-prompt", signal_helper_on, &sig, PAM_AUTHINFO_UNAVAIL, NONE, 5000, "helper",
 	        NULL);
 }
@@ -237,7 +225,7 @@ static void helper_killed_while_polling(void **state)
 	int sig = SIGTERM;
 
 	(void)state;
-	mock_config("{\"auto\": null}");
+	mock_configure(&api, "{\"auto\": null}");
 	sign_in("np-poll", signal_helper_on, &sig, PAM_AUTHINFO_UNAVAIL, NONE, 5000, "helper", NULL);
 }
 
@@ -248,7 +236,7 @@ static void helper_stopped_while_polling(void **state)
 
 	(void)state;
 	/* A hung helper: the code's lifetime (3 s) still ends the wait; the helper is reaped. */
-	mock_config("{\"auto\": null, \"code_ttl\": 3}");
+	mock_configure(&api, "{\"auto\": null, \"code_ttl\": 3}");
 	sign_in("np-poll", signal_helper_on, &sig, PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, 6000, NULL,
 	        &seen);
 	/* expires_at is whole seconds: 3 s from now is shown as 3 or 4. */
@@ -323,7 +311,7 @@ static void enter_storm_keeps_to_the_poll_schedule(void **state)
 	 * the approval: the polls follow poll_interval (2 s), not the keyboard.
 	 */
 	write_config(&api, "poll_interval = 2\n");
-	mock_config("{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", \"after\": 5}}");
+	mock_auto(&api, "approve", "usr_alice", 5);
 	sign_in("np-prompt", press_enter, &e, PAM_SUCCESS, NONE, 10000, NULL, NULL);
 	polls = mock_count(&api, "poll");
 	allowed = (now_ms() - start) / 2000 + 1;
@@ -488,7 +476,7 @@ static void helper_killed_by_sigsys(void **state)
 
 	(void)state;
 	/* What the kernel does to a helper that makes a system call outside its filter. */
-	mock_config("{\"auto\": null}");
+	mock_configure(&api, "{\"auto\": null}");
 	sign_in("np-poll", signal_helper_on, &sig, PAM_AUTHINFO_UNAVAIL, NONE, 5000, "SIGSYS", NULL);
 }
 
@@ -651,17 +639,11 @@ static char cache_dir[1024], cache_key[1024];
 static void cache_config(const char *dir)
 {
 	char overrides[2400];
-	int fd;
-	unsigned char key[32];
 
+	/* One key for the whole suite: entries written in one test are read in the next. */
 	snprintf(cache_key, sizeof cache_key, "%s/conf/faults-cache.key", test_dir());
-	if (access(cache_key, F_OK) != 0) {
-		randombytes_buf(key, sizeof key);
-		fd = open(cache_key, O_WRONLY | O_CREAT | O_EXCL, 0600);
-		assert_true(fd >= 0);
-		assert_int_equal(write(fd, key, sizeof key), (ssize_t)sizeof key);
-		close(fd);
-	}
+	if (access(cache_key, F_OK) != 0)
+		assert_int_equal(write_cache_key(cache_key, 0600), 0);
 	if (strcmp(dir, mounted) != 0)
 		assert_int_equal(run_shell("mkdir -p %s && chmod 700 %s", dir, dir), 0);
 	snprintf(overrides, sizeof overrides,
@@ -824,7 +806,7 @@ static void user_scope(char *out, size_t out_size)
 		                        .tty = "", .rhost = "", .invoker_uid = getuid(),
 		                        .invoker_name = "" };
 
-	assert_int_equal(np_cache_scope(false, &parts, out, out_size), 0);
+	assert_int_equal(np_scope_string(false, &parts, out, out_size), 0);
 }
 
 /* Rewrites the stored entry as approved at created (the clock having jumped). */

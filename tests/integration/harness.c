@@ -1,6 +1,12 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 #include "harness.h"
 
-#include <curl/curl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,6 +25,9 @@
 #include <unistd.h>
 
 #include "../time_limit.h"
+
+/* The mock makes its certificates on its first start: openssl takes a while. */
+#define MOCK_START_MS 15000
 
 static void die(const char *what)
 {
@@ -127,29 +136,15 @@ void write_usermap(const char *text)
 	write_file(path, text, 0644);
 }
 
-static void read_small(const char *path, char *out, size_t out_size)
-{
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	out[0] = '\0';
-	if (f == NULL)
-		return;
-	n = fread(out, 1, out_size - 1, f);
-	out[n] = '\0';
-	fclose(f);
-	out[strcspn(out, "\r\n")] = '\0';
-}
-
 int mock_start(struct mock *m, const char *name, const char *const *extra_args)
 {
 	const char *script = getenv("NP_MOCK");
-	char port_path[600], port[32] = "";
+	char dir[512], port_path[600];
 	const char *argv[32];
 	int argc = 0;
 
-	memset(m, 0, sizeof *m);
-	snprintf(m->dir, sizeof m->dir, "%s/%s", test_dir(), name);
+	snprintf(dir, sizeof dir, "%s/%s", test_dir(), name);
+	mock_at(m, dir);
 	argv[argc++] = "/usr/bin/python3";
 	argv[argc++] = script;
 	argv[argc++] = "--dir";
@@ -157,6 +152,7 @@ int mock_start(struct mock *m, const char *name, const char *const *extra_args)
 	for (int i = 0; extra_args != NULL && extra_args[i] != NULL && argc < 30; i++)
 		argv[argc++] = extra_args[i];
 	argv[argc] = NULL;
+	/* A port file left by an earlier run would name a mock that is gone. */
 	snprintf(port_path, sizeof port_path, "%s/port", m->dir);
 	unlink(port_path);
 	/* The mock dies with the test, keeps quiet, and runs without pam_wrapper. */
@@ -164,21 +160,7 @@ int mock_start(struct mock *m, const char *name, const char *const *extra_args)
 	if (m->pid < 0)
 		die("fork");
 	/* The certificates are made on first start, which takes a moment. */
-	for (int i = 0; i < 300 && port[0] == '\0'; i++) {
-		usleep(50000);
-		read_small(port_path, port, sizeof port);
-	}
-	if (port[0] == '\0') {
-		fprintf(stderr, "harness: mock %s did not start\n", name);
-		return -1;
-	}
-	snprintf(m->url, sizeof m->url, "https://127.0.0.1:%s/v1", port);
-	snprintf(m->ca, sizeof m->ca, "%s/ca.crt", m->dir);
-	snprintf(port_path, sizeof port_path, "%s/pin", m->dir);
-	read_small(port_path, m->pin, sizeof m->pin);
-	snprintf(port_path, sizeof port_path, "%s/otherpin", m->dir);
-	read_small(port_path, m->otherpin, sizeof m->otherpin);
-	return 0;
+	return mock_wait_ready(m, MOCK_START_MS);
 }
 
 void mock_stop(struct mock *m)
@@ -190,106 +172,104 @@ void mock_stop(struct mock *m)
 	}
 }
 
-struct body {
-	char *data;
-	size_t len;
-};
-
-static size_t collect(char *data, size_t size, size_t count, void *user)
+void reset_mock(const struct mock *m)
 {
-	struct body *b = user;
-	size_t len = size * count;
-	char *grown = realloc(b->data, b->len + len + 1);
-
-	if (grown == NULL)
-		return 0;
-	b->data = grown;
-	memcpy(b->data + b->len, data, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return len;
+	assert_int_equal(mock_post(m, "reset", "{}"), 200);
+	write_config(m, NULL);
 }
 
-static long mock_request(const struct mock *m, const char *path, const char *json, char **out)
+void mock_configure(const struct mock *m, const char *json)
 {
-	char url[512];
-	const char *v1 = strstr(m->url, "/v1");
-	CURL *curl = curl_easy_init();
-	struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-	struct body b = { NULL, 0 };
-	long status = 0;
+	if (mock_post(m, "config", json) != 200)
+		fail_msg("the mock refused the configuration %.200s", json);
+}
 
-	snprintf(url, sizeof url, "%.*s%s", (int)(v1 - m->url), m->url, path);
-	curl_easy_setopt(curl, CURLOPT_URL, url);
-	curl_easy_setopt(curl, CURLOPT_CAINFO, m->ca);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L); /* also works for the wrong-name mock */
-	curl_easy_setopt(curl, CURLOPT_PROXY, "");
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-	if (json != NULL)
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
-	if (curl_easy_perform(curl) == CURLE_OK)
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
-	if (out != NULL)
-		*out = b.data;
+void mock_auto(const struct mock *m, const char *action, const char *user, double after)
+{
+	char json[256];
+
+	snprintf(json, sizeof json,
+	         "{\"auto\": {\"action\": \"%s\", \"user\": \"%s\", \"after\": %.2f}}", action,
+	         user, after);
+	mock_configure(m, json);
+}
+
+void mock_fault(const struct mock *m, const char *json)
+{
+	if (mock_post(m, "fault", json) != 200)
+		fail_msg("the mock refused the fault %.200s", json);
+}
+
+int write_cache_key(const char *path, mode_t mode)
+{
+	unsigned char key[32];
+	int in = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	int out = -1;
+	int rc = -1;
+
+	(void)unlink(path);
+	if (in >= 0 && read(in, key, sizeof key) == (ssize_t)sizeof key &&
+	    (out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0 &&
+	    write(out, key, sizeof key) == (ssize_t)sizeof key && fchmod(out, mode) == 0)
+		rc = 0;
 	else
-		free(b.data);
-	return status;
+		fprintf(stderr, "harness: cache key %s: %s\n", path, strerror(errno));
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	return rc;
 }
 
-long mock_post(const struct mock *m, const char *path, const char *json)
+void write_cache_config(const struct mock *m, const char *name, const char *extra)
 {
-	return mock_request(m, path, json, NULL);
+	char dir[1024], key[1024], overrides[4096];
+
+	snprintf(dir, sizeof dir, "%s/%s", test_dir(), name);
+	snprintf(key, sizeof key, "%s/conf/%s.key", test_dir(), name);
+	assert_int_equal(run_shell("rm -rf %s", dir), 0);
+	assert_int_equal(write_cache_key(key, 0600), 0);
+	snprintf(overrides, sizeof overrides, "cache = yes\ncache_dir = %s\ncache_key = %s\n%s", dir,
+	         key, extra != NULL ? extra : "");
+	write_config(m, overrides);
 }
 
-char *mock_stats(const struct mock *m)
+void expect_rc(int got, int want, const struct script *s)
 {
-	char *text = NULL;
-
-	if (mock_request(m, "/_mock/stats", NULL, &text) != 200) {
-		free(text);
-		return NULL;
+	if (got != want) {
+		fprintf(stderr, "expected %s, got %s; the person saw:\n", pam_strerror(NULL, want),
+		        pam_strerror(NULL, got));
+		seen_dump(&s->seen);
 	}
-	return text;
+	assert_int_equal(got, want);
 }
 
-long mock_count(const struct mock *m, const char *what)
-{
-	char *text = mock_stats(m);
-	struct json_object *stats = text != NULL ? json_tokener_parse(text) : NULL;
-	struct json_object *requests = NULL, *value = NULL;
-	long count = -1;
+char log_text[LOG_TEXT_MAX];
 
-	if (stats != NULL) {
-		if (json_object_object_get_ex(stats, what, &value))
-			count = (long)json_object_get_int64(value);
-		else if (json_object_object_get_ex(stats, "requests", &requests) &&
-		         json_object_object_get_ex(requests, what, &value))
-			count = (long)json_object_get_int64(value);
-	}
-	json_object_put(stats);
-	free(text);
-	return count;
+int run_logged(const char *service, const char *user, struct script *s, int flags)
+{
+	int rc;
+
+	log_capture_begin();
+	rc = run_auth(service, user, s, flags);
+	log_capture_end(log_text, sizeof log_text);
+	return rc;
 }
 
-void mock_last_code(const struct mock *m, char *out, size_t out_size)
-{
-	char *text = mock_stats(m);
-	struct json_object *stats = text != NULL ? json_tokener_parse(text) : NULL;
-	struct json_object *codes = NULL, *code = NULL;
-	size_t n;
+static long long test_started;
 
-	out[0] = '\0';
-	if (stats != NULL && json_object_object_get_ex(stats, "codes", &codes) &&
-	    (n = json_object_array_length(codes)) > 0 &&
-	    json_object_object_get_ex(json_object_array_get_idx(codes, n - 1), "code", &code))
-		snprintf(out, out_size, "%s", json_object_get_string(code));
-	json_object_put(stats);
-	free(text);
+int start_timer(void **state)
+{
+	(void)state;
+	test_started = now_ms();
+	return 0;
+}
+
+int report_time(void **state)
+{
+	(void)state;
+	fprintf(stderr, "  (%lld ms)\n", now_ms() - test_started);
+	return 0;
 }
 
 static int scripted_conv(int num_msg, const struct pam_message **msg,
@@ -395,52 +375,6 @@ int run_auth_twice(const char *service, const char *user, struct script *script,
 	rcs[0] = cases[0].op_rv;
 	rcs[1] = cases[1].op_rv;
 	return helper_children() == 0 ? 0 : -2;
-}
-
-bool mock_bodies_contain(const struct mock *m, const char *needle)
-{
-	char *text = mock_stats(m);
-	struct json_object *stats = text != NULL ? json_tokener_parse(text) : NULL;
-	struct json_object *log = NULL, *body = NULL;
-	bool found = false;
-
-	if (stats != NULL && json_object_object_get_ex(stats, "log", &log)) {
-		for (size_t i = 0; i < json_object_array_length(log); i++)
-			if (json_object_object_get_ex(json_object_array_get_idx(log, i), "body", &body) &&
-			    strstr(json_object_get_string(body), needle) != NULL)
-				found = true;
-	}
-	json_object_put(stats);
-	free(text);
-	return found;
-}
-
-bool mock_last_bearer(const struct mock *m, const char *endpoint, char *out, size_t out_size)
-{
-	char *text = mock_stats(m);
-	struct json_object *stats = text != NULL ? json_tokener_parse(text) : NULL;
-	struct json_object *log = NULL, *field = NULL;
-	bool found = false;
-
-	out[0] = '\0';
-	if (stats != NULL && json_object_object_get_ex(stats, "log", &log)) {
-		for (size_t i = 0; i < json_object_array_length(log); i++) {
-			struct json_object *entry = json_object_array_get_idx(log, i);
-			const char *auth;
-
-			if (!json_object_object_get_ex(entry, "endpoint", &field) ||
-			    strcmp(json_object_get_string(field), endpoint) != 0 ||
-			    !json_object_object_get_ex(entry, "authorization", &field) ||
-			    (auth = json_object_get_string(field)) == NULL ||
-			    strncmp(auth, "Bearer ", 7) != 0)
-				continue;
-			snprintf(out, out_size, "%s", auth + 7);
-			found = true;
-		}
-	}
-	json_object_put(stats);
-	free(text);
-	return found;
 }
 
 bool seen_contains(const struct seen *seen, const char *needle)

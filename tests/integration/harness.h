@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Integration test harness: the real module through the real libpam
  * (pam_wrapper), the real helper, and the HTTPS mock API.
  *
- * tests/run-tests.sh prepares NP_TEST_DIR with PAM service files that load
- * the module with config=$NP_TEST_DIR/conf/current.conf; each test writes
+ * tests/run-tests.sh prepares NP_TEST_DIR with the PAM services of
+ * tests/fixtures/pam.d/, which load the module with
+ * config=$NP_TEST_DIR/conf/current.conf; each test writes
  * that file, sets the mock up, runs pam_authenticate and asserts on the
  * return code and on every message the person saw.
  */
@@ -15,17 +17,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "../mock/mock_client.h"
+
 #define MAX_SEEN 16
 #define MAX_ANSWERS 8
-
-struct mock {
-	char dir[512];
-	pid_t pid;
-	char url[256];    /* https://127.0.0.1:PORT/v1 */
-	char ca[512];
-	char pin[128];
-	char otherpin[128];
-};
 
 /* What the conversation did: every message, in order. */
 struct seen {
@@ -63,21 +58,35 @@ void write_config(const struct mock *m, const char *overrides);
 /* Writes the identity map. */
 void write_usermap(const char *text);
 
+/*
+ * Starts tests/mock/nextpay_mock.py (NP_MOCK) as a child in NP_TEST_DIR/name,
+ * with extra arguments, and waits until it answers (mock_client.h).  0 or -1.
+ */
 int mock_start(struct mock *m, const char *name, const char *const *extra_args);
+/* SIGTERM to the mock, and waits for it. */
 void mock_stop(struct mock *m);
-/* POST JSON to a /_mock/ path; returns the HTTP status. */
-long mock_post(const struct mock *m, const char *path, const char *json);
-/* A number from /_mock/stats "requests" (create, poll, token, me) or "connections". */
-long mock_count(const struct mock *m, const char *what);
-/* The most recently created code, or "" when none. */
-void mock_last_code(const struct mock *m, char *out, size_t out_size);
-/* The whole stats document (malloc'd). */
-char *mock_stats(const struct mock *m);
 
-/* Whether any request body the mock received contains needle. */
-bool mock_bodies_contain(const struct mock *m, const char *needle);
-/* The credential of the last Bearer request to endpoint ("me", "token"). */
-bool mock_last_bearer(const struct mock *m, const char *endpoint, char *out, size_t out_size);
+/* ---- what the suites do to their mock; a refusal fails the test ---- */
+
+/* Forgets codes, faults, counters and configuration, and writes the standard config for m. */
+void reset_mock(const struct mock *m);
+/* The mock decides every code by itself: action ("approve", "deny") as user, after seconds. */
+void mock_auto(const struct mock *m, const char *action, const char *user, double after);
+/* Sets the mock's configuration (JSON as /_mock/config takes it). */
+void mock_configure(const struct mock *m, const char *json);
+/* Queues a fault (JSON as /_mock/fault takes it). */
+void mock_fault(const struct mock *m, const char *json);
+
+/*
+ * A fresh cache key at path: 32 random bytes, exactly mode, replacing what was
+ * there.  0, or -1 with why on stderr.
+ */
+int write_cache_key(const char *path, mode_t mode);
+/*
+ * Cache on for m's config, in NP_TEST_DIR/NAME with a fresh key
+ * NP_TEST_DIR/conf/NAME.key (both removed first), and extra settings.
+ */
+void write_cache_config(const struct mock *m, const char *name, const char *extra);
 
 /* Runs pam_authenticate for user on service with the scripted conversation; returns its code. */
 int run_auth(const char *service, const char *user, struct script *script, int flags);
@@ -92,6 +101,20 @@ int run_auth_on_handle(const char *service, const char *user, struct script *scr
 /* Two pam_authenticate calls on one handle, as sudo makes after a failure. */
 int run_auth_twice(const char *service, const char *user, struct script *script, int expect,
                    int rcs[2]);
+
+/* Asserts a PAM code; on a mismatch shows first what the person saw. */
+void expect_rc(int got, int want, const struct script *s);
+
+/* What the module logged in the last run_logged(). */
+#define LOG_TEXT_MAX 65536
+extern char log_text[LOG_TEXT_MAX];
+
+/* run_auth(), with what the module logged into log_text (log_capture_begin() and _end()). */
+int run_logged(const char *service, const char *user, struct script *s, int flags);
+
+/* A test's set-up and tear-down that print how long it took (cmocka fixtures). */
+int start_timer(void **state);
+int report_time(void **state);
 
 /* Whether any message seen contains needle / any byte that is a control character but \n. */
 bool seen_contains(const struct seen *seen, const char *needle);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The module as a guest in a long-lived host process (sshd's monitor, a
  * display manager, a screen locker): many pam_start / pam_authenticate /
@@ -10,8 +11,9 @@
  * the helper cannot read its CA bundle and reports a configuration failure
  * (PAM_SERVICE_ERR) before any network traffic, which would cost time here and
  * happens in the helper, not in the host.  Every 20th cycle is a full approval
- * (prompt mode, Enter at once, so the helper polls at once: create, poll,
- * /auth/me), and a few more approvals go through poll mode.  The same runs with the host ignoring
+ * (prompt mode, approved before the code is shown and Enter at once: the
+ * answer comes with the first scheduled poll, then /auth/me), and a few more
+ * approvals go through poll mode.  The same runs with the host ignoring
  * SIGCHLD, with SIGCHLD and SIGTERM blocked, and with SA_NOCLDWAIT.
  */
 #include <setjmp.h>
@@ -665,7 +667,7 @@ static int group_setup(void **state)
 	snprintf(usermap, sizeof usermap, "usr_alice %s\n", test_account());
 	write_usermap(usermap);
 	write_config(&api, NULL);
-	assert_int_equal(mock_post(&api, "/_mock/config",
+	assert_int_equal(mock_post(&api, "config",
 	                           "{\"auto\": {\"action\": \"approve\", \"user\": \"usr_alice\", "
 	                           "\"after\": 0}}"),
 	                 200);

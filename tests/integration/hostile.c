@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A hostile API server: the real module through the real libpam, the real
  * helper, and the HTTPS mock told to misbehave.  Every test asserts the PAM
@@ -33,8 +34,6 @@
 	"\"expires_at\": 4102444800"
 
 static struct mock api, wrongname, expired;
-static char log_text[65536];
-static long long test_start;
 
 static int group_setup(void **state)
 {
@@ -62,42 +61,21 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-static int reset(void **state)
-{
-	(void)state;
-	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
-	write_config(&api, NULL);
-	return 0;
-}
-
 static int setup(void **state)
 {
-	test_start = now_ms();
-	return reset(state);
-}
-
-static int took(void **state)
-{
-	(void)state;
-	fprintf(stderr, "  (%lld ms)\n", now_ms() - test_start);
+	start_timer(state);
+	reset_mock(&api);
 	return 0;
 }
 
 static void fault(const char *json)
 {
-	if (mock_post(&api, "/_mock/fault", json) != 200) {
-		fprintf(stderr, "the mock refused the fault %.200s\n", json);
-		fail();
-	}
+	mock_fault(&api, json);
 }
 
 static void auto_approve(const char *user)
 {
-	char json[256];
-
-	snprintf(json, sizeof json,
-	         "{\"auto\": {\"action\": \"approve\", \"user\": \"%s\", \"after\": 0}}", user);
-	assert_int_equal(mock_post(&api, "/_mock/config", json), 200);
+	mock_auto(&api, "approve", user, 0);
 }
 
 /* raw as a JSON string literal (quotes included), malloc'd. */
@@ -220,9 +198,7 @@ static int attempt_on(const char *service, const char *what, int want, int alt,
 	long long start = now_ms();
 	int rc;
 
-	log_capture_begin();
-	rc = run_auth(service, test_account(), s, 0);
-	log_capture_end(log_text, sizeof log_text);
+	rc = run_logged(service, test_account(), s, 0);
 	verdict(what, rc, want, alt, s, start, bound_ms);
 	return rc;
 }
@@ -291,25 +267,10 @@ static void stalled_api_on_create(void **state)
 /* Cache on, with a key of its own, for whoever runs the tests (cache_scope = user). */
 static void cache_config(const char *extra)
 {
-	char dir[1024], key[1024], overrides[3000], cmd[2200];
-	unsigned char bytes[32];
-	int in = open("/dev/urandom", O_RDONLY | O_CLOEXEC), out;
+	char overrides[3000];
 
-	snprintf(dir, sizeof dir, "%s/cache-hostile", test_dir());
-	snprintf(key, sizeof key, "%s/conf/hostile-cache.key", test_dir());
-	snprintf(cmd, sizeof cmd, "rm -rf %s %s", dir, key);
-	assert_int_equal(run_shell("%s", cmd), 0);
-	assert_true(in >= 0);
-	assert_int_equal(read(in, bytes, sizeof bytes), (ssize_t)sizeof bytes);
-	close(in);
-	out = open(key, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	assert_true(out >= 0);
-	assert_int_equal(write(out, bytes, sizeof bytes), (ssize_t)sizeof bytes);
-	close(out);
-	snprintf(overrides, sizeof overrides,
-	         "cache = yes\ncache_dir = %s\ncache_key = %s\ncache_scope = user\n%s", dir, key,
-	         extra);
-	write_config(&api, overrides);
+	snprintf(overrides, sizeof overrides, "cache_scope = user\n%s", extra);
+	write_cache_config(&api, "hostile-cache", overrides);
 }
 
 static void stalled_api_on_cached_approval(void **state)
@@ -332,9 +293,9 @@ static void stalled_api_on_cached_approval(void **state)
 	assert_non_null(strstr(log_text, "method=\"cached-approval\""));
 	assert_true(seen_contains(&second.seen, "could not be reached"));
 	/* A token the API refuses still falls back to a new code. */
-	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
+	assert_int_equal(mock_post(&api, "reset", "{}"), 200);
 	auto_approve("usr_alice");
-	assert_int_equal(mock_post(&api, "/_mock/revoke", "{\"user\": \"usr_alice\"}"), 200);
+	assert_int_equal(mock_post(&api, "revoke", "{\"user\": \"usr_alice\"}"), 200);
 	attempt("refused cached token", PAM_SUCCESS, NONE, 10000, &third);
 	assert_int_equal(mock_count(&api, "create"), 1);
 }
@@ -349,7 +310,7 @@ static void stalled_api_on_api_key(void **state)
 		struct script s = { 0 };
 		char what[64];
 
-		reset(NULL);
+		reset_mock(&api);
 		write_config(&api, STALL_CONFIG "api_key = yes\nuse_first_pass = yes\n");
 		setenv("PAM_AUTHTOK", ALICE_KEY, 1);
 		fault(i == 0 ? STALL("token") : STALL("me"));
@@ -576,7 +537,7 @@ static void slowloris_poll(void **state)
 	 * the module words it (the code ran out, or the API could not be reached).
 	 */
 	write_config(&api, "request_timeout = 2\n");
-	assert_int_equal(mock_post(&api, "/_mock/config", "{\"code_ttl\": 4}"), 200);
+	assert_int_equal(mock_post(&api, "config", "{\"code_ttl\": 4}"), 200);
 	auto_approve("usr_alice");
 	fault("{\"endpoint\": \"poll\", \"kind\": \"trickle\", \"delay\": 1, \"count\": -1}");
 	attempt("trickle on every poll", PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, 12000, &s);
@@ -654,7 +615,7 @@ static void network_paths_pass_the_filter(void **state)
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		struct script s = { 0 };
 
-		reset(NULL);
+		reset_mock(&api);
 		auto_approve("usr_alice");
 		snprintf(port, sizeof port, "%d", mock_port());
 		if (rows[i].via_proxy) {
@@ -677,7 +638,7 @@ static void network_paths_pass_the_filter(void **state)
 	if (have_ipv6) {
 		struct script s = { 0 };
 
-		reset(NULL);
+		reset_mock(&api);
 		snprintf(overrides, sizeof overrides, "api_url = https://[::1]:%d/v1\n", closed_port());
 		write_config(&api, overrides);
 		attempt("IPv6", PAM_AUTHINFO_UNAVAIL, NONE, STALL_BOUND_MS, &s);
@@ -688,7 +649,7 @@ static void network_paths_pass_the_filter(void **state)
 	{
 		struct script s = { 0 };
 
-		reset(NULL);
+		reset_mock(&api);
 		config_with_system_store();
 		attempt("the system trust store", PAM_AUTHINFO_UNAVAIL, NONE, STALL_BOUND_MS, &s);
 		assert_null(strstr(log_text, "SIGSYS"));
@@ -747,7 +708,7 @@ static void reset_on_every_poll(void **state)
 	struct script s = { 0 };
 
 	(void)state;
-	assert_int_equal(mock_post(&api, "/_mock/config", "{\"code_ttl\": 4}"), 200);
+	assert_int_equal(mock_post(&api, "config", "{\"code_ttl\": 4}"), 200);
 	auto_approve("usr_alice");
 	fault("{\"endpoint\": \"poll\", \"kind\": \"reset\", \"count\": -1}");
 	attempt("reset on every poll", PAM_AUTH_ERR, PAM_AUTHINFO_UNAVAIL, 10000, &s);
@@ -763,7 +724,7 @@ static void reset_and_cut_on_me(void **state)
 		struct script s = { 0 };
 		char json[256], what[64];
 
-		reset(NULL);
+		reset_mock(&api);
 		auto_approve("usr_alice");
 		snprintf(json, sizeof json, "{\"endpoint\": \"me\", \"kind\": \"%s\", \"count\": -1}",
 		         kinds[i]);
@@ -790,7 +751,7 @@ static void certificate_for_another_name(void **state)
 	struct script s = { 0 };
 
 	(void)state;
-	assert_int_equal(mock_post(&wrongname, "/_mock/reset", "{}"), 200);
+	assert_int_equal(mock_post(&wrongname, "reset", "{}"), 200);
 	use_other_mock(&wrongname, NULL);
 	attempt("certificate for wrong.example", PAM_AUTHINFO_UNAVAIL, NONE, 10000, &s);
 	/* Even a pin of that very key does not excuse the name. */
@@ -860,7 +821,7 @@ static void oversized_poll_and_me(void **state)
 			struct script s = { 0 };
 			char json[256], what[64];
 
-			reset(NULL);
+			reset_mock(&api);
 			auto_approve("usr_alice");
 			snprintf(json, sizeof json,
 			         "{\"endpoint\": \"%s\", \"kind\": \"oversized\", \"size\": 4194304, "
@@ -889,7 +850,7 @@ static void megabyte_token(void **state)
 	for (int chunked = 0; chunked <= 1; chunked++) {
 		struct script s = { 0 };
 
-		reset(NULL);
+		reset_mock(&api);
 		fault_body("poll", "{\"status\": \"approved\", \"token\": \"eyJ@PAD@\"}",
 		           chunked ? "\"pad\": 3145728, \"chunked\": true" : "\"pad\": 3145728");
 		attempt(chunked ? "3 MiB token, chunked" : "3 MiB token", PAM_AUTHINFO_UNAVAIL, NONE,
@@ -947,7 +908,7 @@ static void deeply_nested_json(void **state)
 		for (int arrays = 0; arrays <= 1; arrays++) {
 			char what[64];
 
-			reset(NULL);
+			reset_mock(&api);
 			auto_approve("usr_alice");
 			/* 10,000 levels, well-formed to the end. */
 			fault_body(endpoints[e], "@PAD@1@/PAD@",
@@ -976,7 +937,7 @@ static void run_rows(const char *table, const struct row *rows, size_t n)
 		struct script s = { .answers = { "", "", "", "" } };
 		char what[512];
 
-		reset(NULL);
+		reset_mock(&api);
 		/* Answers to /auth/me need an approval first. */
 		if (strcmp(rows[i].endpoint, "me") == 0)
 			auto_approve("usr_alice");
@@ -1186,7 +1147,7 @@ static void final_status_words(void **state)
 	(void)state;
 	run_rows("status", rows, sizeof rows / sizeof rows[0]);
 	/* Bytes that are no UTF-8 at all. */
-	reset(NULL);
+	reset_mock(&api);
 	fault("{\"endpoint\": \"poll\", \"kind\": \"body\", \"body_base64\": \"eyJzdGF0dXMiOiAi/v/AgMGBIn0=\"}");
 	attempt("status of broken UTF-8", PAM_MAXTRIES, PAM_AUTHINFO_UNAVAIL, 10000, &s);
 }
@@ -1206,13 +1167,13 @@ static void names_and_emails_never_shown_raw(void **state)
 	(void)state;
 	run_rows("names", rows, sizeof rows / sizeof rows[0]);
 	/* The mock's own usr_carol is named "Carol\x1b[31m Evil\x07". */
-	reset(NULL);
+	reset_mock(&api);
 	auto_approve("usr_carol");
 	attempt("usr_carol's name", PAM_SUCCESS, NONE, 10000, &s);
 	assert_false(seen_contains(&s.seen, "Evil"));
 	/* A refusal shows neither the id nor the e-mail address; the log has the id. */
 	memset(&s, 0, sizeof s);
-	reset(NULL);
+	reset_mock(&api);
 	auto_approve("usr_alice");
 	fault_body("me", "{\"ok\": true, \"data\": {\"id\": \"usr_zed\", \"email\": \"zed@x.y\"}}",
 	           NULL);
@@ -1230,7 +1191,7 @@ static void huge_name(void **state)
 	for (int raw_escapes = 0; raw_escapes <= 1; raw_escapes++) {
 		struct script s = { 0 };
 
-		reset(NULL);
+		reset_mock(&api);
 		auto_approve("usr_alice");
 		fault_body("me", "{\"ok\": true, \"data\": {\"id\": \"usr_alice\", \"name\": \"@PAD@\"}}",
 		           raw_escapes ? "\"pad\": 61440, \"pad_text\": \"\\u001b\""
@@ -1241,7 +1202,7 @@ static void huge_name(void **state)
 	}
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, took)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, report_time)
 
 int main(void)
 {

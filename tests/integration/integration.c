@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The module through the real libpam, the real helper, the HTTPS mock API.
  * Every test asserts on the PAM code and on what the person saw or what the
@@ -25,7 +26,7 @@
 
 static struct mock api;
 
-/* The verification URL's limit in bytes (NP_URL_MAX in src/validate.h). */
+/* The verification URL's limit in bytes (NP_URL_MAX in src/common/validate.h). */
 #define NP_URL_MAX_TEST 256
 
 static void write_standard_usermap(void)
@@ -60,46 +61,18 @@ static int group_teardown(void **state)
 static int reset(void **state)
 {
 	(void)state;
-	assert_int_equal(mock_post(&api, "/_mock/reset", "{}"), 200);
-	write_config(&api, NULL);
+	reset_mock(&api);
 	return 0;
 }
 
 static void auto_decide(const char *action, const char *user, double after)
 {
-	char json[256];
-
-	snprintf(json, sizeof json, "{\"auto\": {\"action\": \"%s\", \"user\": \"%s\", \"after\": %.2f}}",
-	         action, user, after);
-	assert_int_equal(mock_post(&api, "/_mock/config", json), 200);
+	mock_auto(&api, action, user, after);
 }
 
 static void fault(const char *json)
 {
-	assert_int_equal(mock_post(&api, "/_mock/fault", json), 200);
-}
-
-static void expect_rc(int got, int want, const struct script *s)
-{
-	if (got != want) {
-		fprintf(stderr, "expected %s, got %s; the person saw:\n", pam_strerror(NULL, want),
-		        pam_strerror(NULL, got));
-		seen_dump(&s->seen);
-	}
-	assert_int_equal(got, want);
-}
-
-/* What the module logged in the last run_logged(). */
-static char log_text[65536];
-
-static int run_logged(const char *service, const char *user, struct script *s, int flags)
-{
-	int rc;
-
-	log_capture_begin();
-	rc = run_auth(service, user, s, flags);
-	log_capture_end(log_text, sizeof log_text);
-	return rc;
+	mock_fault(&api, json);
 }
 
 static void expect_log_contains(const char *needle)
@@ -412,7 +385,7 @@ static void expired_code(void **state)
 	struct script s = { 0 };
 
 	(void)state;
-	assert_int_equal(mock_post(&api, "/_mock/config", "{\"code_ttl\": 2}"), 200);
+	mock_configure(&api, "{\"code_ttl\": 2}");
 	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_AUTH_ERR, &s);
 	assert_true(seen_contains(&s.seen, "expired"));
 }
@@ -1291,20 +1264,14 @@ static void unknown_account_looks_like_a_refused_one(void **state)
 static void unknown_account_never_touches_the_cache(void **state)
 {
 	struct script s = { 0 };
-	char dir[1024], key[1024], overrides[2300], cmd[2200], usermap[1024];
+	char dir[1024], cmd[2200], usermap[1024];
 
 	(void)state;
 	/* Even an identity that maps to the name signs nobody in, and leaves nothing behind. */
 	snprintf(usermap, sizeof usermap, "usr_alice %s\nusr_alice np-no-such-user\n", test_account());
 	write_usermap(usermap);
 	snprintf(dir, sizeof dir, "%s/unknown-cache", test_dir());
-	snprintf(key, sizeof key, "%s/conf/unknown.key", test_dir());
-	snprintf(cmd, sizeof cmd, "rm -rf %s %s && head -c 32 /dev/urandom > %s && chmod 600 %s", dir,
-	         key, key, key);
-	assert_int_equal(run_shell("%s", cmd), 0);
-	snprintf(overrides, sizeof overrides,
-	         "cache = yes\ncache_dir = %s\ncache_key = %s\ncache_scope = user\n", dir, key);
-	write_config(&api, overrides);
+	write_cache_config(&api, "unknown-cache", "cache_scope = user\n");
 	auto_decide("approve", "usr_alice", 0.2);
 	expect_rc(run_logged("np-poll", "np-no-such-user", &s, 0), PAM_USER_UNKNOWN, &s);
 	expect_last_seen(&s, "This NextPay account may not sign in as np-no-such-user on this host.");

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * A library for LD_PRELOAD that tells whether the caller's environment
  * reached the dynamic loader of nextpay-helper: loaded into a process of that

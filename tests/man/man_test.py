@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Tests of the manual pages in build/man/ and of the settings they document.
 
     /usr/bin/python3 tests/man/man_test.py
@@ -7,7 +8,7 @@ Every page renders without a warning (groff -ww -mandoc) and man-db's lexgrog
 reads its NAME; each names this build's version and paths; and the settings
 table of the code (printed by build/tests/print-settings), conf/pam_nextpay.conf
 and pam_nextpay.conf(5) list exactly the same keys with the same defaults.
-Needs `make all tests`; prints cmocka-style lines for tests/run-tests.sh.
+Needs `make all tests`; runs under tests/lib/runner.py (cmocka-style lines).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import re
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
-from common import BUILD, REPO, Failure, check, run_tests  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lib.paths import BUILD, REPO  # noqa: E402
+from lib.runner import Failure, check, run_tests  # noqa: E402
 
 # ---- MERGE: settings that the documentation describes and the code does not have yet -------
 # Keys being added on other branches go here until they land: a key missing from the code
@@ -208,4 +210,4 @@ if __name__ == "__main__":
         test_pages_carry_this_builds_version_and_paths,
         test_settings_agree_in_code_conf_and_manual,
         test_nothing_points_outside_the_tree,
-    ], requires=("groff", "lexgrog")))
+    ], requires=("groff", "lexgrog"), built=(PRINT_SETTINGS, NEXTPAYCTL)))

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Prints every setting of the code's settings table with its built-in default,
  * one "key<TAB>default" a line, so that tests/man/man_test.py can hold
@@ -5,7 +6,7 @@
  */
 #include <stdio.h>
 
-#include "config.h"
+#include "common/config.h"
 
 static void print_one(const char *key, const char *value, void *ctx)
 {

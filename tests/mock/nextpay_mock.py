@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """A mock of the NextPay auth API, served over real HTTPS, for pam_nextpay's tests.
 
     python3 tests/mock/nextpay_mock.py --dir DIR [--code-ttl SECONDS] \
@@ -9,7 +10,7 @@ DIR receives a test CA and server certificates (made once, with the openssl
 command), the pins of the server keys, and while the mock runs: DIR/port,
 DIR/mock.pid and DIR/mock.log.  The API lives under /v1, a browser approval page
 under /auth/device, and a control API for tests under /_mock/ (see
-tests/mock/mockctl.py for a client).  Standard library only.
+tests/mock/mockctl.c for its client).  Standard library only.
 
 Fault parameters beyond mockctl's list: a "body" fault takes "pad" (N),
 "pad_text" (default "A") and "pad_close" (default ""), at most 64 bytes each:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Reads tests/mutation/mutants.txt and applies one mutant to a tree.
 
     mutants.py names                    the mutants' names, one a line

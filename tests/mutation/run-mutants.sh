@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
 # Mutation testing of the security decisions: for each mutant of
 # tests/mutation/mutants.txt, a scratch copy of the tree with that one
 # decision broken is built and put through the unit, integration and
@@ -41,7 +42,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift 2 ;;
 	--no-baseline) baseline=no; shift ;;
 	--check) check_only=yes; shift ;;
-	--help | -h) sed -n '2,31p' "$0"; exit 0 ;;
+	--help | -h) sed -n '3,32p' "$0"; exit 0 ;;
 	-*) echo "run-mutants.sh: unknown option $1" >&2; exit 2 ;;
 	*) break ;;
 	esac
@@ -79,9 +80,13 @@ run_stages() { # tree prefix
 		done
 		for stage in unit integration robustness; do
 			log=$2.$stage.log
+			args=""
+			[ "$stage" = unit ] && args=$units
 			# shellcheck disable=SC2086 # units is a list of paths without spaces
-			if ! ./tests/run-tests.sh --$stage-only $units >"$log" 2>&1; then
-				suites=$(sed -n 's/^failed: *//p' "$log" | tail -n 1)
+			if ! NP_RESULTS_DIR=$2.results ./tests/run-tests.sh $stage $args >"$log" 2>&1; then
+				# The suites that failed, from the phase's counts (tests/run-tests.sh).
+				suites=$(awk -F '\t' '$1 !~ /^#/ && $3 > 0 { printf "%s ", $1 }' \
+					"$2.results/$stage.txt" 2>/dev/null)
 				echo "$stage: ${suites:-(see $log)}"
 				exit 0
 			fi

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Tests of the packages that `make deb` and `make rpm` built (build/deb, build/rpm).
 
     sudo /usr/bin/python3 tests/package/package_test.py
@@ -15,8 +16,8 @@ root; then purge and check that nothing is left.  /etc/pam.d/common-* must come
 out byte for byte as they went in (they are restored whatever happens).
 
 The root tests refuse to run on a machine where the package, its files or its
-account exist already: purging them would destroy someone's setup.  Prints
-cmocka-style lines for tests/run-tests.sh.
+account exist already: purging them would destroy someone's setup.  Runs under
+tests/lib/runner.py (cmocka-style lines).
 """
 
 from __future__ import annotations
@@ -35,12 +36,14 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
-from common import (REPO, Failure, Screen, Skip, check, descendants, indent,  # noqa: E402
-                    mock_api, random_suffix, run_tests, temp_dir, throwaway_account, wait_for,
-                    write_root_file, write_usermap)
-
-BUILD = os.path.abspath(os.environ.get("NP_BUILD") or os.path.join(REPO, "build"))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from lib.mock import mock_api  # noqa: E402
+from lib.paths import BUILD, REPO  # noqa: E402
+from lib.procs import descendants  # noqa: E402
+from lib.runner import Failure, Skip, check, run_tests, wait_for  # noqa: E402
+from lib.screen import Screen, indent  # noqa: E402
+from lib.system import (random_suffix, temp_dir, throwaway_account,  # noqa: E402
+                        write_root_file, write_usermap)
 DEB_DIR = os.path.join(BUILD, "deb")
 RPM_DIR = os.path.join(BUILD, "rpm")
 PACKAGE = "libpam-nextpay"
@@ -507,4 +510,5 @@ if __name__ == "__main__":
         test_nextpayctl_check_passes_on_the_installed_configuration,
         test_pam_auth_update_selects_and_deselects_the_profile,
         test_purge_leaves_nothing_behind,
-    ], fixture=fixture))
+    ], fixture=fixture,
+        built=(os.path.join(BUILD, "pam_nextpay.so"), os.path.join(BUILD, "nextpay-helper"))))

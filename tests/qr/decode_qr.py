@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: BSD-2-Clause
 """Reads a QR code drawn with Unicode half blocks (as pam_nextpay draws it)
 from a file, renders it as a PNG and decodes it with zbarimg: prints what a
 phone would read.  Light modules are drawn, dark ones are blank."""

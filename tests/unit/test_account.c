@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Unit tests of src/account.c: UID_MIN from login.defs, and which uids are
+ * Unit tests of src/common/account.c: UID_MIN from login.defs, and which uids are
  * people's (the only accounts an e-mail's local part may name).
  */
 #include <setjmp.h>
@@ -11,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "account.h"
+#include "common/account.h"
 #include "unit_tmp.h"
 
 static unsigned long parse(const char *text)

@@ -1,4 +1,5 @@
-/* Unit tests of src/api_parse.c and src/json_util.c: reading the NextPay API's answers. */
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of src/helper/api_parse.c and src/common/json_util.c: reading the NextPay API's answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api_parse.h"
-#include "json_util.h"
+#include "helper/api_parse.h"
+#include "common/json_util.h"
 
 #define TOKEN "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c3JfYWJjIn0.c2ln-_bmF0dXJl"
 #define URL "https://nextpay-v3-dev.nextfinancial.io/auth/device?code=A1B2C3"
@@ -597,33 +598,33 @@ static void test_jwt_exp(void **state)
 	char jwt[2048];
 
 	(void)state;
-	make_jwt(jwt, sizeof jwt, "{\"sub\":\"usr_abc123\",\"iat\":1700000000,\"exp\":1700003600}");
-	assert_true(np_valid_token(jwt, strlen(jwt)));
-	assert_true(np_jwt_exp(jwt) == INT64_C(1700003600));
-	make_jwt(jwt, sizeof jwt, "{\"exp\":1700003600.0}");
-	assert_true(np_jwt_exp(jwt) == INT64_C(1700003600));
-	/* A payload whose base64 needs '-' or '_' (bytes 0xfb, 0xff after '?'). */
-	make_jwt(jwt, sizeof jwt, "{\"exp\":1700003600,\"n\":\"?>?>?>\xfb\xff\"}");
-	assert_true(np_jwt_exp(jwt) == INT64_C(1700003600));
+	/* Payloads, and the exp read from each (0: none that may be trusted). */
+	static const struct {
+		const char *payload;
+		int64_t exp;
+	} cases[] = {
+		{ "{\"sub\":\"usr_abc123\",\"iat\":1700000000,\"exp\":1700003600}", 1700003600 },
+		{ "{\"exp\":1700003600.0}", 1700003600 },
+		/* A payload whose base64 needs '-' or '_' (bytes 0xfb, 0xff after '?'). */
+		{ "{\"exp\":1700003600,\"n\":\"?>?>?>\xfb\xff\"}", 1700003600 },
+		{ "{\"sub\":\"usr_abc123\"}", 0 },
+		{ "{\"exp\":\"1700003600\"}", 0 },
+		{ "{\"exp\":-5}", 0 },
+		{ "{\"exp\":1e30}", 0 },
+		{ "{\"exp\":99999999999999}", 0 },
+		{ "[1700003600]", 0 },
+		{ "not json", 0 },
+		{ "{\"exp\":1700003600}junk", 0 },
+		{ "{\"a\":{\"b\":{\"c\":{\"exp\":1}}},\"exp\":1700003600}", 0 },
+	};
 
-	make_jwt(jwt, sizeof jwt, "{\"sub\":\"usr_abc123\"}");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"exp\":\"1700003600\"}");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"exp\":-5}");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"exp\":1e30}");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"exp\":99999999999999}");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "[1700003600]");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "not json");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"exp\":1700003600}junk");
-	assert_true(np_jwt_exp(jwt) == 0);
-	make_jwt(jwt, sizeof jwt, "{\"a\":{\"b\":{\"c\":{\"exp\":1}}},\"exp\":1700003600}");
-	assert_true(np_jwt_exp(jwt) == 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		make_jwt(jwt, sizeof jwt, cases[i].payload);
+		assert_true(np_valid_token(jwt, strlen(jwt)));
+		if (np_jwt_exp(jwt) != cases[i].exp)
+			fail_msg("exp of %s: %lld, expected %lld", cases[i].payload,
+			         (long long)np_jwt_exp(jwt), (long long)cases[i].exp);
+	}
 
 	assert_true(np_jwt_exp("") == 0);
 	assert_true(np_jwt_exp("garbage") == 0);

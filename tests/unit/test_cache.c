@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * The cache file format (src/cache.h): what seals must open again, and
+ * The cache file format (src/common/cache.h): what seals must open again, and
  * nothing else may: not a changed byte, not another key, not another
  * account's, invoking user's or session's scope, not a cut or padded file,
  * not another format version.
@@ -14,7 +15,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cache.h"
+#include "common/cache.h"
+#include "module/scope.h"
 
 #define SCOPE_ALICE "7:session|5:alice|4:1000|5:alice|4:sudo|10:/dev/pts/1|0:|9:42@123456|"
 #define SCOPE_BOB "7:session|3:bob|4:1000|5:alice|4:sudo|10:/dev/pts/1|0:|9:42@123456|"
@@ -230,14 +232,14 @@ static void scopes_do_not_collide(void **state)
 	(void)state;
 	two.account = "a";
 	two.service = "bc";
-	assert_int_equal(np_cache_scope(true, &one, x, sizeof x), 0);
-	assert_int_equal(np_cache_scope(true, &two, y, sizeof y), 0);
+	assert_int_equal(np_scope_string(true, &one, x, sizeof x), 0);
+	assert_int_equal(np_scope_string(true, &two, y, sizeof y), 0);
 	assert_string_not_equal(x, y);
 	assert_string_equal(x, "7:session|2:ab|1:0|0:|1:c|0:|0:|3:1@2|");
 	/* User scope is the account and the invoking user. */
-	assert_int_equal(np_cache_scope(false, &one, x, sizeof x), 0);
+	assert_int_equal(np_scope_string(false, &one, x, sizeof x), 0);
 	assert_string_equal(x, "4:user|2:ab|1:0|0:|");
-	assert_int_equal(np_cache_scope(true, &one, x, 8), -1);
+	assert_int_equal(np_scope_string(true, &one, x, 8), -1);
 }
 
 /* Every part of who asked changes the scope, in either kind of scope. */
@@ -254,12 +256,12 @@ static void scopes_differ_by_invoking_user(void **state)
 	other_ruser.invoker_name = "bob";
 	no_ruser.invoker_name = NULL; /* PAM_RUSER not set: the same as "" */
 	for (int session = 0; session <= 1; session++) {
-		assert_int_equal(np_cache_scope(session, &base, a, sizeof a), 0);
-		assert_int_equal(np_cache_scope(session, &other_uid, b, sizeof b), 0);
+		assert_int_equal(np_scope_string(session, &base, a, sizeof a), 0);
+		assert_int_equal(np_scope_string(session, &other_uid, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
-		assert_int_equal(np_cache_scope(session, &other_ruser, b, sizeof b), 0);
+		assert_int_equal(np_scope_string(session, &other_ruser, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
-		assert_int_equal(np_cache_scope(session, &no_ruser, b, sizeof b), 0);
+		assert_int_equal(np_scope_string(session, &no_ruser, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
 	}
 	assert_string_equal(b, "7:session|4:root|4:1000|0:|2:su|5:pts/1|0:|3:7@9|");

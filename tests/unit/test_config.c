@@ -1,4 +1,5 @@
-/* Unit tests of src/config.c: defaults, file and argument parsing, load, finish. */
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of src/common/config.c: defaults, file and argument parsing, load, finish. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,27 +12,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "common/config.h"
+#include "common/text.h"
 #include "unit_tmp.h"
 
 #define PIN_A "sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
 #define PIN_B "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
-static char tmp_dir[512];
 static char err[1024];
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return unit_tmpdir(tmp_dir, sizeof tmp_dir);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	unit_rm_rf(tmp_dir);
-	return 0;
-}
 
 /* Parses text as a config file named "test.conf" on top of the defaults. */
 static int parse(struct np_config *cfg, const char *text)
@@ -58,7 +46,7 @@ static void assert_err_has(const char *what)
 /* A fresh config file in the temporary directory with the given mode. */
 static void make_conf(const char *name, const char *text, mode_t mode, char *path, size_t size)
 {
-	assert_int_equal(unit_write_file(tmp_dir, name, text, strlen(text), mode, path, size), 0);
+	assert_int_equal(unit_write_file(unit_dir, name, text, strlen(text), mode, path, size), 0);
 }
 
 static int load(struct np_config *cfg, int argc, const char **argv)
@@ -812,7 +800,7 @@ static void test_load_explicit_missing(void **state)
 	const char *argv[1];
 
 	(void)state;
-	snprintf(config_arg, sizeof config_arg, "config=%s/no-such.conf", tmp_dir);
+	snprintf(config_arg, sizeof config_arg, "config=%s/no-such.conf", unit_dir);
 	argv[0] = config_arg;
 	assert_int_equal(load(&cfg, 1, argv), -1);
 	assert_err_has("no-such.conf");
@@ -898,14 +886,14 @@ static void test_load_unsafe_file(void **state)
 	assert_int_equal(load(&cfg, 1, argv), -1);
 	assert_err_has("writable");
 
-	snprintf(path, sizeof path, "%s/link.conf", tmp_dir);
+	snprintf(path, sizeof path, "%s/link.conf", unit_dir);
 	assert_int_equal(symlink(good, path), 0);
 	snprintf(config_arg, sizeof config_arg, "config=%s", path);
 	assert_int_equal(load(&cfg, 1, argv), -1);
 	assert_err_has("link.conf");
 	assert_err_has("symbolic link");
 
-	snprintf(config_arg, sizeof config_arg, "config=%s", tmp_dir);
+	snprintf(config_arg, sizeof config_arg, "config=%s", unit_dir);
 	assert_int_equal(load(&cfg, 1, argv), -1);
 	assert_err_has("not a regular file");
 }
@@ -1029,6 +1017,48 @@ static void test_verification_hosts(void **state)
 	assert_false(np_config_allows_verification_host(&cfg, ""));
 }
 
+/*
+ * The defaults come from the settings table: each one is a value its own
+ * setting takes, and np_config_value() spells it back as the table has it.
+ */
+struct default_check {
+	struct np_config cfg;
+	int checked;
+};
+
+static void check_one_default(const char *key, const char *value, void *ctx)
+{
+	struct default_check *dc = ctx;
+	struct np_config fresh;
+	char arg[NP_CONFIG_PATH_MAX + 64], spelt[NP_CONFIG_TEXT_MAX];
+
+	assert_int_equal(np_config_value(&dc->cfg, key, spelt, sizeof spelt), 0);
+	assert_string_equal(spelt, value);
+	if (value[0] != '\0') {
+		np_config_defaults(&fresh);
+		snprintf(arg, sizeof arg, "%s=%s", key, value);
+		if (np_config_parse_arg(&fresh, arg, err, sizeof err) != 0)
+			fail_msg("default %s refused by its own check: %s", arg, err);
+	}
+	dc->checked++;
+}
+
+static void test_defaults_from_table(void **state)
+{
+	static struct default_check dc;
+	char out[64];
+
+	(void)state;
+	np_config_defaults(&dc.cfg);
+	dc.checked = 0;
+	np_config_each_default(check_one_default, &dc);
+	assert_true(dc.checked > 20);
+	assert_int_equal(np_config_value(&dc.cfg, "connect_timeout", out, sizeof out), 0);
+	assert_string_equal(out, "5");
+	assert_int_equal(np_config_value(&dc.cfg, "no_such_setting", out, sizeof out), -1);
+	assert_int_equal(np_config_value(&dc.cfg, "config", out, sizeof out), -1);
+}
+
 static void test_list_contains(void **state)
 {
 	(void)state;
@@ -1090,7 +1120,8 @@ int main(void)
 		cmocka_unit_test(test_finish_trailing_slashes),
 		cmocka_unit_test(test_verification_hosts),
 		cmocka_unit_test(test_list_contains),
+		cmocka_unit_test(test_defaults_from_table),
 	};
 
-	return cmocka_run_group_tests_name("config", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("config", tests, unit_group_setup, unit_group_teardown);
 }

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The module must export pam_sm_authenticate and pam_sm_setcred and nothing
- * else (src/pam_nextpay.map): internal names leaking into the host's symbol
+ * else (src/module/pam_nextpay.map): internal names leaking into the host's symbol
  * space could be interposed or could clash with the host's own.
  */
 #include <setjmp.h>

@@ -1,4 +1,5 @@
-/* Unit tests of src/lineio.c over a pipe. */
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of src/common/lineio.c over a pipe. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lineio.h"
+#include "common/lineio.h"
 
 struct fixture {
 	int rd, wr;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /* The helper's privilege drop: for good, verified, never to root, and without a capability. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "privdrop.h"
+#include "helper/privdrop.h"
 
 /* Runs check in a child (a drop cannot be undone) and returns its exit status. */
 static int in_child(int (*check)(void))

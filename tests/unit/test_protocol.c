@@ -1,4 +1,5 @@
-/* Unit tests of src/protocol.c: the module <-> helper line protocol. */
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of src/common/protocol.c: the module <-> helper line protocol. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "protocol.h"
+#include "common/protocol.h"
 
 #define TOKEN "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1c3JfYWJjIn0.c2ln-_bmF0dXJl"
 
@@ -48,6 +49,13 @@ static int decode(const char *text)
 {
 	err[0] = '\0';
 	return np_msg_decode(text, strlen(text), &out, err, sizeof err);
+}
+
+/* A line the decoder must refuse, saying what (in its error). */
+static void refused(const char *text, const char *what)
+{
+	assert_int_equal(decode(text), -1);
+	assert_err_has(what);
 }
 
 /* ---- round trips ---- */
@@ -233,25 +241,16 @@ static void test_decode_version_and_type(void **state)
 	assert_int_equal(out.type, NP_MSG_READY);
 	assert_int_equal(decode("{\"type\":\"ready\",\"v\":1}"), 0);
 
-	assert_int_equal(decode("{\"v\":2,\"type\":\"ready\"}"), -1);
-	assert_err_has("version");
-	assert_int_equal(decode("{\"v\":0,\"type\":\"ready\"}"), -1);
-	assert_err_has("version");
-	assert_int_equal(decode("{\"v\":\"1\",\"type\":\"ready\"}"), -1);
-	assert_err_has("version");
-	assert_int_equal(decode("{\"type\":\"ready\"}"), -1);
-	assert_err_has("version");
-	assert_int_equal(decode("{\"v\":null,\"type\":\"ready\"}"), -1);
-	assert_err_has("version");
+	refused("{\"v\":2,\"type\":\"ready\"}", "version");
+	refused("{\"v\":0,\"type\":\"ready\"}", "version");
+	refused("{\"v\":\"1\",\"type\":\"ready\"}", "version");
+	refused("{\"type\":\"ready\"}", "version");
+	refused("{\"v\":null,\"type\":\"ready\"}", "version");
 
-	assert_int_equal(decode("{\"v\":1}"), -1);
-	assert_err_has("missing message type");
-	assert_int_equal(decode("{\"v\":1,\"type\":3}"), -1);
-	assert_err_has("type");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"reboot\"}"), -1);
-	assert_err_has("unknown message type");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"READY\"}"), -1);
-	assert_err_has("unknown message type");
+	refused("{\"v\":1}", "missing message type");
+	refused("{\"v\":1,\"type\":3}", "type");
+	refused("{\"v\":1,\"type\":\"reboot\"}", "unknown message type");
+	refused("{\"v\":1,\"type\":\"READY\"}", "unknown message type");
 	assert_int_equal(decode("{\"v\":1,\"type\":\"\"}"), -1);
 	assert_int_equal(decode("{\"v\":1,\"type\":\"ready\\u0000x\"}"), -1);
 	/* A failed decode leaves nothing behind. */
@@ -261,84 +260,51 @@ static void test_decode_version_and_type(void **state)
 static void test_decode_missing_field(void **state)
 {
 	(void)state;
-	assert_int_equal(decode("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
-	                        "\"expires_at\":1700000000}"),
-	                 -1);
-	assert_err_has("missing field \"verification_url\"");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
-	                        "\"poll_interval\":3,\"timeout\":100}"),
-	                 -1);
-	assert_err_has("want_token");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"whoami\"}"), -1);
-	assert_err_has("missing field \"token\"");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"api_key\",\"api_key\":null}"), -1);
-	assert_err_has("missing field \"api_key\"");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"email\":\"\","
-	                        "\"name\":\"\",\"token_exp\":0}"),
-	                 -1);
-	assert_err_has("user_id");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"failure\",\"reason\":\"denied\"}"), -1);
-	assert_err_has("detail");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"config\",\"api_url\":\"https://x\","
-	                        "\"ca_file\":\"\",\"pinned_pubkey\":\"\",\"proxy\":\"\","
-	                        "\"connect_timeout\":5,\"request_timeout\":10}"),
-	                 -1);
-	assert_err_has("helper_user");
+	refused("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
+	        "\"expires_at\":1700000000}", "missing field \"verification_url\"");
+	refused("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
+	        "\"poll_interval\":3,\"timeout\":100}", "want_token");
+	refused("{\"v\":1,\"type\":\"whoami\"}", "missing field \"token\"");
+	refused("{\"v\":1,\"type\":\"api_key\",\"api_key\":null}", "missing field \"api_key\"");
+	refused("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"email\":\"\","
+	        "\"name\":\"\",\"token_exp\":0}", "user_id");
+	refused("{\"v\":1,\"type\":\"failure\",\"reason\":\"denied\"}", "detail");
+	refused("{\"v\":1,\"type\":\"config\",\"api_url\":\"https://x\","
+	        "\"ca_file\":\"\",\"pinned_pubkey\":\"\",\"proxy\":\"\","
+	        "\"connect_timeout\":5,\"request_timeout\":10}", "helper_user");
 }
 
 static void test_decode_wrong_types(void **state)
 {
 	(void)state;
-	assert_int_equal(decode("{\"v\":1,\"type\":\"config\",\"api_url\":\"https://x\","
-	                        "\"ca_file\":\"\",\"pinned_pubkey\":\"\",\"proxy\":\"\","
-	                        "\"helper_user\":\"nobody\",\"connect_timeout\":\"5\","
-	                        "\"request_timeout\":10}"),
-	                 -1);
-	assert_err_has("connect_timeout");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"config\",\"api_url\":[\"https://x\"],"
-	                        "\"ca_file\":\"\",\"pinned_pubkey\":\"\",\"proxy\":\"\","
-	                        "\"helper_user\":\"nobody\",\"connect_timeout\":5,"
-	                        "\"request_timeout\":10}"),
-	                 -1);
-	assert_err_has("api_url");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
-	                        "\"poll_interval\":3,\"timeout\":100,\"want_token\":\"true\"}"),
-	                 -1);
-	assert_err_has("want_token");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
-	                        "\"poll_interval\":3,\"timeout\":100,\"want_token\":1}"),
-	                 -1);
-	assert_err_has("want_token");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
-	                        "\"poll_interval\":3.5,\"timeout\":100,\"want_token\":true}"),
-	                 -1);
-	assert_err_has("poll_interval");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
-	                        "\"poll_interval\":0,\"timeout\":100,\"want_token\":true}"),
-	                 -1);
-	assert_err_has("poll_interval");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
-	                        "\"poll_interval\":3,\"timeout\":-1,\"want_token\":true}"),
-	                 -1);
-	assert_err_has("timeout");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
-	                        "\"poll_interval\":3,\"timeout\":4294967297,\"want_token\":true}"),
-	                 -1);
-	assert_err_has("timeout");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
-	                        "\"verification_url\":\"https://x.io/\",\"expires_at\":\"1700000000\"}"),
-	                 -1);
-	assert_err_has("expires_at");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
-	                        "\"verification_url\":\"https://x.io/\",\"expires_at\":-5}"),
-	                 -1);
-	assert_err_has("expires_at");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"user_id\":\"usr_a\","
-	                        "\"email\":\"\",\"name\":\"\",\"token_exp\":true}"),
-	                 -1);
-	assert_err_has("token_exp");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"failure\",\"reason\":{},\"detail\":\"\"}"), -1);
-	assert_err_has("reason");
+	refused("{\"v\":1,\"type\":\"config\",\"api_url\":\"https://x\","
+	        "\"ca_file\":\"\",\"pinned_pubkey\":\"\",\"proxy\":\"\","
+	        "\"helper_user\":\"nobody\",\"connect_timeout\":\"5\","
+	        "\"request_timeout\":10}", "connect_timeout");
+	refused("{\"v\":1,\"type\":\"config\",\"api_url\":[\"https://x\"],"
+	        "\"ca_file\":\"\",\"pinned_pubkey\":\"\",\"proxy\":\"\","
+	        "\"helper_user\":\"nobody\",\"connect_timeout\":5,"
+	        "\"request_timeout\":10}", "api_url");
+	refused("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
+	        "\"poll_interval\":3,\"timeout\":100,\"want_token\":\"true\"}", "want_token");
+	refused("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
+	        "\"poll_interval\":3,\"timeout\":100,\"want_token\":1}", "want_token");
+	refused("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
+	        "\"poll_interval\":3.5,\"timeout\":100,\"want_token\":true}", "poll_interval");
+	refused("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
+	        "\"poll_interval\":0,\"timeout\":100,\"want_token\":true}", "poll_interval");
+	refused("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
+	        "\"poll_interval\":3,\"timeout\":-1,\"want_token\":true}", "timeout");
+	refused("{\"v\":1,\"type\":\"device_login\",\"intent\":\"login\","
+	        "\"poll_interval\":3,\"timeout\":4294967297,\"want_token\":true}", "timeout");
+	refused("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
+	        "\"verification_url\":\"https://x.io/\",\"expires_at\":\"1700000000\"}",
+	        "expires_at");
+	refused("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
+	        "\"verification_url\":\"https://x.io/\",\"expires_at\":-5}", "expires_at");
+	refused("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"user_id\":\"usr_a\","
+	        "\"email\":\"\",\"name\":\"\",\"token_exp\":true}", "token_exp");
+	refused("{\"v\":1,\"type\":\"failure\",\"reason\":{},\"detail\":\"\"}", "reason");
 }
 
 static void test_decode_bad_strings(void **state)
@@ -349,18 +315,13 @@ static void test_decode_bad_strings(void **state)
 	(void)state;
 	assert_int_equal(decode("{\"v\":1,\"type\":\"whoami\",\"token\":\"" TOKEN "\\u0000x\"}"), -1);
 	assert_err_has("token");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"api_key\",\"api_key\":\"npk_a\\u0000b\"}"), -1);
-	assert_err_has("api_key");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"user_id\":\"usr_a\","
-	                        "\"email\":\"\",\"name\":\"Don\\u0000Evil\",\"token_exp\":0}"),
-	                 -1);
-	assert_err_has("name");
+	refused("{\"v\":1,\"type\":\"api_key\",\"api_key\":\"npk_a\\u0000b\"}", "api_key");
+	refused("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"user_id\":\"usr_a\","
+	        "\"email\":\"\",\"name\":\"Don\\u0000Evil\",\"token_exp\":0}", "name");
 
 	/* Over-long strings: a code of 17, a token of NP_TOKEN_MAX + 1. */
-	assert_int_equal(decode("{\"v\":1,\"type\":\"code\",\"code\":\"ABCDEFGHIJKLMNOPQ\","
-	                        "\"verification_url\":\"https://x.io/\",\"expires_at\":1}"),
-	                 -1);
-	assert_err_has("code");
+	refused("{\"v\":1,\"type\":\"code\",\"code\":\"ABCDEFGHIJKLMNOPQ\","
+	        "\"verification_url\":\"https://x.io/\",\"expires_at\":1}", "code");
 	memset(big, 'a', NP_TOKEN_MAX + 1);
 	big[NP_TOKEN_MAX + 1] = '\0';
 	snprintf(text, sizeof text, "{\"v\":1,\"type\":\"whoami\",\"token\":\"%s\"}", big);
@@ -398,46 +359,31 @@ static void test_decode_bad_strings(void **state)
 static void test_decode_bad_values(void **state)
 {
 	(void)state;
-	assert_int_equal(decode("{\"v\":1,\"type\":\"code\",\"code\":\"../x\","
-	                        "\"verification_url\":\"https://x.io/\",\"expires_at\":1}"),
-	                 -1);
-	assert_err_has("invalid field \"code\"");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2/../C3\","
-	                        "\"verification_url\":\"https://x.io/\",\"expires_at\":1}"),
-	                 -1);
-	assert_err_has("code");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
-	                        "\"verification_url\":\"https://x.io/\\u001b[2J\",\"expires_at\":1}"),
-	                 -1);
-	assert_err_has("invalid field \"verification_url\"");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
-	                        "\"verification_url\":\"http://x.io/\",\"expires_at\":1}"),
-	                 -1);
-	assert_err_has("verification_url");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
-	                        "\"verification_url\":\"https://x.io/\\u202e\",\"expires_at\":1}"),
-	                 -1);
-	assert_err_has("verification_url");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"whoami\",\"token\":\"not a token at all\"}"), -1);
-	assert_err_has("invalid field \"token\"");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"api_key\",\"api_key\":\"sk_live_123\"}"), -1);
-	assert_err_has("invalid field \"api_key\"");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"user_id\":\"usr a\","
-	                        "\"email\":\"\",\"name\":\"\",\"token_exp\":0}"),
-	                 -1);
-	assert_err_has("user_id");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"user_id\":\"\","
-	                        "\"email\":\"\",\"name\":\"\",\"token_exp\":0}"),
-	                 -1);
-	assert_err_has("user_id");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"user_id\":\"usr_a\","
-	                        "\"email\":\"don@x.io\\n\",\"name\":\"\",\"token_exp\":0}"),
-	                 -1);
-	assert_err_has("email");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"identity\",\"token\":\"short\","
-	                        "\"user_id\":\"usr_a\",\"email\":\"\",\"name\":\"\",\"token_exp\":0}"),
-	                 -1);
-	assert_err_has("token");
+	refused("{\"v\":1,\"type\":\"code\",\"code\":\"../x\","
+	        "\"verification_url\":\"https://x.io/\",\"expires_at\":1}",
+	        "invalid field \"code\"");
+	refused("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2/../C3\","
+	        "\"verification_url\":\"https://x.io/\",\"expires_at\":1}", "code");
+	refused("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
+	        "\"verification_url\":\"https://x.io/\\u001b[2J\",\"expires_at\":1}",
+	        "invalid field \"verification_url\"");
+	refused("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
+	        "\"verification_url\":\"http://x.io/\",\"expires_at\":1}", "verification_url");
+	refused("{\"v\":1,\"type\":\"code\",\"code\":\"A1B2C3\","
+	        "\"verification_url\":\"https://x.io/\\u202e\",\"expires_at\":1}",
+	        "verification_url");
+	refused("{\"v\":1,\"type\":\"whoami\",\"token\":\"not a token at all\"}",
+	        "invalid field \"token\"");
+	refused("{\"v\":1,\"type\":\"api_key\",\"api_key\":\"sk_live_123\"}",
+	        "invalid field \"api_key\"");
+	refused("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"user_id\":\"usr a\","
+	        "\"email\":\"\",\"name\":\"\",\"token_exp\":0}", "user_id");
+	refused("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"user_id\":\"\","
+	        "\"email\":\"\",\"name\":\"\",\"token_exp\":0}", "user_id");
+	refused("{\"v\":1,\"type\":\"identity\",\"token\":\"\",\"user_id\":\"usr_a\","
+	        "\"email\":\"don@x.io\\n\",\"name\":\"\",\"token_exp\":0}", "email");
+	refused("{\"v\":1,\"type\":\"identity\",\"token\":\"short\","
+	        "\"user_id\":\"usr_a\",\"email\":\"\",\"name\":\"\",\"token_exp\":0}", "token");
 	/* An unknown failure reason is kept as "internal", not refused. */
 	assert_int_equal(decode("{\"v\":1,\"type\":\"failure\",\"reason\":\"gremlins\","
 	                        "\"detail\":\"x\"}"),
@@ -469,10 +415,8 @@ static void test_decode_not_one_object(void **state)
 			fail_msg("accepted: %s", bad[i]);
 		assert_true(err[0] != '\0');
 	}
-	assert_int_equal(decode("[1]"), -1);
-	assert_err_has("not an object");
-	assert_int_equal(decode("{\"v\":1,\"type\":\"ready\"}x"), -1);
-	assert_err_has("invalid JSON");
+	refused("[1]", "not an object");
+	refused("{\"v\":1,\"type\":\"ready\"}x", "invalid JSON");
 	/* A NUL byte in the line itself. */
 	assert_int_equal(np_msg_decode("{\"v\":1,\"type\":\"ready\"}\0", 23, &out, err, sizeof err),
 	                 -1);
@@ -559,6 +503,49 @@ static void test_encode_too_small(void **state)
 	assert_int_equal(np_msg_encode(&in, line, sizeof line, &len), -1);
 }
 
+/*
+ * The table behind encoding and decoding: every message type has a name, every
+ * field's example is a value it takes, and a message of examples survives the trip.
+ */
+static void test_field_table(void **state)
+{
+	int types = 0;
+
+	(void)state;
+	for (int type = NP_MSG_CONFIG; np_msg_type_name((enum np_msg_type)type) != NULL; type++) {
+		size_t n = 0;
+		const struct np_msg_field *fields = np_msg_fields((enum np_msg_type)type, &n);
+
+		np_msg_init(&in, (enum np_msg_type)type);
+		for (size_t i = 0; i < n; i++)
+			if (np_msg_set(&in, &fields[i], fields[i].example) != 0)
+				fail_msg("%s: example \"%s\" not taken", fields[i].name, fields[i].example);
+		round_trip();
+		for (size_t i = 0; i < n; i++)
+			assert_memory_equal((const char *)&out + fields[i].offset,
+			                    (const char *)&in + fields[i].offset, fields[i].size);
+		types++;
+	}
+	assert_int_equal(types, NP_MSG_FAILURE);
+	assert_null(np_msg_type_name((enum np_msg_type)0));
+
+	/* What does not fit a field is refused, not cut. */
+	np_msg_init(&in, NP_MSG_DEVICE_LOGIN);
+	{
+		size_t n = 0;
+		const struct np_msg_field *f = np_msg_fields(NP_MSG_DEVICE_LOGIN, &n);
+
+		assert_int_equal(n, 4);
+		assert_int_equal(np_msg_set(&in, &f[1], "0"), -1);
+		assert_int_equal(np_msg_set(&in, &f[1], "3601"), -1);
+		assert_int_equal(np_msg_set(&in, &f[1], "3x"), -1);
+		assert_int_equal(np_msg_set(&in, &f[3], "true"), -1);
+		assert_int_equal(np_msg_set(&in, &f[0], "this intent is much too long to fit into the "
+		                                        "sixty-four bytes of its field"),
+		                 -1);
+	}
+}
+
 static void test_wipe(void **state)
 {
 	(void)state;
@@ -592,6 +579,7 @@ int main(void)
 		cmocka_unit_test(test_decode_deep_nesting),
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test(test_encode_too_small),
+		cmocka_unit_test(test_field_table),
 		cmocka_unit_test(test_wipe),
 	};
 

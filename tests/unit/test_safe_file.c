@@ -1,4 +1,5 @@
-/* Unit tests of src/safe_file.c: which files are trusted. */
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of src/common/safe_file.c: which files are trusted. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,24 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "safe_file.h"
+#include "common/safe_file.h"
 #include "unit_tmp.h"
 
-static char tmp_dir[512];
 static char err[1024];
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return unit_tmpdir(tmp_dir, sizeof tmp_dir);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	unit_rm_rf(tmp_dir);
-	return 0;
-}
 
 static void assert_err_has(const char *what)
 {
@@ -37,7 +24,7 @@ static void assert_err_has(const char *what)
 
 static void make(const char *name, const char *text, mode_t mode, char *path, size_t size)
 {
-	assert_int_equal(unit_write_file(tmp_dir, name, text, strlen(text), mode, path, size), 0);
+	assert_int_equal(unit_write_file(unit_dir, name, text, strlen(text), mode, path, size), 0);
 }
 
 /* Reads path; checks the out-parameters agree with the status. */
@@ -58,55 +45,49 @@ static enum np_file_status read_file(const char *path, unsigned flags, size_t ma
 	return st;
 }
 
-static void test_reads_0644(void **state)
+/* Reads path, which must be trusted, and finds exactly want_len bytes of want, NUL-terminated. */
+static void expect_content(const char *path, const void *want, size_t want_len)
 {
-	char path[1024];
 	char *data;
 	size_t len;
 
-	(void)state;
-	make("plain", "hello\nworld\n", 0644, path, sizeof path);
 	assert_int_equal(read_file(path, 0, 4096, &data, &len), NP_FILE_OK);
 	assert_non_null(data);
-	assert_int_equal(len, 12);
-	assert_string_equal(data, "hello\nworld\n");
+	assert_int_equal(len, want_len);
+	assert_memory_equal(data, want, want_len);
+	assert_int_equal(data[want_len], '\0');
 	free(data);
+}
 
+static void test_reads_0644(void **state)
+{
+	char path[1024];
+
+	(void)state;
+	make("plain", "hello\nworld\n", 0644, path, sizeof path);
+	expect_content(path, "hello\nworld\n", 12);
 	/* Read-only modes are fine. */
 	assert_int_equal(chmod(path, 0400), 0);
-	assert_int_equal(read_file(path, 0, 4096, &data, &len), NP_FILE_OK);
-	free(data);
+	expect_content(path, "hello\nworld\n", 12);
 }
 
 static void test_empty_file(void **state)
 {
 	char path[1024];
-	char *data;
-	size_t len;
 
 	(void)state;
 	make("empty", "", 0644, path, sizeof path);
-	assert_int_equal(read_file(path, 0, 4096, &data, &len), NP_FILE_OK);
-	assert_non_null(data);
-	assert_int_equal(len, 0);
-	assert_string_equal(data, "");
-	free(data);
+	expect_content(path, "", 0);
 }
 
 static void test_binary_content(void **state)
 {
 	static const char bytes[] = "a\0b\xff";
 	char path[1024];
-	char *data;
-	size_t len;
 
 	(void)state;
-	assert_int_equal(unit_write_file(tmp_dir, "binary", bytes, 4, 0644, path, sizeof path), 0);
-	assert_int_equal(read_file(path, 0, 4096, &data, &len), NP_FILE_OK);
-	assert_int_equal(len, 4);
-	assert_memory_equal(data, bytes, 4);
-	assert_int_equal(data[4], '\0');
-	free(data);
+	assert_int_equal(unit_write_file(unit_dir, "binary", bytes, 4, 0644, path, sizeof path), 0);
+	expect_content(path, bytes, 4);
 }
 
 static void test_symlink_refused(void **state)
@@ -118,13 +99,13 @@ static void test_symlink_refused(void **state)
 
 	(void)state;
 	make("target", "x = y\n", 0644, target, sizeof target);
-	snprintf(link, sizeof link, "%s/link", tmp_dir);
+	snprintf(link, sizeof link, "%s/link", unit_dir);
 	assert_int_equal(symlink(target, link), 0);
 	assert_int_equal(read_file(link, 0, 4096, &data, &len), NP_FILE_UNSAFE);
 	assert_err_has(link);
 	assert_err_has("symbolic link");
 	/* A dangling symlink is not "missing" either. */
-	snprintf(link, sizeof link, "%s/dangling", tmp_dir);
+	snprintf(link, sizeof link, "%s/dangling", unit_dir);
 	assert_int_equal(symlink("/nonexistent/np-unit", link), 0);
 	assert_int_equal(read_file(link, 0, 4096, &data, &len), NP_FILE_UNSAFE);
 	assert_err_has("symbolic link");
@@ -136,7 +117,7 @@ static void test_directory_refused(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(read_file(tmp_dir, 0, 4096, &data, &len), NP_FILE_UNSAFE);
+	assert_int_equal(read_file(unit_dir, 0, 4096, &data, &len), NP_FILE_UNSAFE);
 	assert_err_has("not a regular file");
 	assert_int_equal(read_file("/", 0, 4096, &data, &len), NP_FILE_UNSAFE);
 }
@@ -214,12 +195,12 @@ static void test_missing(void **state)
 	size_t len;
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/no-such-file", tmp_dir);
+	snprintf(path, sizeof path, "%s/no-such-file", unit_dir);
 	assert_int_equal(read_file(path, 0, 4096, &data, &len), NP_FILE_MISSING);
 	assert_err_has("no-such-file");
 	assert_err_has("does not exist");
 	/* A missing directory on the way is missing too. */
-	snprintf(path, sizeof path, "%s/no-such-dir/file", tmp_dir);
+	snprintf(path, sizeof path, "%s/no-such-dir/file", unit_dir);
 	assert_int_equal(read_file(path, 0, 4096, &data, &len), NP_FILE_MISSING);
 }
 
@@ -258,7 +239,7 @@ static void test_fifo_not_blocking(void **state)
 	size_t len;
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/fifo", tmp_dir);
+	snprintf(path, sizeof path, "%s/fifo", unit_dir);
 	assert_int_equal(mkfifo(path, 0644), 0);
 	assert_int_equal(chmod(path, 0644), 0);
 	/* Opening a FIFO with no writer must not wait for one. */
@@ -336,5 +317,5 @@ int main(void)
 		cmocka_unit_test(test_root_owned_file),
 	};
 
-	return cmocka_run_group_tests_name("safe_file", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("safe_file", tests, unit_group_setup, unit_group_teardown);
 }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * The helper's system call filter, for real: each case runs in a forked
  * child (a filter cannot be taken back) that enters the sandbox and then does
@@ -29,7 +30,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sandbox.h"
+#include "helper/sandbox.h"
 #include "unit_tmp.h"
 
 /* Exit codes of a child that got past its action (or never reached it). */

@@ -1,4 +1,5 @@
-/* Unit tests of src/sanitize.c: what may reach a terminal or a log. */
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of src/common/sanitize.c: what may reach a terminal or a log. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "sanitize.h"
+#include "common/sanitize.h"
 
 /* Sanitises the first len bytes of src into a 256-byte buffer and compares. */
 static void check_len(const char *src, size_t len, const char *expect)

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
- * Unit tests of src/sshd_info.c: telling from a program's bytes whether it is
+ * Unit tests of src/module/sshd_info.c: telling from a program's bytes whether it is
  * an sshd that shows PAM_TEXT_INFO at once (OpenSSH 10.3 and later).  The fake
  * programs are what strings(1) finds in real ones: the release strings, the
  * compat table's patterns, around them binary noise.
@@ -17,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sshd_info.h"
+#include "module/sshd_info.h"
 #include "unit_tmp.h"
 
 /* The compat table of every OpenSSH since 7.x, as it sits in the binary. */
@@ -27,22 +28,8 @@
 	"OpenSSH_3.*\0OpenSSH_5*\0OpenSSH_6.6.1*\0OpenSSH_6.5*,OpenSSH_6.6*\0OpenSSH_7.4*\0" \
 	"OpenSSH*\0"
 
-static char tmp_dir[512];
 static char why[NP_SSHD_WHY_MAX];
 static unsigned file_no;
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return unit_tmpdir(tmp_dir, sizeof tmp_dir);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	unit_rm_rf(tmp_dir);
-	return 0;
-}
 
 static void assert_why_has(const char *what)
 {
@@ -76,7 +63,7 @@ static const char *program(const char *strings, size_t len, size_t size, size_t 
 	noise(buf, size, file_no);
 	memcpy(buf + offset, strings, len);
 	snprintf(name, sizeof name, "prog%u", file_no++);
-	assert_int_equal(unit_write_file(tmp_dir, name, buf, size, 0755, path, sizeof path), 0);
+	assert_int_equal(unit_write_file(unit_dir, name, buf, size, 0755, path, sizeof path), 0);
 	free(buf);
 	return path;
 }
@@ -276,7 +263,7 @@ static void test_missing_program(void **state)
 	char path[1024];
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/no-such-program", tmp_dir);
+	snprintf(path, sizeof path, "%s/no-such-program", unit_dir);
 	assert_false(np_sshd_shows_info_at_once(path, why, sizeof why));
 	assert_why_has("cannot open");
 	assert_why_has("no-such-program");
@@ -287,9 +274,9 @@ static void test_directory_and_fifo(void **state)
 	char path[1024];
 
 	(void)state;
-	assert_false(np_sshd_shows_info_at_once(tmp_dir, why, sizeof why));
+	assert_false(np_sshd_shows_info_at_once(unit_dir, why, sizeof why));
 	assert_why_has("not a regular file");
-	snprintf(path, sizeof path, "%s/fifo", tmp_dir);
+	snprintf(path, sizeof path, "%s/fifo", unit_dir);
 	assert_int_equal(mkfifo(path, 0600), 0);
 	/* Nobody writes to it: opening must not block. */
 	assert_false(np_sshd_shows_info_at_once(path, why, sizeof why));
@@ -315,7 +302,7 @@ static void test_too_large_is_not_read(void **state)
 	int fd;
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/huge", tmp_dir);
+	snprintf(path, sizeof path, "%s/huge", unit_dir);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
 	assert_true(fd >= 0);
 	/* Sparse: a release string right at the start, then holes past the limit. */
@@ -332,7 +319,7 @@ static void test_the_log_names_the_program_not_the_link(void **state)
 	char link[1024];
 
 	(void)state;
-	snprintf(link, sizeof link, "%s/exe", tmp_dir);
+	snprintf(link, sizeof link, "%s/exe", unit_dir);
 	assert_int_equal(symlink(path, link), 0);
 	assert_true(np_sshd_shows_info_at_once(link, why, sizeof why));
 	assert_why_has(path);
@@ -367,7 +354,7 @@ static void test_control_characters_in_the_path_are_not_logged(void **state)
 	char path[1024];
 
 	(void)state;
-	snprintf(path, sizeof path, "%s/bad\x1b[31mname", tmp_dir);
+	snprintf(path, sizeof path, "%s/bad\x1b[31mname", unit_dir);
 	assert_false(np_sshd_shows_info_at_once(path, why, sizeof why));
 	assert_null(strchr(why, '\x1b'));
 }
@@ -399,5 +386,5 @@ int main(void)
 		cmocka_unit_test(test_control_characters_in_the_path_are_not_logged),
 	};
 
-	return cmocka_run_group_tests_name("sshd_info", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("sshd_info", tests, unit_group_setup, unit_group_teardown);
 }

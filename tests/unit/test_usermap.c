@@ -1,4 +1,5 @@
-/* Unit tests of src/usermap.c: parsing the identity map and deciding who may sign in. */
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of src/common/usermap.c: parsing the identity map and deciding who may sign in. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,25 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "usermap.h"
+#include "common/config.h"
+#include "common/usermap.h"
 #include "unit_tmp.h"
 
-static char tmp_dir[512];
 static char err[1024];
-
-static int group_setup(void **state)
-{
-	(void)state;
-	return unit_tmpdir(tmp_dir, sizeof tmp_dir);
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	unit_rm_rf(tmp_dir);
-	return 0;
-}
 
 static int parse(struct np_usermap *map, const char *text)
 {
@@ -371,7 +358,7 @@ static void test_load(void **state)
 
 	(void)state;
 	np_config_defaults(&cfg);
-	assert_int_equal(unit_write_file(tmp_dir, "users", sample_map, strlen(sample_map), 0644,
+	assert_int_equal(unit_write_file(unit_dir, "users", sample_map, strlen(sample_map), 0644,
 	                                 path, sizeof path),
 	                 0);
 	assert_int_equal(np_usermap_load(&map, path, false, err, sizeof err), 0);
@@ -380,7 +367,7 @@ static void test_load(void **state)
 	np_usermap_free(&map);
 
 	/* Errors name the file. */
-	assert_int_equal(unit_write_file(tmp_dir, "bad-users", "usr_a\n", 6, 0644, path,
+	assert_int_equal(unit_write_file(unit_dir, "bad-users", "usr_a\n", 6, 0644, path,
 	                                 sizeof path),
 	                 0);
 	assert_int_equal(np_usermap_load(&map, path, true, err, sizeof err), -1);
@@ -388,7 +375,7 @@ static void test_load(void **state)
 	assert_null(map.rules);
 
 	/* An unsafe file is refused even when a missing one would do. */
-	assert_int_equal(unit_write_file(tmp_dir, "open-users", "usr_a root\n", 11, 0666, path,
+	assert_int_equal(unit_write_file(unit_dir, "open-users", "usr_a root\n", 11, 0666, path,
 	                                 sizeof path),
 	                 0);
 	assert_int_equal(np_usermap_load(&map, path, true, err, sizeof err), -1);
@@ -403,7 +390,7 @@ static void test_load_missing(void **state)
 
 	(void)state;
 	np_config_defaults(&cfg);
-	snprintf(path, sizeof path, "%s/no-such-users", tmp_dir);
+	snprintf(path, sizeof path, "%s/no-such-users", unit_dir);
 	assert_int_equal(np_usermap_load(&map, path, true, err, sizeof err), 0);
 	assert_int_equal(map.n_rules, 0);
 	assert_false(allows(&map, &cfg, "don", "usr_abc123", "don@x.io", "no rule"));
@@ -433,5 +420,5 @@ int main(void)
 		cmocka_unit_test(test_load_missing),
 	};
 
-	return cmocka_run_group_tests_name("usermap", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("usermap", tests, unit_group_setup, unit_group_teardown);
 }

@@ -1,4 +1,5 @@
-/* Unit tests of src/validate.c: the shape checks on values from the network. */
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Unit tests of src/common/validate.c: the shape checks on values from the network. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,7 +8,8 @@
 
 #include <string.h>
 
-#include "validate.h"
+#include "common/validate.h"
+#include "common/text.h"
 
 #define S(x) (x), (sizeof(x) - 1)
 

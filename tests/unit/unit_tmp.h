@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Temporary files for the unit tests: a private directory from mkdtemp (owned
  * by the running euid, which safe_file accepts, so the tests pass as root and
@@ -62,6 +63,26 @@ static inline void unit_rm_rf(const char *dir)
 {
 	if (dir != NULL && dir[0] == '/')
 		nftw(dir, unit_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * The group's scratch directory, for suites whose tests share one: made by
+ * unit_group_setup(), removed with everything in it by unit_group_teardown()
+ * (cmocka's group fixtures).
+ */
+static char unit_dir[512] __attribute__((unused));
+
+static inline int unit_group_setup(void **state)
+{
+	(void)state;
+	return unit_tmpdir(unit_dir, sizeof unit_dir);
+}
+
+static inline int unit_group_teardown(void **state)
+{
+	(void)state;
+	unit_rm_rf(unit_dir);
+	return 0;
 }
 
 #endif

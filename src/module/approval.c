@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+#include "module/approval.h"
+
+#include <security/pam_ext.h>
+#include <sodium.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/sanitize.h"
+#include "module/scope.h"
+
+static void cache_log(struct np_signin *s, int priority, const char *what, const char *err)
+{
+	char clean[512];
+
+	np_sanitize_str(clean, sizeof clean, err);
+	pam_syslog(s->pamh, priority, "cache: %s%s%s", what, clean[0] != '\0' ? ": " : "", clean);
+}
+
+/* A PAM item as text: "" when it is not set. */
+static const char *item_text(const struct np_signin *s, int type)
+{
+	const void *item = NULL;
+
+	return pam_get_item(s->pamh, type, &item) == PAM_SUCCESS && item != NULL ? item : "";
+}
+
+/*
+ * Whoever asked for this sign-in, as sudo's own timestamps see them: the real
+ * uid of the calling process, and PAM_RUSER when the application sets it.
+ * Under su, sudo with targetpw or rootpw, and polkit, PAM_USER is not the
+ * person at the keyboard; an approval must never serve another invoker.
+ */
+static void invoking_user(const struct np_signin *s, unsigned long *uid, const char **name)
+{
+	*uid = (unsigned long)getuid();
+	*name = item_text(s, PAM_RUSER);
+}
+
+void np_approval_open(struct np_signin *s)
+{
+	struct np_scope_parts parts = { .account = s->account, .service = s->service };
+	char err[512] = "";
+	enum np_cache_status status;
+
+	if (!s->cfg.cache)
+		return;
+	invoking_user(s, &parts.invoker_uid, &parts.invoker_name);
+	parts.tty = item_text(s, PAM_TTY);
+	parts.rhost = item_text(s, PAM_RHOST);
+	if (s->cfg.cache_scope == NP_SCOPE_SESSION &&
+	    np_scope_session_leader(&parts.sid, &parts.leader_start) != 0) {
+		cache_log(s, LOG_WARNING, "cannot identify the session leader; not caching", "");
+		return;
+	}
+	if (np_scope_string(s->cfg.cache_scope == NP_SCOPE_SESSION, &parts, s->scope,
+	                    sizeof s->scope) != 0) {
+		cache_log(s, LOG_WARNING, "scope too long; not caching", "");
+		return;
+	}
+	status = np_cache_open(&s->cache, s->cfg.cache_dir, s->cfg.cache_key, true, err, sizeof err);
+	/* A process that may not read the key (a screen locker as the user) goes on quietly. */
+	if (status == NP_CACHE_UNAVAILABLE && s->cfg.debug)
+		cache_log(s, LOG_DEBUG, "not available", err);
+	else if (status == NP_CACHE_ERROR)
+		cache_log(s, LOG_ERR, "not used", err);
+	s->cache_ready = status == NP_CACHE_OK;
+}
+
+int np_approval_reuse(struct np_signin *s)
+{
+	const struct np_account account = { s->account, s->account_personal };
+	struct np_client *c = &s->client;
+	struct np_cache_payload *entry = NULL;
+	char err[512] = "";
+	const char *why = NULL;
+	enum np_client_status status;
+	int rc = NOT_DECIDED;
+
+	if (!s->cache_ready)
+		return NOT_DECIDED;
+	entry = sodium_malloc(sizeof *entry);
+	if (entry == NULL)
+		return NOT_DECIDED;
+	if (np_cache_load(&s->cache, s->scope, s->cfg.cache_ttl, (int64_t)time(NULL), entry, err,
+	                  sizeof err) != NP_CACHE_OK) {
+		if (err[0] != '\0')
+			cache_log(s, LOG_NOTICE, "entry not used", err);
+		goto out;
+	}
+	np_msg_init(&c->msg, NP_MSG_WHOAMI);
+	snprintf(c->msg.token, sizeof c->msg.token, "%s", entry->token);
+	status = np_client_send(c);
+	np_msg_wipe(&c->msg);
+	if (status != NP_CLIENT_OK)
+		goto out;
+	status = np_client_expect(c, np_client_wait_ms(c, np_client_call_limit_ms(c)),
+	                          NP_MSG_IDENTITY, NP_MSG_IDENTITY);
+	/* A whoami still unanswered at the deadline is the API's silence, not an expired code. */
+	if (status == NP_CLIENT_EXPIRED)
+		status = NP_CLIENT_SILENT;
+	if (status == NP_CLIENT_FAILED && c->msg.failure.reason == NP_FAIL_UNAUTHORIZED) {
+		/* Revoked: forget it, and ask for a new approval. */
+		np_cache_remove(&s->cache, s->scope);
+		cache_log(s, LOG_NOTICE, "token no longer accepted; entry removed", "");
+		goto out;
+	}
+	if (status == NP_CLIENT_UNEXPECTED ||
+	    (status == NP_CLIENT_OK && strcmp(c->msg.identity.user_id, entry->user_id) != 0)) {
+		np_cache_remove(&s->cache, s->scope);
+		cache_log(s, LOG_WARNING, "token answered for another identity; entry removed", "");
+		goto out;
+	}
+	/*
+	 * Unreachable, stalled or otherwise unusable: keep the entry, but neither
+	 * log in on it nor start a device flow against the same API, which would
+	 * only keep the person waiting for the same failure.
+	 */
+	if (status != NP_CLIENT_OK) {
+		s->method = "cached-approval";
+		rc = np_signin_verdict(s, status);
+		goto out;
+	}
+	if (!np_usermap_allows(&s->map, &s->cfg, &account, c->msg.identity.user_id,
+	                       c->msg.identity.email, &why)) {
+		np_cache_remove(&s->cache, s->scope);
+		cache_log(s, LOG_NOTICE, "identity no longer allowed by the map; entry removed", why);
+		goto out;
+	}
+	snprintf(s->user_id, sizeof s->user_id, "%s", c->msg.identity.user_id);
+	s->method = "cached-approval";
+	rc = np_signin_outcome(s, PAM_SUCCESS, "success", why);
+out:
+	sodium_free(entry);
+	return rc;
+}
+
+void np_approval_remember(struct np_signin *s)
+{
+	struct np_cache_meta meta;
+	struct np_cache_payload *entry;
+	const struct np_msg_identity *who = &s->client.msg.identity;
+	int64_t now = (int64_t)time(NULL);
+	unsigned long invoker_uid = 0;
+	const char *invoker_name = "";
+	char err[512] = "";
+
+	if (!s->cache_ready || who->token[0] == '\0')
+		return;
+	entry = sodium_malloc(sizeof *entry);
+	if (entry == NULL)
+		return;
+	memset(&meta, 0, sizeof meta);
+	memset(entry, 0, sizeof *entry);
+	snprintf(meta.account, sizeof meta.account, "%s", s->account);
+	invoking_user(s, &invoker_uid, &invoker_name);
+	meta.invoker_uid = (int64_t)invoker_uid;
+	np_sanitize_str(meta.invoker_name, sizeof meta.invoker_name, invoker_name);
+	snprintf(meta.scope_kind, sizeof meta.scope_kind, "%s",
+	         s->cfg.cache_scope == NP_SCOPE_SESSION ? "session" : "user");
+	snprintf(meta.service, sizeof meta.service, "%s", s->service);
+	np_sanitize_str(meta.tty, sizeof meta.tty, item_text(s, PAM_TTY));
+	snprintf(meta.rhost, sizeof meta.rhost, "%s", s->rhost_shown);
+	snprintf(meta.user_id, sizeof meta.user_id, "%s", who->user_id);
+	meta.created = now;
+	meta.expires = now + (int64_t)s->cfg.cache_ttl;
+	snprintf(entry->token, sizeof entry->token, "%s", who->token);
+	snprintf(entry->user_id, sizeof entry->user_id, "%s", who->user_id);
+	snprintf(entry->email, sizeof entry->email, "%s", who->email);
+	entry->created = now;
+	entry->token_exp = who->token_exp;
+	if (np_cache_store(&s->cache, s->scope, &meta, entry, err, sizeof err) != NP_CACHE_OK)
+		cache_log(s, LOG_WARNING, "approval not stored", err);
+	sodium_free(entry);
+}
+
