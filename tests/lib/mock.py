@@ -41,7 +41,7 @@ class Mock:
     # ---- starting and stopping ---------------------------------------------
 
     @classmethod
-    def start(cls, directory: str, *args: str, timeout: float = 60.0) -> "Mock":
+    def start(cls, directory: str, *args: str, timeout: float = 10.0) -> "Mock":
         """Start nextpay_mock.py with extra CLI args (e.g. "--auto", "approve") and wait for it."""
         mock = cls(directory)
         os.makedirs(mock.dir, exist_ok=True)
@@ -177,7 +177,7 @@ def mock_api(directory: str, *args: str):
     path = os.path.join(directory, "mock")
     os.makedirs(path, mode=0o755, exist_ok=True)
     os.chmod(path, 0o755)
-    mock = Mock.start(path, *args)
+    mock = Mock.start(path, *args, timeout=30)
     try:
         yield mock
     finally:
