@@ -161,6 +161,32 @@ static void non_root_process_with_capabilities_loses_them(void **state)
 	assert_int_equal(in_child(drop_capabilities_of_a_non_root_process), 0);
 }
 
+/*
+ * A host that turned off the kernel's set-uid fix-up (SECBIT_NO_SETUID_FIXUP
+ * survives exec) leaves the helper its capabilities after setresuid, and with
+ * them the way back to root: the drop must say it did not stick, not go on.
+ */
+static int drop_without_setuid_fixup(void)
+{
+	char err[256] = "";
+
+	if (prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP, 0, 0, 0) != 0)
+		return 40;
+	if (np_drop_privileges("nobody", err, sizeof err) != -1)
+		return 41;
+	if (strstr(err, "did not stick") == NULL)
+		return 42;
+	return 0;
+}
+
+static void drop_that_does_not_stick_is_refused(void **state)
+{
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(in_child(drop_without_setuid_fixup), 0);
+}
+
 static void refuses_root_and_unknown_users(void **state)
 {
 	char err[256] = "";
@@ -196,6 +222,7 @@ int main(void)
 		cmocka_unit_test(root_becomes_helper_user_for_good),
 		cmocka_unit_test(setuid_caller_is_dropped_too),
 		cmocka_unit_test(non_root_process_with_capabilities_loses_them),
+		cmocka_unit_test(drop_that_does_not_stick_is_refused),
 		cmocka_unit_test(refuses_root_and_unknown_users),
 		cmocka_unit_test(ordinary_user_changes_nothing),
 	};
