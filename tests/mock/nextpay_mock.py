@@ -746,6 +746,9 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "NextPayMock/1.0"
     timeout = IDLE_TIMEOUT
+    # The head and the body of an answer go out as two writes: with Nagle's algorithm
+    # the second waits for the client's delayed ACK, some 40 ms on every request.
+    disable_nagle_algorithm = True
     server: "MockServer"
 
     # One TLS connection = one handler instance.  `counted`: this connection is in
