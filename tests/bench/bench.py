@@ -469,9 +469,15 @@ def cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12])
 
 
+def proc_done(pid: int) -> bool:
+    st = descendants().get(pid)
+    return st is None or st[1] == "Z"
+
+
 def helpers_waiting(bench: Bench, crowd_pid: int, n: int) -> list[dict]:
     """The memory of every helper of a crowd, once all of them have their code and wait."""
-    wait_for(lambda: bench.mock.count("create") >= n, 120, f"{n} codes", step=0.05)
+    wait_for(lambda: bench.mock.count("create") >= n or proc_done(crowd_pid), 120,
+             f"{n} codes", step=0.05)
     helpers = [pid for pid, (comm, state) in descendants(crowd_pid).items()
                if comm == "nextpay-helper" and state != "Z"]
     seen = []
@@ -520,7 +526,11 @@ def test_sign_ins_at_once(bench: Bench) -> None:
                   f"failures",
                   "all succeed; CPU ≤ 10 ms per sign-in",
                   crowd["succeeded"] == n and crowd["host_cpu_ms"] + crowd["helper_cpu_ms"] <= 10)
-        check(crowd["succeeded"] == n, f"{n} at once: {crowd['failures']}")
+        if crowd["failures"]:
+            # Not a failure of the bench: a target missed, with what the sign-ins got.
+            bench.row(5, f"{n} sign-ins at once: the {n - crowd['succeeded']} that failed",
+                      ", ".join(f"{count} × {why}" for why, count in crowd["failures"].items()),
+                      "—", "—", "none", False)
         if n == CROWDS[0]:
             many = bench.waiting
             check(len(many) >= n // 2, f"only {len(many)} of {n} helpers seen waiting")
@@ -531,8 +541,11 @@ def test_sign_ins_at_once(bench: Bench) -> None:
                       f"{fmt([h['Private_Dirty'] / 1024 for h in many], 'MiB', 2)}",
                       "one helper waiting alone (above)", "—", "PSS ≤ 2 MiB",
                       statistics.median(h["Pss"] for h in many) <= 2048)
-        check(req["create"] == n and req["me"] == n,
-              f"{n} at once: the mock saw {req['create']} codes and {req['me']} /auth/me")
+        # What was measured: every sign-in that succeeded made one code and one /auth/me.
+        check(crowd["reported"] == n and n >= req["create"] >= crowd["succeeded"]
+              and req["me"] == crowd["succeeded"],
+              f"{n} at once: {crowd['reported']} reported, {crowd['succeeded']} succeeded, but "
+              f"the mock saw {req['create']} codes and {req['me']} /auth/me")
 
 
 # ---- the table ---------------------------------------------------------------------------
