@@ -65,6 +65,7 @@ ME_BODY = '{"ok": true, "data": {"id": "usr_alice", "email": "alice@example.com"
 MODULE = os.path.join(BUILD, "pam_nextpay.so")
 HELPER = os.path.join(BUILD, "nextpay-helper")
 SIGNIN_BENCH = os.path.join(BUILD, "tests", "signin-bench")
+LOAD_BEFORE = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())  # for RESULTS.md
 PAMTESTER = "/usr/bin/pamtester"
 CURL = "/usr/bin/curl"
 OPENSSL = "/usr/bin/openssl"
@@ -362,7 +363,8 @@ def test_approval_to_success(bench: Bench) -> None:
     bench.device = {
         "poll": [device_sign_in(bench, "poll") for _ in range(APPROVALS)],
         "prompt": [device_sign_in(bench, "prompt") for _ in range(APPROVALS)],
-        "prompt, Enter later": [device_sign_in(bench, "prompt", late) for _ in range(APPROVALS)],
+        "prompt, Enter after a poll": [device_sign_in(bench, "prompt", late)
+                                       for _ in range(APPROVALS)],
     }
     poll, prompt, later = ([s["ms"] for s in bench.device[m]] for m in bench.device)
     bound = POLL_INTERVAL_S * 1000 + 100
@@ -391,7 +393,7 @@ def test_network_cost_of_a_device_sign_in(bench: Bench) -> None:
         tls = [c["tls"] for c in costs]
         requests = [c["create"] + c["poll"] + c["me"] for c in costs]
         polls = [c["poll"] for c in costs]
-        bench.row(3, f"network cost of one device sign-in, {mode} mode ({len(costs)} sign-ins)",
+        bench.row(3, f"network cost of one device sign-in ({mode}; {len(costs)} sign-ins)",
                   f"TLS handshakes {min(tls)}–{max(tls)}; requests {min(requests)}–"
                   f"{max(requests)}", f"polls {min(polls)}–{max(polls)}",
                   "requests − polls − 2 = " + ", ".join(
@@ -572,12 +574,10 @@ def machine() -> list[str]:
     return [f"- CPU: {cpu}, {os.cpu_count()} cores",
             f"- kernel: {platform.release()}; Debian {debian}",
             f"- libraries: {versions}",
-            f"- load before the run: {bench_load_before}",
+            f"- load before the run: {LOAD_BEFORE}",
             f"- load after the run: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} "
             f"{os.getloadavg()[2]:.2f}"]
 
-
-bench_load_before = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def test_table(bench: Bench) -> None:
