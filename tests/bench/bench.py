@@ -489,9 +489,25 @@ def helpers_waiting(bench: Bench, crowd_pid: int, n: int) -> list[dict]:
     return seen
 
 
+def serve_first(pid: int) -> str:
+    """The API does not share its CPUs with a host's sign-ins; the mock here does, and with
+    the kernel's autogroups every helper (a session of its own) weighs as much as the whole
+    mock: a burst of 1,000 leaves it a thousandth of the CPU, and handshakes time out at
+    the mock, not in the module.  So the mock's threads (and those it starts) get a
+    real-time round-robin priority for the crowds: it runs whenever it has work."""
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            os.sched_setscheduler(int(tid), os.SCHED_RR, os.sched_param(1))
+    except OSError as e:    # a container without CAP_SYS_NICE: measured all the same
+        print(f"the mock keeps its ordinary priority: {e}", flush=True)
+        return "the mock at ordinary priority"
+    return "the mock at real-time priority"
+
+
 def test_sign_ins_at_once(bench: Bench) -> None:
     mock_pid = int(open(bench.mock.path("mock.pid")).read())
     tick_ms = 1000 / os.sysconf("SC_CLK_TCK")
+    priority = serve_first(mock_pid)
     for n in CROWDS:
         bench.mock.reset()
         bench.mock.config(auto={"action": "approve", "user": "usr_alice",
@@ -521,8 +537,8 @@ def test_sign_ins_at_once(bench: Bench) -> None:
                   f"[p90 {crowd['per_signin_ms']['p90']:.0f}, max "
                   f"{crowd['per_signin_ms']['max']:.0f}]; CPU per sign-in: host "
                   f"{crowd['host_cpu_ms']:.1f} ms + helper {crowd['helper_cpu_ms']:.1f} ms",
-                  f"the approval delay {CROWD_APPROVE_AFTER_S * 1000} ms; mock CPU "
-                  f"{mock_ms / n:.1f} ms per sign-in",
+                  f"the approval delay {CROWD_APPROVE_AFTER_S * 1000} ms; {priority}, its "
+                  f"CPU {mock_ms / n:.1f} ms per sign-in",
                   f"mock saw {req['create']} codes, {req['poll']} polls, {req['me']} /auth/me, "
                   f"{stats['connections']} TLS connections, {stats['tls_failures']} TLS "
                   f"failures",
