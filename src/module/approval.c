@@ -14,12 +14,17 @@
 #include "common/sanitize.h"
 #include "module/scope.h"
 
+/* what is ours; err may carry a path or a map's reason, so it is quoted. */
 static void cache_log(struct np_signin *s, int priority, const char *what, const char *err)
 {
-	char clean[512];
+	char quoted[512];
 
-	np_sanitize_str(clean, sizeof clean, err);
-	pam_syslog(s->pamh, priority, "cache: %s%s%s", what, clean[0] != '\0' ? ": " : "", clean);
+	if (err[0] == '\0') {
+		pam_syslog(s->pamh, priority, "cache: %s", what);
+		return;
+	}
+	np_log_quote(quoted, sizeof quoted, err);
+	pam_syslog(s->pamh, priority, "cache: %s: %s", what, quoted);
 }
 
 /* A PAM item as text: "" when it is not set. */

@@ -857,7 +857,9 @@ static void cached_token_past_its_exp_is_not_offered(void **state)
 	                 PAM_MAXTRIES);
 	assert_int_equal(me_requests_with(token), 1);
 	assert_int_equal(mock_count(&api, "create"), 2);
-	assert_log_line(log, (const char *[]){ "cache:", "token expired; removed", NULL });
+	/* The reason comes quoted, as every value in a log line does. */
+	assert_log_line(log, (const char *[]){ "cache: entry not used: \"cache entry ",
+	                                       ": token expired; removed\"", NULL });
 }
 
 /* Someone removed from the identity map does not get in from an approval made before. */
