@@ -11,8 +11,11 @@
 #   integration      the module through the real libpam (pam_wrapper) against the
 #                    HTTPS mock: integration, integration_cache; nextpayctl's tests
 #   robustness       a hostile API, the module as a guest in a long-lived host,
-#                    faults around it, 200 sign-ins at once; three benchmark rounds
-#   bench            the benchmark alone, all its rounds (make bench)
+#                    faults around it, 200 sign-ins at once; the benchmark's short
+#                    form (three rounds of tests/integration/bench.c, and
+#                    tests/bench/bench.py with NP_BENCH_SHORT=1)
+#   bench            the benchmark alone, all its rounds (make bench; with
+#                    NP_BENCH_RESULTS=FILE, tests/bench/bench.py writes its table there)
 #   e2e              real sshd and ssh, real sudo, a login-style conversation (root
 #                    only: as another user every e2e test counts as skipped)
 #   man              the manual pages, and the settings table they share
@@ -133,10 +136,13 @@ robustness)
 	NP_BENCH_ROUNDS=3
 	export NP_BENCH_ROUNDS
 	harness_suite bench
+	python_suite bench-rows tests/bench/bench.py NP_BENCH_SHORT=1 NP_BENCH_RESULTS=
 	;;
 bench)
 	install_services
 	harness_suite bench
+	# Root only (its services live in /etc/pam.d): as anyone else its rows count as skipped.
+	python_suite bench-rows tests/bench/bench.py
 	;;
 e2e)
 	for t in "$ROOT"/tests/e2e/e2e_*.py; do

@@ -43,10 +43,13 @@ CTL_CACHE_WRITER := $(BUILD)/tests/ctl-cache-writer
 MOCKCTL := $(BUILD)/tests/mockctl
 # Preloaded into sshd by tests/e2e: what the module logs, into a file.
 PAM_LOG_SHIM := $(BUILD)/tests/pam-log-shim.so
+# Sign-ins through a real /etc/pam.d service, for tests/bench/bench.py: N at once, or
+# one with what it did to its host process.
+SIGNIN_BENCH := $(BUILD)/tests/signin-bench
 
 .PHONY: tests
 tests: $(UNIT_BINS) $(HARNESS_BINS) $(FAKE_HELPER) $(PRELOAD_CANARY) $(PAM_LOG_SHIM) \
-       $(CTL_CACHE_WRITER) $(MOCKCTL)
+       $(CTL_CACHE_WRITER) $(MOCKCTL) $(SIGNIN_BENCH)
 
 $(TIME_LIMIT_OBJ): tests/time_limit.c tests/time_limit.h
 	@mkdir -p $(dir $@)
@@ -81,6 +84,10 @@ $(MOCKCTL): tests/mock/mockctl.c tests/mock/mock_client.c tests/mock/mock_client
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ tests/mock/mockctl.c tests/mock/mock_client.c \
 	    $(call pkg_libs,libcurl json-c)
+
+$(SIGNIN_BENCH): tests/bench/signin_bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(call pkg_libs,pam)
 
 $(PAM_LOG_SHIM): tests/e2e/pam_log_shim.c
 	@mkdir -p $(dir $@)
@@ -140,7 +147,9 @@ openssh-10.3:
 	@nice ./tests/e2e/build-openssh.sh $(abspath $(BUILD))/openssh-10.3
 
 # make bench: figures next to baselines measured in the same run
-# (tests/integration/bench.c); make check runs three rounds in its robustness phase.
+# (tests/integration/bench.c, and the five rows of tests/bench/bench.py, whose table
+# goes to BENCH_RESULTS); make check runs a short form in its robustness phase.
+BENCH_RESULTS ?= tests/bench/RESULTS.md
 .PHONY: bench bench-installed
 bench: deps
 	@$(MAKE) --no-print-directory bench-installed
@@ -149,4 +158,4 @@ bench-installed: phase-bench
 	@$(SUMMARY) bench
 
 phase-bench: all tests openssh-10.3
-	@-$(RUN_PHASE) bench
+	@-NP_BENCH_RESULTS=$(abspath $(BENCH_RESULTS)) $(RUN_PHASE) bench
