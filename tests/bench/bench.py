@@ -105,9 +105,13 @@ class Bench(types.SimpleNamespace):
         return f"{self.prefix}-{name}"
 
     def write_config(self, name: str, url: str | None = None, **extra: str) -> None:
+        # Each pamtester is a process of its own: the session scope would tie the
+        # cache to the bench's session leader, which a PID namespace (CI) hides, so
+        # nothing would be cached there. The user scope costs the same per sign-in.
         settings = {"api_url": url or self.mock.url, "ca_file": self.mock.ca_cert,
                     "usermap": self.usermap, "helper": HELPER,
-                    "poll_interval": str(POLL_INTERVAL_S), "cache": "no", **extra}
+                    "poll_interval": str(POLL_INTERVAL_S), "cache": "no",
+                    "cache_scope": "user", **extra}
         text = "".join(f"{k} = {v}\n" for k, v in settings.items())
         write_root_file(os.path.join(self.dir, f"{name}.conf"), text)
 
