@@ -85,7 +85,7 @@ def fmt(values: list[float], unit: str = "ms", digits: int = 1) -> str:
     return f"{med:.{digits}f} {unit} [{lo:.{digits}f}–{hi:.{digits}f}]"
 
 
-def timed(argv: list[str], stdin_text: str | None = None) -> tuple[int, float, float]:
+def timed(argv: list[str]) -> tuple[int, float, float]:
     """(exit status, wall ms, CPU ms of it and the children it reaped, e.g. the helper)."""
     t0 = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
