@@ -192,16 +192,15 @@ int main(void)
 	if (pid < 0)
 		return 1;
 	if (pid == 0) {
-		int master = test_terminal_session(terminal, sizeof terminal);
-		int rc;
-
-		if (master < 0) {
+		/*
+		 * The master stays open until exit: closed before, it would hang the
+		 * terminal up, and SIGHUP the session's leader, this process.
+		 */
+		if (test_terminal_session(terminal, sizeof terminal) < 0) {
 			perror("a session with a terminal of its own");
 			exit(1);
 		}
-		rc = scope_tests();
-		close(master);
-		exit(rc);
+		exit(scope_tests());
 	}
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
