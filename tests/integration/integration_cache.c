@@ -637,8 +637,11 @@ static int child_sign_in_at_pam_tty(void)
 	return rc == PAM_SUCCESS ? 0 : 101;
 }
 
-/* In the copy, in a session without a terminal (a daemon, a greeter's worker): two sign-ins. */
-static int child_sign_in_twice_without_a_terminal(void)
+/*
+ * In the copy: two sign-ins, each approved by the mock, where the cache must
+ * neither store nor reuse anything; 0 when both succeed and the log says why.
+ */
+static int sign_in_twice_without_the_cache(const char *where, const char *why)
 {
 	struct script first = { 0 }, second = { 0 };
 	char log[8192];
@@ -649,37 +652,31 @@ static int child_sign_in_twice_without_a_terminal(void)
 	rc2 = run_auth("np-items", test_account(), &second, 0);
 	log_capture_end(log, sizeof log);
 	if (rc1 != PAM_SUCCESS || rc2 != PAM_SUCCESS) {
-		fprintf(stderr, "without a terminal: %d, %d\n%s", rc1, rc2, log);
+		fprintf(stderr, "%s: %d, %d\n%s", where, rc1, rc2, log);
 		seen_dump(&first.seen);
 		seen_dump(&second.seen);
 		return 112;
 	}
-	if (strstr(log, "cache: not caching in session scope: \"no controlling terminal\"") == NULL) {
-		fprintf(stderr, "no reason in the log:\n%s", log);
+	if (strstr(log, why) == NULL) {
+		fprintf(stderr, "%s: no \"%s\" in the log:\n%s", where, why, log);
 		return 113;
 	}
 	return 0;
 }
 
+/* In a session without a terminal (a daemon, a greeter's worker). */
+static int child_sign_in_twice_without_a_terminal(void)
+{
+	return sign_in_twice_without_the_cache(
+		"without a terminal", "cache: not caching in session scope: \"no controlling terminal\"");
+}
+
 static int child_sign_in_twice_without_a_visible_leader(void)
 {
-	struct script first = { 0 }, second = { 0 };
-	char log[8192];
-	int rc1, rc2;
-
 	if (getsid(0) != 0)
 		return 110;
-	log_capture_begin();
-	rc1 = run_auth("np-items", test_account(), &first, 0);
-	rc2 = run_auth("np-items", test_account(), &second, 0);
-	log_capture_end(log, sizeof log);
-	if (rc1 != PAM_SUCCESS || rc2 != PAM_SUCCESS) {
-		fprintf(stderr, "in a new PID namespace: %d, %d\n%s", rc1, rc2, log);
-		seen_dump(&first.seen);
-		seen_dump(&second.seen);
-		return 112;
-	}
-	return strstr(log, "cannot identify the session leader; not caching") != NULL ? 0 : 113;
+	return sign_in_twice_without_the_cache("in a new PID namespace",
+	                                       "cannot identify the session leader; not caching");
 }
 
 /* Signs in from a copy of this program in a new session whose terminal is PAM_TTY's. */
