@@ -108,10 +108,18 @@ rpm:
 	    packaging/pam_nextpay.spec
 	@ls $(RPM_DIR)/RPMS/*/*.rpm
 
+# authselect 1.5.0 for tests/package/authselect_test.py: Debian 13's packages,
+# fetched through apt once per machine into a cache outside the tree, unpacked
+# into a root the test runs it in.  Where they cannot be had, the script leaves
+# the reason and those tests skip.
+.PHONY: authselect-1.5.0
+authselect-1.5.0:
+	@./tests/package/fetch-authselect.sh $(abspath $(BUILD))/authselect
+
 # The package phase of make check (tests/tests.mk): both packages built first; the
-# tests install the .deb (as root).
+# tests install the .deb (as root), and run the RPM's authselect profiles.
 .PHONY: phase-package
-phase-package: all deb rpm
+phase-package: all deb rpm authselect-1.5.0
 	@-$(RUN_PHASE) package
 
 check-package: phase-package

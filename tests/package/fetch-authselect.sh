@@ -104,7 +104,9 @@ fetch() {
 make_root() {
 	root=$DEST.tmp/root
 	rm -rf "$DEST.tmp"
-	mkdir -p "$root/etc/pam.d" "$root/tmp" || note failed.txt "cannot create $root"
+	# What the package's installation would have made: authselect writes there.
+	mkdir -p "$root/etc/authselect" "$root/etc/pam.d" "$root/tmp" ||
+		note failed.txt "cannot create $root"
 	for deb in "$CACHE"/*.deb; do
 		dpkg-deb -x "$deb" "$root" || note failed.txt "dpkg-deb cannot unpack $deb"
 	done
