@@ -257,15 +257,17 @@ class Outcome:
     text: str           # what the person saw
 
 
-def sign_in(env: Env, services: str, user: str, decide: str, service: str = SERVICE) -> Outcome:
+def sign_in(env: Env, services: str, user: str, decide: str, what: str,
+            service: str = SERVICE) -> Outcome:
     """One pamtester sign-in.  decide: "deny" or "approve" the code the person is shown,
     or "password": answer a password prompt with the account's password."""
+    what = f"{what}, {service} as {user}"
     with contextlib.suppress(FileNotFoundError):
         os.unlink(env.record)
     before = env.mock.count("create")
     with pamtester(services, service, user) as screen:
         if decide in ("deny", "approve"):
-            screen.expect(r"approve code ([A-Z0-9]{6})", SHOW_CODE_WITHIN, "the NextPay code")
+            screen.expect(r"approve code ([A-Z0-9]{6})", SHOW_CODE_WITHIN, f"the NextPay code ({what})")
             code = screen.match(1)
             if decide == "deny":
                 env.mock.deny(code=code)
@@ -273,18 +275,18 @@ def sign_in(env: Env, services: str, user: str, decide: str, service: str = SERV
                 env.mock.approve(user="usr_demo", code=code)
         else:
             if screen.expect([r"[Pp]assword: ", r"pamtester: "], ANSWER_WITHIN,
-                             "a password prompt or pamtester's answer") == 0:
+                             f"a password prompt or pamtester's answer ({what})") == 0:
                 screen.send(env.passwords[user] + "\r")
         status = screen.finish(ANSWER_WITHIN)
         text = screen.text
     signed_in = "successfully authenticated" in text
-    check(signed_in == (status == 0), f"pamtester exited {status}:\n{indent(text)}")
+    check(signed_in == (status == 0), f"{what}: pamtester exited {status}:\n{indent(text)}")
     return Outcome(signed_in, env.mock.count("create") - before, recorded(env), text)
 
 
 def meets_nextpay(env: Env, services: str, user: str, what: str) -> None:
     """A denied code signs nobody in, and nothing else of the stack was asked."""
-    seen = sign_in(env, services, user, "deny")
+    seen = sign_in(env, services, user, "deny", what)
     where = f"{what}, {user}"
     check(seen.codes == 1, f"{where}: {seen.codes} codes created:\n{indent(seen.text)}")
     check(DENIED in seen.text, f"{where}: no denial on the screen:\n{indent(seen.text)}")
@@ -297,8 +299,8 @@ def skipped_service_is_as_without_nextpay(env: Env, ours: str, base: str, user: 
                                           what: str) -> Outcome:
     """For a service in skip_services, no code, and the same sign-in as the base
     profile's stack gives: the same ways in asked, the same answer."""
-    seen = sign_in(env, ours, user, "password", SKIPPED_SERVICE)
-    without = sign_in(env, base, user, "password", SKIPPED_SERVICE)
+    seen = sign_in(env, ours, user, "password", what, SKIPPED_SERVICE)
+    without = sign_in(env, base, user, "password", f"{what} without NextPay", SKIPPED_SERVICE)
     where = f"{what}, {SKIPPED_SERVICE} as {user}"
     check(seen.codes == 0, f"{where}: {seen.codes} codes created:\n{indent(seen.text)}")
     check("NextPay" not in seen.text, f"{where}: NextPay spoke:\n{indent(seen.text)}")
@@ -433,7 +435,7 @@ def test_approval_signs_in_without_a_password(env: Env):
     need_authselect(env)
     for profile in PROFILES:
         services = install_service(env, select(env, profile, ())["system-auth"])
-        seen = sign_in(env, services, env.local_user, "approve")
+        seen = sign_in(env, services, env.local_user, "approve", profile)
         check(seen.signed_in and seen.codes == 1, f"{profile}:\n{indent(seen.text)}")
         check(not seen.others and "assword" not in seen.text,
               f"{profile}: more than NextPay was asked:\n{indent(seen.text)}")
@@ -471,7 +473,7 @@ def test_the_old_recipe_is_caught(env: Env):
     write_root_file(path, "".join(lines))
     services = install_service(env, select(env, "custom/old", ())["system-auth"])
     shutil.rmtree(os.path.join(env.root, "etc", "authselect", "custom"))
-    seen = sign_in(env, services, env.directory_user, "password")
+    seen = sign_in(env, services, env.directory_user, "password", "the old recipe")
     check(seen.signed_in and seen.codes == 0 and seen.others == ["sss"],
           f"the old recipe: signed in {seen.signed_in}, {seen.codes} codes, stand-ins "
           f"{seen.others}:\n{indent(seen.text)}")
