@@ -33,30 +33,9 @@ RECIPE=r1
 PRIVSEP_DIR=/run/sshd
 FILES="sbin/sshd libexec/sshd-session libexec/sshd-auth"
 
-if [ $# -ne 1 ] || [ "${1#/}" = "$1" ]; then
-	echo "usage: $0 ABSOLUTE_DEST_DIR" >&2
-	exit 2
-fi
-DEST=$1
+archive_script "OpenSSH $VERSION" "$@"
 CACHE_ROOT=${OPENSSH_CACHE:-/var/cache/pam_nextpay-tests}
 CACHE=$CACHE_ROOT/openssh-$VERSION-$RECIPE
-WORK=""
-
-say() { echo "openssh $VERSION: $*"; }
-
-cleanup() { [ -n "$WORK" ] && rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-# Leaves DEST with only a note in it, and ends the script successfully.
-note() { # file text
-	rm -rf "$DEST"
-	mkdir -p "$DEST"
-	printf '%s\n' "$2" >"$DEST/$1"
-	say "$2"
-	exit 0
-}
-unavailable() { note unavailable.txt "OpenSSH $VERSION is not available: $*"; }
 
 # A cache entry is whole (written by a rename) and ours: root's, nobody else may write.
 cache_ok() {

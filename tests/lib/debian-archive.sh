@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: BSD-2-Clause
+# shellcheck shell=sh
 # Files from a newer Debian suite, through apt, for the test scripts that need a
 # tool Debian 12 lacks (tests/e2e/build-openssh.sh, tests/package/fetch-authselect.sh).
 # The machine's apt configuration is left alone: each run has a private apt
@@ -8,13 +9,42 @@
 # and size against the index.
 #
 #   . tests/lib/debian-archive.sh
-#   unavailable() { ...; exit 0; }   # the caller's: called with the reason, must not return
+#   archive_script "WHAT VERSION" "$@"       # DEST from the arguments; WORK removed at exit
+#   say TEXT; note FILE TEXT; unavailable REASON   # note: DEST holds only FILE; exits 0
 #   archive_index WORK SUITE source|binary   # sets ARCHIVE_URI and ARCHIVE_INDEX
 #   archive_apt WORK ARG...                  # apt-get with WORK's private lists and cache
 #   cache_lock CACHE_ROOT                    # the machine's cache: checked, locked (fd 9)
 #   index_entry INDEX PACKAGE VERSION_PREFIX [FILE]  # "VERSION HASH SIZE FILE" of the newest
 
 ARCHIVE_KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+
+# Such a script fails only on a usage error: where the tool cannot be had, DEST
+# gets a note the tests read (unavailable.txt: they skip; failed.txt: they fail).
+archive_script() { # what arg...
+	ARCHIVE_WHAT=$1
+	shift
+	if [ $# -ne 1 ] || [ "${1#/}" = "$1" ]; then
+		echo "usage: $0 ABSOLUTE_DEST_DIR" >&2
+		exit 2
+	fi
+	DEST=$1
+	WORK=""
+	trap '[ -z "$WORK" ] || rm -rf "$WORK"' EXIT
+	trap 'exit 1' INT TERM HUP
+}
+
+say() { echo "$ARCHIVE_WHAT: $*"; }
+
+# Leaves DEST with only a note in it, and ends the script successfully.
+note() { # file text
+	rm -rf "$DEST"
+	mkdir -p "$DEST"
+	printf '%s\n' "$2" >"$DEST/$1"
+	say "$2"
+	exit 0
+}
+
+unavailable() { note unavailable.txt "$ARCHIVE_WHAT is not available: $*"; }
 
 # The URI of the Debian archive apt already uses (not the security archive).
 archive_uri() {

@@ -35,30 +35,9 @@ PACKAGES="authselect libauthselect3"
 # Part of the cache's name: change it when what is cached changes.
 RECIPE=r1
 
-if [ $# -ne 1 ] || [ "${1#/}" = "$1" ]; then
-	echo "usage: $0 ABSOLUTE_DEST_DIR" >&2
-	exit 2
-fi
-DEST=$1
+archive_script "authselect $VERSION" "$@"
 CACHE_ROOT=${AUTHSELECT_CACHE:-/var/cache/pam_nextpay-tests}
 CACHE=$CACHE_ROOT/authselect-$VERSION-$RECIPE
-WORK=""
-
-say() { echo "authselect $VERSION: $*"; }
-
-cleanup() { [ -n "$WORK" ] && rm -rf "$WORK"; }
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-# Leaves DEST with only a note in it, and ends the script successfully.
-note() { # file text
-	rm -rf "$DEST"
-	mkdir -p "$DEST"
-	printf '%s\n' "$2" >"$DEST/$1"
-	say "$2"
-	exit 0
-}
-unavailable() { note unavailable.txt "authselect $VERSION is not available: $*"; }
 
 # A cache entry is whole (written by a rename) and ours: root's, nobody else may write.
 cache_ok() {
