@@ -52,17 +52,15 @@ static inline int test_terminal_control(const char *path)
 }
 
 /*
- * A session of its own for the calling process, with a new pseudo-terminal
- * as its controlling terminal (a process group leader may not call setsid():
- * call this in a child).  Returns the master, or -1.
+ * A new pseudo-terminal as the controlling terminal of the calling process,
+ * which must lead a session that has none (call setsid() first; a process
+ * group leader may not: call it in a child).  Returns the master, or -1.
  */
 static inline int test_terminal_session(char *path, size_t path_size)
 {
-	int master, terminal;
+	int master = test_terminal_open(path, path_size);
+	int terminal;
 
-	if (setsid() == (pid_t)-1)
-		return -1;
-	master = test_terminal_open(path, path_size);
 	if (master < 0)
 		return -1;
 	/* The terminal stays the session's once taken: its descriptor is not needed. */

@@ -191,7 +191,7 @@ static struct figures in_worker(const char *row, round_fn round, int rounds)
 		char terminal[64];
 
 		close(fds[0]);
-		if (test_terminal_session(terminal, sizeof terminal) < 0)
+		if (setsid() == (pid_t)-1 || test_terminal_session(terminal, sizeof terminal) < 0)
 			_exit(1);
 		setenv("PAM_TTY", terminal, 1);
 		mine = measure(round, rounds);

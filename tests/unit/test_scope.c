@@ -196,7 +196,7 @@ int main(void)
 		 * The master stays open until exit: closed before, it would hang the
 		 * terminal up, and SIGHUP the session's leader, this process.
 		 */
-		if (test_terminal_session(terminal, sizeof terminal) < 0) {
+		if (setsid() == (pid_t)-1 || test_terminal_session(terminal, sizeof terminal) < 0) {
 			perror("a session with a terminal of its own");
 			exit(1);
 		}
