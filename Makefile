@@ -117,7 +117,8 @@ DEB_DEMO_PACKAGES  := build-essential pkg-config libpam0g-dev libcurl4-openssl-d
 DEB_CHECK_PACKAGES := libcmocka-dev libpamtest0-dev zbar-tools openssh-server openssh-client sudo \
                       python3-pexpect clang libclang-rt-14-dev valgrind cppcheck clang-tidy \
                       clang-tools groff-base man-db debhelper lintian rpm \
-                      libssl-dev zlib1g-dev curl
+                      libssl-dev zlib1g-dev curl \
+                      xvfb xdotool imagemagick tesseract-ocr i3lock xscreensaver
 DEB_PACKAGES       := $(DEB_DEMO_PACKAGES) $(DEB_CHECK_PACKAGES)
 DEB_STAMP    := $(BUILD)/.deps-ok
 

@@ -2,6 +2,7 @@
 #include "module/auth.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <security/pam_ext.h>
 #include <sodium.h>
@@ -118,15 +119,35 @@ static int find_account(struct np_signin *s)
 	return PAM_SUCCESS;
 }
 
+/*
+ * A screen locker calls PAM as the person whose screen it locks, who may not
+ * read root's identity map: the administrator sees only the locker refuse,
+ * so the log says what to do.
+ */
+static void hint_at_a_locker(struct np_signin *s)
+{
+	char service[sizeof s->service * 4 + 3];
+
+	if (geteuid() == 0 || faccessat(AT_FDCWD, s->cfg.usermap, R_OK, AT_EACCESS) == 0 ||
+	    errno != EACCES)
+		return;
+	np_log_quote(service, sizeof service, s->service);
+	pam_syslog(s->pamh, LOG_ERR,
+	           "identity map: not readable by uid %lu, which this process runs as (a screen "
+	           "locker?): name its service %s in skip_services to send it to the password",
+	           (unsigned long)geteuid(), service);
+}
+
 static int load_map(struct np_signin *s)
 {
 	char err[512];
 
 	/* With e-mail local parts as a rule of their own, a map file is optional. */
 	if (np_usermap_load(&s->map, s->cfg.usermap, s->cfg.map_email_localpart, err,
-	                    sizeof err) != 0)
-		return np_signin_set_up_error(s, "identity map: ", err, "identity map unusable");
-	return PAM_SUCCESS;
+	                    sizeof err) == 0)
+		return PAM_SUCCESS;
+	hint_at_a_locker(s);
+	return np_signin_set_up_error(s, "identity map: ", err, "identity map unusable");
 }
 
 /* The application may set PAM_USER during the conversation: the approval was not for that. */

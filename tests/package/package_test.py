@@ -406,8 +406,11 @@ def test_sign_in_through_the_installed_module(env: Env):
             mock_api(tmp) as mock:
         usermap = write_usermap(os.path.join(tmp, "pam_nextpay.users"), {"usr_demo": account})
         conf = installed_conf_for_the_mock(tmp, mock, usermap)
+        # PAM_TTY names pamtester's controlling terminal, as login or sudo set it: the
+        # default session scope stores an approval only there.
         with pam_service(conf) as service, \
-                Screen(["/usr/bin/pamtester", service, account, "authenticate"],
+                Screen(["/bin/sh", "-c", 'exec /usr/bin/pamtester -I tty="$(tty)" "$0" "$1" '
+                        "authenticate", service, account],
                        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}) as screen:
             screen.expect(r"approve code ([A-Z0-9]{6})", SIGN_IN_WITHIN, "the code on the screen")
             helpers = wait_for(lambda: helper_processes(screen.child.pid), 10,
