@@ -354,9 +354,12 @@ static int set_key(struct np_config *cfg, struct seen_keys *seen, const char *na
 	size_t index = 0;
 	const struct key_spec *spec = find_key(name, name_len, &index);
 
+	/*
+	 * Never the text of a line: a file that is not a configuration (a key,
+	 * a password pasted by mistake) must not reach a log or a terminal.
+	 */
 	if (spec == NULL) {
-		snprintf(err, err_size, "%s: unknown setting \"%.*s\"", where,
-		         (int)(name_len > 64 ? 64 : name_len), name);
+		snprintf(err, err_size, "%s: unknown setting", where);
 		return -1;
 	}
 	if (seen->key[index]) {
@@ -458,8 +461,9 @@ int np_config_parse_text(struct np_config *cfg, const char *text, size_t len,
 	return 0;
 }
 
-static int parse_arg(struct np_config *cfg, struct seen_keys *seen, const char *arg, char *err,
-                     size_t err_size)
+/* where names the argument ("module argument 2"), as set_key() names a line. */
+static int parse_arg(struct np_config *cfg, struct seen_keys *seen, const char *arg,
+                     const char *where, char *err, size_t err_size)
 {
 	const char *eq = strchr(arg, '=');
 	size_t index = 0;
@@ -467,22 +471,24 @@ static int parse_arg(struct np_config *cfg, struct seen_keys *seen, const char *
 
 	if (eq == NULL) {
 		spec = find_key(arg, strlen(arg), &index);
-		if (spec == NULL || !spec->flag) {
-			snprintf(err, err_size, "module argument \"%.64s\": expected key=value", arg);
+		if (spec == NULL) {
+			snprintf(err, err_size, "%s: expected key=value", where);
 			return -1;
 		}
-		return set_key(cfg, seen, arg, strlen(arg), "yes", "module arguments", err,
-		               err_size);
+		if (!spec->flag) {
+			snprintf(err, err_size, "%s: expected %s=VALUE", where, spec->name);
+			return -1;
+		}
+		return set_key(cfg, seen, arg, strlen(arg), "yes", where, err, err_size);
 	}
-	return set_key(cfg, seen, arg, (size_t)(eq - arg), eq + 1, "module arguments", err,
-	               err_size);
+	return set_key(cfg, seen, arg, (size_t)(eq - arg), eq + 1, where, err, err_size);
 }
 
 int np_config_parse_arg(struct np_config *cfg, const char *arg, char *err, size_t err_size)
 {
 	struct seen_keys seen = { { false } };
 
-	return parse_arg(cfg, &seen, arg, err, err_size);
+	return parse_arg(cfg, &seen, arg, "module arguments", err, err_size);
 }
 
 bool np_config_allows_verification_host(const struct np_config *cfg, const char *host)
@@ -554,9 +560,12 @@ int np_config_load(struct np_config *cfg, int argc, const char **argv, char *err
 	if (load_file(cfg, explicit_path, err, err_size) != 0)
 		return -1;
 	for (int i = 0; i < argc; i++) {
+		char where[32];
+
 		if (argv[i] == NULL || strncmp(argv[i], "config=", 7) == 0)
 			continue;
-		if (parse_arg(cfg, &seen, argv[i], err, err_size) != 0)
+		snprintf(where, sizeof where, "module argument %d", i + 1);
+		if (parse_arg(cfg, &seen, argv[i], where, err, err_size) != 0)
 			return -1;
 	}
 	return np_config_finish(cfg, err, err_size);
