@@ -7,7 +7,7 @@
  * problem where they can, so one run shows every problem.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -339,10 +339,35 @@ static void check_usermap_missing(struct report *r, const struct np_config *cfg)
 		        cfg->usermap, cfg->allowed_domains);
 		return;
 	}
-	snprintf(fix, sizeof fix, "create %s (owned by root, mode 0644) with lines "
+	snprintf(fix, sizeof fix, "create %s (owned by root, group root, mode 0640) with lines "
 	         "\"IDENTITY ACCOUNT\", e.g. \"usr_abc123 don\"", cfg->usermap);
 	finding(r, LEVEL_PROBLEM, fix, "identity map %s: does not exist, so nobody can sign in",
 	        cfg->usermap);
+}
+
+/* The map says which NextPay identity may become which account: not for every local user. */
+static void check_usermap_readers(struct report *r, const char *path, const struct stat *st)
+{
+	char fix[LINE_MAX_CHARS + 2 * NP_CONFIG_PATH_MAX];
+	char readers[96];
+	struct group gr;
+	struct group *found = NULL;
+	char gr_buf[4096];
+
+	if (np_file_private(st))
+		return;
+	if ((st->st_mode & S_IROTH) != 0)
+		snprintf(readers, sizeof readers, "every local user");
+	else if (getgrgid_r(st->st_gid, &gr, gr_buf, sizeof gr_buf, &found) == 0 && found != NULL)
+		snprintf(readers, sizeof readers, "group %s", gr.gr_name);
+	else
+		snprintf(readers, sizeof readers, "gid %lu", (unsigned long)st->st_gid);
+	snprintf(fix, sizeof fix, "chgrp root %s && chmod 0640 %s, unless a program that runs as "
+	         "a user (not root) signs in with the module: it could not read the map then",
+	         path, path);
+	finding(r, LEVEL_WARNING, fix, "identity map %s: readable by %s (mode %04o), which so "
+	        "learns which NextPay identity may sign in as which account, root included", path,
+	        readers, (unsigned)(st->st_mode & 07777));
 }
 
 static void check_usermap(struct report *r, const struct np_config *cfg)
@@ -367,6 +392,7 @@ static void check_usermap(struct report *r, const struct np_config *cfg)
 	}
 	finding(r, LEVEL_OK, NULL, "identity map %s: %s, %zu rule%s", cfg->usermap,
 	        owner_mode(&st, fix, sizeof fix), map.n_rules, map.n_rules == 1 ? "" : "s");
+	check_usermap_readers(r, cfg->usermap, &st);
 	if (map.n_rules == 0 && !cfg->map_email_localpart)
 		finding(r, LEVEL_WARNING, "add lines \"IDENTITY ACCOUNT\"",
 		        "identity map %s: no rules, so nobody can sign in", cfg->usermap);

@@ -466,6 +466,51 @@ def test_check_prints_line_numbers_not_lines(env: Env) -> None:
     _nothing_of(SECRET_LINES, p.stdout + p.stderr)
 
 
+# ---- secrets that others could read -------------------------------------------------------
+
+def test_check_usermap_readable_by_others_is_a_warning(env: Env) -> None:
+    d, conf = env.setup()
+    users = os.path.join(d, "users")
+    p = run("check", "--config", conf)
+    expect_rc(p, 0)
+    line = expect_line(r"^warning: identity map " + re.escape(users) +
+                       r": readable by every local user \(mode 0644\)", p.stdout)
+    expect_in(f"fix: chgrp root {users} && chmod 0640 {users}", line)
+    os.chmod(users, 0o600)
+    p = run("check", "--config", conf)
+    expect_rc(p, 0)
+    assert not re.search(r"(?m)^warning: identity map .*readable", p.stdout), p.stdout
+    if os.geteuid() == 0:
+        os.chmod(users, 0o640)
+        os.chown(users, 0, 0)
+        p = run("check", "--config", conf)
+        assert not re.search(r"(?m)^warning: identity map .*readable", p.stdout), p.stdout
+        os.chown(users, 0, 65534)
+        p = run("check", "--config", conf)
+        expect_line(r"^warning: identity map .*: readable by group \S+ \(mode 0640\)", p.stdout)
+
+
+PROXY_SECRET = "np-proxy-secret-42"
+
+
+def test_check_proxy_credentials_only_from_a_root_only_file(env: Env) -> None:
+    d, conf = env.setup(extra={"proxy": f"http://np-user:{PROXY_SECRET}@127.0.0.1:9",
+                               "connect_timeout": "2"})
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    line = expect_line(r'^problem: .*conf: "proxy" holds credentials \(user:password@\), but '
+                       r"others can read the file \(mode 0644", p.stdout)
+    expect_in(f"chmod 0600 {conf}", line)
+    _skipped_rest(p.stdout)
+    assert PROXY_SECRET not in p.stdout + p.stderr, p.stdout
+    os.chmod(conf, 0o600)
+    p = run("check", "--config", conf)
+    expect_line(r"^ok: settings: all valid", p.stdout)
+    # The probe goes to that proxy, which is not there; the password is never shown.
+    expect_line(r"^problem: api_url .*: cannot be reached", p.stdout)
+    assert PROXY_SECRET not in p.stdout + p.stderr, p.stdout
+
+
 # ---- login ------------------------------------------------------------------
 
 def test_login_approved_and_mapped(env: Env) -> None:

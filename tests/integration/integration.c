@@ -785,6 +785,45 @@ static void plain_http_is_service_error(void **state)
 	assert_int_equal(access(report, F_OK), -1);
 }
 
+/* What the np-proxy-arg service has as a module argument, and the tests put in files. */
+#define PROXY_SECRET "np-proxy-secret-42"
+
+/*
+ * A proxy's credentials are a secret: refused as a module argument (every local
+ * user can read /etc/pam.d) and from a file others can read, taken from a file
+ * only root can read; never logged.
+ */
+static void proxy_credentials_only_from_a_root_only_file(void **state)
+{
+	struct script s = { 0 };
+	char path[1024];
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/conf/current.conf", test_dir());
+	write_config(&api, "proxy = http://np-user:" PROXY_SECRET "@127.0.0.1:9\n");
+	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
+	expect_last_seen(&s, NOT_SET_UP);
+	expect_log_contains("\\\"proxy\\\" holds credentials (user:password@), but others can read "
+	                    "the file (mode 0644");
+	expect_log_lacks(PROXY_SECRET);
+	assert_int_equal(mock_count(&api, "connections"), 0);
+	/* Root's alone: taken, and the helper goes to that proxy, which is not there. */
+	assert_int_equal(chmod(path, 0600), 0);
+	memset(&s, 0, sizeof s);
+	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+	expect_log_lacks("configuration error");
+	expect_log_lacks(PROXY_SECRET);
+	assert_int_equal(mock_count(&api, "connections"), 0);
+	/* As a module argument: refused, whatever the file. */
+	write_config(&api, "");
+	memset(&s, 0, sizeof s);
+	expect_rc(run_logged("np-proxy-arg", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
+	expect_last_seen(&s, NOT_SET_UP);
+	expect_log_contains("module argument 3: \\\"proxy\\\" holds credentials");
+	expect_log_lacks(PROXY_SECRET);
+	assert_int_equal(mock_count(&api, "connections"), 0);
+}
+
 /* The config file itself is unsafe: refused with the reason logged, before any helper. */
 static void expect_unsafe_config(const char *why)
 {
@@ -1523,6 +1562,7 @@ int main(void)
 		T(oversized_chunked_answer_refused),
 		T(caller_environment_never_reaches_libcurl),
 		T(unknown_setting_is_service_error),
+		T(proxy_credentials_only_from_a_root_only_file),
 		T(plain_http_is_service_error),
 		T(config_file_mode_is_checked),
 		T(unsafe_usermap_is_service_error),

@@ -964,6 +964,65 @@ static void test_load_runs_finish(void **state)
 	assert_true(cfg.map_email_localpart);
 }
 
+/* make_conf(), over an earlier file of that name. */
+static void remake_conf(const char *text, mode_t mode, char *path, size_t size)
+{
+	snprintf(path, size, "%s/proxy.conf", unit_dir);
+	(void)unlink(path);
+	make_conf("proxy.conf", text, mode, path, size);
+}
+
+/* A proxy's credentials are a secret: only from a file nobody but root can read. */
+static void test_load_proxy_credentials(void **state)
+{
+	static const char with[] = "http://np-user:np-secret-42@proxy.example:3128";
+	struct np_config cfg;
+	char path[1024];
+	char config_arg[1100];
+	char proxy_arg[256];
+	char text[256];
+	const char *argv[2] = { config_arg, proxy_arg };
+
+	(void)state;
+	snprintf(text, sizeof text, "proxy = %s\n", with);
+	snprintf(proxy_arg, sizeof proxy_arg, "proxy=%s", with);
+	remake_conf("debug = yes\n", 0644, path, sizeof path);
+	snprintf(config_arg, sizeof config_arg, "config=%s", path);
+	/* Never as a module argument: every local user can read the stack line. */
+	assert_int_equal(load(&cfg, 2, argv), -1);
+	assert_err_has("module argument 2: \"proxy\" holds credentials");
+	assert_err_has("configuration file");
+	assert_err_lacks("np-secret-42");
+	assert_int_equal(parse_arg(&cfg, proxy_arg), -1);
+	assert_err_lacks("np-secret-42");
+	assert_int_equal(parse_arg(&cfg, "proxy=http://proxy.example:3128"), 0);
+	/* From a file others can read: refused, with where to put it. */
+	for (mode_t mode = 0604; mode <= 0644; mode += 040) {
+		remake_conf(text, mode, path, sizeof path);
+		assert_int_equal(load(&cfg, 1, argv), -1);
+		assert_err_has("\"proxy\" holds credentials");
+		assert_err_has("chmod 0600");
+		assert_err_lacks("np-secret-42");
+	}
+	/* From a private file: taken. */
+	remake_conf(text, 0600, path, sizeof path);
+	assert_int_equal(load(&cfg, 1, argv), 0);
+	assert_string_equal(cfg.proxy, with);
+	/* Its group may read it only when that is root's group. */
+	remake_conf(text, 0640, path, sizeof path);
+	assert_int_equal(load(&cfg, 1, argv), getegid() == 0 ? 0 : -1);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 0, 65534), 0);
+		assert_int_equal(load(&cfg, 1, argv), -1);
+		assert_err_has("gid 65534");
+		assert_int_equal(chown(path, 0, 0), 0);
+		assert_int_equal(load(&cfg, 1, argv), 0);
+	}
+	/* Without credentials, a file anybody can read is fine. */
+	remake_conf("proxy = http://proxy.example:3128\n", 0644, path, sizeof path);
+	assert_int_equal(load(&cfg, 1, argv), 0);
+}
+
 /* ---- np_config_finish ---- */
 
 static int finish_with(struct np_config *cfg, const char *a, const char *b)
@@ -1146,6 +1205,7 @@ int main(void)
 		cmocka_unit_test(test_load_unsafe_file),
 		cmocka_unit_test(test_load_foreign_owner),
 		cmocka_unit_test(test_load_runs_finish),
+		cmocka_unit_test(test_load_proxy_credentials),
 		cmocka_unit_test(test_finish_cross_checks),
 		cmocka_unit_test(test_finish_trailing_slashes),
 		cmocka_unit_test(test_verification_hosts),
