@@ -370,6 +370,28 @@ static void check_usermap_readers(struct report *r, const char *path, const stru
 	        readers, (unsigned)(st->st_mode & 07777));
 }
 
+/*
+ * A map without rules lets nobody in: harmless until a PAM stack uses it, and
+ * then every account of that stack is locked out, root at the console too.
+ */
+static void report_no_rules(struct report *r, const struct np_config *cfg)
+{
+	char first[NP_CONFIG_PATH_MAX + 300];
+	unsigned stacks = np_ctl_stacks_using(cfg->config_path, first, sizeof first);
+
+	if (stacks == 0) {
+		finding(r, LEVEL_WARNING, "add lines \"IDENTITY ACCOUNT\" before a PAM stack uses "
+		        "the module", "identity map %s: no rules, so nobody can sign in",
+		        cfg->usermap);
+		return;
+	}
+	finding(r, LEVEL_PROBLEM, "add lines \"IDENTITY ACCOUNT\" now, or take the module out of "
+	        "those stacks (pam-auth-update --disable nextpay, for the package's profile)",
+	        "identity map %s: no rules, yet %u auth line%s of /etc/pam.d use%s the module "
+	        "with this configuration (%s): every sign-in there is refused, root's included",
+	        cfg->usermap, stacks, stacks == 1 ? "" : "s", stacks == 1 ? "s" : "", first);
+}
+
 static void check_usermap(struct report *r, const struct np_config *cfg)
 {
 	struct np_usermap map;
@@ -394,8 +416,7 @@ static void check_usermap(struct report *r, const struct np_config *cfg)
 	        owner_mode(&st, fix, sizeof fix), map.n_rules, map.n_rules == 1 ? "" : "s");
 	check_usermap_readers(r, cfg->usermap, &st);
 	if (map.n_rules == 0 && !cfg->map_email_localpart)
-		finding(r, LEVEL_WARNING, "add lines \"IDENTITY ACCOUNT\"",
-		        "identity map %s: no rules, so nobody can sign in", cfg->usermap);
+		report_no_rules(r, cfg);
 	np_usermap_free(&map);
 }
 

@@ -466,6 +466,55 @@ def test_check_prints_line_numbers_not_lines(env: Env) -> None:
     _nothing_of(SECRET_LINES, p.stdout + p.stderr)
 
 
+# ---- a map that locks everyone out ----------------------------------------------------------
+
+@contextlib.contextmanager
+def pam_d_file(text: str):
+    """/etc/pam.d/nextpay-ctltest-XXXX with text; removed always."""
+    from lib.system import random_suffix, write_root_file
+    path = os.path.join("/etc/pam.d", f"nextpay-ctltest-{random_suffix()}")
+    assert not os.path.lexists(path), f"{path} exists already"
+    try:
+        yield write_root_file(path, text)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def test_check_empty_map_in_a_pam_stack_is_a_problem(env: Env) -> None:
+    if os.geteuid() != 0:
+        raise Skip("needs root: writes a file in /etc/pam.d")
+    d, conf = env.setup(usermap="# nobody yet\n")
+    expect_rc(run("keygen", "--config", conf), 0)
+    # No stack uses this configuration: only a warning.
+    p = run("check", "--config", conf)
+    expect_rc(p, 0)
+    expect_line(r"^warning: identity map .*: no rules, so nobody can sign in", p.stdout)
+    # A commented line, another configuration, an account line: still only a warning.
+    with pam_d_file(f"# auth required pam_nextpay.so config={conf}\n"
+                    f"auth required pam_nextpay.so config={conf}.other\n"
+                    f"account required pam_nextpay.so config={conf}\n"):
+        p = run("check", "--config", conf)
+        expect_rc(p, 0)
+        assert problems(p.stdout) == [], p.stdout
+    # A stack that uses it: everyone there is locked out, root at the console included.
+    with pam_d_file("#%PAM-1.0\n# NextPay first\n"
+                    "-auth [success=done ignore=ignore \\\n"
+                    f"      default=die] {BUILD}/pam_nextpay.so debug config={conf}\n"
+                    "auth required pam_unix.so\n") as stack:
+        p = run("check", "--config", conf)
+        expect_rc(p, 1)
+        line = expect_line(r"^problem: identity map .*: no rules, yet 1 auth line of /etc/pam.d "
+                           r"uses the module with this configuration \(" + re.escape(stack) +
+                           r":3\): every sign-in there is refused, root's included", p.stdout)
+        expect_in("fix: add lines", line)
+        # With a rule, nothing to say.
+        env.write(os.path.join(d, "users"), f"{AUTO_USER} root\n")
+        p = run("check", "--config", conf)
+        expect_rc(p, 0)
+        assert "no rules" not in p.stdout, p.stdout
+
+
 # ---- secrets that others could read -------------------------------------------------------
 
 def test_check_usermap_readable_by_others_is_a_warning(env: Env) -> None:
