@@ -305,6 +305,39 @@ static void sshd_said_immediate_polls(void **state)
 	assert_int_equal(s.prompts_answered, 0);
 }
 
+/* Answers information and refuses prompts, with no application data, as sshd's password one. */
+static int conv_without_data(int n, const struct pam_message **msg, struct pam_response **resp,
+                             void *appdata)
+{
+	(void)appdata;
+	for (int i = 0; i < n; i++)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
+			return PAM_CONV_ERR;
+	*resp = calloc((size_t)n, sizeof **resp);
+	return *resp != NULL ? PAM_SUCCESS : PAM_BUF_ERR;
+}
+
+/*
+ * A conversation without application data is sshd's password authentication
+ * only inside OpenSSH's sshd: another program whose service is "sshd" (this
+ * test, pamtester) still gets a code.
+ */
+static void sshd_service_of_another_program_gets_a_code(void **state)
+{
+	struct pam_conv conv = { conv_without_data, NULL };
+	pam_handle_t *h = NULL;
+	int rc;
+
+	(void)state;
+	write_config(&api, "wait = poll\n");
+	auto_decide("approve", "usr_alice", 0.2);
+	assert_int_equal(pam_start("sshd", test_account(), &conv, &h), PAM_SUCCESS);
+	rc = pam_authenticate(h, 0);
+	pam_end(h, rc);
+	assert_int_equal(rc, PAM_SUCCESS);
+	assert_int_equal(mock_count(&api, "create"), 1);
+}
+
 static void sshd_said_held_prompts(void **state)
 {
 	struct script s = { .answers = { "" }, .delay_ms = { 1200 } };
@@ -1535,6 +1568,7 @@ int main(void)
 		T(sshd_of_no_known_release_prompts_and_says_why),
 		T(sshd_said_immediate_polls),
 		T(sshd_said_held_prompts),
+		T(sshd_service_of_another_program_gets_a_code),
 		T(immediate_sshd_gives_the_reason_without_a_last_prompt),
 		T(ssh_info_is_only_for_sshd),
 		T(email_rule_matches_without_case),
