@@ -631,7 +631,8 @@ def password_refused_at_once(env: Env, name: str, binary: str) -> None:
             debug = f.read()
         check(re.search(r'sshd password authentication \("OpenSSH_[0-9.]+p[0-9]+[^"]*" in '
                         r'"[^"]*"\): refused at once', debug), f"no debug line:\n{indent(debug)}")
-        save_transcript(f"ssh-{name}-password-refused",
+        transcript = "ssh-password-refused" if binary == SSHD else f"ssh-{name}-password-refused"
+        save_transcript(transcript,
                         "ssh -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 "
                         "-p <PORT> <USER>@127.0.0.1 id -un", text, placeholders(env, server, None))
     # No code, not even a helper: the API never heard of it.
