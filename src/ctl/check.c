@@ -270,6 +270,13 @@ static unsigned report_bad_lines(struct report *r, const char *path)
 		line_no++;
 		pos += line_len + (newline != NULL ? 1 : 0);
 	}
+	/* The lines may hold proxy credentials. */
+	if (scratch != NULL)
+		sodium_memzero(scratch, sizeof *scratch);
+	if (one != NULL)
+		sodium_memzero(one, len + 1);
+	if (text != NULL)
+		sodium_memzero(text, len);
 	free(scratch);
 	free(one);
 	free(text);
@@ -709,6 +716,8 @@ static int run_checks(const char *config_opt)
 		check_settings(&r, cfg);
 	else
 		report_unchecked(&r, path, state);
+	/* proxy may hold credentials. */
+	sodium_memzero(cfg, sizeof *cfg);
 	free(cfg);
 	printf("%u problem%s, %u warning%s.\n", r.problems, r.problems == 1 ? "" : "s", r.warnings,
 	       r.warnings == 1 ? "" : "s");
