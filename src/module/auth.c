@@ -22,6 +22,7 @@
 #include "module/approval.h"
 #include "module/device_flow.h"
 #include "module/signin.h"
+#include "module/sshd_password.h"
 
 /* Copies an item libpam holds into dst; false when it is missing or does not fit. */
 static bool copy_item(pam_handle_t *pamh, int item, char *dst, size_t dst_size)
@@ -202,6 +203,7 @@ static int decide(struct np_signin *s)
 static int sign_in(struct np_signin *s, int argc, const char **argv)
 {
 	const void *denied = NULL;
+	bool password_only;
 	int rc;
 
 	rc = load_settings(s, argc, argv);
@@ -216,21 +218,24 @@ static int sign_in(struct np_signin *s, int argc, const char **argv)
 		return np_signin_outcome(s, PAM_MAXTRIES, "denied", "denied earlier in this PAM transaction");
 	s->client.deadline_ms = np_monotonic_ms() + (long long)s->cfg.login_timeout * 1000;
 	rc = find_account(s);
+	password_only = rc == PAM_SUCCESS && np_sshd_password_conversation(s);
+	if (password_only && !s->cfg.api_key)
+		return np_sshd_password_refused(s);
 	if (rc == PAM_SUCCESS)
 		rc = load_map(s);
 	if (rc == PAM_SUCCESS)
 		rc = np_signin_start_helper(s);
 	if (rc != PAM_SUCCESS)
 		return rc;
-	/* An account that does not exist never uses or fills the cache. */
-	if (!s->no_such_account)
+	/* An account that does not exist never uses or fills the cache, nor does a password. */
+	if (!s->no_such_account && !password_only)
 		np_approval_open(s);
 	rc = np_approval_reuse(s);
 	if (rc != NOT_DECIDED)
 		return rc;
 	rc = np_first_pass_sign_in(s);
 	if (rc == NOT_DECIDED)
-		rc = np_device_sign_in(s);
+		rc = password_only ? np_sshd_password_sign_in(s) : np_device_sign_in(s);
 	if (rc == PAM_SUCCESS)
 		rc = decide(s);
 	if (rc == PAM_SUCCESS)
