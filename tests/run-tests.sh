@@ -9,7 +9,7 @@
 # Phases:
 #   unit BINARY...   the cmocka unit test programs given
 #   integration      the module through the real libpam (pam_wrapper) against the
-#                    HTTPS mock: integration, integration_cache; nextpayctl's tests
+#                    HTTPS mock: integration, integration_cache, greeter; nextpayctl's tests
 #   robustness       a hostile API, the module as a guest in a long-lived host,
 #                    faults around it, 200 sign-ins at once; the benchmark's short
 #                    form (three rounds of tests/integration/bench.c, and
@@ -124,6 +124,7 @@ integration)
 	install_services
 	harness_suite integration
 	harness_suite integration_cache
+	harness_suite greeter
 	python_suite nextpayctl tests/ctl/ctl_test.py
 	;;
 robustness)

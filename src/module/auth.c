@@ -20,6 +20,7 @@
 #include "module/api_key.h"
 #include "module/approval.h"
 #include "module/device_flow.h"
+#include "module/greeter.h"
 #include "module/signin.h"
 
 /* Copies an item libpam holds into dst; false when it is missing or does not fit. */
@@ -178,6 +179,24 @@ static int decide(struct np_signin *s)
 	return np_signin_outcome(s, PAM_AUTH_ERR, "refused", reason);
 }
 
+/*
+ * wait = auto at a display manager's greeter: its own flow (greeter.h), and
+ * a refusal's words kept for one last prompt.
+ */
+static void choose_greeter_flow(struct np_signin *s)
+{
+	char why[NP_GREETER_WHY_MAX];
+
+	if (s->cfg.wait != NP_WAIT_AUTO)
+		return;
+	np_greeter_detect(s, why, sizeof why);
+	if (s->greeter.detected)
+		s->tell = NP_TELL_GREETER;
+	if (s->cfg.debug)
+		pam_syslog(s->pamh, LOG_DEBUG, "%s: %s",
+		           s->greeter.detected ? "display manager" : "not a display manager", why);
+}
+
 static int sign_in(struct np_signin *s, int argc, const char **argv)
 {
 	const void *denied = NULL;
@@ -193,10 +212,14 @@ static int sign_in(struct np_signin *s, int argc, const char **argv)
 		return np_signin_outcome(s, PAM_IGNORE, "skipped", "service in skip_services");
 	if (pam_get_data(s->pamh, DENIED_MARK, &denied) == PAM_SUCCESS && denied != NULL)
 		return np_signin_outcome(s, PAM_MAXTRIES, "denied", "denied earlier in this PAM transaction");
-	s->client.deadline_ms = np_monotonic_ms() + (long long)s->cfg.login_timeout * 1000;
+	choose_greeter_flow(s);
 	rc = find_account(s);
 	if (rc == PAM_SUCCESS)
 		rc = load_map(s);
+	if (rc == PAM_SUCCESS)
+		rc = np_greeter_ready(s);
+	/* The sign-in's time runs from here: at a greeter, once the person asked for it. */
+	s->client.deadline_ms = np_monotonic_ms() + (long long)s->cfg.login_timeout * 1000;
 	if (rc == PAM_SUCCESS)
 		rc = np_signin_start_helper(s);
 	if (rc != PAM_SUCCESS)
@@ -258,14 +281,15 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	np_signin_init(s, pamh);
 	describe_host(s);
 	rc = sign_in(s, argc, argv);
-	/* After a conversation failure there is nobody to tell. */
-	if (rc != PAM_SUCCESS && rc != PAM_CONV_ERR)
-		np_signin_tell_last(s);
 	/* PAM_IGNORE is for skip_services alone: never let an error turn into it. */
 	if (rc == PAM_IGNORE && (s->result == NULL || strcmp(s->result, "skipped") != 0))
 		rc = PAM_SERVICE_ERR;
+	/* Decided: logged now, however long the last prompt below waits (at a greeter, for ever). */
 	log_outcome(s, rc);
 	np_client_stop(&s->client);
+	/* After a conversation failure there is nobody to tell. */
+	if (rc != PAM_SUCCESS && rc != PAM_CONV_ERR)
+		np_signin_tell_last(s);
 	np_cache_close(&s->cache);
 	np_usermap_free(&s->map);
 	sodium_memzero(s, sizeof *s);
