@@ -147,8 +147,9 @@ openssh-10.3:
 	@nice ./tests/e2e/build-openssh.sh $(abspath $(BUILD))/openssh-10.3
 
 # make bench: figures next to baselines measured in the same run
-# (tests/integration/bench.c, and the six rows of tests/bench/bench.py (the sixth at a LightDM greeter), whose table
-# goes to BENCH_RESULTS); make check runs a short form in its robustness phase.
+# (tests/integration/bench.c, and the six rows of tests/bench/bench.py, the sixth at a
+# LightDM greeter, whose table goes to BENCH_RESULTS); make check runs a short form in
+# its robustness phase.
 BENCH_RESULTS ?= tests/bench/RESULTS.md
 .PHONY: bench bench-installed
 bench: deps
