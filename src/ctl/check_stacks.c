@@ -113,8 +113,12 @@ static void report_line(struct walk *w, const char *where, char **args, size_t n
 	free(cfg);
 }
 
-/* One line of a stack file: an include to follow, a line of the module, or neither. */
-static void walk_line(struct walk *w, char *line, const char *where, unsigned depth)
+/*
+ * One line of a stack file: an include to follow, a line of the module, or
+ * neither.  The recursion through walk_file() is bounded by INCLUDE_DEPTH_MAX.
+ */
+static void walk_line(struct walk *w, char *line, const char *where, /* NOLINT(misc-no-recursion) */
+                      unsigned depth)
 {
 	char *words[WORDS_MAX];
 	size_t n = split_words(line, words);
@@ -135,7 +139,7 @@ static void walk_line(struct walk *w, char *line, const char *where, unsigned de
 		report_line(w, where, words + 3, n - 3);
 }
 
-static void walk_file(struct walk *w, const char *name, unsigned depth)
+static void walk_file(struct walk *w, const char *name, unsigned depth) /* NOLINT(misc-no-recursion) */
 {
 	char path[NP_CONFIG_PATH_MAX];
 	char where[NP_CONFIG_PATH_MAX + 32];
