@@ -258,25 +258,28 @@ def test_approval_starts_the_session(env: Env):
         end_session(env, report)
 
 
-def test_denial_stays_readable(env: Env):
+def decided_against(env: Env, decide, result: str, reason: str, picture: bool = False) -> None:
+    """A code decided against in the mock (decide(code=...)): the reason stays, Enter
+    starts over; screenshots RESULT*.png (and docs/greeter/RESULT.png with picture), the
+    module's log line RESULT: account=..."""
     with greeter(env):
         enter_name(env)
         code, _ = ask_for_code(env)
-        env.mock.deny(code=code)
-        refusal_stays(env, "denied", "The sign-in was denied in NextPay.")
-        save_picture(os.path.join(SHOTS, "denied.png"), "denied")
-        expect_module_logged(env, rf"denied: account=\"{re.escape(env.user)}\"", "the denial")
+        decide(code=code)
+        refusal_stays(env, result, reason)
+        if picture:
+            save_picture(os.path.join(SHOTS, f"{result}.png"), result)
+        expect_module_logged(env, rf"{result}: account=\"{re.escape(env.user)}\"", result)
         start_again(env)
+
+
+def test_denial_stays_readable(env: Env):
+    decided_against(env, env.mock.deny, "denied", "The sign-in was denied in NextPay.",
+                    picture=True)
 
 
 def test_expired_code_stays_readable(env: Env):
-    with greeter(env):
-        enter_name(env)
-        code, _ = ask_for_code(env)
-        env.mock.expire(code=code)
-        refusal_stays(env, "expired", "The code expired before it was approved.")
-        expect_module_logged(env, rf"expired: account=\"{re.escape(env.user)}\"", "the expiry")
-        start_again(env)
+    decided_against(env, env.mock.expire, "expired", "The code expired before it was approved.")
 
 
 def test_login_timeout_ends_the_wait(env: Env):
