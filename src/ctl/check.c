@@ -52,8 +52,18 @@ static const char check_help[] =
 	"\n"
 	"Exit status: 0 no problem (warnings allowed), 1 at least one problem, 2 usage error.\n";
 
-void np_ctl_finding(struct np_ctl_report *r, enum np_ctl_level level, const char *fix,
-                    const char *fmt, ...)
+enum level { LEVEL_OK, LEVEL_WARNING, LEVEL_PROBLEM };
+
+struct report {
+	unsigned problems;
+	unsigned warnings;
+};
+
+static void finding(struct report *r, enum level level, const char *fix, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* One finding on one line; fix (may be NULL) says what to do about it. */
+static void finding(struct report *r, enum level level, const char *fix, const char *fmt, ...)
 {
 	static const char *const prefix[] = { "ok", "warning", "problem" };
 	char what[LINE_MAX_CHARS];
@@ -70,9 +80,9 @@ void np_ctl_finding(struct np_ctl_report *r, enum np_ctl_level level, const char
 	/* Paths and errors may carry bytes from files or the network. */
 	np_sanitize_str(clean, sizeof clean, line);
 	puts(clean);
-	if (level == NP_CTL_PROBLEM)
+	if (level == LEVEL_PROBLEM)
 		r->problems++;
-	else if (level == NP_CTL_WARNING)
+	else if (level == LEVEL_WARNING)
 		r->warnings++;
 }
 
@@ -125,7 +135,7 @@ static const char *owner_mode(const struct stat *st, char *buf, size_t buf_size)
 	return buf;
 }
 
-static enum path_state check_type(struct np_ctl_report *r, const char *path,
+static enum path_state check_type(struct report *r, const char *path,
                                   const struct path_rule *rule, const struct stat *st)
 {
 	char fix[LINE_MAX_CHARS];
@@ -133,21 +143,21 @@ static enum path_state check_type(struct np_ctl_report *r, const char *path,
 	if (S_ISLNK(st->st_mode)) {
 		snprintf(fix, sizeof fix, "set %s to the real %s, not a symbolic link",
 		         rule->what, rule->directory ? "directory" : "file");
-		np_ctl_finding(r, NP_CTL_PROBLEM, fix, "%s %s: is a symbolic link, which is refused",
+		finding(r, LEVEL_PROBLEM, fix, "%s %s: is a symbolic link, which is refused",
 		        rule->what, path);
 		return PATH_UNSAFE;
 	}
 	if (rule->directory ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode)) {
 		snprintf(fix, sizeof fix, "make %s a %s, or point %s elsewhere", path,
 		         rule->directory ? "directory" : "regular file", rule->what);
-		np_ctl_finding(r, NP_CTL_PROBLEM, fix, "%s %s: not a %s", rule->what, path,
+		finding(r, LEVEL_PROBLEM, fix, "%s %s: not a %s", rule->what, path,
 		        rule->directory ? "directory" : "regular file");
 		return PATH_UNSAFE;
 	}
 	return PATH_SAFE;
 }
 
-static enum path_state check_owner_mode(struct np_ctl_report *r, const char *path,
+static enum path_state check_owner_mode(struct report *r, const char *path,
                                         const struct path_rule *rule, const struct stat *st)
 {
 	mode_t mode = st->st_mode & 07777;
@@ -160,7 +170,7 @@ static enum path_state check_owner_mode(struct np_ctl_report *r, const char *pat
 
 		user_name(geteuid(), me, sizeof me);
 		snprintf(fix, sizeof fix, "chown %s %s", rule->own_only ? me : "root", path);
-		np_ctl_finding(r, NP_CTL_PROBLEM, fix, "%s %s: owned by %s, expected %s%s", rule->what, path,
+		finding(r, LEVEL_PROBLEM, fix, "%s %s: owned by %s, expected %s%s", rule->what, path,
 		        user_name(st->st_uid, owner, sizeof owner), rule->own_only ? me : "root",
 		        rule->own_only || geteuid() == 0 ? "" : " (or the user running this)");
 		state = PATH_UNSAFE;
@@ -168,13 +178,13 @@ static enum path_state check_owner_mode(struct np_ctl_report *r, const char *pat
 	if ((mode & rule->forbidden) != 0) {
 		snprintf(fix, sizeof fix, "chmod %04o %s", (unsigned)(mode & 0777 & ~rule->forbidden),
 		         path);
-		np_ctl_finding(r, NP_CTL_PROBLEM, fix, "%s %s: %s by group or others (mode %04o)", rule->what,
+		finding(r, LEVEL_PROBLEM, fix, "%s %s: %s by group or others (mode %04o)", rule->what,
 		        path, rule->forbidden == 022 ? "writable" : "accessible", (unsigned)mode);
 		state = PATH_UNSAFE;
 	}
 	if (rule->executable && (mode & S_IXUSR) == 0) {
 		snprintf(fix, sizeof fix, "chmod 0755 %s", path);
-		np_ctl_finding(r, NP_CTL_PROBLEM, fix, "%s %s: not executable (mode %04o)", rule->what, path,
+		finding(r, LEVEL_PROBLEM, fix, "%s %s: not executable (mode %04o)", rule->what, path,
 		        (unsigned)mode);
 		state = PATH_UNSAFE;
 	}
@@ -185,7 +195,7 @@ static enum path_state check_owner_mode(struct np_ctl_report *r, const char *pat
  * Reports what is wrong with path's type, owner and mode.  A missing path is
  * not reported: what that means is up to the caller.
  */
-static enum path_state check_path(struct np_ctl_report *r, const char *path,
+static enum path_state check_path(struct report *r, const char *path,
                                   const struct path_rule *rule, struct stat *st)
 {
 	char fix[LINE_MAX_CHARS];
@@ -195,7 +205,7 @@ static enum path_state check_path(struct np_ctl_report *r, const char *path,
 			return PATH_MISSING;
 		snprintf(fix, sizeof fix, "make %s reachable for root, or point %s elsewhere", path,
 		         rule->what);
-		np_ctl_finding(r, NP_CTL_PROBLEM, fix, "%s %s: %s", rule->what, path, strerror(errno));
+		finding(r, LEVEL_PROBLEM, fix, "%s %s: %s", rule->what, path, strerror(errno));
 		return PATH_UNSAFE;
 	}
 	if (check_type(r, path, rule, st) != PATH_SAFE)
@@ -237,13 +247,13 @@ out:
 
 /* ---- the settings ---- */
 
-static void config_problem(struct np_ctl_report *r, const char *path, const char *err)
+static void config_problem(struct report *r, const char *path, const char *err)
 {
 	char fix[LINE_MAX_CHARS];
 
 	snprintf(fix, sizeof fix, "correct or remove that line in %s (pam_nextpay.conf(5) lists "
 	         "every setting and its values)", path);
-	np_ctl_finding(r, NP_CTL_PROBLEM, fix, "%s", err);
+	finding(r, LEVEL_PROBLEM, fix, "%s", err);
 }
 
 /*
@@ -252,7 +262,7 @@ static void config_problem(struct np_ctl_report *r, const char *path, const char
  * Returns how many lines were bad; 0 means the trouble is not in any one line
  * (a setting given twice, two settings that conflict) and nothing is salvaged.
  */
-static unsigned salvage_settings(struct np_ctl_report *r, const char *path, struct np_config *cfg)
+static unsigned salvage_settings(struct report *r, const char *path, struct np_config *cfg)
 {
 	char err[LINE_MAX_CHARS];
 	size_t len = 0;
@@ -307,7 +317,7 @@ static int load_settings(const char *path, enum path_state state, struct np_conf
 }
 
 /* Checks the config file and loads the settings; -1 when nothing else can be checked. */
-static int check_config(struct np_ctl_report *r, const char *config_opt, struct np_config *cfg)
+static int check_config(struct report *r, const char *config_opt, struct np_config *cfg)
 {
 	char path[NP_CONFIG_PATH_MAX];
 	char err[LINE_MAX_CHARS];
@@ -317,25 +327,25 @@ static int check_config(struct np_ctl_report *r, const char *config_opt, struct 
 
 	if (np_ctl_absolute_path(config_opt != NULL ? config_opt : NP_DEFAULT_CONFIG, path,
 	                         sizeof path) != 0) {
-		np_ctl_finding(r, NP_CTL_PROBLEM, "give a shorter path", "config file %s: path too long",
+		finding(r, LEVEL_PROBLEM, "give a shorter path", "config file %s: path too long",
 		        config_opt);
 		return -1;
 	}
 	state = check_path(r, path, &config_rule, &st);
 	if (state == PATH_MISSING && config_opt != NULL) {
-		np_ctl_finding(r, NP_CTL_PROBLEM, "create it, or give the right path with --config",
+		finding(r, LEVEL_PROBLEM, "create it, or give the right path with --config",
 		        "config file %s: does not exist", path);
 		return -1;
 	}
 	if (state == PATH_MISSING)
-		np_ctl_finding(r, NP_CTL_WARNING, "create it (owned by root, mode 0644) to set api_url and "
+		finding(r, LEVEL_WARNING, "create it (owned by root, mode 0644) to set api_url and "
 		        "the rest", "config file %s: does not exist, so the built-in defaults apply",
 		        path);
 	else if (state == PATH_SAFE)
-		np_ctl_finding(r, NP_CTL_OK, NULL, "config file %s: %s", path,
+		finding(r, LEVEL_OK, NULL, "config file %s: %s", path,
 		        owner_mode(&st, shown, sizeof shown));
 	if (load_settings(path, state, cfg, err, sizeof err) == 0) {
-		np_ctl_finding(r, NP_CTL_OK, NULL, "settings: all valid");
+		finding(r, LEVEL_OK, NULL, "settings: all valid");
 		return 0;
 	}
 	if (state != PATH_MISSING && salvage_settings(r, path, cfg) > 0)
@@ -346,23 +356,23 @@ static int check_config(struct np_ctl_report *r, const char *config_opt, struct 
 
 /* ---- the identity map ---- */
 
-static void check_usermap_missing(struct np_ctl_report *r, const struct np_config *cfg)
+static void check_usermap_missing(struct report *r, const struct np_config *cfg)
 {
 	char fix[LINE_MAX_CHARS];
 
 	if (cfg->map_email_localpart) {
-		np_ctl_finding(r, NP_CTL_OK, NULL,
+		finding(r, LEVEL_OK, NULL,
 		        "identity map %s: none; e-mail local parts in %s are the only rule",
 		        cfg->usermap, cfg->allowed_domains);
 		return;
 	}
 	snprintf(fix, sizeof fix, "create %s (owned by root, mode 0644) with lines "
 	         "\"IDENTITY ACCOUNT\", e.g. \"usr_abc123 don\"", cfg->usermap);
-	np_ctl_finding(r, NP_CTL_PROBLEM, fix, "identity map %s: does not exist, so nobody can sign in",
+	finding(r, LEVEL_PROBLEM, fix, "identity map %s: does not exist, so nobody can sign in",
 	        cfg->usermap);
 }
 
-static void check_usermap(struct np_ctl_report *r, const struct np_config *cfg)
+static void check_usermap(struct report *r, const struct np_config *cfg)
 {
 	struct np_usermap map;
 	struct stat st;
@@ -387,12 +397,12 @@ static void check_usermap(struct np_ctl_report *r, const struct np_config *cfg)
 	}
 	if (rc != 0) {
 		snprintf(fix, sizeof fix, "correct that line of %s", cfg->usermap);
-		np_ctl_finding(r, NP_CTL_PROBLEM, fix, "identity map: %s", err);
+		finding(r, LEVEL_PROBLEM, fix, "identity map: %s", err);
 	} else if (state == PATH_SAFE) {
-		np_ctl_finding(r, NP_CTL_OK, NULL, "identity map %s: %s, %zu rule%s", cfg->usermap,
+		finding(r, LEVEL_OK, NULL, "identity map %s: %s, %zu rule%s", cfg->usermap,
 		        owner_mode(&st, fix, sizeof fix), map.n_rules, map.n_rules == 1 ? "" : "s");
 		if (map.n_rules == 0 && !cfg->map_email_localpart)
-			np_ctl_finding(r, NP_CTL_WARNING, "add lines \"IDENTITY ACCOUNT\"",
+			finding(r, LEVEL_WARNING, "add lines \"IDENTITY ACCOUNT\"",
 			        "identity map %s: no rules, so nobody can sign in", cfg->usermap);
 	}
 	np_usermap_free(&map);
@@ -401,28 +411,28 @@ static void check_usermap(struct np_ctl_report *r, const struct np_config *cfg)
 
 /* ---- ca_file ---- */
 
-static void check_ca_file(struct np_ctl_report *r, const struct np_config *cfg)
+static void check_ca_file(struct report *r, const struct np_config *cfg)
 {
 	char shown[128];
 	struct stat st;
 	enum path_state state;
 
 	if (cfg->ca_file[0] == '\0') {
-		np_ctl_finding(r, NP_CTL_OK, NULL, "ca_file: not set, the system trust store is used");
+		finding(r, LEVEL_OK, NULL, "ca_file: not set, the system trust store is used");
 		return;
 	}
 	state = check_path(r, cfg->ca_file, &ca_rule, &st);
 	if (state == PATH_MISSING)
-		np_ctl_finding(r, NP_CTL_PROBLEM, "install the CA bundle there, or correct ca_file",
+		finding(r, LEVEL_PROBLEM, "install the CA bundle there, or correct ca_file",
 		        "ca_file %s: does not exist", cfg->ca_file);
 	else if (state == PATH_SAFE)
-		np_ctl_finding(r, NP_CTL_OK, NULL, "ca_file %s: %s", cfg->ca_file,
+		finding(r, LEVEL_OK, NULL, "ca_file %s: %s", cfg->ca_file,
 		        owner_mode(&st, shown, sizeof shown));
 }
 
 /* ---- the cache ---- */
 
-static void check_key_content(struct np_ctl_report *r, const struct np_config *cfg,
+static void check_key_content(struct report *r, const struct np_config *cfg,
                               const struct stat *st)
 {
 	char err[LINE_MAX_CHARS];
@@ -436,22 +446,22 @@ static void check_key_content(struct np_ctl_report *r, const struct np_config *c
 	snprintf(fix, sizeof fix, "move it away, then run \"" NP_CTL_PROGRAM " keygen --key %s\"",
 	         cfg->cache_key);
 	if (status != NP_FILE_OK) {
-		np_ctl_finding(r, NP_CTL_PROBLEM, status == NP_FILE_DENIED ? "make it readable by root" : fix,
+		finding(r, LEVEL_PROBLEM, status == NP_FILE_DENIED ? "make it readable by root" : fix,
 		        "cache_key: %s", err);
 		return;
 	}
 	if (len != NP_CACHE_KEY_BYTES) {
-		np_ctl_finding(r, NP_CTL_PROBLEM, fix, "cache_key %s: %zu bytes, expected %d", cfg->cache_key,
+		finding(r, LEVEL_PROBLEM, fix, "cache_key %s: %zu bytes, expected %d", cfg->cache_key,
 		        len, NP_CACHE_KEY_BYTES);
 	} else {
-		np_ctl_finding(r, NP_CTL_OK, NULL, "cache_key %s: %d bytes, %s", cfg->cache_key,
+		finding(r, LEVEL_OK, NULL, "cache_key %s: %d bytes, %s", cfg->cache_key,
 		        NP_CACHE_KEY_BYTES, owner_mode(st, fix, sizeof fix));
 	}
 	sodium_memzero(key, len);
 	free(key);
 }
 
-static void check_cache_key(struct np_ctl_report *r, const struct np_config *cfg)
+static void check_cache_key(struct report *r, const struct np_config *cfg)
 {
 	char fix[LINE_MAX_CHARS];
 	struct stat st;
@@ -459,7 +469,7 @@ static void check_cache_key(struct np_ctl_report *r, const struct np_config *cfg
 
 	if (state == PATH_MISSING) {
 		snprintf(fix, sizeof fix, "run \"" NP_CTL_PROGRAM " keygen --key %s\"", cfg->cache_key);
-		np_ctl_finding(r, NP_CTL_WARNING, fix,
+		finding(r, LEVEL_WARNING, fix,
 		        "cache_key %s: does not exist, so the cache stays off (every sign-in asks "
 		        "for a new approval)", cfg->cache_key);
 	} else if (state == PATH_SAFE) {
@@ -468,7 +478,7 @@ static void check_cache_key(struct np_ctl_report *r, const struct np_config *cfg
 }
 
 /* The module makes cache_dir itself, but not the directories above it. */
-static void check_cache_dir_parent(struct np_ctl_report *r, const struct np_config *cfg)
+static void check_cache_dir_parent(struct report *r, const struct np_config *cfg)
 {
 	char parent[NP_CONFIG_PATH_MAX];
 	char fix[LINE_MAX_CHARS];
@@ -480,16 +490,16 @@ static void check_cache_dir_parent(struct np_ctl_report *r, const struct np_conf
 	if (slash != NULL)
 		slash[slash == parent ? 1 : 0] = '\0';
 	if (stat(parent, &st) == 0 && S_ISDIR(st.st_mode)) {
-		np_ctl_finding(r, NP_CTL_OK, NULL, "cache_dir %s: not there yet, made (mode 0700) at the "
+		finding(r, LEVEL_OK, NULL, "cache_dir %s: not there yet, made (mode 0700) at the "
 		        "first sign-in", cfg->cache_dir);
 		return;
 	}
 	snprintf(fix, sizeof fix, "mkdir -p -m 0700 %s", cfg->cache_dir);
-	np_ctl_finding(r, NP_CTL_PROBLEM, fix, "cache_dir %s: its parent %s does not exist, so the "
+	finding(r, LEVEL_PROBLEM, fix, "cache_dir %s: its parent %s does not exist, so the "
 	        "module cannot make it", cfg->cache_dir, parent);
 }
 
-static void check_cache_dir(struct np_ctl_report *r, const struct np_config *cfg)
+static void check_cache_dir(struct report *r, const struct np_config *cfg)
 {
 	char shown[128];
 	struct stat st;
@@ -498,14 +508,14 @@ static void check_cache_dir(struct np_ctl_report *r, const struct np_config *cfg
 	if (state == PATH_MISSING)
 		check_cache_dir_parent(r, cfg);
 	else if (state == PATH_SAFE)
-		np_ctl_finding(r, NP_CTL_OK, NULL, "cache_dir %s: %s", cfg->cache_dir,
+		finding(r, LEVEL_OK, NULL, "cache_dir %s: %s", cfg->cache_dir,
 		        owner_mode(&st, shown, sizeof shown));
 }
 
-static void check_cache(struct np_ctl_report *r, const struct np_config *cfg)
+static void check_cache(struct report *r, const struct np_config *cfg)
 {
 	if (!cfg->cache) {
-		np_ctl_finding(r, NP_CTL_OK, NULL, "cache = no: approvals are not reused");
+		finding(r, LEVEL_OK, NULL, "cache = no: approvals are not reused");
 		return;
 	}
 	check_cache_key(r, cfg);
@@ -515,24 +525,24 @@ static void check_cache(struct np_ctl_report *r, const struct np_config *cfg)
 /* ---- the helper ---- */
 
 /* Returns whether the helper can be started. */
-static bool check_helper(struct np_ctl_report *r, const struct np_config *cfg)
+static bool check_helper(struct report *r, const struct np_config *cfg)
 {
 	char shown[128];
 	struct stat st;
 	enum path_state state = check_path(r, cfg->helper, &helper_rule, &st);
 
 	if (state == PATH_MISSING) {
-		np_ctl_finding(r, NP_CTL_PROBLEM, "install it (make install), or set helper to its path",
+		finding(r, LEVEL_PROBLEM, "install it (make install), or set helper to its path",
 		        "helper %s: does not exist", cfg->helper);
 	} else if (state == PATH_SAFE) {
-		np_ctl_finding(r, NP_CTL_OK, NULL, "helper %s: executable, %s", cfg->helper,
+		finding(r, LEVEL_OK, NULL, "helper %s: executable, %s", cfg->helper,
 		        owner_mode(&st, shown, sizeof shown));
 	}
 	return state == PATH_SAFE;
 }
 
 /* Returns whether the helper can become helper_user. */
-static bool check_helper_user(struct np_ctl_report *r, const struct np_config *cfg)
+static bool check_helper_user(struct report *r, const struct np_config *cfg)
 {
 	struct passwd pw;
 	struct passwd *found = NULL;
@@ -540,19 +550,19 @@ static bool check_helper_user(struct np_ctl_report *r, const struct np_config *c
 	int rc = getpwnam_r(cfg->helper_user, &pw, buf, sizeof buf, &found);
 
 	if (rc != 0 || found == NULL) {
-		np_ctl_finding(r, NP_CTL_PROBLEM,
+		finding(r, LEVEL_PROBLEM,
 		        "create it (e.g. useradd --system --no-create-home --shell "
 		        "/usr/sbin/nologin nextpay) or set helper_user to an unprivileged account",
 		        "helper_user %s: no such account", cfg->helper_user);
 		return false;
 	}
 	if (pw.pw_uid == 0 || pw.pw_gid == 0) {
-		np_ctl_finding(r, NP_CTL_PROBLEM, "set helper_user to an unprivileged account, e.g. nobody",
+		finding(r, LEVEL_PROBLEM, "set helper_user to an unprivileged account, e.g. nobody",
 		        "helper_user %s: is root or in group root; the helper must not keep root's "
 		        "powers", cfg->helper_user);
 		return false;
 	}
-	np_ctl_finding(r, NP_CTL_OK, NULL, "helper_user %s: uid %lu, gid %lu", cfg->helper_user,
+	finding(r, LEVEL_OK, NULL, "helper_user %s: uid %lu, gid %lu", cfg->helper_user,
 	        (unsigned long)pw.pw_uid, (unsigned long)pw.pw_gid);
 	return true;
 }
@@ -569,46 +579,46 @@ static const char *tls_fix(const struct np_config *cfg)
 	       "and that it names the host of api_url";
 }
 
-static void report_probe_failure(struct np_ctl_report *r, const struct np_config *cfg,
+static void report_probe_failure(struct report *r, const struct np_config *cfg,
                                  const struct np_msg_failure *f)
 {
 	const char *detail = f->detail[0] != '\0' ? f->detail : "no details";
 
 	switch (f->reason) {
 	case NP_FAIL_TLS:
-		np_ctl_finding(r, NP_CTL_PROBLEM, tls_fix(cfg), "api_url %s: TLS verification failed (%s)",
+		finding(r, LEVEL_PROBLEM, tls_fix(cfg), "api_url %s: TLS verification failed (%s)",
 		        cfg->api_url, detail);
 		break;
 	case NP_FAIL_CONFIG:
-		np_ctl_finding(r, NP_CTL_PROBLEM, "correct the setting named", "the helper refused the "
+		finding(r, LEVEL_PROBLEM, "correct the setting named", "the helper refused the "
 		        "settings: %s", detail);
 		break;
 	case NP_FAIL_UNAVAILABLE:
-		np_ctl_finding(r, NP_CTL_PROBLEM,
+		finding(r, LEVEL_PROBLEM,
 		        cfg->proxy[0] != '\0' ? "check api_url, DNS, the firewall and the proxy"
 		                              : "check api_url, DNS and the firewall (no proxy is set; "
 		                                "proxy variables in the environment are ignored)",
 		        "api_url %s: cannot be reached (%s)", cfg->api_url, detail);
 		break;
 	default:
-		np_ctl_finding(r, NP_CTL_PROBLEM, "see the detail; run again with the same settings",
+		finding(r, LEVEL_PROBLEM, "see the detail; run again with the same settings",
 		        "api_url %s: %s (%s)", cfg->api_url, np_failure_reason_name(f->reason), detail);
 		break;
 	}
 }
 
-static void report_helper_trouble(struct np_ctl_report *r, const struct np_client *c,
+static void report_helper_trouble(struct report *r, const struct np_client *c,
                                   enum np_client_status status)
 {
 	if (status == NP_CLIENT_INTERRUPTED)
-		np_ctl_finding(r, NP_CTL_PROBLEM, NULL, "api_url %s: check interrupted", c->cfg->api_url);
+		finding(r, LEVEL_PROBLEM, NULL, "api_url %s: check interrupted", c->cfg->api_url);
 	else
-		np_ctl_finding(r, NP_CTL_PROBLEM, "check that the helper belongs to this version of "
+		finding(r, LEVEL_PROBLEM, "check that the helper belongs to this version of "
 		        "pam_nextpay", "helper %s: %s", c->cfg->helper, c->err);
 }
 
 /* Asks the helper, with the module's own settings, to make one request to api_url. */
-static void check_reachable(struct np_ctl_report *r, const struct np_config *cfg)
+static void check_reachable(struct report *r, const struct np_config *cfg)
 {
 	struct np_ctl_signals signals;
 	struct np_client_io io;
@@ -617,7 +627,7 @@ static void check_reachable(struct np_ctl_report *r, const struct np_config *cfg
 	enum np_client_status status;
 
 	if (c == NULL) {
-		np_ctl_finding(r, NP_CTL_PROBLEM, NULL, "api_url %s: out of memory", cfg->api_url);
+		finding(r, LEVEL_PROBLEM, NULL, "api_url %s: out of memory", cfg->api_url);
 		return;
 	}
 	np_ctl_client_io(&io, &signals);
@@ -637,7 +647,7 @@ static void check_reachable(struct np_ctl_report *r, const struct np_config *cfg
 	if (status == NP_CLIENT_FAILED)
 		report_probe_failure(r, cfg, &c->msg.failure);
 	else if (status == NP_CLIENT_OK)
-		np_ctl_finding(r, NP_CTL_OK, NULL, "api_url %s: answers over verified TLS", cfg->api_url);
+		finding(r, LEVEL_OK, NULL, "api_url %s: answers over verified TLS", cfg->api_url);
 	else
 		report_helper_trouble(r, c, status);
 	np_client_stop(c);
@@ -645,11 +655,18 @@ static void check_reachable(struct np_ctl_report *r, const struct np_config *cfg
 	free(c);
 }
 
+/* ---- the display managers' stacks (check_stacks.c) ---- */
+
+static void stack_finding(void *ctx, bool warning, const char *fix, const char *text)
+{
+	finding(ctx, warning ? LEVEL_WARNING : LEVEL_OK, fix, "%s", text);
+}
+
 /* ---- the command ---- */
 
 static int run_checks(const char *config_opt, const char *pam_dir)
 {
-	struct np_ctl_report r = { 0, 0 };
+	struct report r = { 0, 0 };
 	struct np_config *cfg = calloc(1, sizeof *cfg);
 	bool helper_ok;
 	bool user_ok;
@@ -657,7 +674,7 @@ static int run_checks(const char *config_opt, const char *pam_dir)
 	if (cfg == NULL)
 		return np_ctl_fail("out of memory");
 	if (geteuid() != 0)
-		np_ctl_finding(&r, NP_CTL_WARNING, "run it as root",
+		finding(&r, LEVEL_WARNING, "run it as root",
 		        "running as uid %lu, not root: the module runs as root under sshd and sudo, "
 		        "and may see some files differently", (unsigned long)geteuid());
 	if (check_config(&r, config_opt, cfg) != 0) {
@@ -671,10 +688,10 @@ static int run_checks(const char *config_opt, const char *pam_dir)
 		if (helper_ok && user_ok)
 			check_reachable(&r, cfg);
 		else
-			np_ctl_finding(&r, NP_CTL_WARNING, "fix the helper problems above first",
+			finding(&r, LEVEL_WARNING, "fix the helper problems above first",
 			        "api_url %s: not checked, the helper cannot run", cfg->api_url);
 	}
-	np_ctl_check_greeter_stacks(&r, pam_dir);
+	np_ctl_check_greeter_stacks(pam_dir, stack_finding, &r);
 	free(cfg);
 	printf("%u problem%s, %u warning%s.\n", r.problems, r.problems == 1 ? "" : "s", r.warnings,
 	       r.warnings == 1 ? "" : "s");

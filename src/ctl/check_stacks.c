@@ -8,6 +8,7 @@
  * include and substack too) is loaded as the module would load it, its
  * configuration file included, and its wait mode reported.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +29,8 @@ static const char *const greeter_services[] = {
 };
 
 struct walk {
-	struct np_ctl_report *r;
+	np_ctl_finding_fn *report;
+	void *ctx;
 	const char *pam_dir;
 	const char *service;    /* the display manager's stack being walked */
 };
@@ -85,30 +87,33 @@ static void report_line(struct walk *w, const char *where, char **args, size_t n
 {
 	static const char *const mode[] = { "auto", "prompt", "poll" };
 	struct np_config *cfg = calloc(1, sizeof *cfg);
+	bool on_line = has_wait_argument(args, n);
 	char err[1024];
 	char fix[2048];
+	char text[4096];
 
 	if (cfg == NULL)
 		return;
 	if (np_config_load(cfg, (int)n, (const char **)args, err, sizeof err) != 0) {
-		np_ctl_finding(w->r, NP_CTL_WARNING, "correct the module line or the file it names",
-		               "display manager stack %s (%s): its settings do not load: %s",
-		               w->service, where, err);
+		snprintf(text, sizeof text, "display manager stack %s (%s): its settings do not load: %s",
+		         w->service, where, err);
+		w->report(w->ctx, true, "correct the module line or the file it names", text);
 	} else if (cfg->wait == NP_WAIT_PROMPT) {
-		if (has_wait_argument(args, n))
+		if (on_line)
 			snprintf(fix, sizeof fix, "remove wait=prompt from that line (wait = auto "
 			         "gives a greeter a flow of its own)");
 		else
 			snprintf(fix, sizeof fix, "add wait=auto to that line, or set wait = auto in %s",
 			         cfg->config_path);
-		np_ctl_finding(w->r, NP_CTL_WARNING, fix,
-		               "display manager stack %s (%s): wait = prompt %s: a greeter shows no "
-		               "prompt's text, so the person never sees the code",
-		               w->service, where,
-		               has_wait_argument(args, n) ? "on the module line" : "from its settings");
+		snprintf(text, sizeof text,
+		         "display manager stack %s (%s): wait = prompt %s: a greeter shows no prompt's "
+		         "text, so the person never sees the code",
+		         w->service, where, on_line ? "on the module line" : "from its settings");
+		w->report(w->ctx, true, fix, text);
 	} else {
-		np_ctl_finding(w->r, NP_CTL_OK, NULL, "display manager stack %s (%s): wait = %s",
-		               w->service, where, mode[cfg->wait]);
+		snprintf(text, sizeof text, "display manager stack %s (%s): wait = %s", w->service,
+		         where, mode[cfg->wait]);
+		w->report(w->ctx, false, NULL, text);
 	}
 	free(cfg);
 }
@@ -139,7 +144,8 @@ static void walk_line(struct walk *w, char *line, const char *where, /* NOLINT(m
 		report_line(w, where, words + 3, n - 3);
 }
 
-static void walk_file(struct walk *w, const char *name, unsigned depth) /* NOLINT(misc-no-recursion) */
+static void walk_file(struct walk *w, const char *name, /* NOLINT(misc-no-recursion) */
+                      unsigned depth)
 {
 	char path[NP_CONFIG_PATH_MAX];
 	char where[NP_CONFIG_PATH_MAX + 32];
@@ -170,9 +176,9 @@ static void walk_file(struct walk *w, const char *name, unsigned depth) /* NOLIN
 	free(text);
 }
 
-void np_ctl_check_greeter_stacks(struct np_ctl_report *r, const char *pam_dir)
+void np_ctl_check_greeter_stacks(const char *pam_dir, np_ctl_finding_fn *report, void *ctx)
 {
-	struct walk w = { .r = r, .pam_dir = pam_dir };
+	struct walk w = { .report = report, .ctx = ctx, .pam_dir = pam_dir };
 
 	for (size_t i = 0; i < sizeof greeter_services / sizeof greeter_services[0]; i++) {
 		w.service = greeter_services[i];

@@ -93,24 +93,10 @@ void np_ctl_signals_restore(struct np_ctl_signals *s);
  */
 void np_ctl_client_io(struct np_client_io *io, struct np_ctl_signals *signals);
 
-/* ---- nextpayctl check: its findings ---- */
+/* ---- nextpayctl check ---- */
 
 /* Where the PAM stacks are (nextpayctl check --pam-dir changes it). */
 #define NP_CTL_PAM_DIR "/etc/pam.d"
-
-enum np_ctl_level { NP_CTL_OK, NP_CTL_WARNING, NP_CTL_PROBLEM };
-
-struct np_ctl_report {
-	unsigned problems;
-	unsigned warnings;
-};
-
-/*
- * One finding on one line ("ok:", "warning:" or "problem:"), sanitised;
- * fix (may be NULL) says what to do about it.  Counted in r.
- */
-void np_ctl_finding(struct np_ctl_report *r, enum np_ctl_level level, const char *fix,
-                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /*
  * A file's text, NUL-terminated, at most max_size bytes, without the
@@ -120,13 +106,16 @@ void np_ctl_finding(struct np_ctl_report *r, enum np_ctl_level level, const char
 char *np_ctl_read_file(const char *path, size_t max_size, size_t *len, char *err,
                        size_t err_size);
 
+/* How check_stacks.c hands check.c one finding: "ok:" or "warning:", and a fix or NULL. */
+typedef void np_ctl_finding_fn(void *ctx, bool warning, const char *fix, const char *text);
+
 /*
  * The display managers' stacks in pam_dir (lightdm, gdm-password, sddm ...)
  * that load the module, each with the wait mode it gets there: wait = prompt
  * (on the module line, or from its configuration file) is a warning, as a
  * greeter shows a prompt's text to nobody.
  */
-void np_ctl_check_greeter_stacks(struct np_ctl_report *r, const char *pam_dir);
+void np_ctl_check_greeter_stacks(const char *pam_dir, np_ctl_finding_fn *report, void *ctx);
 
 /* ---- the commands: each gets argv from its own name on ---- */
 

@@ -180,7 +180,8 @@ static void approval_after_the_ready_prompt(void **state)
 	assert_int_equal(app.codes_at_prompt, 0);
 	assert_int_equal(app.children_at_prompt, 0);
 	expect_seen(&s, 2, PAM_TEXT_INFO, "and approve code ");
-	expect_seen(&s, 2, PAM_TEXT_INFO, "Approve only if you started this sign-in yourself.\n" WAITING);
+	expect_seen(&s, 2, PAM_TEXT_INFO,
+	            "Approve only if you started this sign-in yourself.\n" WAITING);
 	assert_int_equal(s.prompts_answered, 1);
 	assert_int_equal(mock_count(&api, "create"), 1);
 	assert_int_equal(count_seen(&s, PAM_TEXT_INFO, "Still waiting"), 0);
