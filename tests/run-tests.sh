@@ -16,10 +16,11 @@
 #                    tests/bench/bench.py with NP_BENCH_SHORT=1)
 #   bench            the benchmark alone, all its rounds (make bench; with
 #                    NP_BENCH_RESULTS=FILE, tests/bench/bench.py writes its table there)
-#   e2e              real sshd and ssh, real sudo, a login-style conversation (root
+#   e2e              real sshd and ssh, real sudo, a login-style conversation, LightDM (root
 #                    only: as another user every e2e test counts as skipped)
 #   man              the manual pages, and the settings table they share
-#   package          the Debian package (installed, used, purged as root) and the RPM
+#   package          the Debian package (installed, used, purged as root) and the RPM,
+#                    whose authselect profiles run through authselect and libpam (root)
 #   boundaries       tests/check-boundaries.sh: the process boundary
 #   lint LINT_DIR    cppcheck, clang-tidy, scan-build (tests/run-lint.sh)
 #   fuzz             every seed and regression once, then 10 s of fuzzing per target
@@ -164,6 +165,7 @@ man)
 	;;
 package)
 	python_suite package tests/package/package_test.py
+	python_suite authselect tests/package/authselect_test.py
 	;;
 boundaries)
 	suite boundaries "$ROOT/tests/check-boundaries.sh" "$BUILD"

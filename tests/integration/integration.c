@@ -363,6 +363,32 @@ static void deny_is_maxtries(void **state)
 	assert_true(seen_contains(&s.seen, "denied"));
 }
 
+/*
+ * Whoever has the code can poll for the approver's token (docs/DESIGN.md, what the
+ * module relies on NextPay for): debug or not, approved or denied, neither the code
+ * nor the URL that carries it reaches the log.
+ */
+static void code_never_reaches_the_log(void **state)
+{
+	static const char *const decisions[] = { "approve", "deny" };
+	static const int rcs[] = { PAM_SUCCESS, PAM_MAXTRIES };
+	char code[32];
+
+	(void)state;
+	write_config(&api, "debug = yes\n");
+	for (size_t i = 0; i < sizeof rcs / sizeof rcs[0]; i++) {
+		struct script s = { 0 };
+
+		auto_decide(decisions[i], "usr_alice", 0.3);
+		expect_rc(run_logged("np-poll", test_account(), &s, 0), rcs[i], &s);
+		mock_last_code(&api, code, sizeof code);
+		assert_true(code[0] != '\0' && seen_contains(&s.seen, code));
+		expect_log_contains("device code issued");
+		if (strstr(log_text, code) != NULL || strstr(log_text, "/auth/device") != NULL)
+			fail_msg("the code %s reached the log:\n%s", code, log_text);
+	}
+}
+
 static void denial_is_final_for_the_handle(void **state)
 {
 	struct script s = { 0 };
@@ -1491,6 +1517,7 @@ int main(void)
 		T(email_rule_matches_without_case),
 		T(deny_is_maxtries),
 		T(denial_is_final_for_the_handle),
+		T(code_never_reaches_the_log),
 		T(expired_code),
 		T(login_timeout),
 		T(approved_but_not_mapped),
