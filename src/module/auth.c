@@ -181,30 +181,40 @@ static int decide(struct np_signin *s)
 
 /*
  * wait = auto at a display manager's greeter: its own flow (greeter.h), and
- * a refusal's words kept for one last prompt.
+ * a refusal's words kept for one last prompt.  Looked at before the settings
+ * load, so that a greeter keeps their errors' words too (wait = auto is the
+ * default); kept only where the settings leave wait = auto.
  */
-static void choose_greeter_flow(struct np_signin *s)
+static void choose_greeter_flow(struct np_signin *s, char *why, size_t why_size)
 {
-	char why[NP_GREETER_WHY_MAX];
-
-	if (s->cfg.wait != NP_WAIT_AUTO)
-		return;
-	np_greeter_detect(s, why, sizeof why);
-	if (s->greeter.detected)
+	np_greeter_detect(s, why, why_size);
+	if (s->greeter.flow)
 		s->tell = NP_TELL_GREETER;
+}
+
+static void confirm_greeter_flow(struct np_signin *s, const char *why)
+{
+	if (s->cfg.wait != NP_WAIT_AUTO) {
+		s->greeter.flow = false;
+		s->tell = NP_TELL_NOW;
+		return;
+	}
 	if (s->cfg.debug)
 		pam_syslog(s->pamh, LOG_DEBUG, "%s: %s",
-		           s->greeter.detected ? "display manager" : "not a display manager", why);
+		           s->greeter.flow ? "display manager" : "not a display manager", why);
 }
 
 static int sign_in(struct np_signin *s, int argc, const char **argv)
 {
 	const void *denied = NULL;
+	char why[NP_GREETER_WHY_MAX];
 	int rc;
 
+	choose_greeter_flow(s, why, sizeof why);
 	rc = load_settings(s, argc, argv);
 	if (rc != PAM_SUCCESS)
 		return rc;
+	confirm_greeter_flow(s, why);
 	if (!copy_item(s->pamh, PAM_SERVICE, s->service, sizeof s->service))
 		return np_signin_outcome(s, PAM_SERVICE_ERR, "error", "no usable PAM service name");
 	np_service_word(s->service_shown, sizeof s->service_shown, s->service);
@@ -212,7 +222,6 @@ static int sign_in(struct np_signin *s, int argc, const char **argv)
 		return np_signin_outcome(s, PAM_IGNORE, "skipped", "service in skip_services");
 	if (pam_get_data(s->pamh, DENIED_MARK, &denied) == PAM_SUCCESS && denied != NULL)
 		return np_signin_outcome(s, PAM_MAXTRIES, "denied", "denied earlier in this PAM transaction");
-	choose_greeter_flow(s);
 	rc = find_account(s);
 	if (rc == PAM_SUCCESS)
 		rc = load_map(s);

@@ -90,7 +90,7 @@ void np_greeter_detect(struct np_signin *s, char *why, size_t why_size)
 	bool terminal;
 
 	s->greeter.tty_is_display = np_greeter_is_x_display(tty);
-	s->greeter.detected = false;
+	s->greeter.flow = false;
 	np_log_quote(xdisplay_q, sizeof xdisplay_q, xdisplay);
 	np_log_quote(tty_q, sizeof tty_q, tty);
 	if (xdisplay[0] == '\0' && !s->greeter.tty_is_display) {
@@ -99,7 +99,7 @@ void np_greeter_detect(struct np_signin *s, char *why, size_t why_size)
 		return;
 	}
 	terminal = has_terminal();
-	s->greeter.detected = !terminal;
+	s->greeter.flow = !terminal;
 	snprintf(why, why_size, "PAM_XDISPLAY=%s PAM_TTY=%s, %s controlling terminal", xdisplay_q,
 	         tty_q, terminal ? "a" : "no");
 }
@@ -113,7 +113,7 @@ int np_greeter_ready(struct np_signin *s)
 	char answer[NP_CLIENT_ANSWER_MAX];
 	int rc;
 
-	if (!s->greeter.detected || s->cfg.use_first_pass)
+	if (!s->greeter.flow || s->cfg.use_first_pass)
 		return PAM_SUCCESS;
 	np_signin_who(s, rhost, sizeof rhost, &in);
 	np_format_who(who, sizeof who, &in);

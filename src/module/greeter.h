@@ -36,7 +36,8 @@
  * (PAM_XDISPLAY, or a PAM_TTY such as ":0", as LightDM sets it) and the
  * process has no controlling terminal.  sshd, sudo, su and login name a
  * terminal or nothing, and a process with a terminal can show text on it.
- * Fills s->greeter; why says what was seen, every value quoted.
+ * Fills s->greeter (flow: whether it is one; the caller drops the flow
+ * unless wait = auto); why says what was seen, every value quoted.
  */
 void np_greeter_detect(struct np_signin *s, char *why, size_t why_size);
 

@@ -73,7 +73,7 @@ struct np_signin {
 	char scope[NP_CACHE_SCOPE_MAX];
 	/* At a display manager's greeter (greeter.c), and how often it needs the instructions. */
 	struct {
-		bool detected;
+		bool flow;              /* its own flow: a greeter, and wait = auto */
 		/*
 		 * PAM_TTY names the display, as LightDM sets it: its GTK greeter
 		 * clears the message on Enter even while no prompt is out, so the

@@ -35,6 +35,7 @@ static struct mock api;
 #define DENIED "The sign-in was denied in NextPay."
 #define EXPIRED "The code expired before it was approved."
 #define NOT_REACHED "NextPay could not be reached."
+#define NOT_SET_UP "NextPay sign-in is not set up correctly on this host."
 
 /* What the application set before pam_authenticate: X display and PAM_TTY. */
 static struct {
@@ -311,6 +312,18 @@ static void unmapped_identity_is_readable(void **state)
 	expect_greeter_refusal(&s, refusal);
 }
 
+static void broken_settings_are_readable(void **state)
+{
+	struct script s = { .answers = { "" } };
+
+	(void)state;
+	/* The settings decide wait; where they do not load, a greeter still keeps the words. */
+	write_config(&api, "no_such_setting = 1\n");
+	expect_rc(greeter_sign_in("np-auto", &s), PAM_SERVICE_ERR, &s);
+	expect_greeter_refusal(&s, NOT_SET_UP);
+	assert_int_equal(mock_count(&api, "create"), 0);
+}
+
 /* ---- which applications get it ---- */
 
 /* The terminal flow: the instructions at once, no ready prompt. */
@@ -446,6 +459,7 @@ int main(void)
 		T(expiry_ends_the_wait_by_itself),
 		T(unreachable_api_is_readable),
 		T(unmapped_identity_is_readable),
+		T(broken_settings_are_readable),
 		T(terminal_applications_keep_their_flow),
 		T(explicit_wait_is_kept_at_a_greeter),
 		T(x_display_with_a_terminal_is_no_greeter),
