@@ -111,14 +111,16 @@ include packaging/packaging.mk
 # make demo installs only what a build and one sign-in against the mock need;
 # make deps (and so make check) installs the test tool chain on top (libssl-dev
 # and zlib1g-dev: building OpenSSH 10.3 for the sshd end-to-end tests; curl: the
-# baseline of make bench).
+# baseline of make bench; lightdm to xauth: a real display manager on Xvfb, driven
+# with xdotool and read with ImageMagick and tesseract, for tests/e2e/e2e_lightdm.py).
 DEB_DEMO_PACKAGES  := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev libjson-c-dev \
                       libsodium-dev libseccomp-dev libqrencode-dev pamtester libpam-wrapper openssl python3
 DEB_CHECK_PACKAGES := libcmocka-dev libpamtest0-dev zbar-tools openssh-server openssh-client sudo \
                       python3-pexpect clang libclang-rt-14-dev valgrind cppcheck clang-tidy \
                       clang-tools groff-base man-db debhelper lintian rpm \
                       libssl-dev zlib1g-dev curl \
-                      xvfb xdotool imagemagick tesseract-ocr i3lock xscreensaver
+                      lightdm lightdm-gtk-greeter xvfb xdotool imagemagick tesseract-ocr dbus \
+                      x11-utils xauth i3lock xscreensaver
 DEB_PACKAGES       := $(DEB_DEMO_PACKAGES) $(DEB_CHECK_PACKAGES)
 DEB_STAMP    := $(BUILD)/.deps-ok
 

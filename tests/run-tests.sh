@@ -9,15 +9,15 @@
 # Phases:
 #   unit BINARY...   the cmocka unit test programs given
 #   integration      the module through the real libpam (pam_wrapper) against the
-#                    HTTPS mock: integration, integration_cache; nextpayctl's tests
+#                    HTTPS mock: integration, integration_cache, greeter; nextpayctl's tests
 #   robustness       a hostile API, the module as a guest in a long-lived host,
 #                    faults around it, 200 sign-ins at once; the benchmark's short
 #                    form (three rounds of tests/integration/bench.c, and
 #                    tests/bench/bench.py with NP_BENCH_SHORT=1)
 #   bench            the benchmark alone, all its rounds (make bench; with
 #                    NP_BENCH_RESULTS=FILE, tests/bench/bench.py writes its table there)
-#   e2e              real sshd and ssh, real sudo, /bin/login, screen lockers on Xvfb
-#                    (root only: as another user every e2e test counts as skipped)
+#   e2e              real sshd and ssh, real sudo, /bin/login, screen lockers and LightDM
+#                    on Xvfb (root only: as another user every e2e test counts as skipped)
 #   man              the manual pages, and the settings table they share
 #   package          the Debian package (installed, used, purged as root) and the RPM,
 #                    whose authselect profiles run through authselect and libpam (root)
@@ -125,6 +125,7 @@ integration)
 	install_services
 	harness_suite integration
 	harness_suite integration_cache
+	harness_suite greeter
 	python_suite nextpayctl tests/ctl/ctl_test.py
 	;;
 robustness)

@@ -17,8 +17,6 @@
 #define READY_TIMEOUT_MS 10000
 /* The margin of one API call over request_timeout: pipes and the scheduler. */
 #define CALL_MARGIN_MS 2000
-/* A progress line this often while polling: a terminal is not a log. */
-#define PROGRESS_EVERY_MS 30000
 /* How often a wait that can be interrupted looks: short enough that nobody notices. */
 #define INTERRUPT_CHECK_MS 100
 /* A wait never longer than this in one piece. */
@@ -310,19 +308,66 @@ static int show_instructions(const struct np_client *c, const struct np_instruct
 	return show(c, text);
 }
 
-enum np_client_status np_client_wait_polling(struct np_client *c,
-                                             const struct np_instructions *who)
+/*
+ * qr = yes where only the latest message stays on screen: the drawing would
+ * give way to the instructions at once, and cannot be one message with them
+ * (PAM_MAX_MSG_SIZE).
+ */
+static void skip_qr(const struct np_client *c)
 {
-	char text[NP_INSTRUCTIONS_MAX];
+	if (c->cfg->qr && c->cfg->debug)
+		client_log(c, LOG_DEBUG, "QR code not drawn: the application shows one message at a time");
+}
+
+/*
+ * The instructions ending in "Waiting for your approval...".  For an
+ * application that shows only the latest message (whole, else nothing
+ * after the URL and code), else as show_instructions() splits them.
+ */
+static int show_waiting(const struct np_client *c, const struct np_instructions *who,
+                        bool latest_only, char *text, size_t text_size)
+{
 	const char *last = text;
 
+	if (show_instructions(c, who, "Waiting for your approval...", text, text_size, &last) != 0)
+		return -1;
+	if (last == text)
+		return show(c, text);
+	return latest_only ? 0 : show(c, last);
+}
+
+/*
+ * The time left, while polling: a line of its own on a terminal, which keeps
+ * what it printed; else the whole instructions again, with the time left in
+ * them, so that the URL never gives way to it.  A failure to show it does not
+ * end the wait: the instructions were shown.
+ */
+static void note_progress(const struct np_client *c, const struct np_instructions *who,
+                          bool repeating, char *text, size_t text_size)
+{
+	if (repeating) {
+		(void)show_waiting(c, who, true, text, text_size);
+		return;
+	}
+	np_format_progress(text, text_size, &c->code, (np_client_ms_left(c) + 999) / 1000);
+	(void)show(c, text);
+}
+
+enum np_client_status np_client_wait_polling(struct np_client *c,
+                                             const struct np_instructions *who,
+                                             long long repeat_ms)
+{
+	char text[NP_INSTRUCTIONS_MAX];
+	bool repeating = repeat_ms > 0;
+	long long every = repeating ? repeat_ms : NP_CLIENT_PROGRESS_MS;
+
+	if (repeating)
+		skip_qr(c);
 	/* Shown even under PAM_SILENT (sudo always sets it): without it nobody can sign in. */
-	if (show_qr(c) != 0 ||
-	    show_instructions(c, who, "Waiting for your approval...", text, sizeof text,
-	                      &last) != 0 ||
-	    show(c, last) != 0)
+	if ((!repeating && show_qr(c) != 0) ||
+	    show_waiting(c, who, repeating, text, sizeof text) != 0)
 		return NP_CLIENT_CONV_FAILED;
-	for (long long next_note = np_monotonic_ms() + PROGRESS_EVERY_MS;;) {
+	for (long long next_note = np_monotonic_ms() + every;;) {
 		long long until_note = next_note - np_monotonic_ms();
 		bool interrupted = false;
 		int wait_ms = np_client_wait_ms(c, until_note > 0 ? until_note : 0);
@@ -332,10 +377,8 @@ enum np_client_status np_client_wait_polling(struct np_client *c,
 			return NP_CLIENT_INTERRUPTED;
 		if (status == NP_RECV_TIMEOUT && np_client_ms_left(c) > 0) {
 			if (np_monotonic_ms() >= next_note) {
-				np_format_progress(text, sizeof text, &c->code,
-				                   (np_client_ms_left(c) + 999) / 1000);
-				(void)show(c, text);
-				next_note += PROGRESS_EVERY_MS;
+				note_progress(c, who, repeating, text, sizeof text);
+				next_note += every;
 			}
 			continue;
 		}

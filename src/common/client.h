@@ -21,6 +21,9 @@
 #include "common/protocol.h"
 #include "common/wording.h"
 
+/* A progress line this often while polling: a terminal is not a log. */
+#define NP_CLIENT_PROGRESS_MS 30000
+
 /* The answer buffer np_client_wait_prompting() takes (an API key fits). */
 #define NP_CLIENT_ANSWER_MAX 512
 
@@ -121,12 +124,17 @@ enum np_client_status np_client_receive_code(struct np_client *c);
 
 /*
  * Poll mode: the QR code (qr = yes) and the instructions as information,
- * then the wait for the helper's verdict with a progress line now and then.
- * who names host, account, service and source; the rest is filled in.  OK
- * with the identity in c->msg.
+ * then the wait for the helper's verdict.  who names host, account, service
+ * and source; the rest is filled in.  OK with the identity in c->msg.
+ *
+ * repeat_ms 0, for a terminal: a progress line every 30 s.  Otherwise, for
+ * an application that shows only its latest message (a greeter): the whole
+ * instructions again every repeat_ms with the time left in them, and no QR
+ * code, which could not stay on screen beside them.
  */
 enum np_client_status np_client_wait_polling(struct np_client *c,
-                                             const struct np_instructions *who);
+                                             const struct np_instructions *who,
+                                             long long repeat_ms);
 
 /*
  * Prompt mode: the instructions ride on an echo-off prompt; each Enter asks

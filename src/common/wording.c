@@ -53,19 +53,26 @@ void np_service_word(char *out, size_t out_size, const char *service)
 	np_shorten(out, out_size, strcmp(service, "sshd") == 0 ? "ssh" : service);
 }
 
+void np_format_who(char *out, size_t out_size, const struct np_instructions *in)
+{
+	snprintf(out, out_size, "NextPay sign-in to %s as %s (%s%s%s).", in->host, in->account,
+	         in->service, in->rhost[0] != '\0' ? " from " : "", in->rhost);
+}
+
 void np_format_instructions(char *out, size_t out_size, const struct np_instructions *in)
 {
+	char who[NP_WHO_MAX];
 	char lifetime[32];
 
+	np_format_who(who, sizeof who, in);
 	np_format_lifetime(lifetime, sizeof lifetime, in->seconds_left);
 	snprintf(out, out_size,
-	         "NextPay sign-in to %s as %s (%s%s%s).\n"
+	         "%s\n"
 	         "Open %s\n"
 	         "and approve code %s (valid for %s).\n"
 	         "Approve only if you started this sign-in yourself.\n"
 	         "%s",
-	         in->host, in->account, in->service, in->rhost[0] != '\0' ? " from " : "", in->rhost,
-	         in->code->verification_url, in->code->code, lifetime, in->last_line);
+	         who, in->code->verification_url, in->code->code, lifetime, in->last_line);
 }
 
 void np_format_progress(char *out, size_t out_size, const struct np_msg_code *code,

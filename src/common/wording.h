@@ -41,6 +41,18 @@ struct np_instructions {
 	const char *last_line; /* "Press Enter ..." or "Waiting ..." */
 };
 
+/* Room for the instructions' first line, every name at its limit. */
+#define NP_WHO_MAX 256
+/* The instructions' first line: "NextPay sign-in to HOST as ACCOUNT (SERVICE from RHOST)." */
+void np_format_who(char *out, size_t out_size, const struct np_instructions *in);
+
+/*
+ * What a greeter asks before any code exists, and after a refusal (the
+ * prompt's text is these words and ": ", the information's ends in ".").
+ */
+#define NP_WORDS_GET_CODE "Press Enter to get a sign-in code"
+#define NP_WORDS_START_AGAIN "Press Enter to start again"
+
 /*
  * The instructions, one line each: who signs in to what from where, the URL,
  * the code and how long it lives, the warning to the approver, last_line.

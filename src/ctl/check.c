@@ -35,14 +35,15 @@
 #define PROBE_START_MS 10000
 
 static const char check_help[] =
-	"Usage: " NP_CTL_PROGRAM " check [--config PATH]\n"
+	"Usage: " NP_CTL_PROGRAM " check [--config PATH] [--pam-dir DIR]\n"
 	"\n"
 	"Checks what pam_nextpay needs: that the settings load; that the config file,\n"
 	"identity map, ca_file, cache key and cache directory have safe owners and\n"
 	"modes; that the helper is a root-owned executable nobody else can change and\n"
-	"helper_user an unprivileged account; and that api_url answers over TLS with\n"
+	"helper_user an unprivileged account; that api_url answers over TLS with\n"
 	"the configured ca_file, pinned_pubkey and proxy (through the helper, as the\n"
-	"module reaches it).\n"
+	"module reaches it); and which wait mode the display managers' PAM stacks\n"
+	"give the module (wait = prompt shows nothing at a greeter).\n"
 	"\n"
 	"A config file that is not safe is not read, and one that does not load is\n"
 	"reported by line number: nothing either names is opened or run, so the\n"
@@ -51,6 +52,7 @@ static const char check_help[] =
 	"Prints one line per finding: \"ok:\", \"warning:\" or \"problem:\" with what to do.\n"
 	"\n"
 	"  --config PATH   the configuration to check (default " NP_DEFAULT_CONFIG ")\n"
+	"  --pam-dir DIR   the PAM stacks to look through (default " NP_CTL_PAM_DIR ")\n"
 	"\n"
 	"Exit status: 0 no problem (warnings allowed), 1 at least one problem, 2 usage error.\n";
 
@@ -59,6 +61,7 @@ enum level { LEVEL_OK, LEVEL_WARNING, LEVEL_PROBLEM };
 struct report {
 	unsigned problems;
 	unsigned warnings;
+	const char *pam_dir;     /* the PAM stacks looked through (--pam-dir) */
 };
 
 static void finding(struct report *r, enum level level, const char *fix, const char *fmt, ...)
@@ -384,7 +387,7 @@ static void check_usermap_readers(struct report *r, const char *path, const stru
 static void report_no_rules(struct report *r, const struct np_config *cfg)
 {
 	char first[NP_CONFIG_PATH_MAX + 300];
-	unsigned stacks = np_ctl_stacks_using(cfg->config_path, first, sizeof first);
+	unsigned stacks = np_ctl_stacks_using(r->pam_dir, cfg->config_path, first, sizeof first);
 
 	if (stacks == 0) {
 		finding(r, LEVEL_WARNING, "add lines \"IDENTITY ACCOUNT\" before a PAM stack uses "
@@ -394,9 +397,10 @@ static void report_no_rules(struct report *r, const struct np_config *cfg)
 	}
 	finding(r, LEVEL_PROBLEM, "add lines \"IDENTITY ACCOUNT\" now, or take the module out of "
 	        "those stacks (pam-auth-update --disable nextpay, for the package's profile)",
-	        "identity map %s: no rules, yet %u auth line%s of /etc/pam.d use%s the module "
+	        "identity map %s: no rules, yet %u auth line%s of %s use%s the module "
 	        "with this configuration (%s): every sign-in there is refused, root's included",
-	        cfg->usermap, stacks, stacks == 1 ? "" : "s", stacks == 1 ? "s" : "", first);
+	        cfg->usermap, stacks, stacks == 1 ? "" : "s", r->pam_dir, stacks == 1 ? "s" : "",
+	        first);
 }
 
 static void check_usermap(struct report *r, const struct np_config *cfg)
@@ -673,6 +677,13 @@ static void check_reachable(struct report *r, const struct np_config *cfg)
 	free(c);
 }
 
+/* ---- the display managers' stacks (check_stacks.c) ---- */
+
+static void stack_finding(void *ctx, bool warning, const char *fix, const char *text)
+{
+	finding(ctx, warning ? LEVEL_WARNING : LEVEL_OK, fix, "%s", text);
+}
+
 /* ---- the command ---- */
 
 /* Everything that needs settings, run with settings that can be trusted. */
@@ -693,9 +704,9 @@ static void check_settings(struct report *r, const struct np_config *cfg)
 		        "api_url %s: not checked, the helper cannot run", cfg->api_url);
 }
 
-static int run_checks(const char *config_opt)
+static int run_checks(const char *config_opt, const char *pam_dir)
 {
-	struct report r = { 0, 0 };
+	struct report r = { 0, 0, pam_dir };
 	struct np_config *cfg = calloc(1, sizeof *cfg);
 	char path[NP_CONFIG_PATH_MAX];
 	enum settings_state state;
@@ -716,6 +727,7 @@ static int run_checks(const char *config_opt)
 		check_settings(&r, cfg);
 	else
 		report_unchecked(&r, path, state);
+	np_ctl_check_greeter_stacks(pam_dir, stack_finding, &r);
 	/* proxy may hold credentials. */
 	sodium_memzero(cfg, sizeof *cfg);
 	free(cfg);
@@ -727,13 +739,15 @@ static int run_checks(const char *config_opt)
 int np_ctl_check(int argc, char **argv)
 {
 	const char *config_opt = NULL;
-	const struct np_ctl_option opts[] = { { "--config", &config_opt } };
+	const char *pam_dir = NULL;
+	const struct np_ctl_option opts[] = { { "--config", &config_opt },
+		                                  { "--pam-dir", &pam_dir } };
 	size_t n_operands = 0;
-	const struct np_ctl_syntax syntax = { check_help, opts, 1, NULL, 0 };
+	const struct np_ctl_syntax syntax = { check_help, opts, 2, NULL, 0 };
 	int parsed;
 
 	parsed = np_ctl_parse_args(argc, argv, &syntax, &n_operands);
 	if (parsed >= 0)
 		return parsed;
-	return run_checks(config_opt);
+	return run_checks(config_opt, pam_dir != NULL ? pam_dir : NP_CTL_PAM_DIR);
 }

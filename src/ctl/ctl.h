@@ -71,11 +71,13 @@ int np_ctl_load_config(struct np_config *cfg, const char *path, char *err, size_
 int np_ctl_absolute_path(const char *path, char *out, size_t out_size);
 
 /*
- * How many auth lines of /etc/pam.d load pam_nextpay.so with the configuration
- * file config_path (an absolute path; a line without config= uses the default
- * file).  first gets "FILE:LINE" of the first one found, or "".
+ * How many auth lines of the files in pam_dir (/etc/pam.d) load pam_nextpay.so
+ * with the configuration file config_path (an absolute path; a line without
+ * config= uses the default file).  first gets "FILE:LINE" of the first one
+ * found, or "".
  */
-unsigned np_ctl_stacks_using(const char *config_path, char *first, size_t first_size);
+unsigned np_ctl_stacks_using(const char *pam_dir, const char *config_path, char *first,
+                             size_t first_size);
 
 /* ---- talking to nextpay-helper, through the sign-in client ---- */
 
@@ -99,6 +101,22 @@ void np_ctl_signals_restore(struct np_ctl_signals *s);
  * nothing logged, and a watched signal in signals to interrupt any wait.
  */
 void np_ctl_client_io(struct np_client_io *io, struct np_ctl_signals *signals);
+
+/* ---- nextpayctl check ---- */
+
+/* Where the PAM stacks are (nextpayctl check --pam-dir changes it). */
+#define NP_CTL_PAM_DIR "/etc/pam.d"
+
+/* How check_stacks.c hands check.c one finding: "ok:" or "warning:", and a fix or NULL. */
+typedef void np_ctl_finding_fn(void *ctx, bool warning, const char *fix, const char *text);
+
+/*
+ * The display managers' stacks in pam_dir (lightdm, gdm-password, sddm ...)
+ * that load the module, each with the wait mode it gets there: wait = prompt
+ * (on the module line, or from its configuration file) is a warning, as a
+ * greeter shows a prompt's text to nobody.
+ */
+void np_ctl_check_greeter_stacks(const char *pam_dir, np_ctl_finding_fn *report, void *ctx);
 
 /* ---- the commands: each gets argv from its own name on ---- */
 

@@ -157,7 +157,7 @@ static int sign_in(struct login *l)
 	if (rc == NP_CTL_EXIT_OK)
 		rc = step(l, np_client_receive_code(&l->client));
 	if (rc == NP_CTL_EXIT_OK)
-		rc = step(l, np_client_wait_polling(&l->client, &who));
+		rc = step(l, np_client_wait_polling(&l->client, &who, 0));
 	if (rc == NP_CTL_EXIT_OK)
 		rc = decide(l);
 	return rc;

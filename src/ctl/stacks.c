@@ -15,7 +15,6 @@
 
 #include "common/safe_file.h"
 
-#define PAM_D "/etc/pam.d"
 #define PAM_FILE_MAX (256 * 1024)
 #define MODULE_FILE "pam_nextpay.so"
 #define BLANKS " \t\r"
@@ -112,9 +111,10 @@ static unsigned count_in_text(char *text, const char *config_path, unsigned *fir
 	return count;
 }
 
-unsigned np_ctl_stacks_using(const char *config_path, char *first, size_t first_size)
+unsigned np_ctl_stacks_using(const char *pam_dir, const char *config_path, char *first,
+                             size_t first_size)
 {
-	DIR *dir = opendir(PAM_D);
+	DIR *dir = opendir(pam_dir);
 	struct dirent *entry;
 	unsigned count = 0;
 
@@ -122,7 +122,7 @@ unsigned np_ctl_stacks_using(const char *config_path, char *first, size_t first_
 	if (dir == NULL)
 		return 0;
 	while ((entry = readdir(dir)) != NULL) {
-		char path[sizeof PAM_D + 256];
+		char path[NP_CONFIG_PATH_MAX + 256];
 		char err[512];
 		char *text = NULL;
 		size_t len = 0;
@@ -131,7 +131,7 @@ unsigned np_ctl_stacks_using(const char *config_path, char *first, size_t first_
 
 		if (is_leftover(entry->d_name))
 			continue;
-		snprintf(path, sizeof path, "%s/%s", PAM_D, entry->d_name);
+		snprintf(path, sizeof path, "%s/%s", pam_dir, entry->d_name);
 		if (np_file_read(path, 0, PAM_FILE_MAX, &text, &len, err, sizeof err) != NP_FILE_OK)
 			continue;
 		here = count_in_text(text, config_path, &line_no);

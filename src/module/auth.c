@@ -21,6 +21,7 @@
 #include "module/api_key.h"
 #include "module/approval.h"
 #include "module/device_flow.h"
+#include "module/greeter.h"
 #include "module/signin.h"
 #include "module/sshd_password.h"
 
@@ -200,15 +201,43 @@ static int decide(struct np_signin *s)
 	return np_signin_outcome(s, PAM_AUTH_ERR, "refused", reason);
 }
 
+/*
+ * wait = auto at a display manager's greeter: its own flow (greeter.h), and
+ * a refusal's words kept for one last prompt.  Looked at before the settings
+ * load, so that a greeter keeps their errors' words too (wait = auto is the
+ * default); kept only where the settings leave wait = auto.
+ */
+static void choose_greeter_flow(struct np_signin *s, char *why, size_t why_size)
+{
+	np_greeter_detect(s, why, why_size);
+	if (s->greeter.flow)
+		s->tell = NP_TELL_GREETER;
+}
+
+static void confirm_greeter_flow(struct np_signin *s, const char *why)
+{
+	if (s->cfg.wait != NP_WAIT_AUTO) {
+		s->greeter.flow = false;
+		s->tell = NP_TELL_NOW;
+		return;
+	}
+	if (s->cfg.debug)
+		pam_syslog(s->pamh, LOG_DEBUG, "%s: %s",
+		           s->greeter.flow ? "display manager" : "not a display manager", why);
+}
+
 static int sign_in(struct np_signin *s, int argc, const char **argv)
 {
 	const void *denied = NULL;
 	bool password_only;
+	char why[NP_GREETER_WHY_MAX];
 	int rc;
 
+	choose_greeter_flow(s, why, sizeof why);
 	rc = load_settings(s, argc, argv);
 	if (rc != PAM_SUCCESS)
 		return rc;
+	confirm_greeter_flow(s, why);
 	if (!copy_item(s->pamh, PAM_SERVICE, s->service, sizeof s->service))
 		return np_signin_outcome(s, PAM_SERVICE_ERR, "error", "no usable PAM service name");
 	np_service_word(s->service_shown, sizeof s->service_shown, s->service);
@@ -216,13 +245,16 @@ static int sign_in(struct np_signin *s, int argc, const char **argv)
 		return np_signin_outcome(s, PAM_IGNORE, "skipped", "service in skip_services");
 	if (pam_get_data(s->pamh, DENIED_MARK, &denied) == PAM_SUCCESS && denied != NULL)
 		return np_signin_outcome(s, PAM_MAXTRIES, "denied", "denied earlier in this PAM transaction");
-	s->client.deadline_ms = np_monotonic_ms() + (long long)s->cfg.login_timeout * 1000;
 	rc = find_account(s);
 	password_only = rc == PAM_SUCCESS && np_sshd_password_conversation(s);
 	if (password_only && !s->cfg.api_key)
 		return np_sshd_password_refused(s);
 	if (rc == PAM_SUCCESS)
 		rc = load_map(s);
+	if (rc == PAM_SUCCESS)
+		rc = np_greeter_ready(s);
+	/* The sign-in's time runs from here: at a greeter, once the person asked for it. */
+	s->client.deadline_ms = np_monotonic_ms() + (long long)s->cfg.login_timeout * 1000;
 	if (rc == PAM_SUCCESS)
 		rc = np_signin_start_helper(s);
 	if (rc != PAM_SUCCESS)
@@ -284,14 +316,15 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	np_signin_init(s, pamh);
 	describe_host(s);
 	rc = sign_in(s, argc, argv);
-	/* After a conversation failure there is nobody to tell. */
-	if (rc != PAM_SUCCESS && rc != PAM_CONV_ERR)
-		np_signin_tell_last(s);
 	/* PAM_IGNORE is for skip_services alone: never let an error turn into it. */
 	if (rc == PAM_IGNORE && (s->result == NULL || strcmp(s->result, "skipped") != 0))
 		rc = PAM_SERVICE_ERR;
+	/* Decided: logged now, however long the last prompt below waits (at a greeter, for ever). */
 	log_outcome(s, rc);
 	np_client_stop(&s->client);
+	/* After a conversation failure there is nobody to tell. */
+	if (rc != PAM_SUCCESS && rc != PAM_CONV_ERR)
+		np_signin_tell_last(s);
 	np_cache_close(&s->cache);
 	np_usermap_free(&s->map);
 	sodium_memzero(s, sizeof *s);

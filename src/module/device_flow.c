@@ -11,20 +11,8 @@
 #include "common/sanitize.h"
 #include "common/wording.h"
 #include "module/api_key.h"
+#include "module/greeter.h"
 #include "module/sshd_info.h"
-
-/* Who signs in to what, from where: the instructions' first line. */
-static void who(const struct np_signin *s, char *rhost, size_t rhost_size,
-                struct np_instructions *in)
-{
-	np_shorten(rhost, rhost_size, s->rhost);
-	*in = (struct np_instructions){
-		.host = s->host_shown,
-		.account = s->account_shown,
-		.service = s->service_shown,
-		.rhost = rhost,
-	};
-}
 
 static int receive_code(struct np_signin *s)
 {
@@ -36,14 +24,17 @@ static int receive_code(struct np_signin *s)
 	return np_signin_verdict(s, np_client_receive_code(&s->client));
 }
 
-/* wait = poll: instructions as information, then wait for the helper's verdict. */
-static int wait_polling(struct np_signin *s)
+/*
+ * wait = poll: instructions as information, then wait for the helper's
+ * verdict.  repeat_ms as np_client_wait_polling() takes it: 0 on a terminal.
+ */
+static int wait_polling(struct np_signin *s, long long repeat_ms)
 {
 	char rhost[NP_RHOST_SHOWN + 1];
 	struct np_instructions in;
 
-	who(s, rhost, sizeof rhost, &in);
-	return np_signin_verdict(s, np_client_wait_polling(&s->client, &in));
+	np_signin_who(s, rhost, sizeof rhost, &in);
+	return np_signin_verdict(s, np_client_wait_polling(&s->client, &in, repeat_ms));
 }
 
 /*
@@ -62,8 +53,8 @@ static int wait_prompting(struct np_signin *s, bool info_at_once)
 
 	if (answer == NULL)
 		return np_signin_verdict(s, NP_CLIENT_NO_MEMORY);
-	s->prompting = !info_at_once;
-	who(s, rhost, sizeof rhost, &in);
+	s->tell = info_at_once ? NP_TELL_NOW : NP_TELL_ON_PROMPT;
+	np_signin_who(s, rhost, sizeof rhost, &in);
 	status = np_client_wait_prompting(&s->client, &in, answer);
 	if (status == NP_CLIENT_TYPED_KEY)
 		rc = np_api_key_sign_in(s, answer, true);
@@ -103,6 +94,23 @@ static enum np_wait_mode wait_mode(const struct np_signin *s, bool info_at_once)
 	return info_at_once ? NP_WAIT_POLL : NP_WAIT_PROMPT;
 }
 
+/*
+ * At a greeter (wait = auto): the person asked for the code at a prompt
+ * already (greeter.c), so the greeter starts the session by itself once the
+ * helper has seen the approval; meanwhile the instructions are shown again
+ * and again, as the greeter keeps only its latest message and may clear it.
+ */
+static int wait_at_greeter(struct np_signin *s)
+{
+	long long repeat_ms =
+		s->greeter.tty_is_display ? NP_GREETER_REPEAT_MS : NP_CLIENT_PROGRESS_MS;
+
+	if (s->cfg.debug)
+		pam_syslog(s->pamh, LOG_DEBUG,
+		           "greeter mode: the instructions shown again every %lld s", repeat_ms / 1000);
+	return wait_polling(s, repeat_ms);
+}
+
 int np_device_sign_in(struct np_signin *s)
 {
 	char why[NP_SSHD_WHY_MAX] = "";
@@ -112,6 +120,8 @@ int np_device_sign_in(struct np_signin *s)
 
 	if (rc != PAM_SUCCESS)
 		return rc;
+	if (s->tell == NP_TELL_GREETER)
+		return wait_at_greeter(s);
 	at_once = info_shown_at_once(s, why, sizeof why);
 	mode = wait_mode(s, at_once);
 	if (s->cfg.debug)
@@ -119,5 +129,5 @@ int np_device_sign_in(struct np_signin *s)
 		           mode == NP_WAIT_PROMPT ? "prompt" : "poll",
 		           s->cfg.wait == NP_WAIT_AUTO ? "" : " as wait says",
 		           at_once ? "shown at once" : "held back", why);
-	return mode == NP_WAIT_PROMPT ? wait_prompting(s, at_once) : wait_polling(s);
+	return mode == NP_WAIT_PROMPT ? wait_prompting(s, at_once) : wait_polling(s, 0);
 }

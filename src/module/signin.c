@@ -47,6 +47,18 @@ void np_signin_init(struct np_signin *s, pam_handle_t *pamh)
 	np_client_init(&s->client, &s->cfg, &s->io);
 }
 
+void np_signin_who(const struct np_signin *s, char *rhost, size_t rhost_size,
+                   struct np_instructions *in)
+{
+	np_shorten(rhost, rhost_size, s->rhost);
+	*in = (struct np_instructions){
+		.host = s->host_shown,
+		.account = s->account_shown,
+		.service = s->service_shown,
+		.rhost = rhost,
+	};
+}
+
 int np_signin_outcome(struct np_signin *s, int rc, const char *result, const char *reason)
 {
 	s->result = result;
@@ -58,25 +70,53 @@ void np_signin_tell(struct np_signin *s, const char *text)
 {
 	size_t used = strlen(s->untold);
 
-	if (!s->prompting) {
+	if (s->tell == NP_TELL_NOW) {
 		(void)np_conv_show(s->pamh, PAM_ERROR_MSG, text);
 		return;
 	}
 	snprintf(s->untold + used, sizeof s->untold - used, "%s%s", used > 0 ? "\n" : "", text);
 }
 
+/* Asks with prompt and drops the answer (a password, from sshd's password authentication). */
+static void ask_and_drop(struct np_signin *s, const char *prompt)
+{
+	char answer[64];
+
+	(void)np_conv_ask(s->pamh, prompt, answer, sizeof answer);
+	sodium_memzero(answer, sizeof answer);
+}
+
+/*
+ * At a greeter: information, which stays in its one message line where an
+ * error message would give way to its own "Failed to authenticate", and a
+ * prompt that keeps it there until the person has read it.  Shown once more
+ * after Enter: the greeter, starting over, puts its own words ("Incorrect
+ * password") only where no message is.
+ */
+static void tell_greeter(struct np_signin *s)
+{
+	char text[PAM_MAX_MSG_SIZE];
+
+	snprintf(text, sizeof text, "%s\n" NP_WORDS_START_AGAIN ".", s->untold);
+	if (np_conv_show(s->pamh, PAM_TEXT_INFO, text) != PAM_SUCCESS)
+		return;
+	ask_and_drop(s, NP_WORDS_START_AGAIN ": ");
+	(void)np_conv_show(s->pamh, PAM_TEXT_INFO, s->untold);
+}
+
 void np_signin_tell_last(struct np_signin *s)
 {
 	char prompt[PAM_MAX_MSG_SIZE];
-	char answer[64];
 
 	if (s->untold[0] == '\0')
 		return;
-	snprintf(prompt, sizeof prompt, "%s\nPress Enter to close: ", s->untold);
+	if (s->tell == NP_TELL_GREETER) {
+		tell_greeter(s);
+	} else {
+		snprintf(prompt, sizeof prompt, "%s\nPress Enter to close: ", s->untold);
+		ask_and_drop(s, prompt);
+	}
 	s->untold[0] = '\0';
-	/* Whatever comes back (a password, from sshd's password authentication) is dropped. */
-	(void)np_conv_ask(s->pamh, prompt, answer, sizeof answer);
-	sodium_memzero(answer, sizeof answer);
 }
 
 /* A failure the helper reported: PAM's code and the log's word for it. */

@@ -23,6 +23,23 @@
 /* pam_set_data name (and value) left on the handle once the person said no. */
 #define DENIED_MARK "pam_nextpay.denied"
 
+/* Where a refusal's words go. */
+enum np_tell {
+	NP_TELL_NOW,       /* an error message at once: a terminal keeps it */
+	/*
+	 * Kept, then the text of one last prompt: in prompt mode, unless the
+	 * sshd shows information at once (OpenSSH 10.3 and later), text without
+	 * a prompt after it never reaches the person.
+	 */
+	NP_TELL_ON_PROMPT,
+	/*
+	 * Kept, then information and one last prompt: a greeter drops error
+	 * messages for words of its own, and starts over after a failure, which
+	 * would replace the words at once.
+	 */
+	NP_TELL_GREETER,
+};
+
 /* A step that neither signed the person in nor refused them: go on to the next way. */
 enum { NOT_DECIDED = -1 };
 
@@ -54,23 +71,39 @@ struct np_signin {
 	struct np_cache cache;
 	bool cache_ready;           /* key read, directory usable, scope known */
 	char scope[NP_CACHE_SCOPE_MAX];
-	/*
-	 * In prompt mode, unless the sshd shows information at once (OpenSSH
-	 * 10.3 and later), text without a prompt after it never reaches the
-	 * person: what np_signin_tell() says is kept and shown with a last prompt.
-	 */
-	bool prompting;
+	/* At a display manager's greeter (greeter.c), and how often it needs the instructions. */
+	struct {
+		bool flow;              /* its own flow: a greeter, and wait = auto */
+		/*
+		 * PAM_TTY names the display, as LightDM sets it: its GTK greeter
+		 * clears the message on Enter even while no prompt is out, so the
+		 * instructions come back every few seconds.
+		 */
+		bool tty_is_display;
+	} greeter;
+	/* Where np_signin_tell() puts a refusal's words. */
+	enum np_tell tell;
 	char untold[PAM_MAX_MSG_SIZE - 32]; /* room left for the last prompt's own words */
 };
 
 /* Sets up s for pamh: the client, and its way to the person through the conversation. */
 void np_signin_init(struct np_signin *s, pam_handle_t *pamh);
 
+/*
+ * Who signs in to what, from where (the instructions' first line): in gets
+ * s's names, with PAM_RHOST shortened into rhost (NP_RHOST_SHOWN + 1 bytes).
+ */
+void np_signin_who(const struct np_signin *s, char *rhost, size_t rhost_size,
+                   struct np_instructions *in);
+
 /* Records the outcome for the log line and returns rc. */
 int np_signin_outcome(struct np_signin *s, int rc, const char *result, const char *reason);
 /* Tells the person why, in words that need no knowledge of the internals. */
 void np_signin_tell(struct np_signin *s, const char *text);
-/* Shows what np_signin_tell() kept back with one last prompt ("Press Enter to close"). */
+/*
+ * Shows what np_signin_tell() kept back with one last prompt ("Press Enter to
+ * close", or at a greeter "Press Enter to start again"), whose answer is dropped.
+ */
 void np_signin_tell_last(struct np_signin *s);
 /*
  * What a status of the client means for the person and for PAM: tells them

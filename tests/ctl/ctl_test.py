@@ -562,6 +562,71 @@ def test_check_proxy_credentials_only_from_a_root_only_file(env: Env) -> None:
 
 # ---- login ------------------------------------------------------------------
 
+def greeter_stacks(env: Env, conf: str, files: dict[str, str]) -> tuple[str, str]:
+    """A PAM directory of files ({name: text}, @MODULE@ and @CONF@ filled in); (dir, stdout)."""
+    pam_dir = os.path.join(env.fresh_dir(), "pam.d")
+    os.mkdir(pam_dir)
+    module = "/usr/lib/x86_64-linux-gnu/security/pam_nextpay.so"
+    for name, text in files.items():
+        env.write(os.path.join(pam_dir, name),
+                  text.replace("@MODULE@", module).replace("@CONF@", conf))
+    p = run("check", "--config", conf, "--pam-dir", pam_dir)
+    expect_rc(p, 0)
+    return pam_dir, p.stdout
+
+
+def test_check_greeter_stack_forcing_prompt(env: Env) -> None:
+    d, conf = env.setup()
+    pam_dir, out = greeter_stacks(env, conf, {
+        "lightdm": "#%PAM-1.0\nauth requisite pam_nologin.so\n"
+                   "auth [success=ok default=die] @MODULE@ config=@CONF@ wait=prompt\n",
+    })
+    line = expect_line(r"^warning: display manager stack lightdm ", out)
+    expect_in(f"{pam_dir}/lightdm line 3", line)
+    expect_in("wait = prompt on the module line", line)
+    expect_in("the person never sees the code", line)
+    expect_in("fix: remove wait=prompt from that line", line)
+
+
+def test_check_greeter_stack_prompt_from_the_config_file(env: Env) -> None:
+    # The Debian way: the display manager includes common-auth, whose line has no wait=.
+    d, conf = env.setup(extra={"wait": "prompt"})
+    pam_dir, out = greeter_stacks(env, conf, {
+        "gdm-password": "auth include common-auth\n",
+        "common-auth": "auth [success=done default=ignore] @MODULE@ config=@CONF@\n"
+                       "auth required pam_unix.so\n",
+        "sshd": "auth required @MODULE@ config=@CONF@\n",
+    })
+    line = expect_line(r"^warning: display manager stack gdm-password ", out)
+    expect_in(f"{pam_dir}/common-auth line 1", line)
+    expect_in("wait = prompt from its settings", line)
+    expect_in(f"set wait = auto in {conf}", line)
+    # sshd is no display manager: prompt mode is right there.
+    assert "sshd" not in out, out
+
+
+def test_check_greeter_stack_auto_is_fine(env: Env) -> None:
+    d, conf = env.setup()
+    pam_dir, out = greeter_stacks(env, conf, {
+        "lightdm": "@include common-auth\n-auth optional pam_gnome_keyring.so\n",
+        "common-auth": "auth required @MODULE@ config=@CONF@ debug\n",
+        "sddm": "auth required pam_unix.so\n",
+    })
+    expect_line(rf"^ok: display manager stack lightdm \({re.escape(pam_dir)}/common-auth line "
+                r"1\): wait = auto$", out)
+    assert "warning: display manager" not in out and "sddm" not in out, out
+
+
+def test_check_greeter_stack_that_does_not_load(env: Env) -> None:
+    d, conf = env.setup()
+    pam_dir, out = greeter_stacks(env, conf, {
+        "lightdm": "auth required @MODULE@ config=@CONF@ wait=sometimes\n",
+        "xdm": "@include xdm\n",     # an include loop ends, and says nothing
+    })
+    line = expect_line(r"^warning: display manager stack lightdm .*settings do not load", out)
+    expect_in("wait", line)
+
+
 def test_login_approved_and_mapped(env: Env) -> None:
     account = me()
     d, conf = env.setup(usermap=f"{AUTO_USER} {account}\n")

@@ -45,10 +45,12 @@ def first_line_of_instructions(host: str, account: str, service: str, rhost: str
 
 
 def run_tests(group: str, tests: list, fixture=None, requires_root: bool = False,
-              requires: tuple[str, ...] = ()) -> int:
+              requires: tuple[str, ...] = (), built: tuple[str, ...] = (),
+              needs_pexpect: bool = True) -> int:
     """lib.runner.run_tests() for a suite that needs the module and the helper built."""
     return runner.run_tests(group, tests, fixture, requires_root=requires_root,
-                            requires=requires, built=(MODULE, HELPER))
+                            requires=requires, built=(MODULE, HELPER, *built),
+                            needs_pexpect=needs_pexpect)
 
 
 def write_config(path: str, mock: Mock, usermap: str, **extra) -> str:

@@ -6,9 +6,9 @@
  *
  *   nextpay-helper  reports what the module handed it: the environment, the
  *                   open descriptors, the session and the signal state.
- *                   Writes "report" next to its own binary, then exits
- *                   without a word, which the module must treat as an
- *                   unavailable helper.
+ *                   Writes "report" next to its own binary, reads the
+ *                   settings, then exits without a word, which the module
+ *                   must treat as an unavailable helper.
  *   grandchild      starts a process of its own that ignores every signal
  *                   it can and would sleep for a minute, writes its pid to
  *                   "grandchild.pid" next to the binary, then speaks the
@@ -146,6 +146,7 @@ int main(void)
 {
 	ssize_t n = readlink("/proc/self/exe", dir, sizeof dir - 1);
 	const char *name;
+	int rc;
 
 	if (n <= 0)
 		return 1;
@@ -160,5 +161,12 @@ int main(void)
 	if (strcmp(name, "bad-email") == 0)
 		return bad_identity("usr_alice", "alice@@example.com");
 	*strrchr(dir, '/') = '\0';
-	return report();
+	rc = report();
+	/*
+	 * Ends only once the module has written its settings: ending before
+	 * would make the module's write fail instead, a race the tests that
+	 * expect "exited with status 0" would lose now and then.
+	 */
+	(void)skip_line();
+	return rc;
 }
