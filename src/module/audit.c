@@ -25,8 +25,9 @@ static void send_event(const struct np_signin *s, struct np_event *ev)
 {
 	char origin[SERVICE_MAX + 32];
 
-	/* So that the journal's MESSAGE is the very line syslog would have. */
-	snprintf(origin, sizeof origin, "pam_nextpay(%s:auth)", s->service);
+	/* pam_syslog()'s own prefix, so that the journal's MESSAGE is the very line syslog has. */
+	snprintf(origin, sizeof origin, "pam_nextpay(%.*s:auth)", SERVICE_MAX,
+	         np_signin_item(s, PAM_SERVICE));
 	ev->origin = origin;
 	np_event_send(ev, s->cfg.log, to_pam_syslog, (void *)s);
 }
@@ -42,7 +43,9 @@ static void fill_event(const struct np_signin *s, struct np_event *ev, enum np_e
 	snprintf(uid, uid_size, "%lu", (unsigned long)getuid());
 	ev->values[NP_EV_SIGNIN_ID] = s->signin_id;
 	ev->values[NP_EV_ACCOUNT] = s->account;
-	ev->values[NP_EV_SERVICE] = s->service;
+	/* A configuration error comes before the service is copied: libpam's then. */
+	ev->values[NP_EV_SERVICE] = s->service[0] != '\0' ? s->service
+	                                                  : np_signin_item(s, PAM_SERVICE);
 	ev->values[NP_EV_RHOST] = s->rhost;
 	ev->values[NP_EV_TTY] = np_signin_item(s, PAM_TTY);
 	ev->values[NP_EV_INVOKER_UID] = uid;
