@@ -87,6 +87,9 @@ $(MOCKCTL): tests/mock/mockctl.c tests/mock/mock_client.c tests/mock/mock_client
 	$(CC) $(ALL_CFLAGS) -o $@ tests/mock/mockctl.c tests/mock/mock_client.c \
 	    $(call pkg_libs,libcurl json-c)
 
+# The page tests hold pam_nextpay(8) and the catalog to the table of events too.
+phase-man: $(PRINT_EVENTS)
+
 $(PRINT_EVENTS): tests/journal/print_events.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS) \

@@ -379,6 +379,13 @@ def test_helper_broke_the_protocol(env: Env):
     check(failed["NEXTPAY_REASON"].startswith("the helper broke the protocol"), failed)
 
 
+def helper_exe(pid: int) -> bool:
+    """Whether pid runs the helper (by its executable: fexecve leaves no telling name)."""
+    with contextlib.suppress(OSError):
+        return os.readlink(f"/proc/{pid}/exe") == HELPER
+    return False
+
+
 def test_helper_killed_by_sigsys(env: Env):
     env.mock.config(auto=None)
     write_config(env)
@@ -386,8 +393,8 @@ def test_helper_killed_by_sigsys(env: Env):
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           env={"PATH": "/usr/bin:/bin", "LD_PRELOAD": "libpam_wrapper.so",
                                "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": env.services}) as p:
-        helper = wait_for(lambda: next((pid for pid, (comm, _) in descendants().items()
-                                        if comm == "nextpay-helper"), None), 20, "the helper")
+        helper = wait_for(lambda: next((pid for pid in descendants() if helper_exe(pid)),
+                                       None), 20, "the helper")
         wait_for(env.mock.last_code, 20, "a code")
         os.kill(helper, signal.SIGSYS)
         out, _ = p.communicate(timeout=60)
@@ -572,6 +579,23 @@ def test_nextpayctl_metrics(env: Env):
     check(refusals.get("revoked") == 1, f"cache refusals {refusals}")
 
 
+def test_example_timer_writes_the_textfile(env: Env):
+    """packaging/examples/nextpay-metrics.service's command, into a directory of ours."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with open(os.path.join(REPO, "packaging", "examples", "nextpay-metrics.service")) as f:
+        command = re.search(r"(?m)^ExecStart=/bin/sh -c '(.*)'$", f.read()).group(1)
+    out = os.path.join(env.tmp, "textfile")
+    os.makedirs(out)
+    done = run(["/bin/sh", "-c", command.replace("/var/lib/prometheus/node-exporter", out)
+                .replace("/usr/sbin/nextpayctl", NEXTPAYCTL)])
+    check(done.returncode == 0, f"{command}: {done.stderr}")
+    check(os.listdir(out) == ["nextpay.prom"], f"left in the directory: {os.listdir(out)}")
+    with open(os.path.join(out, "nextpay.prom")) as f:
+        names = {family.name for family in text_string_to_metric_families(f.read())}
+    check("nextpay_signins" in names, f"families: {names}")
+
+
 def test_without_a_journal(env: Env):
     """Both commands say so, with their own exit status."""
     for command in ("log", "metrics"):
@@ -616,6 +640,7 @@ TESTS = [
     test_catalog_explains_each_event,
     test_nextpayctl_log,
     test_nextpayctl_metrics,
+    test_example_timer_writes_the_textfile,
     test_without_a_journal,
     test_no_secret_reaches_the_journal,
 ]
