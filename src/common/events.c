@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <syslog.h>
+/* No CODE_FILE, CODE_LINE and CODE_FUNC: where in our source is nobody's business. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "common/sanitize.h"
