@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (APPROVE_ONLY, CODE_RE, MODULE, Screen, check,  # noqa: E402
-                    first_line_of_instructions, mock_api, mock_last_code, remove_pam_wrapper_dirs,
-                    run_tests, save_transcript, temp_dir, throwaway_account, write_config,
-                    write_root_file, write_usermap)
+                    first_line_of_instructions, mock_api, mock_last_code, reference_on,
+                    remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
+                    throwaway_account, write_config, write_root_file, write_usermap)
 
 SERVICE = "login"
 SHOW_CODE_WITHIN = 10
@@ -128,6 +128,8 @@ def test_denial_ends_with_a_clear_message(env: Env):
             check(status != 0, f"pamtester succeeded after a denial:\n{text}")
             check("successfully authenticated" not in text, f"signed in:\n{text}")
             check("Still waiting" not in text, f"a progress line before a quick denial:\n{text}")
+            check(re.search(r"The sign-in was denied in NextPay\.\r?\nReference: ", text)
+                  and reference_on(text), f"no reference after the denial:\n{text}")
             save_transcript("console-denied", f"pamtester {SERVICE} <USER> authenticate", text,
                             placeholders(env, mock, code))
         stats = mock.stats()

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (APPROVE_ONLY, BUILD, CODE_RE, MODULE, Failure, Screen, Skip,  # noqa: E402
                     check, creates, first_line_of_instructions, free_port, indent, kill_tree,
-                    mock_api, mock_last_code, pexpect_eof, remove_pam_wrapper_dirs, run_tests,
-                    save_transcript, temp_dir, throwaway_account, wait_for, write_config,
-                    write_root_file, write_usermap)
+                    mock_api, mock_last_code, neutral_reference, pexpect_eof, reference_on,
+                    remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
+                    throwaway_account, wait_for, write_config, write_root_file, write_usermap)
 
 SSHD = "/usr/sbin/sshd"
 NEW_DIR = os.path.join(BUILD, "openssh-10.3")
@@ -295,6 +295,16 @@ def refused(screen: Screen, server: Sshd, env: Env) -> str:
     return text
 
 
+def check_reference(text: str, server: Sshd) -> None:
+    """The refusal ends with the reference of the module's last outcome line."""
+    shown = reference_on(text)
+    check(shown, f"no reference on the screen:\n{text}")
+    with open(server.pam_log) as f:
+        logged = re.findall(r' account=".*reference="([^"]*)"$', f.read(), re.M)
+    check(logged and logged[-1] == shown, f"the screen's reference {shown} is not the "
+          f"logged one: {logged[-1:]}")
+
+
 def mode_line(server: Sshd) -> str:
     """The module's debug line saying how it waits (the last one of this server)."""
     with open(server.pam_log) as f:
@@ -385,6 +395,7 @@ def test_10_3_denial_shows_the_reason_without_a_last_prompt(env: Env):
         text = refused(screen, server, env)
         check(LAST_PROMPT not in text and "Press Enter" not in text,
               f"a prompt on sshd 10.3:\n{text}")
+        check_reference(text, server)
         check(text.count("approve code") == 1, f"sshd asked again with a new code:\n{text}")
         save_transcript("ssh-10.3-denied", COMMAND, text, placeholders(env, server, code))
     one_code(env, "denied")
@@ -401,6 +412,7 @@ def test_10_3_expiry_shows_the_reason_without_a_last_prompt(env: Env):
         screen.expect(re.escape(EXPIRED), ANSWER_WITHIN, "the reason")
         text = refused(screen, server, env)
         check("Press Enter" not in text, f"a prompt on sshd 10.3:\n{text}")
+        check_reference(text, server)
         save_transcript("ssh-10.3-expired",
                         "ssh -o NumberOfPasswordPrompts=1 -p <PORT> <USER>@127.0.0.1 id -un",
                         text, placeholders(env, server, code))
@@ -490,6 +502,7 @@ def test_denial_ends_the_connection_with_one_code(env: Env):
                           f"the denial:\n{screen.text}")
         text = refused(screen, env.old, env)
         check(text.count("approve code") == 1, f"sshd asked again with a new code:\n{text}")
+        check_reference(text, env.old)
         save_transcript("ssh-denied", COMMAND, text, placeholders(env, env.old, code))
     # PAM_MAXTRIES: sshd must not start keyboard-interactive over with a fresh code.
     one_code(env, "denied")
@@ -506,6 +519,7 @@ def test_expiry_ends_the_connection_with_one_code(env: Env):
         screen.send("\r")
         text = refused(screen, env.old, env)
         check(text.count("approve code") == 1, f"sshd asked again with a new code:\n{text}")
+        check_reference(text, env.old)
         save_transcript("ssh-expired",
                         "ssh -o NumberOfPasswordPrompts=1 -p <PORT> <USER>@127.0.0.1 id -un",
                         text, placeholders(env, env.old, code))
@@ -554,7 +568,9 @@ def refused_screen(env: Env, server: Sshd, user: str) -> str:
         check(status != 0, f"ssh exited with 0:\n{screen.text}")
         text = screen.text
     check(creates(env.mock) == 1, f"{creates(env.mock)} codes created, not 1")
-    text = re.sub(rf"(?<![\w-]){re.escape(user)}(?![\w-])", "<USER>", text.replace(code, "<CODE>"))
+    check(reference_on(text), f"no reference on the screen:\n{text}")
+    text = re.sub(rf"(?<![\w-]){re.escape(user)}(?![\w-])", "<USER>",
+                  neutral_reference(text).replace(code, "<CODE>"))
     return re.sub(r"\d+", "#", text)
 
 
