@@ -48,10 +48,12 @@ PAM_LOG_SHIM := $(BUILD)/tests/pam-log-shim.so
 SIGNIN_BENCH := $(BUILD)/tests/signin-bench
 # The code's table of events (kinds, results, MESSAGE_IDs), for the journal and man tests.
 PRINT_EVENTS := $(BUILD)/tests/print-events
+# make bench's row 6: a sign-in's event into the journal, next to today's syslog line.
+EVENT_BENCH := $(BUILD)/tests/event-bench
 
 .PHONY: tests
 tests: $(UNIT_BINS) $(HARNESS_BINS) $(FAKE_HELPER) $(PRELOAD_CANARY) $(PAM_LOG_SHIM) \
-       $(CTL_CACHE_WRITER) $(MOCKCTL) $(SIGNIN_BENCH) $(PRINT_EVENTS)
+       $(CTL_CACHE_WRITER) $(MOCKCTL) $(SIGNIN_BENCH) $(PRINT_EVENTS) $(EVENT_BENCH)
 
 $(TIME_LIMIT_OBJ): tests/time_limit.c tests/time_limit.h
 	@mkdir -p $(dir $@)
@@ -91,6 +93,11 @@ $(MOCKCTL): tests/mock/mockctl.c tests/mock/mock_client.c tests/mock/mock_client
 phase-man: $(PRINT_EVENTS)
 
 $(PRINT_EVENTS): tests/journal/print_events.c $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS) \
+	    $(call pkg_libs,libsodium libsystemd)
+
+$(EVENT_BENCH): tests/bench/event_bench.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS) \
 	    $(call pkg_libs,libsodium libsystemd)

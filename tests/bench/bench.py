@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-2-Clause
-"""make bench: five questions about a sign-in, each answered next to a baseline measured
+"""make bench: six questions about a sign-in, each answered next to a baseline measured
 in the same run, through real /etc/pam.d services (fresh names, removed afterwards) and
 pamtester, against the bundled HTTPS mock and a fast TLS server.
 
@@ -18,7 +18,11 @@ pamtester, against the bundled HTTPS mock and a fast TLS server.
    helper's memory while it waits for an approval;
 5. N sign-ins at once (tests/bench/signin_bench.c crowd, one process each) in poll
    mode, every code approved 1 s after it was made: all must succeed; wall time, CPU
-   per sign-in for the host side and the helper, what the mock saw.
+   per sign-in for the host side and the helper, what the mock saw;
+6. the journal write of a sign-in's event against today's syslog line: the same event
+   sent both ways, in turns, to one journald of the bench's own (tests/bench/
+   journal_row.py, tests/bench/event_bench.c), which receives the syslog line through
+   /dev/log as on a systemd host: the sender's time per event and journald's CPU.
 
 Each row checks that it measured what it claims (the cached row made no code and
 asked /auth/me once per round, the fast server served every request, every approval
@@ -65,6 +69,9 @@ ME_BODY = '{"ok": true, "data": {"id": "usr_alice", "email": "alice@example.com"
 MODULE = os.path.join(BUILD, "pam_nextpay.so")
 HELPER = os.path.join(BUILD, "nextpay-helper")
 SIGNIN_BENCH = os.path.join(BUILD, "tests", "signin-bench")
+EVENT_BENCH = os.path.join(BUILD, "tests", "event-bench")
+JOURNAL_ROW = os.path.join(os.path.dirname(os.path.abspath(__file__)), "journal_row.py")
+EVENTS = 200 if SHORT else 2000         # row 6: events each way
 LOAD_BEFORE = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())  # for RESULTS.md
 PAMTESTER = "/usr/bin/pamtester"
 CURL = "/usr/bin/curl"
@@ -570,6 +577,34 @@ def test_sign_ins_at_once(bench: Bench) -> None:
               f"the mock saw {req['create']} codes and {req['me']} /auth/me")
 
 
+# ---- 6. the journal write ----------------------------------------------------------------
+
+def test_journal_write_against_the_syslog_line(bench: Bench) -> None:
+    done = subprocess.run([sys.executable, JOURNAL_ROW, EVENT_BENCH, str(EVENTS)],
+                          capture_output=True, text=True, check=False, timeout=600)
+    check(done.returncode == 0, f"{JOURNAL_ROW}: exit {done.returncode}\n{done.stderr}")
+    got = json.loads(done.stdout)
+    check(got["arrived"] == {"journal": EVENTS, "syslog": EVENTS},
+          f"journald did not receive every event: {got['arrived']}")
+    per = {}
+    for way in ("journal", "syslog"):
+        calls = got["calls"][way]
+        check(len(calls) == EVENTS, f"{len(calls)} {way} calls, not {EVENTS}")
+        receiver = got["ticks"][way] * 1e6 / got["tick_hz"] / EVENTS
+        per[way] = ([wall / 1000 for wall, _ in calls], [cpu / 1000 for _, cpu in calls],
+                    receiver)
+    journal, syslog = per["journal"], per["syslog"]
+    bench.row(6, f"the journal write of a sign-in's event ({EVENTS} events, in turns with "
+                 "the syslog line, one journald receiving both)",
+              f"{fmt(journal[0], 'µs')}; CPU {fmt(journal[1], 'µs')}; journald CPU "
+              f"{journal[2]:.0f} µs per event",
+              f"today's syslog line through /dev/log: {fmt(syslog[0], 'µs')}; CPU "
+              f"{fmt(syslog[1], 'µs')}; journald CPU {syslog[2]:.0f} µs per event",
+              f"{spread(journal[0])[0] - spread(syslog[0])[0]:+.1f} µs a sign-in "
+              f"(**{spread(journal[0])[0] / spread(syslog[0])[0]:.2f}** × the line)",
+              "—", None)
+
+
 # ---- the table ---------------------------------------------------------------------------
 
 def command_output(argv: list[str]) -> str:
@@ -606,8 +641,8 @@ def test_table(bench: Bench) -> None:
     lines += ["| " + " | ".join(str(c) for c in row) + " |"
               for row in sorted(bench.table, key=lambda r: r[0])]
     print("\n" + "\n".join(lines) + "\n", flush=True)
-    check(len({row[0] for row in bench.table}) == 5,
-          f"rows measured: {sorted({row[0] for row in bench.table})}, not all five")
+    check(len({row[0] for row in bench.table}) == 6,
+          f"rows measured: {sorted({row[0] for row in bench.table})}, not all six")
     target = os.environ.get("NP_BENCH_RESULTS")
     if target:
         write_results(target, lines)
@@ -638,7 +673,9 @@ def write_results(path: str, table: list[str]) -> None:
 if __name__ == "__main__":
     sys.exit(run_tests("bench", [test_cached_sign_in_against_curl, test_approval_to_success,
                                  test_network_cost_of_a_device_sign_in, test_footprint,
-                                 test_sign_ins_at_once, test_table],
+                                 test_sign_ins_at_once,
+                                 test_journal_write_against_the_syslog_line, test_table],
                        fixture=bench_env, requires_root=True,
-                       requires=(PAMTESTER, CURL, OPENSSL),
-                       built=(MODULE, HELPER, SIGNIN_BENCH), needs_pexpect=False))
+                       requires=(PAMTESTER, CURL, OPENSSL, "unshare", "journalctl",
+                                 "/lib/systemd/systemd-journald"),
+                       built=(MODULE, HELPER, SIGNIN_BENCH, EVENT_BENCH), needs_pexpect=False))
