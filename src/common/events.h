@@ -73,7 +73,7 @@ enum np_event_field {
 	NP_EV_INVOKER_UID, /* the real uid of the process that called PAM */
 	NP_EV_WAIT_MS,     /* from the code's arrival to the verdict, device sign-ins */
 	NP_EV_REASON,      /* the map rule that matched, or what went wrong */
-	NP_EV_SSH_KEY,     /* SHA256 fingerprint of sshd's public key, where known */
+	NP_EV_SSH_KEY,     /* SHA256 fingerprint of sshd's public key: not filled yet */
 	NP_EV_COUNT
 };
 

@@ -201,7 +201,6 @@ static void print_json(const struct np_ctl_event *ev)
 		{ "tty", NP_EV_TTY },             { "method", NP_EV_METHOD },
 		{ "result", NP_EV_RESULT },       { "reason", NP_EV_REASON },
 		{ "signin_id", NP_EV_SIGNIN_ID }, { "invoker_uid", NP_EV_INVOKER_UID },
-		{ "ssh_key", NP_EV_SSH_KEY },
 	};
 	json_object *o = json_object_new_object();
 	char when[40];
