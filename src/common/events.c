@@ -174,29 +174,27 @@ bool np_event_to_journal(enum np_log_target target)
 	return target == NP_LOG_JOURNAL || (target == NP_LOG_AUTO && np_journal_running());
 }
 
-/* "NAME=value" into *at, as the next of iov; moves *at past it. */
+/* "NAME=value" into *at, as the next of iov (without its NUL); moves *at past it. */
 static void add_field(struct iovec *iov, size_t *n_iov, char **at, const char *name,
                       const char *value)
 {
 	size_t len = strlen(name) + 1 + strlen(value);
 
-	memcpy(*at, name, strlen(name));
-	(*at)[strlen(name)] = '=';
-	memcpy(*at + strlen(name) + 1, value, strlen(value));
+	snprintf(*at, len + 1, "%s=%s", name, value);
 	iov[*n_iov].iov_base = *at;
 	iov[*n_iov].iov_len = len;
 	(*n_iov)++;
-	*at += len;
+	*at += len + 1;
 }
 
-/* What the fields take as "NAME=value" strings, laid end to end. */
+/* What the fields take as "NAME=value" strings, each with its NUL, laid end to end. */
 static size_t fields_size(const struct np_event *ev, const char *message)
 {
-	size_t size = strlen("MESSAGE=") + strlen(message) + HEADER_ROOM;
+	size_t size = strlen("MESSAGE=") + strlen(message) + 1 + HEADER_ROOM;
 
 	for (int f = 0; f < NP_EV_COUNT; f++)
 		if (ev->values[f] != NULL)
-			size += strlen(field_names[f]) + 1 + strlen(ev->values[f]);
+			size += strlen(field_names[f]) + 1 + strlen(ev->values[f]) + 1;
 	return size;
 }
 

@@ -48,56 +48,77 @@ static long long unit_seconds(const char *unit)
 	return -1;
 }
 
+/* Up to max digits at *p into *n, moving *p past them; how many there were. */
+static int digits(const char **p, int max, long long *n)
+{
+	int count = 0;
+
+	*n = 0;
+	for (; count < max && **p >= '0' && **p <= '9'; (*p)++, count++)
+		*n = *n * 10 + (**p - '0');
+	return count;
+}
+
 /* "-1h", "90min ago": seconds back from now into *back. */
 static bool parse_relative(const char *text, long long *back)
 {
+	bool minus = text[0] == '-';
+	const char *p = text + (minus ? 1 : 0);
 	char unit[8] = "";
-	char ago[8] = "";
+	size_t unit_len;
 	long long n = 0;
-	int used = 0;
 	long long per;
 
-	if (text[0] == '-' && sscanf(text + 1, "%9lld%7[a-z]%n", &n, unit, &used) == 2 &&
-	    text[1 + used] == '\0')
-		per = unit_seconds(unit);
-	else if (sscanf(text, "%9lld%7[a-z] %7s%n", &n, unit, ago, &used) == 3 &&
-	         text[used] == '\0' && strcmp(ago, "ago") == 0)
-		per = unit_seconds(unit);
-	else
+	if (digits(&p, 9, &n) == 0)
 		return false;
-	if (per < 0 || n < 0)
+	unit_len = strspn(p, "abcdefghijklmnopqrstuvwxyz");
+	if (unit_len == 0 || unit_len >= sizeof unit)
+		return false;
+	memcpy(unit, p, unit_len);
+	p += unit_len;
+	per = unit_seconds(unit);
+	if (per < 0 || strcmp(p, minus ? "" : " ago") != 0)
 		return false;
 	*back = n * per;
 	return true;
 }
 
+/* Exactly count digits at *p into *n. */
+static bool exactly(const char **p, int count, long long *n)
+{
+	return digits(p, count, n) == count;
+}
+
 /* "2026-12-01", "2026-12-01 09:30", "2026-12-01T09:30:15", local time. */
 static bool parse_date(const char *text, time_t *out)
 {
+	const char *p = text;
+	long long year, month, day, hour = 0, minute = 0, second = 0;
 	struct tm tm;
-	int used = 0;
-	char sep = '\0';
 
-	memset(&tm, 0, sizeof tm);
-	if (sscanf(text, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &used) != 3)
+	if (!exactly(&p, 4, &year) || *p++ != '-' || !exactly(&p, 2, &month) || *p++ != '-' ||
+	    !exactly(&p, 2, &day))
 		return false;
-	text += used;
-	if (*text != '\0') {
-		used = 0;
-		if (sscanf(text, "%c%2d:%2d%n", &sep, &tm.tm_hour, &tm.tm_min, &used) != 3 ||
-		    (sep != ' ' && sep != 'T'))
+	if (*p == ' ' || *p == 'T') {
+		p++;
+		if (!exactly(&p, 2, &hour) || *p++ != ':' || !exactly(&p, 2, &minute))
 			return false;
-		text += used;
-		if (*text == ':' && sscanf(text, ":%2d%n", &tm.tm_sec, &used) == 1)
-			text += used;
-		if (*text != '\0')
-			return false;
+		if (*p == ':') {
+			p++;
+			if (!exactly(&p, 2, &second))
+				return false;
+		}
 	}
-	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-	    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+	if (*p != '\0' || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 ||
+	    minute > 59 || second > 60)
 		return false;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
+	memset(&tm, 0, sizeof tm);
+	tm.tm_year = (int)year - 1900;
+	tm.tm_mon = (int)month - 1;
+	tm.tm_mday = (int)day;
+	tm.tm_hour = (int)hour;
+	tm.tm_min = (int)minute;
+	tm.tm_sec = (int)second;
 	tm.tm_isdst = -1;
 	*out = mktime(&tm);
 	return *out != (time_t)-1;

@@ -69,23 +69,39 @@ static void label_value(char *out, size_t out_size, const char *value)
 	out[o] = '\0';
 }
 
+/* The series of f with exactly these labels, or NULL. */
+static struct series *lookup(struct family *f, char labels[3][LABEL_MAX])
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (memcmp(f->s[i].labels, labels, sizeof f->s[i].labels) == 0)
+			return &f->s[i];
+	return NULL;
+}
+
 /* The series of f with these labels, made if new; "other" once SERIES_MAX are in use. */
 static struct series *find(struct family *f, const char *a, const char *b, const char *c)
 {
 	const char *want[3] = { a, b, c };
 	char labels[3][LABEL_MAX];
+	struct series *found;
 	struct series *grown;
 
 	/* Whole arrays are compared: nothing may differ past the strings' ends. */
 	memset(labels, 0, sizeof labels);
 	for (int i = 0; i < 3; i++)
 		label_value(labels[i], sizeof labels[i], want[i] != NULL ? want[i] : "");
-	for (size_t i = 0; i < f->n; i++)
-		if (memcmp(f->s[i].labels, labels, sizeof labels) == 0)
-			return &f->s[i];
-	/* One more series, "other", takes whatever comes past the limit. */
-	if (f->n >= SERIES_MAX && strcmp(labels[0], "other") != 0)
-		return find(f, "other", b != NULL ? "other" : NULL, c != NULL ? "other" : NULL);
+	found = lookup(f, labels);
+	if (found != NULL)
+		return found;
+	/* One more series, "other" in every label used, takes whatever comes past the limit. */
+	if (f->n >= SERIES_MAX) {
+		memset(labels, 0, sizeof labels);
+		for (int i = 0; i < 3; i++)
+			snprintf(labels[i], sizeof labels[i], "%s", want[i] != NULL ? "other" : "");
+		found = lookup(f, labels);
+		if (found != NULL)
+			return found;
+	}
 	grown = realloc(f->s, (f->n + 1) * sizeof *f->s);
 	if (grown == NULL)
 		return NULL;
