@@ -48,12 +48,15 @@ PAM_LOG_SHIM := $(BUILD)/tests/pam-log-shim.so
 SIGNIN_BENCH := $(BUILD)/tests/signin-bench
 # The code's table of events (kinds, results, MESSAGE_IDs), for the journal and man tests.
 PRINT_EVENTS := $(BUILD)/tests/print-events
-# make bench's row 6: a sign-in's event into the journal, next to today's syslog line.
+# make bench's row 6: a sign-in's event into the journal, next to today's syslog line,
+# and what loading the module and libsystemd costs.
 EVENT_BENCH := $(BUILD)/tests/event-bench
+LOAD_BENCH := $(BUILD)/tests/load-bench
 
 .PHONY: tests
 tests: $(UNIT_BINS) $(HARNESS_BINS) $(FAKE_HELPER) $(PRELOAD_CANARY) $(PAM_LOG_SHIM) \
-       $(CTL_CACHE_WRITER) $(MOCKCTL) $(SIGNIN_BENCH) $(PRINT_EVENTS) $(EVENT_BENCH)
+       $(CTL_CACHE_WRITER) $(MOCKCTL) $(SIGNIN_BENCH) $(PRINT_EVENTS) $(EVENT_BENCH) \
+       $(LOAD_BENCH)
 
 $(TIME_LIMIT_OBJ): tests/time_limit.c tests/time_limit.h
 	@mkdir -p $(dir $@)
@@ -101,6 +104,10 @@ $(EVENT_BENCH): tests/bench/event_bench.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS) \
 	    $(call pkg_libs,libsodium libsystemd)
+
+$(LOAD_BENCH): tests/bench/load_bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LINK_HARDEN) $(LDFLAGS) -ldl
 
 $(SIGNIN_BENCH): tests/bench/signin_bench.c
 	@mkdir -p $(dir $@)

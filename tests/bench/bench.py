@@ -22,7 +22,8 @@ pamtester, against the bundled HTTPS mock and a fast TLS server.
 6. the journal write of a sign-in's event against today's syslog line: the same event
    sent both ways, in turns, to one journald of the bench's own (tests/bench/
    journal_row.py, tests/bench/event_bench.c), which receives the syslog line through
-   /dev/log as on a systemd host: the sender's time per event and journald's CPU.
+   /dev/log as on a systemd host: the sender's time per event and journald's CPU; and
+   what loading the module costs (tests/bench/load_bench.c), libsystemd's share in it.
 
 Each row checks that it measured what it claims (the cached row made no code and
 asked /auth/me once per round, the fast server served every request, every approval
@@ -70,6 +71,8 @@ MODULE = os.path.join(BUILD, "pam_nextpay.so")
 HELPER = os.path.join(BUILD, "nextpay-helper")
 SIGNIN_BENCH = os.path.join(BUILD, "tests", "signin-bench")
 EVENT_BENCH = os.path.join(BUILD, "tests", "event-bench")
+LOAD_BENCH = os.path.join(BUILD, "tests", "load-bench")
+LOADS = 10 if SHORT else 60             # row 6: loads of the module and of libsystemd
 JOURNAL_ROW = os.path.join(os.path.dirname(os.path.abspath(__file__)), "journal_row.py")
 EVENTS = 200 if SHORT else 2000         # row 6: events each way
 LOAD_BEFORE = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())  # for RESULTS.md
@@ -603,6 +606,23 @@ def test_journal_write_against_the_syslog_line(bench: Bench) -> None:
               f"{spread(journal[0])[0] - spread(syslog[0])[0]:+.1f} µs a sign-in "
               f"(**{spread(journal[0])[0] / spread(syslog[0])[0]:.2f}** × the line)",
               "—", None)
+    # Sending needs libsystemd in the module: what loading it costs, per PAM handle, in a
+    # host that does not link it already (sudo, login, su; Debian's sshd does).
+    done = subprocess.run([LOAD_BENCH, str(LOADS), MODULE, "libsystemd.so.0"],
+                          capture_output=True, text=True, check=False, timeout=600)
+    check(done.returncode == 0, f"{LOAD_BENCH}: exit {done.returncode}\n{done.stderr}")
+    loads: dict[str, list[float]] = {}
+    for line in done.stdout.splitlines():
+        path, took = line.rsplit(" ", 1)
+        loads.setdefault(path, []).append(int(took) / 1e6)
+    module, library = loads[MODULE], loads["libsystemd.so.0"]
+    check(len(module) == len(library) == LOADS, f"loads measured: {len(module)}, {len(library)}")
+    bench.row(6, f"loading the module, as libpam does for each PAM handle (dlopen + dlclose, "
+                 f"{LOADS} each, in turns)",
+              f"pam_nextpay.so {fmt(module)}",
+              f"libsystemd.so.0 and the libraries it needs, alone: {fmt(library)}",
+              f"libsystemd is **{spread(library)[0] / spread(module)[0]:.0%}** of the module's "
+              "load; none where the host links it already", "—", None)
 
 
 # ---- the table ---------------------------------------------------------------------------
@@ -678,4 +698,5 @@ if __name__ == "__main__":
                        fixture=bench_env, requires_root=True,
                        requires=(PAMTESTER, CURL, OPENSSL, "unshare", "journalctl",
                                  "/lib/systemd/systemd-journald"),
-                       built=(MODULE, HELPER, SIGNIN_BENCH, EVENT_BENCH), needs_pexpect=False))
+                       built=(MODULE, HELPER, SIGNIN_BENCH, EVENT_BENCH, LOAD_BENCH),
+                       needs_pexpect=False))
