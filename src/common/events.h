@@ -23,6 +23,9 @@
 /* Where journald listens for structured entries (its native protocol). */
 #define NP_JOURNAL_SOCKET "/run/systemd/journal/socket"
 
+/* The reason of a refusal for an identity the map does not allow (%s: the map's why). */
+#define NP_REASON_NOT_MAPPED "identity does not map to this account (%s)"
+
 /* The sign-in id: 8 characters of Crockford's base32 (no I, L, O or U). */
 #define NP_SIGNIN_ID_LEN 8
 /* As the person reads it: "K7QX-2M4D". */

@@ -199,7 +199,7 @@ static int decide(const struct login *l)
 		       l->account_shown, why);
 		return NP_CTL_EXIT_OK;
 	}
-	snprintf(reason, sizeof reason, "identity does not map to this account (%s)", why);
+	snprintf(reason, sizeof reason, NP_REASON_NOT_MAPPED, why);
 	log_outcome(l, "refused", who->user_id, reason);
 	printf("NextPay account %s may not sign in as %s on this host (%s).\n"
 	       "To allow it, add the line \"%s %s\" to %s.\n",

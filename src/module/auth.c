@@ -175,7 +175,7 @@ static int decide(struct np_signin *s)
 	if (np_usermap_allows(&s->map, &s->cfg, &account, who->user_id, who->email, &why))
 		return np_signin_outcome(s, PAM_SUCCESS, "success", why);
 	np_signin_tell(s, text);
-	snprintf(reason, sizeof reason, "identity does not map to this account (%s)", why);
+	snprintf(reason, sizeof reason, NP_REASON_NOT_MAPPED, why);
 	return np_signin_outcome(s, PAM_AUTH_ERR, "refused", reason);
 }
 
