@@ -62,11 +62,12 @@ NEXTPAYCTL  := $(BUILD)/nextpayctl
 COMMON_LIB  := $(BUILD)/libnp_common.a
 
 # What each program links besides the archive: libcurl only in the helper, libpam only
-# in the module.  nextpayctl draws the URL as the module does when this build has
-# libqrencode.
-MODULE_PKGS := pam json-c libsodium $(if $(HAVE_QRENCODE),libqrencode)
+# in the module, libsystemd (the journal: events sent, and read back by nextpayctl)
+# never in the helper.  nextpayctl draws the URL as the module does when this build
+# has libqrencode.
+MODULE_PKGS := pam json-c libsodium libsystemd $(if $(HAVE_QRENCODE),libqrencode)
 HELPER_PKGS := libcurl json-c libsodium libseccomp
-CTL_PKGS    := json-c libsodium $(if $(HAVE_QRENCODE),libqrencode)
+CTL_PKGS    := json-c libsodium libsystemd $(if $(HAVE_QRENCODE),libqrencode)
 
 .PHONY: all deps check check-unit check-integration demo install clean
 all: $(MODULE) $(HELPER) $(NEXTPAYCTL)
@@ -112,13 +113,16 @@ include packaging/packaging.mk
 # make deps (and so make check) installs the test tool chain on top (libssl-dev
 # and zlib1g-dev: building OpenSSH 10.3 for the sshd end-to-end tests; curl: the
 # baseline of make bench; lightdm to xauth: a real display manager on Xvfb, driven
-# with xdotool and read with ImageMagick and tesseract, for tests/e2e/e2e_lightdm.py).
+# with xdotool and read with ImageMagick and tesseract, for tests/e2e/e2e_lightdm.py;
+# systemd and python3-prometheus-client: the journal tests' own journald, and a real
+# reader of nextpayctl metrics).
 DEB_DEMO_PACKAGES  := build-essential pkg-config libpam0g-dev libcurl4-openssl-dev libjson-c-dev \
-                      libsodium-dev libseccomp-dev libqrencode-dev pamtester libpam-wrapper openssl python3
+                      libsodium-dev libseccomp-dev libsystemd-dev libqrencode-dev pamtester \
+                      libpam-wrapper openssl python3
 DEB_CHECK_PACKAGES := libcmocka-dev libpamtest0-dev zbar-tools openssh-server openssh-client sudo \
                       python3-pexpect clang libclang-rt-14-dev valgrind cppcheck clang-tidy \
                       clang-tools groff-base man-db debhelper lintian rpm \
-                      libssl-dev zlib1g-dev curl \
+                      libssl-dev zlib1g-dev curl systemd python3-prometheus-client \
                       lightdm lightdm-gtk-greeter xvfb xdotool imagemagick tesseract-ocr dbus \
                       x11-utils xauth i3lock xscreensaver
 DEB_PACKAGES       := $(DEB_DEMO_PACKAGES) $(DEB_CHECK_PACKAGES)

@@ -5,8 +5,9 @@
 #   make rpm              build/rpm/RPMS/ARCH/pam_nextpay-VERSION-1.ARCH.rpm (rpmbuild -bb)
 #   make install-package  what make install does, plus what both packages add:
 #                         the helper's system user (sysusers.d), the cache
-#                         directory (tmpfiles.d), and a configuration file that
-#                         names that user; DESTDIR is required
+#                         directory (tmpfiles.d), the journal catalog that
+#                         explains the module's MESSAGE_IDs, and a configuration
+#                         file that names that user; DESTDIR is required
 #   make install-authselect  the RPM's authselect profiles (packaging/authselect/)
 #   make check-package    the package tests alone (tests/package/package_test.py,
 #                         tests/package/authselect_test.py)
@@ -18,6 +19,7 @@
 
 SYSUSERSDIR ?= /usr/lib/sysusers.d
 TMPFILESDIR ?= /usr/lib/tmpfiles.d
+CATALOGDIR  ?= /usr/lib/systemd/catalog
 # The helper's account, as named by its one definition, the sysusers.d file.
 PACKAGE_HELPER_USER := $(shell awk '$$1 == "u" { print $$2 }' packaging/pam_nextpay.sysusers)
 PACKAGED_CONF := $(DESTDIR)$(SYSCONFDIR)/security/pam_nextpay.conf
@@ -38,9 +40,10 @@ install-package:
 	@echo "install-package builds a package's tree: give DESTDIR" >&2; exit 1
 else
 install-package: install
-	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -d $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(CATALOGDIR)
 	install -m 0644 packaging/pam_nextpay.sysusers $(DESTDIR)$(SYSUSERSDIR)/pam_nextpay.conf
 	install -m 0644 packaging/pam_nextpay.tmpfiles $(DESTDIR)$(TMPFILESDIR)/pam_nextpay.conf
+	install -m 0644 packaging/pam_nextpay.catalog $(DESTDIR)$(CATALOGDIR)/pam_nextpay.catalog
 	sed 's/^#helper_user = nobody$$/&\nhelper_user = $(PACKAGE_HELPER_USER)/' conf/pam_nextpay.conf \
 	    >$(PACKAGED_CONF).tmp
 	@grep -qx 'helper_user = $(PACKAGE_HELPER_USER)' $(PACKAGED_CONF).tmp || { \

@@ -10,7 +10,8 @@
 #             no PAM and no libcurl header; module/ and ctl/ include nothing of
 #             each other.
 #   linking   neither pam_nextpay.so nor nextpayctl has libcurl among its NEEDED
-#             entries, nextpay-helper has no libpam; the helper holds no symbol
+#             entries, nextpay-helper has neither libpam nor libsystemd (the
+#             journal is the module's and nextpayctl's); the helper holds no symbol
 #             of the common objects it may not use, and the module and
 #             nextpayctl none of the helper's objects.
 #   names     every global symbol of src/ carries the np_ prefix (but main and
@@ -85,6 +86,7 @@ needed_libraries() {
 	needs "$B/pam_nextpay.so" '^libcurl'
 	needs "$B/nextpayctl" '^libcurl'
 	needs "$B/nextpay-helper" '^libpam'
+	needs "$B/nextpay-helper" '^libsystemd'
 }
 
 # The global symbols an object defines (main aside: every program has one).

@@ -10,6 +10,8 @@
 #   unit BINARY...   the cmocka unit test programs given
 #   integration      the module through the real libpam (pam_wrapper) against the
 #                    HTTPS mock: integration, integration_cache, greeter; nextpayctl's tests
+#   journal          the audit trail against a real journald of its own, in a private
+#                    mount namespace (root only: as another user its tests are skipped)
 #   robustness       a hostile API, the module as a guest in a long-lived host,
 #                    faults around it, 200 sign-ins at once; the benchmark's short
 #                    form (three rounds of tests/integration/bench.c, and
@@ -127,6 +129,9 @@ integration)
 	harness_suite integration_cache
 	harness_suite greeter
 	python_suite nextpayctl tests/ctl/ctl_test.py
+	;;
+journal)
+	python_suite journal tests/journal/journal_test.py
 	;;
 robustness)
 	install_services

@@ -6,7 +6,7 @@
 #
 #   make check            every phase (see CHECK_PHASES), all run even when one fails
 #   make check-PHASE      one phase and its closing line: check-unit,
-#                         check-integration, check-robustness, check-e2e,
+#                         check-integration, check-journal, check-robustness, check-e2e,
 #                         check-boundaries (check-man, check-package, check-asan,
 #                         check-valgrind, check-fuzz and check-lint in their .mk files)
 
@@ -46,10 +46,17 @@ PAM_LOG_SHIM := $(BUILD)/tests/pam-log-shim.so
 # Sign-ins through a real /etc/pam.d service, for tests/bench/bench.py: N at once, or
 # one with what it did to its host process.
 SIGNIN_BENCH := $(BUILD)/tests/signin-bench
+# The code's table of events (kinds, results, MESSAGE_IDs), for the journal and man tests.
+PRINT_EVENTS := $(BUILD)/tests/print-events
+# make bench's row 6: a sign-in's event into the journal, next to today's syslog line,
+# and what loading the module and libsystemd costs.
+EVENT_BENCH := $(BUILD)/tests/event-bench
+LOAD_BENCH := $(BUILD)/tests/load-bench
 
 .PHONY: tests
 tests: $(UNIT_BINS) $(HARNESS_BINS) $(FAKE_HELPER) $(PRELOAD_CANARY) $(PAM_LOG_SHIM) \
-       $(CTL_CACHE_WRITER) $(MOCKCTL) $(SIGNIN_BENCH)
+       $(CTL_CACHE_WRITER) $(MOCKCTL) $(SIGNIN_BENCH) $(PRINT_EVENTS) $(EVENT_BENCH) \
+       $(LOAD_BENCH)
 
 $(TIME_LIMIT_OBJ): tests/time_limit.c tests/time_limit.h
 	@mkdir -p $(dir $@)
@@ -85,6 +92,23 @@ $(MOCKCTL): tests/mock/mockctl.c tests/mock/mock_client.c tests/mock/mock_client
 	$(CC) $(ALL_CFLAGS) -o $@ tests/mock/mockctl.c tests/mock/mock_client.c \
 	    $(call pkg_libs,libcurl json-c)
 
+# The page tests hold pam_nextpay(8) and the catalog to the table of events too.
+phase-man: $(PRINT_EVENTS)
+
+$(PRINT_EVENTS): tests/journal/print_events.c $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS) \
+	    $(call pkg_libs,libsodium libsystemd)
+
+$(EVENT_BENCH): tests/bench/event_bench.c $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS) \
+	    $(call pkg_libs,libsodium libsystemd)
+
+$(LOAD_BENCH): tests/bench/load_bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LINK_HARDEN) $(LDFLAGS) -ldl
+
 $(SIGNIN_BENCH): tests/bench/signin_bench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(call pkg_libs,pam)
@@ -101,7 +125,8 @@ SUMMARY      = /usr/bin/python3 tests/lib/results.py $(RESULTS_DIR)
 RUN_PHASE    = NP_RESULTS_DIR=$(RESULTS_DIR) NP_BUILD=$(abspath $(BUILD)) ./tests/run-tests.sh
 
 # In the order make check runs them; hardening.mk, man.mk and packaging.mk add theirs.
-CHECK_PHASES := unit integration robustness e2e man package boundaries fuzz lint asan valgrind
+CHECK_PHASES := unit integration journal robustness e2e man package boundaries fuzz lint asan \
+                valgrind
 
 # deps first, then a fresh make: what it installed (pkg-config files,
 # libqrencode) must be seen when the Makefile is read.
@@ -116,17 +141,23 @@ check-installed:
 	@$(SUMMARY) $(CHECK_PHASES)
 
 # check-PHASE: one phase, then its closing line.
-.PHONY: check-installed check-unit check-integration check-robustness check-e2e check-boundaries
-check-unit check-integration check-robustness check-e2e check-boundaries: check-%: phase-%
+.PHONY: check-installed check-unit check-integration check-journal check-robustness check-e2e \
+        check-boundaries
+check-unit check-integration check-journal check-robustness check-e2e check-boundaries: check-%: phase-%
 	@$(SUMMARY) $*
 
 # A runner's own exit status is not make's business: the closing line decides.
-.PHONY: phase-unit phase-integration phase-robustness phase-e2e phase-boundaries phase-bench
+.PHONY: phase-unit phase-integration phase-journal phase-robustness phase-e2e phase-boundaries \
+        phase-bench
 phase-unit: all $(UNIT_BINS)
 	@-$(RUN_PHASE) unit $(UNIT_BINS)
 
 phase-integration: all tests
 	@-$(RUN_PHASE) integration
+
+# Root only: its own journald in a private mount namespace (tests/journal/journal_test.py).
+phase-journal: all tests
+	@-$(RUN_PHASE) journal
 
 phase-robustness: all tests openssh-10.3
 	@-$(RUN_PHASE) robustness

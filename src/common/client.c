@@ -218,7 +218,6 @@ enum np_client_status np_client_send_device_login(struct np_client *c, bool want
 static enum np_client_status check_verification_host(struct np_client *c)
 {
 	const char *url = c->code.verification_url;
-	char quoted[sizeof c->refused_host * 4 + 3];
 
 	c->refused_host[0] = '\0';
 	if (np_url_host(url, strlen(url), c->refused_host, sizeof c->refused_host) &&
@@ -226,9 +225,7 @@ static enum np_client_status check_verification_host(struct np_client *c)
 		c->refused_host[0] = '\0';
 		return NP_CLIENT_OK;
 	}
-	np_log_quote(quoted, sizeof quoted, c->refused_host);
-	client_log(c, LOG_WARNING, "verification URL refused: host=%s not in verification_hosts",
-	           quoted);
+	/* The caller logs it, as an event of its own (module/audit.c). */
 	return NP_CLIENT_HOST_REFUSED;
 }
 
@@ -242,6 +239,7 @@ enum np_client_status np_client_receive_code(struct np_client *c)
 	if (status != NP_CLIENT_OK)
 		return status;
 	c->code = c->msg.code;
+	c->code_ms = np_monotonic_ms();
 	status = check_verification_host(c);
 	if (status != NP_CLIENT_OK)
 		return status;
@@ -598,6 +596,56 @@ void np_client_words(const struct np_client *c, enum np_client_status status, ch
 		break;
 	}
 	snprintf(out, out_size, "%s", words);
+}
+
+/* A failure the helper reported, in the log's one word. */
+static const char *failure_result(const struct np_msg_failure *f)
+{
+	switch (f->reason) {
+	case NP_FAIL_DENIED:
+		return "denied";
+	case NP_FAIL_EXPIRED:
+	case NP_FAIL_TIMEOUT:
+		return "expired";
+	case NP_FAIL_UNAUTHORIZED:
+		return "failure";
+	case NP_FAIL_CONFIG:
+		return "error";
+	case NP_FAIL_UNAVAILABLE:
+	case NP_FAIL_TLS:
+	case NP_FAIL_MALFORMED:
+	case NP_FAIL_INTERNAL:
+	default:
+		return "unavailable";
+	}
+}
+
+const char *np_client_result(const struct np_client *c, enum np_client_status status)
+{
+	switch (status) {
+	case NP_CLIENT_OK:
+		return "success";
+	case NP_CLIENT_FAILED:
+		return failure_result(&c->msg.failure);
+	case NP_CLIENT_EXPIRED:
+	case NP_CLIENT_STALE_CODE:
+		return "expired";
+	case NP_CLIENT_TYPED_TEXT:
+		return "failure";
+	case NP_CLIENT_GONE:
+	case NP_CLIENT_BROKEN:
+	case NP_CLIENT_UNEXPECTED:
+	case NP_CLIENT_SILENT:
+	case NP_CLIENT_HOST_REFUSED:
+		return "unavailable";
+	case NP_CLIENT_NOT_STARTED:
+	case NP_CLIENT_INTERRUPTED:
+	case NP_CLIENT_CONV_FAILED:
+	case NP_CLIENT_TYPED_KEY:
+	case NP_CLIENT_NO_MEMORY:
+	default:
+		return "error";
+	}
 }
 
 /* The log's words for the statuses whose reason is always the same. */

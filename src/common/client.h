@@ -76,6 +76,7 @@ struct np_client {
 	struct np_msg msg;          /* the last message to or from the helper */
 	struct np_msg_code code;    /* the code being shown */
 	long long deadline_ms;      /* CLOCK_MONOTONIC; the caller sets it */
+	long long code_ms;          /* CLOCK_MONOTONIC when the code arrived; 0: none yet */
 	char err[512];              /* what became of the helper, for words and the log */
 	char refused_host[NP_URL_MAX + 1];
 };
@@ -152,6 +153,12 @@ void np_client_stop(struct np_client *c);
 /* What status means, in the words of io->detailed's audience ("" for nothing to say). */
 void np_client_words(const struct np_client *c, enum np_client_status status, char *out,
                      size_t out_size);
+
+/*
+ * The log's one word for what status came to: success, denied, expired,
+ * failure, unavailable or error (NEXTPAY_RESULT).
+ */
+const char *np_client_result(const struct np_client *c, enum np_client_status status);
 
 /* What status means for the log: no secrets, every value as the helper sent it. */
 void np_client_reason(const struct np_client *c, enum np_client_status status, char *out,

@@ -33,6 +33,8 @@ enum np_wait_mode { NP_WAIT_AUTO, NP_WAIT_PROMPT, NP_WAIT_POLL };
 /* Whether the sshd in front shows PAM_TEXT_INFO at once (auto: find out). */
 enum np_ssh_info { NP_SSH_INFO_AUTO, NP_SSH_INFO_IMMEDIATE, NP_SSH_INFO_HELD };
 enum np_cache_scope { NP_SCOPE_SESSION, NP_SCOPE_USER };
+/* Where events go: the journal when journald runs, always the journal, or syslog. */
+enum np_log_target { NP_LOG_AUTO, NP_LOG_JOURNAL, NP_LOG_SYSLOG };
 
 struct np_config {
 	char config_path[NP_CONFIG_PATH_MAX];
@@ -56,6 +58,7 @@ struct np_config {
 	char cache_key[NP_CONFIG_PATH_MAX];
 	unsigned cache_ttl;
 	enum np_cache_scope cache_scope;
+	enum np_log_target log;
 	bool api_key;
 	bool use_first_pass;
 	bool try_first_pass;

@@ -41,29 +41,6 @@ struct listing {
 	int64_t now;
 };
 
-/* A field for a whitespace-separated line: sanitised, no blanks, "-" when empty. */
-static const char *column(const char *value, char *buf, size_t buf_size)
-{
-	np_sanitize_str(buf, buf_size, value);
-	for (char *p = buf; *p != '\0'; p++)
-		if (*p == ' ')
-			*p = '_';
-	if (buf[0] == '\0')
-		snprintf(buf, buf_size, "-");
-	return buf;
-}
-
-static const char *when(int64_t t, char *buf, size_t buf_size)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t <= 0 || localtime_r(&tt, &tm) == NULL ||
-	    strftime(buf, buf_size, "%Y-%m-%dT%H:%M:%S%z", &tm) == 0)
-		snprintf(buf, buf_size, "-");
-	return buf;
-}
-
 /* "uid=1000,ruser=alice", or "uid=0" when the application set no PAM_RUSER. */
 static const char *invoker(const struct np_cache_meta *meta, char *buf, size_t buf_size)
 {
@@ -74,7 +51,7 @@ static const char *invoker(const struct np_cache_meta *meta, char *buf, size_t b
 		         meta->invoker_name);
 	else
 		snprintf(text, sizeof text, "uid=%lld", (long long)meta->invoker_uid);
-	return column(text, buf, buf_size);
+	return np_ctl_column(text, buf, buf_size);
 }
 
 static void list_entry(const char *file, const struct np_cache_meta *meta, void *arg)
@@ -95,14 +72,15 @@ static void list_entry(const char *file, const struct np_cache_meta *meta, void 
 		printf("%-16s %-20s %-7s %-12s %-10s %-15s %-20s %-24s %s\n", "ACCOUNT", "INVOKER",
 		       "SCOPE", "SERVICE", "TTY", "RHOST", "NEXTPAY-ID", "APPROVED", "EXPIRES");
 	printf("%-16s %-20s %-7s %-12s %-10s %-15s %-20s %-24s %s%s\n",
-	       column(meta->account, account, sizeof account),
+	       np_ctl_column(meta->account, account, sizeof account),
 	       invoker(meta, invoked_by, sizeof invoked_by),
-	       column(meta->scope_kind, kind, sizeof kind),
-	       column(meta->service, service, sizeof service), column(meta->tty, tty, sizeof tty),
-	       column(meta->rhost, rhost, sizeof rhost),
-	       column(meta->user_id, user_id, sizeof user_id),
-	       when(meta->created, created, sizeof created),
-	       when(meta->expires, expires, sizeof expires),
+	       np_ctl_column(meta->scope_kind, kind, sizeof kind),
+	       np_ctl_column(meta->service, service, sizeof service),
+	       np_ctl_column(meta->tty, tty, sizeof tty),
+	       np_ctl_column(meta->rhost, rhost, sizeof rhost),
+	       np_ctl_column(meta->user_id, user_id, sizeof user_id),
+	       np_ctl_time_text(meta->created, created, sizeof created),
+	       np_ctl_time_text(meta->expires, expires, sizeof expires),
 	       meta->expires <= listing->now ? " (expired)" : "");
 }
 
@@ -134,7 +112,7 @@ static int purge_entries(struct np_cache *c, const char *account)
 		return np_ctl_fail("cannot remove the cache entries");
 	if (account != NULL)
 		printf("Removed %d cache entr%s of account %s.\n", removed, removed == 1 ? "y" : "ies",
-		       column(account, shown, sizeof shown));
+		       np_ctl_column(account, shown, sizeof shown));
 	else
 		printf("Removed %d cache entr%s.\n", removed, removed == 1 ? "y" : "ies");
 	return NP_CTL_EXIT_OK;

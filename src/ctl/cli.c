@@ -125,6 +125,28 @@ int np_ctl_fail(const char *fmt, ...)
 	return NP_CTL_EXIT_FAILED;
 }
 
+const char *np_ctl_column(const char *value, char *buf, size_t buf_size)
+{
+	np_sanitize_str(buf, buf_size, value);
+	for (char *p = buf; *p != '\0'; p++)
+		if (*p == ' ')
+			*p = '_';
+	if (buf[0] == '\0')
+		snprintf(buf, buf_size, "-");
+	return buf;
+}
+
+const char *np_ctl_time_text(int64_t t, char *buf, size_t buf_size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || localtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, buf_size, "%Y-%m-%dT%H:%M:%S%z", &tm) == 0)
+		snprintf(buf, buf_size, "-");
+	return buf;
+}
+
 /* ---- settings ---- */
 
 int np_ctl_absolute_path(const char *path, char *out, size_t out_size)

@@ -4,7 +4,7 @@
  *
  * Exit codes are part of the interface, so scripts can rely on them: 0 when
  * the command did what was asked (or everything checked passed), 1 when it
- * did not, 2 for a usage error.
+ * did not, 2 for a usage error, 3 when log or metrics find no journal.
  */
 #ifndef NP_CTL_H
 #define NP_CTL_H
@@ -12,9 +12,12 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-journal.h>
 
 #include "common/client.h"
 #include "common/config.h"
+#include "common/events.h"
 
 #define NP_CTL_PROGRAM "nextpayctl"
 
@@ -22,6 +25,7 @@ enum np_ctl_exit {
 	NP_CTL_EXIT_OK = 0,
 	NP_CTL_EXIT_FAILED = 1,
 	NP_CTL_EXIT_USAGE = 2,
+	NP_CTL_EXIT_NO_JOURNAL = 3,
 };
 
 /* ---- command line ---- */
@@ -57,6 +61,11 @@ int np_ctl_usage_error(const char *command, const char *fmt, ...)
 
 /* Prints an error for a person on stderr, sanitised; returns 1. */
 int np_ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A value for a whitespace-separated column: sanitised, blanks as '_', "-" when empty. */
+const char *np_ctl_column(const char *value, char *buf, size_t buf_size);
+/* Unix time t as local ISO 8601 ("2026-12-01T09:30:00+0100"); "-" for none. */
+const char *np_ctl_time_text(int64_t t, char *buf, size_t buf_size);
 
 /* ---- settings ---- */
 
@@ -118,11 +127,44 @@ typedef void np_ctl_finding_fn(void *ctx, bool warning, const char *fix, const c
  */
 void np_ctl_check_greeter_stacks(const char *pam_dir, np_ctl_finding_fn *report, void *ctx);
 
+/* ---- the module's events in the journal (nextpayctl log, metrics) ---- */
+
+/* The longest value of a field kept from an entry (an account is at most 256 bytes). */
+#define NP_CTL_VALUE_MAX 260
+
+/* One event read back: its type and fields, and who wrote it (journald's own fields). */
+struct np_ctl_event {
+	const struct np_event_type *type;
+	uint64_t usec;                          /* when journald received it */
+	char values[NP_EV_COUNT][NP_CTL_VALUE_MAX];
+	char writer_uid[16];                    /* _UID */
+	char writer_exe[NP_CTL_VALUE_MAX];      /* _EXE */
+};
+
+struct np_ctl_journal {
+	sd_journal *j;
+};
+
+/*
+ * Opens the local journal at the events of SYSLOG_IDENTIFIER pam_nextpay
+ * (only NEXTPAY_EVENT=kind unless kind is NULL) from since_usec on (0: the
+ * oldest), of this boot only if this_boot.  NP_CTL_EXIT_OK, else the exit
+ * code with the reason on stderr: NP_CTL_EXIT_NO_JOURNAL when there is no
+ * journal to read.
+ */
+int np_ctl_journal_open(struct np_ctl_journal *r, const char *kind, uint64_t since_usec,
+                        bool this_boot);
+/* The next event into ev: 1, 0 at the end, or a negative errno. */
+int np_ctl_journal_next(struct np_ctl_journal *r, struct np_ctl_event *ev);
+void np_ctl_journal_close(struct np_ctl_journal *r);
+
 /* ---- the commands: each gets argv from its own name on ---- */
 
 int np_ctl_keygen(int argc, char **argv);
 int np_ctl_check(int argc, char **argv);
 int np_ctl_login(int argc, char **argv);
 int np_ctl_cache(int argc, char **argv);
+int np_ctl_log(int argc, char **argv);
+int np_ctl_metrics(int argc, char **argv);
 
 #endif

@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 #include <unistd.h>
 
 #include "common/account.h"
 #include "common/client.h"
 #include "common/clock.h"
+#include "common/events.h"
 #include "common/sanitize.h"
 #include "common/usermap.h"
 #include "common/wording.h"
@@ -28,6 +30,8 @@ static const char login_help[] =
 	"approved identity (user id, e-mail, name) and whether it may sign in as\n"
 	"ACCOUNT under the identity map and map_email_localpart.  Ctrl-C abandons it.\n"
 	"The session token is never shown: this command does not even receive it.\n"
+	"Its outcome is logged as a sign-in of service nextpayctl (see the log\n"
+	"setting); a refusal or an error ends with its reference, as at a login.\n"
 	"\n"
 	"  --config PATH   the configuration to use (default " NP_DEFAULT_CONFIG ")\n"
 	"  --user ACCOUNT  the local account to test (default: the user running this)\n"
@@ -45,6 +49,8 @@ struct login {
 	bool account_personal;   /* not root, nobody or a system account (account.h) */
 	char account_shown[NP_ACCOUNT_SHOWN + 1];
 	char host_shown[NP_HOST_SHOWN + 1];
+	char signin_id[NP_SIGNIN_ID_LEN + 1];
+	long long decided_ms;    /* CLOCK_MONOTONIC when the outcome was known */
 };
 
 /* ---- before the helper ---- */
@@ -100,15 +106,71 @@ static int prepare(struct login *l, const char *config_opt, const char *user_opt
 
 /* ---- the flow ---- */
 
-/* What a step of the client came to: nothing, or the failure in the module's words, detailed. */
-static int step(const struct login *l, enum np_client_status status)
+/* ---- the outcome, logged as the module logs a sign-in ---- */
+
+static void to_syslog(void *ctx, int priority, const char *line)
+{
+	(void)ctx;
+	openlog(NP_CTL_PROGRAM, LOG_PID, LOG_AUTHPRIV);
+	syslog(priority, "%s", line);
+	closelog();
+}
+
+/* The sign-in's event: result and reason as the module would log them, service nextpayctl. */
+static void log_outcome(const struct login *l, const char *result, const char *user_id,
+                        const char *reason)
+{
+	struct np_event ev;
+	char line[4096];
+	char uid[24];
+	char wait_ms[24];
+
+	memset(&ev, 0, sizeof ev);
+	ev.type = np_event_type_of(NP_EVENT_SIGNIN, result);
+	ev.priority = ev.type->priority;
+	ev.origin = NP_CTL_PROGRAM " login";
+	np_signin_reference(l->signin_id, ev.reference);
+	snprintf(uid, sizeof uid, "%lu", (unsigned long)getuid());
+	ev.values[NP_EV_SIGNIN_ID] = l->signin_id;
+	ev.values[NP_EV_RESULT] = result;
+	ev.values[NP_EV_METHOD] = "device-code";
+	ev.values[NP_EV_ACCOUNT] = l->account;
+	ev.values[NP_EV_USER_ID] = user_id;
+	ev.values[NP_EV_SERVICE] = NP_CTL_PROGRAM;
+	ev.values[NP_EV_INVOKER_UID] = uid;
+	ev.values[NP_EV_REASON] = reason;
+	if (l->client.code_ms > 0 && l->decided_ms >= l->client.code_ms) {
+		snprintf(wait_ms, sizeof wait_ms, "%lld", l->decided_ms - l->client.code_ms);
+		ev.values[NP_EV_WAIT_MS] = wait_ms;
+	}
+	np_event_signin_line(&ev, line, sizeof line);
+	ev.line = line;
+	np_event_send(&ev, l->cfg.log, to_syslog, NULL);
+}
+
+/* "Reference: K7QX-2M4D" after a refusal or an error, on stream. */
+static void print_reference(const struct login *l, FILE *stream)
+{
+	char reference[NP_REFERENCE_LEN + 1];
+
+	np_signin_reference(l->signin_id, reference);
+	fprintf(stream, NP_REFERENCE_WORDS "%s\n", reference);
+}
+
+/* ---- the flow ---- */
+
+/* A step of the client that did not come to an identity: the module's words, detailed. */
+static int failed(const struct login *l, enum np_client_status status)
 {
 	char words[2048];
+	char reason[256];
 
-	if (status == NP_CLIENT_OK)
-		return NP_CTL_EXIT_OK;
 	np_client_words(&l->client, status, words, sizeof words);
-	return np_ctl_fail("%s", words);
+	np_client_reason(&l->client, status, reason, sizeof reason);
+	log_outcome(l, np_client_result(&l->client, status), "", reason);
+	np_ctl_fail("%s", words);
+	print_reference(l, stderr);
+	return NP_CTL_EXIT_FAILED;
 }
 
 /* Prints who approved and whether that identity may sign in as the account. */
@@ -120,6 +182,7 @@ static int decide(const struct login *l)
 	char user_id[NP_USER_ID_MAX + 1];
 	char email[NP_EMAIL_MAX + 1];
 	char name[NP_NAME_MAX + 1];
+	char reason[192];
 
 	/* The decoder validated and sanitised these already; a terminal deserves care twice. */
 	np_sanitize_str(user_id, sizeof user_id, who->user_id);
@@ -131,14 +194,18 @@ static int decide(const struct login *l)
 	       "  name:    %s\n",
 	       user_id, email[0] != '\0' ? email : "(none)", name[0] != '\0' ? name : "(none)");
 	if (np_usermap_allows(&l->map, &l->cfg, &account, who->user_id, who->email, &why)) {
+		log_outcome(l, "success", who->user_id, why);
 		printf("This NextPay account may sign in as %s on this host (%s).\n",
 		       l->account_shown, why);
 		return NP_CTL_EXIT_OK;
 	}
+	snprintf(reason, sizeof reason, NP_REASON_NOT_MAPPED, why);
+	log_outcome(l, "refused", who->user_id, reason);
 	printf("NextPay account %s may not sign in as %s on this host (%s).\n"
 	       "To allow it, add the line \"%s %s\" to %s.\n",
 	       email[0] != '\0' ? email : user_id, l->account_shown, why, user_id, l->account_shown,
 	       l->cfg.usermap);
+	print_reference(l, stdout);
 	return NP_CTL_EXIT_FAILED;
 }
 
@@ -150,17 +217,16 @@ static int sign_in(struct login *l)
 		.service = NP_CTL_PROGRAM,
 		.rhost = "",
 	};
-	int rc = step(l, np_client_start(&l->client));
+	enum np_client_status status = np_client_start(&l->client);
 
-	if (rc == NP_CTL_EXIT_OK)
-		rc = step(l, np_client_send_device_login(&l->client, false));
-	if (rc == NP_CTL_EXIT_OK)
-		rc = step(l, np_client_receive_code(&l->client));
-	if (rc == NP_CTL_EXIT_OK)
-		rc = step(l, np_client_wait_polling(&l->client, &who, 0));
-	if (rc == NP_CTL_EXIT_OK)
-		rc = decide(l);
-	return rc;
+	if (status == NP_CLIENT_OK)
+		status = np_client_send_device_login(&l->client, false);
+	if (status == NP_CLIENT_OK)
+		status = np_client_receive_code(&l->client);
+	if (status == NP_CLIENT_OK)
+		status = np_client_wait_polling(&l->client, &who, 0);
+	l->decided_ms = np_monotonic_ms();
+	return status == NP_CLIENT_OK ? decide(l) : failed(l, status);
 }
 
 int np_ctl_login(int argc, char **argv)
@@ -183,6 +249,7 @@ int np_ctl_login(int argc, char **argv)
 		return np_ctl_fail("out of memory");
 	np_ctl_client_io(&l->io, &l->signals);
 	np_client_init(&l->client, &l->cfg, &l->io);
+	np_signin_id_new(l->signin_id);
 	rc = prepare(l, config_opt, user_opt);
 	if (rc == NP_CTL_EXIT_OK) {
 		np_ctl_signals_block(&l->signals);

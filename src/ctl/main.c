@@ -35,11 +35,14 @@ static void print_usage(FILE *out)
 	        "  cache list [--config PATH]   show the approval cache entries (never the tokens)\n"
 	        "  cache purge [ACCOUNT] [--config PATH]\n"
 	        "                               remove every cache entry, or one account's\n"
+	        "  log [--since TIME] [--json]  the recent sign-ins, from the systemd journal\n"
+	        "  metrics                      the journal's events of this boot for Prometheus\n"
 	        "\n"
 	        "--config defaults to %s.\n"
 	        "Run '" NP_CTL_PROGRAM " COMMAND --help' for the details of a command.\n"
 	        "\n"
-	        "Exit status: 0 success, 1 the check or the command failed, 2 usage error.\n",
+	        "Exit status: 0 success, 1 the check or the command failed, 2 usage error,\n"
+	        "3 no journal (log, metrics).\n",
 	        NP_DEFAULT_CONFIG);
 }
 
@@ -53,6 +56,8 @@ static int run_command(int argc, char **argv)
 		{ "check", np_ctl_check },
 		{ "login", np_ctl_login },
 		{ "cache", np_ctl_cache },
+		{ "log", np_ctl_log },
+		{ "metrics", np_ctl_metrics },
 	};
 
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

@@ -13,27 +13,35 @@
 #include <unistd.h>
 
 #include "common/sanitize.h"
+#include "module/audit.h"
 #include "module/scope.h"
 
-/* what is ours; err may carry a path or a map's reason, so it is quoted. */
-static void cache_log(struct np_signin *s, int priority, const char *what, const char *err)
+/* "cache: what: err": what is ours; err may carry a path or a map's reason, so it is quoted. */
+static void cache_line(char *out, size_t out_size, const char *what, const char *err)
 {
 	char quoted[512];
 
-	if (err[0] == '\0') {
-		pam_syslog(s->pamh, priority, "cache: %s", what);
-		return;
-	}
 	np_log_quote(quoted, sizeof quoted, err);
-	pam_syslog(s->pamh, priority, "cache: %s: %s", what, quoted);
+	snprintf(out, out_size, "cache: %s%s%s", what, err[0] != '\0' ? ": " : "",
+	         err[0] != '\0' ? quoted : "");
 }
 
-/* A PAM item as text: "" when it is not set. */
-static const char *item_text(const struct np_signin *s, int type)
+static void cache_log(struct np_signin *s, int priority, const char *what, const char *err)
 {
-	const void *item = NULL;
+	char line[1024];
 
-	return pam_get_item(s->pamh, type, &item) == PAM_SUCCESS && item != NULL ? item : "";
+	cache_line(line, sizeof line, what, err);
+	pam_syslog(s->pamh, priority, "%s", line);
+}
+
+/* An entry found and not used is an event: cause says why in one word (NEXTPAY_REASON). */
+static void cache_refused(struct np_signin *s, int priority, const char *cause,
+                          const char *what, const char *err)
+{
+	char line[1024];
+
+	cache_line(line, sizeof line, what, err);
+	np_audit_event(s, NP_EVENT_CACHE_REFUSED, priority, cause, "%s", line);
 }
 
 /*
@@ -45,7 +53,7 @@ static const char *item_text(const struct np_signin *s, int type)
 static void invoking_user(const struct np_signin *s, unsigned long *uid, const char **name)
 {
 	*uid = (unsigned long)getuid();
-	*name = item_text(s, PAM_RUSER);
+	*name = np_signin_item(s, PAM_RUSER);
 }
 
 /*
@@ -59,7 +67,7 @@ static void invoking_user(const struct np_signin *s, unsigned long *uid, const c
 static bool session_parts(struct np_signin *s, struct np_scope_parts *parts, char *terminal,
                           size_t terminal_size)
 {
-	const char *tty = item_text(s, PAM_TTY);
+	const char *tty = np_signin_item(s, PAM_TTY);
 	const char *why = "";
 	char quoted_why[128], quoted_tty[512];
 
@@ -77,7 +85,7 @@ static bool session_parts(struct np_signin *s, struct np_scope_parts *parts, cha
 		return false;
 	}
 	parts->terminal = terminal;
-	parts->rhost = item_text(s, PAM_RHOST);
+	parts->rhost = np_signin_item(s, PAM_RHOST);
 	return true;
 }
 
@@ -125,7 +133,7 @@ int np_approval_reuse(struct np_signin *s)
 	if (np_cache_load(&s->cache, s->scope, s->cfg.cache_ttl, (int64_t)time(NULL), entry, err,
 	                  sizeof err) != NP_CACHE_OK) {
 		if (err[0] != '\0')
-			cache_log(s, LOG_NOTICE, "entry not used", err);
+			cache_refused(s, LOG_NOTICE, "unusable", "entry not used", err);
 		goto out;
 	}
 	np_msg_init(&c->msg, NP_MSG_WHOAMI);
@@ -142,13 +150,14 @@ int np_approval_reuse(struct np_signin *s)
 	if (status == NP_CLIENT_FAILED && c->msg.failure.reason == NP_FAIL_UNAUTHORIZED) {
 		/* Revoked: forget it, and ask for a new approval. */
 		np_cache_remove(&s->cache, s->scope);
-		cache_log(s, LOG_NOTICE, "token no longer accepted; entry removed", "");
+		cache_refused(s, LOG_NOTICE, "revoked", "token no longer accepted; entry removed", "");
 		goto out;
 	}
 	if (status == NP_CLIENT_UNEXPECTED ||
 	    (status == NP_CLIENT_OK && strcmp(c->msg.identity.user_id, entry->user_id) != 0)) {
 		np_cache_remove(&s->cache, s->scope);
-		cache_log(s, LOG_WARNING, "token answered for another identity; entry removed", "");
+		cache_refused(s, LOG_WARNING, "another-identity",
+		              "token answered for another identity; entry removed", "");
 		goto out;
 	}
 	/*
@@ -164,7 +173,8 @@ int np_approval_reuse(struct np_signin *s)
 	if (!np_usermap_allows(&s->map, &s->cfg, &account, c->msg.identity.user_id,
 	                       c->msg.identity.email, &why)) {
 		np_cache_remove(&s->cache, s->scope);
-		cache_log(s, LOG_NOTICE, "identity no longer allowed by the map; entry removed", why);
+		cache_refused(s, LOG_NOTICE, "not-allowed",
+		              "identity no longer allowed by the map; entry removed", why);
 		goto out;
 	}
 	snprintf(s->user_id, sizeof s->user_id, "%s", c->msg.identity.user_id);
@@ -199,7 +209,7 @@ void np_approval_remember(struct np_signin *s)
 	snprintf(meta.scope_kind, sizeof meta.scope_kind, "%s",
 	         s->cfg.cache_scope == NP_SCOPE_SESSION ? "session" : "user");
 	snprintf(meta.service, sizeof meta.service, "%s", s->service);
-	np_sanitize_str(meta.tty, sizeof meta.tty, item_text(s, PAM_TTY));
+	np_sanitize_str(meta.tty, sizeof meta.tty, np_signin_item(s, PAM_TTY));
 	snprintf(meta.rhost, sizeof meta.rhost, "%s", s->rhost_shown);
 	snprintf(meta.user_id, sizeof meta.user_id, "%s", who->user_id);
 	meta.created = now;

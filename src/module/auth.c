@@ -20,6 +20,7 @@
 #include "common/wording.h"
 #include "module/api_key.h"
 #include "module/approval.h"
+#include "module/audit.h"
 #include "module/device_flow.h"
 #include "module/greeter.h"
 #include "module/signin.h"
@@ -164,8 +165,8 @@ static bool account_unchanged(struct np_signin *s)
 		return true;
 	np_log_quote(was_quoted, sizeof was_quoted, s->account);
 	np_log_quote(now_quoted, sizeof now_quoted, now);
-	pam_syslog(s->pamh, LOG_ERR, "PAM_USER changed during the sign-in: from=%s to=%s",
-	           was_quoted, now_quoted);
+	np_audit_event(s, NP_EVENT_USER_CHANGED, LOG_ERR, "PAM_USER changed during the sign-in",
+	               "PAM_USER changed during the sign-in: from=%s to=%s", was_quoted, now_quoted);
 	return false;
 }
 
@@ -197,7 +198,7 @@ static int decide(struct np_signin *s)
 	if (np_usermap_allows(&s->map, &s->cfg, &account, who->user_id, who->email, &why))
 		return np_signin_outcome(s, PAM_SUCCESS, "success", why);
 	np_signin_tell(s, text);
-	snprintf(reason, sizeof reason, "identity does not map to this account (%s)", why);
+	snprintf(reason, sizeof reason, NP_REASON_NOT_MAPPED, why);
 	return np_signin_outcome(s, PAM_AUTH_ERR, "refused", reason);
 }
 
@@ -275,30 +276,6 @@ static int sign_in(struct np_signin *s, int argc, const char **argv)
 	return rc;
 }
 
-/* One line per call; every value in it is quoted (np_log_quote), none can pose as another. */
-static void log_outcome(const struct np_signin *s, int rc)
-{
-	char account[sizeof s->account * 4 + 3];
-	char user_id[sizeof s->user_id * 4 + 3];
-	char rhost[sizeof s->rhost * 4 + 3];
-	char service[sizeof s->service * 4 + 3];
-	char method[64];
-	char reason[sizeof s->reason * 4 + 3];
-
-	if (rc == PAM_IGNORE && !s->cfg.debug)
-		return;
-	np_log_quote(account, sizeof account, s->account);
-	np_log_quote(user_id, sizeof user_id, s->user_id);
-	np_log_quote(rhost, sizeof rhost, s->rhost);
-	np_log_quote(service, sizeof service, s->service);
-	np_log_quote(method, sizeof method, s->method);
-	np_log_quote(reason, sizeof reason, s->reason);
-	pam_syslog(s->pamh, rc == PAM_SUCCESS ? LOG_NOTICE : LOG_WARNING,
-	           "%s: account=%s nextpay_id=%s rhost=%s service=%s method=%s reason=%s",
-	           s->result != NULL ? s->result : "error", account, user_id, rhost, service, method,
-	           reason);
-}
-
 int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
 	struct np_signin *s = calloc(1, sizeof *s);
@@ -316,11 +293,12 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	np_signin_init(s, pamh);
 	describe_host(s);
 	rc = sign_in(s, argc, argv);
+	s->decided_ms = np_monotonic_ms();
 	/* PAM_IGNORE is for skip_services alone: never let an error turn into it. */
 	if (rc == PAM_IGNORE && (s->result == NULL || strcmp(s->result, "skipped") != 0))
 		rc = PAM_SERVICE_ERR;
 	/* Decided: logged now, however long the last prompt below waits (at a greeter, for ever). */
-	log_outcome(s, rc);
+	np_audit_signin(s, rc);
 	np_client_stop(&s->client);
 	/* After a conversation failure there is nobody to tell. */
 	if (rc != PAM_SUCCESS && rc != PAM_CONV_ERR)

@@ -9,6 +9,7 @@
 #include <syslog.h>
 
 #include "common/sanitize.h"
+#include "module/audit.h"
 #include "module/conv.h"
 
 /* The client's way to the person: information through the conversation, in messages that fit. */
@@ -45,6 +46,14 @@ void np_signin_init(struct np_signin *s, pam_handle_t *pamh)
 		.message_max = PAM_MAX_MSG_SIZE,
 	};
 	np_client_init(&s->client, &s->cfg, &s->io);
+	np_signin_id_new(s->signin_id);
+}
+
+const char *np_signin_item(const struct np_signin *s, int item)
+{
+	const void *value = NULL;
+
+	return pam_get_item(s->pamh, item, &value) == PAM_SUCCESS && value != NULL ? value : "";
 }
 
 void np_signin_who(const struct np_signin *s, char *rhost, size_t rhost_size,
@@ -66,12 +75,27 @@ int np_signin_outcome(struct np_signin *s, int rc, const char *result, const cha
 	return rc;
 }
 
+/*
+ * What the person is told of a refusal or an error ends with the sign-in's
+ * reference, which finds its events in the log for whoever helps them.
+ */
+static void with_reference(const struct np_signin *s, const char *text, char *out,
+                           size_t out_size)
+{
+	char reference[NP_REFERENCE_LEN + 1];
+
+	np_signin_reference(s->signin_id, reference);
+	snprintf(out, out_size, "%s\n" NP_REFERENCE_WORDS "%s", text, reference);
+}
+
 void np_signin_tell(struct np_signin *s, const char *text)
 {
 	size_t used = strlen(s->untold);
+	char told[PAM_MAX_MSG_SIZE];
 
 	if (s->tell == NP_TELL_NOW) {
-		(void)np_conv_show(s->pamh, PAM_ERROR_MSG, text);
+		with_reference(s, text, told, sizeof told);
+		(void)np_conv_show(s->pamh, PAM_ERROR_MSG, told);
 		return;
 	}
 	snprintf(s->untold + used, sizeof s->untold - used, "%s%s", used > 0 ? "\n" : "", text);
@@ -93,39 +117,39 @@ static void ask_and_drop(struct np_signin *s, const char *prompt)
  * after Enter: the greeter, starting over, puts its own words ("Incorrect
  * password") only where no message is.
  */
-static void tell_greeter(struct np_signin *s)
+static void tell_greeter(struct np_signin *s, const char *told)
 {
 	char text[PAM_MAX_MSG_SIZE];
 
-	snprintf(text, sizeof text, "%s\n" NP_WORDS_START_AGAIN ".", s->untold);
+	snprintf(text, sizeof text, "%s\n" NP_WORDS_START_AGAIN ".", told);
 	if (np_conv_show(s->pamh, PAM_TEXT_INFO, text) != PAM_SUCCESS)
 		return;
 	ask_and_drop(s, NP_WORDS_START_AGAIN ": ");
-	(void)np_conv_show(s->pamh, PAM_TEXT_INFO, s->untold);
+	(void)np_conv_show(s->pamh, PAM_TEXT_INFO, told);
 }
 
 void np_signin_tell_last(struct np_signin *s)
 {
+	char told[PAM_MAX_MSG_SIZE - 32]; /* room for the prompt's own words */
 	char prompt[PAM_MAX_MSG_SIZE];
 
 	if (s->untold[0] == '\0')
 		return;
+	with_reference(s, s->untold, told, sizeof told);
 	if (s->tell == NP_TELL_GREETER) {
-		tell_greeter(s);
+		tell_greeter(s, told);
 	} else {
-		snprintf(prompt, sizeof prompt, "%s\nPress Enter to close: ", s->untold);
+		snprintf(prompt, sizeof prompt, "%s\nPress Enter to close: ", told);
 		ask_and_drop(s, prompt);
 	}
 	s->untold[0] = '\0';
 }
 
-/* A failure the helper reported: PAM's code and the log's word for it. */
-static int failure_code(struct np_signin *s, const struct np_msg_failure *f,
-                        const char **result)
+/* A failure the helper reported, as PAM's code. */
+static int failure_code(struct np_signin *s, const struct np_msg_failure *f)
 {
 	switch (f->reason) {
 	case NP_FAIL_DENIED:
-		*result = "denied";
 		/*
 		 * PAM_MAXTRIES stops sshd from starting over with a fresh code; sudo
 		 * 1.9 retries anyway, on the same handle: the mark makes those
@@ -135,57 +159,44 @@ static int failure_code(struct np_signin *s, const struct np_msg_failure *f,
 		return PAM_MAXTRIES;
 	case NP_FAIL_EXPIRED:
 	case NP_FAIL_TIMEOUT:
-		*result = "expired";
-		return PAM_AUTH_ERR;
 	case NP_FAIL_UNAUTHORIZED:
-		*result = "failure";
 		return PAM_AUTH_ERR;
 	case NP_FAIL_CONFIG:
-		*result = "error";
 		return PAM_SERVICE_ERR;
 	case NP_FAIL_UNAVAILABLE:
 	case NP_FAIL_TLS:
 	case NP_FAIL_MALFORMED:
 	case NP_FAIL_INTERNAL:
 	default:
-		*result = "unavailable";
 		return PAM_AUTHINFO_UNAVAIL;
 	}
 }
 
-/* Any other status of the client: PAM's code and the log's word for it. */
-static int status_code(enum np_client_status status, const char **result)
+/* Any other status of the client, as PAM's code. */
+static int status_code(enum np_client_status status)
 {
 	switch (status) {
 	case NP_CLIENT_OK:
-		*result = "success";
 		return PAM_SUCCESS;
 	case NP_CLIENT_EXPIRED:
 	case NP_CLIENT_STALE_CODE:
-		*result = "expired";
-		return PAM_AUTH_ERR;
 	case NP_CLIENT_TYPED_TEXT:
-		*result = "failure";
 		return PAM_AUTH_ERR;
 	case NP_CLIENT_GONE:
 	case NP_CLIENT_BROKEN:
 	case NP_CLIENT_UNEXPECTED:
 	case NP_CLIENT_SILENT:
 	case NP_CLIENT_HOST_REFUSED:
-		*result = "unavailable";
 		return PAM_AUTHINFO_UNAVAIL;
 	case NP_CLIENT_CONV_FAILED:
-		*result = "error";
 		return PAM_CONV_ERR;
 	case NP_CLIENT_NO_MEMORY:
-		*result = "error";
 		return PAM_BUF_ERR;
 	case NP_CLIENT_FAILED:
 	case NP_CLIENT_NOT_STARTED:
 	case NP_CLIENT_INTERRUPTED:
 	case NP_CLIENT_TYPED_KEY:
 	default:
-		*result = "error";
 		return PAM_SERVICE_ERR;
 	}
 }
@@ -194,9 +205,9 @@ int np_signin_verdict(struct np_signin *s, enum np_client_status status)
 {
 	char words[PAM_MAX_MSG_SIZE];
 	char reason[sizeof s->reason];
-	const char *result = "error";
-	int rc = status == NP_CLIENT_FAILED ? failure_code(s, &s->client.msg.failure, &result)
-	                                    : status_code(status, &result);
+	const char *result = np_client_result(&s->client, status);
+	int rc = status == NP_CLIENT_FAILED ? failure_code(s, &s->client.msg.failure)
+	                                    : status_code(status);
 
 	if (status == NP_CLIENT_OK)
 		return PAM_SUCCESS;
@@ -207,6 +218,7 @@ int np_signin_verdict(struct np_signin *s, enum np_client_status status)
 	if (words[0] != '\0')
 		np_signin_tell(s, words);
 	np_client_reason(&s->client, status, reason, sizeof reason);
+	np_audit_client_status(s, status, reason);
 	return np_signin_outcome(s, rc, result, reason);
 }
 
@@ -214,10 +226,12 @@ int np_signin_set_up_error(struct np_signin *s, const char *prefix, const char *
                            const char *reason)
 {
 	char clean[1024];
+	char why[1024];
 	char words[PAM_MAX_MSG_SIZE];
 
 	np_log_quote(clean, sizeof clean, err);
-	pam_syslog(s->pamh, LOG_ERR, "%s%s", prefix, clean);
+	snprintf(why, sizeof why, "%s%s", prefix, err);
+	np_audit_event(s, NP_EVENT_CONFIG_ERROR, LOG_ERR, why, "%s%s", prefix, clean);
 	/* The person's words for a host that is set up wrongly. */
 	np_client_words(&s->client, NP_CLIENT_NOT_STARTED, words, sizeof words);
 	np_signin_tell(s, words);

@@ -15,6 +15,7 @@
 #include "common/cache.h"
 #include "common/client.h"
 #include "common/config.h"
+#include "common/events.h"
 #include "common/usermap.h"
 #include "common/wording.h"
 
@@ -68,6 +69,8 @@ struct np_signin {
 	const char *result;         /* one word for the log */
 	char reason[256];           /* for the log: what happened, no secrets */
 	const char *method;         /* how the identity was established, for the log */
+	char signin_id[NP_SIGNIN_ID_LEN + 1]; /* in every event; the person's reference */
+	long long decided_ms;       /* CLOCK_MONOTONIC when the sign-in was decided */
 	struct np_cache cache;
 	bool cache_ready;           /* key read, directory usable, scope known */
 	char scope[NP_CACHE_SCOPE_MAX];
@@ -83,10 +86,13 @@ struct np_signin {
 	} greeter;
 	/* Where np_signin_tell() puts a refusal's words. */
 	enum np_tell tell;
-	char untold[PAM_MAX_MSG_SIZE - 32]; /* room left for the last prompt's own words */
+	char untold[PAM_MAX_MSG_SIZE - 64]; /* room left for the reference and the last prompt */
 };
 
-/* Sets up s for pamh: the client, and its way to the person through the conversation. */
+/*
+ * Sets up s for pamh: the client, its way to the person through the
+ * conversation, and the sign-in's id (sodium_init() first).
+ */
 void np_signin_init(struct np_signin *s, pam_handle_t *pamh);
 
 /*
@@ -95,6 +101,8 @@ void np_signin_init(struct np_signin *s, pam_handle_t *pamh);
  */
 void np_signin_who(const struct np_signin *s, char *rhost, size_t rhost_size,
                    struct np_instructions *in);
+/* A PAM item as text: "" when it is not set. */
+const char *np_signin_item(const struct np_signin *s, int item);
 
 /* Records the outcome for the log line and returns rc. */
 int np_signin_outcome(struct np_signin *s, int rc, const char *result, const char *reason);

@@ -24,6 +24,11 @@ pamtester, against the bundled HTTPS mock and a fast TLS server.
    pam_permit stack, from the click on "Log In" to the session running.  Not in the short
    form (it starts LightDM twice and signs in a dozen times: about a minute); skipped,
    saying why, where LightDM cannot run.
+7. the journal write of a sign-in's event against today's syslog line: the same event
+   sent both ways, in turns, to one journald of the bench's own (tests/bench/
+   journal_row.py, tests/bench/event_bench.c), which receives the syslog line through
+   /dev/log as on a systemd host: the sender's time per event and journald's CPU; and
+   what loading the module costs (tests/bench/load_bench.c), libsystemd's share in it.
 
 Each row checks that it measured what it claims (the cached row made no code and
 asked /auth/me once per round, the fast server served every request, every approval
@@ -75,6 +80,11 @@ ME_BODY = '{"ok": true, "data": {"id": "usr_alice", "email": "alice@example.com"
 MODULE = os.path.join(BUILD, "pam_nextpay.so")
 HELPER = os.path.join(BUILD, "nextpay-helper")
 SIGNIN_BENCH = os.path.join(BUILD, "tests", "signin-bench")
+EVENT_BENCH = os.path.join(BUILD, "tests", "event-bench")
+LOAD_BENCH = os.path.join(BUILD, "tests", "load-bench")
+LOADS = 10 if SHORT else 60             # row 7: loads of the module and of libsystemd
+JOURNAL_ROW = os.path.join(os.path.dirname(os.path.abspath(__file__)), "journal_row.py")
+EVENTS = 200 if SHORT else 2000         # row 7: events each way
 LOAD_BEFORE = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())  # for RESULTS.md
 PAMTESTER = "/usr/bin/pamtester"
 CURL = "/usr/bin/curl"
@@ -662,6 +672,51 @@ def test_greeter_session(bench: Bench) -> None:
               extra <= bound)
 
 
+# ---- 7. the journal write ----------------------------------------------------------------
+
+def test_journal_write_against_the_syslog_line(bench: Bench) -> None:
+    done = subprocess.run([sys.executable, JOURNAL_ROW, EVENT_BENCH, str(EVENTS)],
+                          capture_output=True, text=True, check=False, timeout=600)
+    check(done.returncode == 0, f"{JOURNAL_ROW}: exit {done.returncode}\n{done.stderr}")
+    got = json.loads(done.stdout)
+    check(got["arrived"] == {"journal": EVENTS, "syslog": EVENTS},
+          f"journald did not receive every event: {got['arrived']}")
+    per = {}
+    for way in ("journal", "syslog"):
+        calls = got["calls"][way]
+        check(len(calls) == EVENTS, f"{len(calls)} {way} calls, not {EVENTS}")
+        receiver = got["ticks"][way] * 1e6 / got["tick_hz"] / EVENTS
+        per[way] = ([wall / 1000 for wall, _ in calls], [cpu / 1000 for _, cpu in calls],
+                    receiver)
+    journal, syslog = per["journal"], per["syslog"]
+    bench.row(7, f"the journal write of a sign-in's event ({EVENTS} events, in turns with "
+                 "the syslog line, one journald receiving both)",
+              f"{fmt(journal[0], 'µs')}; CPU {fmt(journal[1], 'µs')}; journald CPU "
+              f"{journal[2]:.0f} µs per event",
+              f"today's syslog line through /dev/log: {fmt(syslog[0], 'µs')}; CPU "
+              f"{fmt(syslog[1], 'µs')}; journald CPU {syslog[2]:.0f} µs per event",
+              f"{spread(journal[0])[0] - spread(syslog[0])[0]:+.1f} µs a sign-in "
+              f"(**{spread(journal[0])[0] / spread(syslog[0])[0]:.2f}** × the line)",
+              "—", None)
+    # Sending needs libsystemd in the module: what loading it costs, per PAM handle, in a
+    # host that does not link it already (sudo, login, su; Debian's sshd does).
+    done = subprocess.run([LOAD_BENCH, str(LOADS), MODULE, "libsystemd.so.0"],
+                          capture_output=True, text=True, check=False, timeout=600)
+    check(done.returncode == 0, f"{LOAD_BENCH}: exit {done.returncode}\n{done.stderr}")
+    loads: dict[str, list[float]] = {}
+    for line in done.stdout.splitlines():
+        path, took = line.rsplit(" ", 1)
+        loads.setdefault(path, []).append(int(took) / 1e6)
+    module, library = loads[MODULE], loads["libsystemd.so.0"]
+    check(len(module) == len(library) == LOADS, f"loads measured: {len(module)}, {len(library)}")
+    bench.row(7, f"loading the module, as libpam does for each PAM handle (dlopen + dlclose, "
+                 f"{LOADS} each, in turns)",
+              f"pam_nextpay.so {fmt(module)}",
+              f"libsystemd.so.0 and the libraries it needs, alone: {fmt(library)}",
+              f"libsystemd is **{spread(library)[0] / spread(module)[0]:.0%}** of the module's "
+              "load; none where the host links it already", "—", None)
+
+
 # ---- the table ---------------------------------------------------------------------------
 
 def command_output(argv: list[str]) -> str:
@@ -699,7 +754,7 @@ def test_table(bench: Bench) -> None:
               for row in sorted(bench.table, key=lambda r: r[0])]
     print("\n" + "\n".join(lines) + "\n", flush=True)
     measured = {row[0] for row in bench.table}
-    check(measured >= {1, 2, 3, 4, 5}, f"rows measured: {sorted(measured)}, not all of 1 to 5")
+    check(measured >= {1, 2, 3, 4, 5, 7}, f"rows measured: {sorted(measured)}, not all of 1 to 5 and 7")
     target = os.environ.get("NP_BENCH_RESULTS")
     if target:
         write_results(target, lines)
@@ -731,7 +786,10 @@ if __name__ == "__main__":
     sys.exit(run_tests("bench", [test_cached_sign_in_against_curl, test_approval_to_success,
                                  test_network_cost_of_a_device_sign_in, test_footprint,
                                  test_sign_ins_at_once,
+                                 test_journal_write_against_the_syslog_line,
                                  *([] if SHORT else [test_greeter_session]), test_table],
                        fixture=bench_env, requires_root=True,
-                       requires=(PAMTESTER, CURL, OPENSSL),
-                       built=(MODULE, HELPER, SIGNIN_BENCH), needs_pexpect=False))
+                       requires=(PAMTESTER, CURL, OPENSSL, "unshare", "journalctl",
+                                 "/lib/systemd/systemd-journald"),
+                       built=(MODULE, HELPER, SIGNIN_BENCH, EVENT_BENCH, LOAD_BENCH),
+                       needs_pexpect=False))

@@ -141,7 +141,7 @@ def me() -> str:
 def test_help_and_usage(env: Env) -> None:
     expect_rc(run("--help"), 0)
     for cmd in (["keygen"], ["check"], ["login"], ["cache"], ["cache", "list"],
-                ["cache", "purge"]):
+                ["cache", "purge"], ["log"], ["metrics"]):
         p = run(*cmd, "--help")
         expect_rc(p, 0)
         expect_in("Usage: nextpayctl", p.stdout)
@@ -157,6 +157,30 @@ def test_help_and_usage(env: Env) -> None:
     expect_rc(run("login", "extra"), 2)
     expect_rc(run("cache"), 2)
     expect_rc(run("cache", "list", "alice"), 2)
+    p = run("log", "--since", "last tuesday")
+    expect_rc(p, 2)
+    expect_in("--since: cannot read", p.stderr)
+    expect_rc(run("log", "--json", "extra"), 2)
+    expect_rc(run("metrics", "extra"), 2)
+
+
+def journal_files() -> list[str]:
+    found = []
+    for top in ("/run/log/journal", "/var/log/journal"):
+        for directory, _, files in os.walk(top):
+            found += [os.path.join(directory, f) for f in files if f.endswith(".journal")]
+    return found
+
+
+def test_log_and_metrics_without_a_journal(env: Env) -> None:
+    """A clear message and exit status 3 (the journal suite has the journal itself)."""
+    if journal_files():
+        raise Skip("this machine keeps a journal: tests/journal/journal_test.py checks it")
+    for command in ("log", "metrics"):
+        p = run(command)
+        expect_rc(p, 3)
+        expect_in("no systemd journal on this host", p.stderr)
+        assert p.stdout == "", p.stdout
 
 
 # ---- keygen -----------------------------------------------------------------
@@ -666,6 +690,7 @@ def test_login_approved_not_mapped(env: Env) -> None:
     expect_line(r"user id: usr_demo$", p.stdout)
     expect_line(r"^NextPay account demo@example\.com may not sign in as " + re.escape(other),
                 p.stdout)
+    expect_line(r"^Reference: [0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}$", p.stdout)
 
 
 def test_login_localpart_never_names_root(env: Env) -> None:
@@ -714,6 +739,9 @@ def test_login_denied(env: Env) -> None:
     expect_rc(p, 1)
     expect_in("The sign-in was denied in NextPay.", p.stderr)
     assert "user id:" not in p.stdout, p.stdout
+    # As at a login: the refusal ends with the sign-in's reference.
+    assert re.search(r"denied in NextPay\.\nReference: [0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}\n$",
+                     p.stderr), p.stderr
 
 
 def test_login_unknown_account(env: Env) -> None:

@@ -36,6 +36,20 @@ TRANSCRIPT_DIR = os.path.join(E2E_DIR, "transcripts")
 CODE_RE = r"[A-Z0-9]{6}"
 # The instructions' last words to the approver, before the prompt or waiting line.
 APPROVE_ONLY = "Approve only if you started this sign-in yourself."
+# What every refusal or error ends with: the sign-in's reference (Crockford's base32).
+REFERENCE_RE = r"Reference: ([0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4})"
+
+
+def reference_on(text: str) -> str | None:
+    """The one reference on the screen ("K7QX-2M4D"), None if there is none; two fail."""
+    found = re.findall(REFERENCE_RE, text)
+    check(len(found) <= 1, f"more than one reference on the screen:\n{text}")
+    return found[0] if found else None
+
+
+def neutral_reference(text: str) -> str:
+    """Each sign-in has a reference of its own: the same placeholder for all."""
+    return re.sub(REFERENCE_RE, "Reference: <REFERENCE>", text)
 
 
 def first_line_of_instructions(host: str, account: str, service: str, rhost: str = "") -> str:
@@ -63,6 +77,8 @@ def write_config(path: str, mock: Mock, usermap: str, **extra) -> str:
         "poll_interval": 1,
         # The token cache would let one test's approval sign in the next test.
         "cache": "no",
+        # What the module logs is read from pam_syslog(), even where journald runs.
+        "log": "syslog",
         **extra,
     }
     text = "# written by tests/e2e\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
@@ -75,11 +91,11 @@ def save_transcript(name: str, command: str, screen_text: str,
 
     command is the line the person typed, shown with a "$ " prompt in front; the
     screen text is kept as it was apart from ANSI codes, with the random parts
-    (code, port, account, host name) replaced by placeholders.
+    (code, port, account, host name, reference) replaced by placeholders.
     """
     if os.environ.get("E2E_SAVE_TRANSCRIPTS") != "1":
         return
-    text = f"$ {command}\n{screen_text}"
+    text = neutral_reference(f"$ {command}\n{screen_text}")
     # Whole words only (a short host name must not eat parts of other words), the
     # longest first, so a value inside another is not replaced too early.
     for value in sorted(replacements, key=len, reverse=True):

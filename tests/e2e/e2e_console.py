@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (APPROVE_ONLY, CODE_RE, MODULE, Screen, check,  # noqa: E402
-                    first_line_of_instructions, mock_api, mock_last_code,
+                    first_line_of_instructions, mock_api, mock_last_code, reference_on,
                     remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
                     throwaway_account, write_config, write_root_file, write_usermap)
 from lib.system import strip_login_records  # noqa: E402
@@ -155,6 +155,8 @@ def test_denial_ends_login_without_a_second_code(env: Env):
             screen.finish(ANSWER_WITHIN)
             text = screen.text
             check("Still waiting" not in text, f"a progress line before a quick denial:\n{text}")
+            check(re.search(r"The sign-in was denied in NextPay\.\r?\nReference: ", text)
+                  and reference_on(text), f"no reference after the denial:\n{text}")
             check(text.count("approve code") == 1, f"a second code on the screen:\n{text}")
             check(not re.search(r"(?m)login: $", text), f"login asked for a name again:\n{text}")
             check(not re.search(SHELL_PROMPT, text), f"a shell after the denial:\n{text}")
@@ -178,6 +180,9 @@ def test_expired_code_and_login_asks_for_the_name_again(env: Env):
             screen.expect(r"The code expired before it was approved\.", LOGIN_TIMEOUT + 10,
                           "the expiry message")
             screen.expect(r"Login incorrect", ANSWER_WITHIN, "login's own words")
+            check(re.search(r"expired before it was approved\. Please try again\.\r?\n"
+                            r"Reference: ", screen.text) and reference_on(screen.text),
+                  f"no reference after the expiry:\n{screen.text}")
             screen.expect(r"login: $", ANSWER_WITHIN, "login asking for a name again")
             check(mock.stats()["requests"]["create"] == 1, "a second code before a name")
             screen.send(f"{env.user}\r")

@@ -36,9 +36,9 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (APPROVE_ONLY, BUILD, CODE_RE, MODULE, Failure, Screen, Skip,  # noqa: E402
                     check, creates, first_line_of_instructions, free_port, indent, kill_tree,
-                    mock_api, mock_last_code, pexpect_eof, remove_pam_wrapper_dirs, run_tests,
-                    save_transcript, temp_dir, throwaway_account, wait_for, write_config,
-                    write_root_file, write_usermap)
+                    mock_api, mock_last_code, neutral_reference, pexpect_eof, reference_on,
+                    remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
+                    throwaway_account, wait_for, write_config, write_root_file, write_usermap)
 
 SSHD = "/usr/sbin/sshd"
 NEW_DIR = os.path.join(BUILD, "openssh-10.3")
@@ -296,6 +296,16 @@ def refused(screen: Screen, server: Sshd, env: Env) -> str:
     return text
 
 
+def check_reference(text: str, server: Sshd) -> None:
+    """The refusal ends with the reference of the module's last outcome line."""
+    shown = reference_on(text)
+    check(shown, f"no reference on the screen:\n{text}")
+    with open(server.pam_log) as f:
+        logged = re.findall(r' account=".*reference="([^"]*)"$', f.read(), re.M)
+    check(logged and logged[-1] == shown, f"the screen's reference {shown} is not the "
+          f"logged one: {logged[-1:]}")
+
+
 def mode_line(server: Sshd) -> str:
     """The module's debug line saying how it waits (the last one of this server)."""
     with open(server.pam_log) as f:
@@ -386,6 +396,7 @@ def test_10_3_denial_shows_the_reason_without_a_last_prompt(env: Env):
         text = refused(screen, server, env)
         check(LAST_PROMPT not in text and "Press Enter" not in text,
               f"a prompt on sshd 10.3:\n{text}")
+        check_reference(text, server)
         check(text.count("approve code") == 1, f"sshd asked again with a new code:\n{text}")
         save_transcript("ssh-10.3-denied", COMMAND, text, placeholders(env, server, code))
     one_code(env, "denied")
@@ -402,6 +413,7 @@ def test_10_3_expiry_shows_the_reason_without_a_last_prompt(env: Env):
         screen.expect(re.escape(EXPIRED), ANSWER_WITHIN, "the reason")
         text = refused(screen, server, env)
         check("Press Enter" not in text, f"a prompt on sshd 10.3:\n{text}")
+        check_reference(text, server)
         save_transcript("ssh-10.3-expired",
                         "ssh -o NumberOfPasswordPrompts=1 -p <PORT> <USER>@127.0.0.1 id -un",
                         text, placeholders(env, server, code))
@@ -491,6 +503,7 @@ def test_denial_ends_the_connection_with_one_code(env: Env):
                           f"the denial:\n{screen.text}")
         text = refused(screen, env.old, env)
         check(text.count("approve code") == 1, f"sshd asked again with a new code:\n{text}")
+        check_reference(text, env.old)
         save_transcript("ssh-denied", COMMAND, text, placeholders(env, env.old, code))
     # PAM_MAXTRIES: sshd must not start keyboard-interactive over with a fresh code.
     one_code(env, "denied")
@@ -507,6 +520,7 @@ def test_expiry_ends_the_connection_with_one_code(env: Env):
         screen.send("\r")
         text = refused(screen, env.old, env)
         check(text.count("approve code") == 1, f"sshd asked again with a new code:\n{text}")
+        check_reference(text, env.old)
         save_transcript("ssh-expired",
                         "ssh -o NumberOfPasswordPrompts=1 -p <PORT> <USER>@127.0.0.1 id -un",
                         text, placeholders(env, env.old, code))
@@ -555,7 +569,9 @@ def refused_screen(env: Env, server: Sshd, user: str) -> str:
         check(status != 0, f"ssh exited with 0:\n{screen.text}")
         text = screen.text
     check(creates(env.mock) == 1, f"{creates(env.mock)} codes created, not 1")
-    text = re.sub(rf"(?<![\w-]){re.escape(user)}(?![\w-])", "<USER>", text.replace(code, "<CODE>"))
+    check(reference_on(text), f"no reference on the screen:\n{text}")
+    text = re.sub(rf"(?<![\w-]){re.escape(user)}(?![\w-])", "<USER>",
+                  neutral_reference(text).replace(code, "<CODE>"))
     return re.sub(r"\d+", "#", text)
 
 
@@ -626,7 +642,7 @@ def password_refused_at_once(env: Env, name: str, binary: str) -> None:
         check(f"Failed password for {env.user}" in log, f"sshd {name} logged no failure:\n{log}")
         line = outcome_line(server)
         check(re.search(r'^<4> refused: .* reason="sshd password authentication cannot show a '
-                        r'code"$', line), f"sshd {name}: outcome {line!r}")
+                        r'code" reference="[^"]+"$', line), f"sshd {name}: outcome {line!r}")
         with open(server.pam_log) as f:
             debug = f.read()
         check(re.search(r'sshd password authentication \("OpenSSH_[0-9.]+p[0-9]+[^"]*" in '
@@ -659,8 +675,8 @@ def password_is_an_api_key(env: Env, name: str, binary: str) -> None:
         text, status, took = password_attempt(env, server, "correct horse battery staple")
         check(status != 0 and "Permission denied" in text, f"ssh exited {status}:\n{text}")
         check(took < REFUSED_WITHIN, f"the refusal took {took:.1f} s")
-        check(outcome_line(server).endswith('reason="sshd password authentication cannot show a '
-                                            'code, and the password is no API key"'),
+        check(re.search(r' reason="sshd password authentication cannot show a code, and the '
+                        r'password is no API key" reference="[^"]+"$', outcome_line(server)),
               outcome_line(server))
         check(creates(env.mock) == 0 and env.mock.count("token") == 0,
               f"{creates(env.mock)} codes, {env.mock.count('token')} key exchanges")

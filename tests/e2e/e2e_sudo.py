@@ -27,8 +27,8 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (APPROVE_ONLY, CODE_RE, MODULE, Screen, check, creates,  # noqa: E402
                     first_line_of_instructions, indent, mock_api, mock_last_code, pexpect_eof,
-                    random_suffix, run_tests, save_transcript, temp_dir, throwaway_account,
-                    write_config, write_root_file, write_usermap)
+                    random_suffix, reference_on, run_tests, save_transcript, temp_dir,
+                    throwaway_account, write_config, write_root_file, write_usermap)
 
 SUDO = "/usr/bin/sudo"
 SHOW_CODE_WITHIN = 10      # the instructions come at once, PAM_SILENT or not
@@ -225,6 +225,7 @@ def test_denial_fails_with_sudos_message(env: Env):
         check(status != 0, f"sudo succeeded after a denial:\n{text}")
         check(no_root_output(text), f"id ran:\n{text}")
         check("The sign-in was denied in NextPay." in text, f"no denial message:\n{text}")
+        check(reference_on(text), f"no reference after the denial:\n{text}")
         check(re.search(r"(?m)^sudo: \d+ incorrect password attempts?\r?$", text),
               f"no message of sudo's own:\n{text}")
         save_transcript("sudo-denied", "sudo /usr/bin/id -un", text,
@@ -276,6 +277,9 @@ def test_timeout_fails(env: Env):
         check(1 <= made <= 3, f"{made} codes created (passwd_tries is 3)")
         check(text.count("The code expired before it was approved.") == made,
               f"not one expiry message per code:\n{text}")
+        references = re.findall(r"Reference: (\S+)", text)
+        check(len(set(references)) == len(references) == made,
+              f"not one reference of its own per try:\n{text}")
         check(took < made * (LOGIN_TIMEOUT + 5), f"{made} tries took {took:.1f} s")
         save_transcript("sudo-timeout", "sudo /usr/bin/id -un", text, placeholders(env, None) | {
             c["code"]: f"<CODE{i}>" for i, c in enumerate(env.mock.stats()["codes"], 1)})

@@ -104,8 +104,9 @@ void write_config(const struct mock *m, const char *overrides)
 {
 	char path[1024], usermap[1024], text[8192], line[1024];
 	const char *helper = getenv("NP_HELPER");
-	const char *keys[] = { "api_url", "ca_file", "usermap", "helper", "poll_interval", "cache" };
-	const char *values[6];
+	const char *keys[] = { "api_url", "ca_file", "usermap", "helper", "poll_interval", "cache",
+		               "log" };
+	const char *values[7];
 
 	snprintf(usermap, sizeof usermap, "%s/conf/users", test_dir());
 	values[0] = m != NULL ? m->url : "https://127.0.0.1:9/v1";
@@ -115,6 +116,8 @@ void write_config(const struct mock *m, const char *overrides)
 	values[4] = "1";
 	/* Tests that want the cache say so, and never touch the system's own. */
 	values[5] = "no";
+	/* What the module logs is read from pam_syslog(), even where journald runs. */
+	values[6] = "syslog";
 	text[0] = '\0';
 	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
 		if (overrides != NULL && overridden(overrides, keys[i]))
@@ -755,6 +758,28 @@ size_t log_capture_end(char *out, size_t out_size)
 	}
 	fclose(f);
 	return used;
+}
+
+bool seen_reference(const struct seen *seen, char *out, size_t out_size)
+{
+	static const char words[] = "\nReference: ";
+	static const char alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+	const char *last, *ref;
+
+	out[0] = '\0';
+	if (seen->count == 0)
+		return false;
+	last = seen->text[seen->count - 1];
+	ref = strstr(last, words);
+	if (ref == NULL)
+		return false;
+	ref += strlen(words);
+	/* At the very end, or before the last prompt's own words. */
+	if (strlen(ref) < 9 || (ref[9] != '\0' && ref[9] != '\n') || ref[4] != '-' ||
+	    strspn(ref, alphabet) != 4 || strspn(ref + 5, alphabet) != 4)
+		return false;
+	snprintf(out, out_size, "%.9s", ref);
+	return true;
 }
 
 bool log_outcome_line(const char *log, char *line, size_t line_size)

@@ -50,8 +50,8 @@ void write_file(const char *path, const char *text, mode_t mode);
 
 /*
  * Writes conf/current.conf: sane settings for the mock m (api_url, ca_file,
- * usermap, helper, poll_interval = 1), each replaced when overrides
- * ("key = value" lines) names the same key.
+ * usermap, helper, poll_interval = 1, cache = no, log = syslog), each replaced
+ * when overrides ("key = value" lines) names the same key.
  */
 void write_config(const struct mock *m, const char *overrides);
 
@@ -115,6 +115,13 @@ int run_logged(const char *service, const char *user, struct script *s, int flag
 /* A test's set-up and tear-down that print how long it took (cmocka fixtures). */
 int start_timer(void **state);
 int report_time(void **state);
+
+/*
+ * The reference the last message seen ends with ("...\nReference: K7QX-2M4D"),
+ * "K7QX-2M4D" into out (at least 10 bytes); false when it ends with none, or
+ * with one that is not 4 + 4 characters of Crockford's base32.
+ */
+bool seen_reference(const struct seen *seen, char *out, size_t out_size);
 
 /* Whether any message seen contains needle / any byte that is a control character but \n. */
 bool seen_contains(const struct seen *seen, const char *needle);

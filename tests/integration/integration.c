@@ -126,6 +126,23 @@ static void expect_last_seen(const struct script *s, const char *needle)
 	}
 }
 
+/*
+ * The refusal ends with its reference, the one its outcome line gives:
+ * "Reference: K7QX-2M4D" on the screen, reference="K7QX-2M4D" in the log.
+ */
+static void expect_reference_logged(const struct script *s, const char *line)
+{
+	char shown[16], logged[64];
+
+	if (!seen_reference(&s->seen, shown, sizeof shown) ||
+	    !log_field(line, "reference", logged, sizeof logged) || strcmp(shown, logged) != 0) {
+		fprintf(stderr, "no reference, or not the logged one (\"%s\"); the log:\n%s\n"
+		        "the person saw:\n", shown, line);
+		seen_dump(&s->seen);
+		fail();
+	}
+}
+
 #define NOT_REACHED "NextPay could not be reached. Please try again later."
 #define NOT_SET_UP "NextPay sign-in is not set up correctly on this host."
 #define APPROVE_ONLY "Approve only if you started this sign-in yourself."
@@ -528,6 +545,45 @@ static void denial_reason_comes_with_a_last_prompt(void **state)
 	assert_non_null(strstr(s.seen.text[1], "Press Enter to close"));
 }
 
+/*
+ * Every refusal ends with the sign-in's reference, the one its outcome line
+ * gives; in prompt mode in the last prompt, before its own words.  Each
+ * sign-in has its own; a success shows none (its line still has one).
+ */
+static void refusal_ends_with_its_reference(void **state)
+{
+	struct script poll = { 0 };
+	struct script prompt = { .answers = { "", "" }, .delay_ms = { 1500, 0 } };
+	struct script ok = { 0 };
+	char line[8192], first[16], second[16], logged[64];
+
+	(void)state;
+	auto_decide("deny", "usr_alice", 0.3);
+	expect_rc(run_logged("np-poll", test_account(), &poll, 0), PAM_MAXTRIES, &poll);
+	assert_true(log_outcome_line(log_text, line, sizeof line));
+	expect_reference_logged(&poll, line);
+	assert_true(seen_reference(&poll.seen, first, sizeof first));
+	assert_non_null(strstr(poll.seen.text[poll.seen.count - 1],
+	                       "The sign-in was denied in NextPay.\nReference: "));
+	reset(NULL);
+	auto_decide("deny", "usr_alice", 0.3);
+	expect_rc(run_logged("np-prompt", test_account(), &prompt, 0), PAM_MAXTRIES, &prompt);
+	assert_true(log_outcome_line(log_text, line, sizeof line));
+	expect_reference_logged(&prompt, line);
+	assert_true(seen_reference(&prompt.seen, second, sizeof second));
+	assert_non_null(strstr(prompt.seen.text[1], "The sign-in was denied in NextPay.\nReference: "));
+	assert_non_null(strstr(prompt.seen.text[1], second));
+	assert_non_null(strstr(prompt.seen.text[1], "\nPress Enter to close: "));
+	assert_string_not_equal(first, second);
+	reset(NULL);
+	auto_decide("approve", "usr_alice", 0.3);
+	expect_rc(run_logged("np-poll", test_account(), &ok, 0), PAM_SUCCESS, &ok);
+	assert_false(seen_contains(&ok.seen, "Reference"));
+	assert_true(log_outcome_line(log_text, line, sizeof line));
+	assert_true(log_field(line, "reference", logged, sizeof logged));
+	assert_int_equal(strlen(logged), 9);
+}
+
 static void no_answer_is_conversation_failure(void **state)
 {
 	struct script s = { .answers = { NULL } };
@@ -799,6 +855,64 @@ static void unknown_setting_is_service_error(void **state)
 	expect_log_contains(": unknown setting\"");
 	/* The line's number, never its text: a line may be anything, a secret too. */
 	expect_log_lacks("no_such_setting");
+}
+
+/* The reference="..." of the first log line that starts with prefix (after "): "). */
+static bool reference_of_line(const char *prefix, char *out, size_t out_size)
+{
+	char line[8192];
+	const char *p = log_text;
+
+	while ((p = strstr(p, prefix)) != NULL) {
+		const char *end = strchr(p, '\n');
+
+		snprintf(line, sizeof line, "%.*s", (int)(end != NULL ? end - p : (long)strlen(p)), p);
+		if (p > log_text && p[-1] == ' ' && log_field(line, "reference", out, out_size))
+			return true;
+		p++;
+	}
+	return false;
+}
+
+/* Every line an event writes ends with the sign-in's reference: here an error's two. */
+static void every_event_line_carries_the_reference(void **state)
+{
+	struct script s = { 0 };
+	char shown[16], outcome[64], config[64];
+
+	(void)state;
+	write_config(&api, "no_such_setting = 1\n");
+	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
+	assert_true(seen_reference(&s.seen, shown, sizeof shown));
+	assert_true(reference_of_line("configuration error: ", config, sizeof config));
+	assert_true(reference_of_line("error: account=", outcome, sizeof outcome));
+	assert_string_equal(config, shown);
+	assert_string_equal(outcome, shown);
+}
+
+/*
+ * Where journald does not run, log = auto writes syslog lines, and so does
+ * log = journal, with one more line saying that the journal could not be had.
+ */
+static void without_journald_events_go_to_syslog(void **state)
+{
+	struct script a = { 0 }, j = { 0 };
+	struct stat st;
+
+	(void)state;
+	if (lstat("/run/systemd/journal/socket", &st) == 0) {
+		fprintf(stderr, "journald runs here: the journal suite tests this\n");
+		skip();
+	}
+	auto_decide("approve", "usr_alice", 0.3);
+	write_config(&api, "log = auto\n");
+	expect_rc(run_logged("np-poll", test_account(), &a, 0), PAM_SUCCESS, &a);
+	expect_logged("account", test_account());
+	assert_null(strstr(log_text, "journal:"));
+	write_config(&api, "log = journal\n");
+	expect_rc(run_logged("np-poll", test_account(), &j, 0), PAM_SUCCESS, &j);
+	expect_logged("account", test_account());
+	expect_log_contains("journal: cannot write events, sent to syslog: No such file or directory");
 }
 
 /*
@@ -1275,8 +1389,12 @@ static void normalised(const struct seen *seen, const char *account, const char 
 		const char *p = seen->text[i];
 
 		n += (size_t)snprintf(out + n, out_size - n, "[%d] ", seen->style[i]);
-		while (*p != '\0' && n + 16 < out_size) {
-			if (strncmp(p, account, strlen(account)) == 0) {
+		while (*p != '\0' && n + 32 < out_size) {
+			/* Each sign-in has a reference of its own. */
+			if (strncmp(p, "Reference: ", 11) == 0 && strlen(p) >= 20) {
+				n += (size_t)snprintf(out + n, out_size - n, "Reference: <REFERENCE>");
+				p += 20;
+			} else if (strncmp(p, account, strlen(account)) == 0) {
 				n += (size_t)snprintf(out + n, out_size - n, "<ACCOUNT>");
 				p += strlen(account);
 			} else if (code[0] != '\0' && strncmp(p, code, strlen(code)) == 0) {
@@ -1324,6 +1442,7 @@ static void refused_sign_in(const char *service, const char *user, struct refusa
 	assert_false(seen_contains(&s.seen, "usr_bob"));
 	if (!log_outcome_line(log_text, out->log, sizeof out->log))
 		out->log[0] = '\0';
+	expect_reference_logged(&s, out->log);
 }
 
 /* The refusal's outcome line names the account and who approved. */
@@ -1607,6 +1726,7 @@ int main(void)
 		T(unmapped_identity_without_rules),
 		T(conversation_failure),
 		T(denial_reason_comes_with_a_last_prompt),
+		T(refusal_ends_with_its_reference),
 		T(no_answer_is_conversation_failure),
 		T(api_down),
 		T(untrusted_ca),
@@ -1623,6 +1743,8 @@ int main(void)
 		T(oversized_chunked_answer_refused),
 		T(caller_environment_never_reaches_libcurl),
 		T(unknown_setting_is_service_error),
+		T(every_event_line_carries_the_reference),
+		T(without_journald_events_go_to_syslog),
 		T(proxy_credentials_only_from_a_root_only_file),
 		T(plain_http_is_service_error),
 		T(config_file_mode_is_checked),

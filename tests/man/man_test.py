@@ -7,7 +7,9 @@
 Every page renders without a warning (groff -ww -mandoc) and man-db's lexgrog
 reads its NAME; each names this build's version and paths; and the settings
 table of the code (printed by build/tests/print-settings), conf/pam_nextpay.conf
-and pam_nextpay.conf(5) list exactly the same keys with the same defaults.
+and pam_nextpay.conf(5) list exactly the same keys with the same defaults; every
+kind of event and MESSAGE_ID of the code (build/tests/print-events) is in
+pam_nextpay(8) and in the journal catalog, packaging/pam_nextpay.catalog.
 Needs `make all tests`; runs under tests/lib/runner.py (cmocka-style lines).
 """
 
@@ -35,6 +37,8 @@ PAGES = {  # page file: the names its NAME section gives
     "nextpayctl.8": ["nextpayctl"],
 }
 PRINT_SETTINGS = os.path.join(BUILD, "tests", "print-settings")
+PRINT_EVENTS = os.path.join(BUILD, "tests", "print-events")
+CATALOG = os.path.join(REPO, "packaging", "pam_nextpay.catalog")
 NEXTPAYCTL = os.path.join(BUILD, "nextpayctl")
 CONF = os.path.join(REPO, "conf", "pam_nextpay.conf")
 # conf/pam_nextpay.conf is not generated: it shows the paths of a build with the default
@@ -203,6 +207,25 @@ def test_nothing_points_outside_the_tree():
                       f"{os.path.relpath(path, REPO)}:{number} points outside: {line.strip()}")
 
 
+def test_every_event_is_documented_and_explained():
+    """Each kind, result and MESSAGE_ID of the code in pam_nextpay(8), each id in the catalog."""
+    done = run([PRINT_EVENTS])
+    check(done.returncode == 0, f"{PRINT_EVENTS}: exit {done.returncode}: {done.stderr}")
+    types = [line.split("\t") for line in done.stdout.splitlines()]
+    text = page("pam_nextpay.8")
+    logging = text[text.index(".Sh LOGGING"):text.index(".Sh FILES")]
+    for kind, result, message_id, _ in types:
+        check(f".It Cm {kind}" in logging, f"pam_nextpay(8) LOGGING does not name {kind}")
+        check(message_id in logging, f"pam_nextpay(8) LOGGING lacks {kind} {result} {message_id}")
+        if result != "-":
+            check(f".It Ql {result}" in logging, f"pam_nextpay(8) lacks the result {result}")
+    with open(CATALOG) as f:
+        catalog = re.findall(r"(?m)^-- ([0-9a-f]{32})$", f.read())
+    code = [message_id for _, _, message_id, _ in types]
+    check(sorted(catalog) == sorted(code) and len(set(code)) == len(code),
+          f"packaging/pam_nextpay.catalog and the code disagree: {set(catalog) ^ set(code)}")
+
+
 if __name__ == "__main__":
     sys.exit(run_tests("man", [
         test_pages_render_without_warnings,
@@ -210,4 +233,5 @@ if __name__ == "__main__":
         test_pages_carry_this_builds_version_and_paths,
         test_settings_agree_in_code_conf_and_manual,
         test_nothing_points_outside_the_tree,
-    ], requires=("groff", "lexgrog"), built=(PRINT_SETTINGS, NEXTPAYCTL)))
+        test_every_event_is_documented_and_explained,
+    ], requires=("groff", "lexgrog"), built=(PRINT_SETTINGS, PRINT_EVENTS, NEXTPAYCTL)))

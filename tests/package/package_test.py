@@ -58,6 +58,8 @@ USERS = "/etc/security/pam_nextpay.users"
 KEY = "/etc/security/pam_nextpay.key"
 CACHE_DIR = "/var/lib/pam_nextpay"
 PROFILE = "/usr/share/pam-configs/nextpay"
+# The journal catalog; systemd's dpkg trigger reads it in when it arrives.
+CATALOG = "/usr/lib/systemd/catalog/pam_nextpay.catalog"
 # What pam-auth-update writes, and what a purge must leave as it found it.
 PAM_COMMON = sorted(glob.glob("/etc/pam.d/common-*"))
 # {path: (mode, is a configuration file)} of the .deb; "x" marks an executable.
@@ -76,6 +78,9 @@ DEB_FILES = {
     "/usr/share/doc/libpam-nextpay/copyright": ("-rw-r--r--", False),
     "/usr/share/doc/libpam-nextpay/examples/sshd_config.d-nextpay.conf": ("-rw-r--r--", False),
     "/usr/share/doc/libpam-nextpay/examples/pam.d-sshd": ("-rw-r--r--", False),
+    "/usr/share/doc/libpam-nextpay/examples/nextpay-metrics.service": ("-rw-r--r--", False),
+    "/usr/share/doc/libpam-nextpay/examples/nextpay-metrics.timer": ("-rw-r--r--", False),
+    CATALOG: ("-rw-r--r--", False),
 }
 # The same for the RPM: {path: rpm file flags} ("c" config, "n" noreplace, "g" ghost).
 RPM_FILES = {
@@ -88,6 +93,7 @@ RPM_FILES = {
     CACHE_DIR: "",
     "/usr/lib/sysusers.d/pam_nextpay.conf": "",
     "/usr/lib/tmpfiles.d/pam_nextpay.conf": "",
+    CATALOG: "",
     "/usr/share/man/man8/pam_nextpay.8": "d",
     "/usr/share/man/man5/pam_nextpay.conf.5": "d",
     "/usr/share/man/man8/nextpayctl.8": "d",
@@ -324,6 +330,8 @@ def test_rpm_holds_every_file_where_it_belongs(env: Env):
     check(f"root:root {USERS}" in owners.splitlines(), f"identity map owners:\n{owners}")
     scripts = run(["rpm", "-qp", "--scripts", env.rpm]).stdout
     check("nextpayctl keygen" in scripts, f"no key made in %post:\n{scripts}")
+    check(scripts.count("journalctl --update-catalog") == 2,
+          f"the catalog not read in by %post and %postun:\n{scripts}")
 
 
 # ---- the .deb on this machine (root) -------------------------------------------------------
@@ -367,6 +375,10 @@ def test_install_puts_every_file_where_libpam_and_man_look(env: Env):
                                   f"gid {st.st_gid}; expected root:root {oct(mode)}")
     for path, before in env.common_before.items():
         check(read_bytes(path) == before, f"installing changed {path}")
+    # systemd's trigger read the catalog in: journalctl -x explains the module's events.
+    ids = re.findall(r"(?m)^-- ([0-9a-f]{32})$", read_bytes(CATALOG).decode())
+    listed = run(["journalctl", "--list-catalog", *ids]).stdout
+    check(ids and all(i in listed for i in ids), f"not in the catalog database:\n{listed}")
 
 
 def installed_conf_for_the_mock(tmp: str, mock, usermap: str) -> str:
