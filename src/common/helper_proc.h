@@ -5,18 +5,24 @@
  * The helper gets an empty environment, a pipe on stdin and one on stdout,
  * /dev/null on stderr and no other descriptors, in a session (and process
  * group) of its own so terminal signals meant for the host do not reach it.
- * It is held by a pidfd where the kernel has them (Linux 5.3), so that no
- * signal meant for it can reach a process that later got its pid.  Ending it
- * kills its whole process group too, before it is reaped (while its pid, and
- * so the group's id, cannot be anybody else's): nothing it started survives.
  *
- * While it runs, a host that ignores SIGCHLD (or sets SA_NOCLDWAIT), or whose
- * SIGCHLD handler could run, has SIGCHLD set to the default (so the child can
- * be reaped, and the host's handler never hears of it); np_helper_stop()
- * restores it.  A host at SIG_DFL, or blocking SIGCHLD, is left alone:
- * changing the disposition would discard a SIGCHLD it has pending for a child
- * of its own.  SIGPIPE is blocked around each write to the helper, and one
- * the write raised is taken back, so a dead helper cannot kill the host.
+ * The host's signals are never touched.  The helper is a "clone child" whose
+ * exit signal is 0: started with clone3 (CLONE_PIDFD, exit signal 0; Linux
+ * 5.3), or, where clone3 answers ENOSYS (an older kernel, or a seccomp filter
+ * such as a container runtime's), with the older clone system call and the
+ * same two settings.  Its end raises no SIGCHLD in the host, whatever the
+ * host's disposition, and the host's wait(), waitpid(-1) and waitid(P_ALL)
+ * never see it (only __WALL or __WCLONE waits do); so the host's SIGCHLD
+ * disposition, mask and pending signals stay as they are, and a host that
+ * ignores SIGCHLD gets no zombie.  It is held by the pidfd clone gives
+ * (Linux 5.2; none before: then by pid), so that no signal meant for it can
+ * reach a process that later got its pid, and reaped with
+ * waitid(P_PIDFD, ..., __WALL) (Linux 5.4; by pid before).  Ending it kills
+ * its whole process group too, before it is reaped (while its pid, and so the
+ * group's id, cannot be anybody else's): nothing it started survives.
+ * SIGPIPE is blocked for the calling thread around each write to the helper,
+ * and one the write raised is taken back, so a dead helper cannot kill the
+ * host.
  */
 #ifndef NP_HELPER_PROC_H
 #define NP_HELPER_PROC_H
@@ -31,12 +37,10 @@
 
 struct np_helper {
 	pid_t pid;
-	int pidfd;       /* -1 where the kernel has no pidfd_open() */
+	int pidfd;       /* -1 before Linux 5.2, whose clone gives none */
 	int to_helper;   /* helper's stdin */
 	struct np_line_reader from_helper;
 	char line[NP_LINE_MAX];
-	struct sigaction saved_chld;
-	bool signals_saved;  /* saved_chld holds the host's SIGCHLD action, to restore */
 };
 
 void np_helper_init(struct np_helper *h);
@@ -62,10 +66,7 @@ enum np_helper_recv_status {
 enum np_helper_recv_status np_helper_recv(struct np_helper *h, int timeout_ms,
                                           struct np_msg *m, char *err, size_t err_size);
 
-/*
- * Kills the helper and its process group, reaps it, closes the pipes, wipes
- * buffers, restores signals.
- */
+/* Kills the helper and its process group, reaps it, closes the pipes, wipes buffers. */
 void np_helper_stop(struct np_helper *h);
 
 #endif

@@ -479,6 +479,15 @@ int child_processes(pid_t except, pid_t *pids, int max)
 	return found;
 }
 
+pid_t running_helper(pid_t except)
+{
+	pid_t keeper, helper;
+
+	if (child_processes(except, &keeper, 1) != 1 || process_children(keeper, &helper, 1) != 1)
+		return -1;
+	return helper;
+}
+
 int open_fds(int *fds, int max)
 {
 	DIR *dir = opendir("/proc/self/fd");

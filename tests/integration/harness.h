@@ -137,6 +137,14 @@ bool seen_has_unsafe_text(const struct seen *seen);
 /* Child processes of this one (zombies too) but except; up to max pids into pids (may be NULL). */
 int child_processes(pid_t except, pid_t *pids, int max);
 
+/*
+ * The helper of the one sign-in running in this process, or -1 unless there
+ * is exactly one: the module starts it through a keeper process of its own
+ * (src/common/helper_proc.c), so it is the one child of this process's one
+ * child but except.
+ */
+pid_t running_helper(pid_t except);
+
 /* Descriptors open in this process, ascending, up to max; returns how many. */
 int open_fds(int *fds, int max);
 /* VmRSS of this process in KiB, or -1. */
