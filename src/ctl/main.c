@@ -33,6 +33,8 @@ static void print_usage(FILE *out)
 	        "  cache list [--config PATH]   show the approval cache entries (never the tokens)\n"
 	        "  cache purge [ACCOUNT] [--config PATH]\n"
 	        "                               remove every cache entry, or one account's\n"
+	        "  cache purge --expired [--config PATH]\n"
+	        "                               remove the stale and unreadable entries\n"
 	        "\n"
 	        "--config defaults to %s.\n"
 	        "Run '" NP_CTL_PROGRAM " COMMAND --help' for the details of a command.\n"
