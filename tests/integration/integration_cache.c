@@ -580,6 +580,33 @@ static void api_key_typed_at_the_prompt(void **state)
 	assert_false(seen_contains(&s.seen, ALICE_KEY));
 }
 
+/*
+ * With API keys off (api_key = no, the default), a well-formed key typed at
+ * the prompt is only text typed where Enter was asked for: refused at once,
+ * never exchanged, and the person told.  An administrator who leaves keys off
+ * expects a browser approval every time.
+ */
+static void api_key_typed_while_keys_are_off_is_refused(void **state)
+{
+	struct script s = { .answers = { ALICE_KEY, "" } };
+	char log[8192];
+
+	(void)state;
+	cached_config("api_key = no\n");
+	assert_int_equal(sign_in_logged("np-prompt", test_account(), &s, log, sizeof log),
+	                 PAM_AUTH_ERR);
+	assert_int_equal(mock_count(&api, "token"), 0);
+	assert_int_equal(mock_count(&api, "me"), 0);
+	/* The prompt never offered a key, and the last one says why not. */
+	assert_false(seen_contains(&s.seen, "API key"));
+	assert_true(seen_contains(&s.seen, "takes no password here: approve in the browser"));
+	assert_log_line(log, (const char *[]){ "failure:", "text typed at the approval prompt",
+	                                       NULL });
+	assert_false(seen_contains(&s.seen, ALICE_KEY));
+	assert_null(strstr(log, ALICE_KEY));
+	assert_false(mock_bodies_contain(&api, "npk_"));
+}
+
 static void wrong_api_key_is_refused(void **state)
 {
 	struct script s = { .answers = { "npk_wrong_0000000000000000" } };
@@ -1392,6 +1419,7 @@ int main(int argc, char **argv)
 		T(unreachable_api_never_logs_in_from_cache),
 		T(unsafe_key_file_means_no_cache),
 		T(api_key_typed_at_the_prompt),
+		T(api_key_typed_while_keys_are_off_is_refused),
 		T(wrong_api_key_is_refused),
 		T(api_key_from_the_previous_module),
 		T(use_first_pass_without_a_key_fails),
