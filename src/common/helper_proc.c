@@ -148,11 +148,12 @@ static int helper_main(void *plan)
 }
 
 /*
- * The older clone system call, through glibc's portable wrapper, with the
- * same exit signal (its low byte) and CLONE_PIDFD (Linux 5.2; an older kernel
- * ignores the flag and leaves *pidfd as it was, -1).
+ * The older clone system call, through glibc's portable wrapper, on a stack
+ * of its own: flags are clone's (its low byte the exit signal).  With
+ * CLONE_PIDFD (Linux 5.2; an older kernel ignores the flag and leaves *pidfd
+ * as it was, -1) the pidfd comes with the pid.
  */
-static pid_t clone_older(int (*fn)(void *), void *arg, int exit_signal, int *pidfd)
+static pid_t clone_older(int (*fn)(void *), void *arg, int flags, int *pidfd)
 {
 	void *stack = mmap(NULL, CHILD_STACK_BYTES, PROT_READ | PROT_WRITE,
 	                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -161,9 +162,12 @@ static pid_t clone_older(int (*fn)(void *), void *arg, int exit_signal, int *pid
 
 	if (stack == MAP_FAILED)
 		return -1;
-	/* The child runs on its own copy of this stack: the parent may let go of it at once. */
-	pid = clone(fn, (char *)stack + CHILD_STACK_BYTES,
-	            (pidfd != NULL ? CLONE_PIDFD : 0) | exit_signal, arg, pidfd);
+	/*
+	 * A child with its own memory runs on its own copy of this stack, and one
+	 * sharing it (CLONE_VM | CLONE_VFORK) has exec'd or ended by the time the
+	 * parent goes on: either way the parent may let go of it now.
+	 */
+	pid = clone(fn, (char *)stack + CHILD_STACK_BYTES, flags, arg, pidfd);
 	saved_errno = errno;
 	(void)munmap(stack, CHILD_STACK_BYTES);
 	errno = saved_errno;
@@ -191,7 +195,7 @@ static pid_t clone_process(int (*fn)(void *), void *arg, int exit_signal, int *p
 		_exit(fn(arg));
 	if (pid > 0 || errno != ENOSYS)
 		return (pid_t)pid;
-	return clone_older(fn, arg, exit_signal, pidfd);
+	return clone_older(fn, arg, (pidfd != NULL ? CLONE_PIDFD : 0) | exit_signal, pidfd);
 }
 
 /* Ends the keeper as its helper ended, so that the module can say how (describe_end). */
@@ -244,7 +248,12 @@ static int keeper_main(void *arg)
 	/* Out of the host's session and process group: no terminal signal reaches it. */
 	if (setsid() < 0)
 		_exit(127);
-	helper = clone_process(helper_main, arg, SIGCHLD, NULL);
+	/*
+	 * As posix_spawn does: the helper's process shares the keeper's memory
+	 * until its exec (the keeper waits meanwhile), so the host's pages are
+	 * not copied a second time.
+	 */
+	helper = clone_older(helper_main, arg, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
 	/* Every descriptor of the host's, the pipes among them: the helper's end is the helper's. */
 	if (close_range(0, ~0U, 0) != 0)
 		for (int fd = 0; fd < plan->max_fd; fd++)
