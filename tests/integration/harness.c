@@ -586,7 +586,7 @@ static pid_t spawn(const char *const argv[], int out_fd, bool quiet)
 	return pid;
 }
 
-static int exit_status(pid_t pid)
+int exit_status_of(pid_t pid)
 {
 	int status = 0;
 
@@ -634,7 +634,7 @@ int run_command(const char *const argv[], char *out, size_t out_size)
 		out[used] = '\0';
 		close(fds[0]);
 	}
-	return exit_status(pid);
+	return exit_status_of(pid);
 }
 
 __attribute__((format(printf, 3, 0)))

@@ -166,6 +166,8 @@ long vm_rss_kib(void);
  * that ended it, or -1 if it could not run.
  */
 int run_command(const char *const argv[], char *out, size_t out_size);
+/* Waits for the child pid: its exit status, 128 + the signal that ended it, or -1. */
+int exit_status_of(pid_t pid);
 int run_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int run_shell_output(char *out, size_t out_size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

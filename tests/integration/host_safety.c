@@ -682,7 +682,8 @@ static void count_sigchld(int sig, siginfo_t *info, void *context)
 	chld_last_pid = info->si_pid;
 }
 
-static void install_sigchld_counter(void)
+/* The counter as the host's SIGCHLD handler, from zero; 0, or -1 (no cmocka: copies use it). */
+static int count_sigchld_from_now(void)
 {
 	struct sigaction sa;
 
@@ -690,8 +691,13 @@ static void install_sigchld_counter(void)
 	sa.sa_sigaction = count_sigchld;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	assert_int_equal(sigaction(SIGCHLD, &sa, NULL), 0);
 	chld_count = chld_last_pid = 0;
+	return sigaction(SIGCHLD, &sa, NULL);
+}
+
+static void install_sigchld_counter(void)
+{
+	assert_int_equal(count_sigchld_from_now(), 0);
 }
 
 /* One sign-in on service, approved in poll mode (about a second); its code. */
@@ -841,7 +847,6 @@ static const char *self_path;
 
 static int run_host_copy(const char *mode)
 {
-	int status = 0;
 	pid_t pid;
 
 	fflush(NULL);
@@ -852,10 +857,25 @@ static int run_host_copy(const char *mode)
 		execl(self_path, self_path, mode, api.dir, (char *)NULL);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 126;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return exit_status_of(pid);
+}
+
+/*
+ * In a copy: an approval, then a helper that fails at once (a CA file it
+ * cannot read); 0 when they came out so, else 101 with why on stderr.
+ */
+static int two_sign_ins_in_a_copy(const char *host)
+{
+	int approved, failed;
+
+	api_approves();
+	approved = cycle("np-poll");
+	helper_fails_fast();
+	failed = cycle("np-poll");
+	if (approved == PAM_SUCCESS && failed == PAM_SERVICE_ERR)
+		return 0;
+	fprintf(stderr, "  %s: sign-ins %d and %d\n", host, approved, failed);
+	return 101;
 }
 
 /* A thread of the host's that reaps whatever child of its has ended, as daemons do. */
@@ -888,21 +908,15 @@ static int host_with_a_thread_in_waitpid(void)
 {
 	struct reaper r = { .first_reaped = 0 };
 	pthread_t thread;
-	int approved, failed;
+	int rc;
 
 	if (pthread_create(&thread, NULL, reap_any_child, &r) != 0)
 		return 120;
-	api_approves();
-	approved = cycle("np-poll");
-	/* The mock approves every code: a CA file that cannot be read makes the helper fail. */
-	helper_fails_fast();
-	failed = cycle("np-poll");
+	rc = two_sign_ins_in_a_copy("with a thread in waitpid");
 	atomic_store(&r.stop, true);
 	pthread_join(thread, NULL);
-	if (approved != PAM_SUCCESS || failed != PAM_SERVICE_ERR) {
-		fprintf(stderr, "  sign-ins: %d and %d\n", approved, failed);
-		return 101;
-	}
+	if (rc != 0)
+		return rc;
 	if (r.saw != 0 || r.reaped != 0) {
 		fprintf(stderr, "  the host's waitpid(-1) saw a child %d time(s) and reaped %d (first %ld)\n",
 		        r.saw, r.reaped, (long)r.first_reaped);
@@ -926,34 +940,26 @@ static void host_waiting_in_another_thread_never_sees_the_helper(void **state)
 static int host_whose_filter_refuses_clone3(void)
 {
 	scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
-	struct sigaction sa;
-	int approved, failed;
+	int rc;
 
-	if (filter == NULL || seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) != 0 ||
+	if (filter == NULL ||
+	    seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) != 0 ||
 	    seccomp_load(filter) != 0)
 		return 120;
 	seccomp_release(filter);
 	errno = 0;
 	if (syscall(SYS_clone3, NULL, 0) != -1 || errno != ENOSYS)
 		return 121;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = count_sigchld;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGCHLD, &sa, NULL) != 0)
+	if (count_sigchld_from_now() != 0)
 		return 122;
-	api_approves();
-	approved = cycle("np-poll");
-	helper_fails_fast();
-	failed = cycle("np-poll");
+	rc = two_sign_ins_in_a_copy("without clone3");
 	usleep(100000);
-	if (approved != PAM_SUCCESS || failed != PAM_SERVICE_ERR || chld_count != 0 ||
-	    child_processes(-1, NULL, 0) != 0) {
-		fprintf(stderr, "  without clone3: sign-ins %d and %d, %d SIGCHLD, %d children left\n",
-		        approved, failed, (int)chld_count, child_processes(-1, NULL, 0));
-		return 101;
+	if (rc == 0 && (chld_count != 0 || child_processes(-1, NULL, 0) != 0)) {
+		fprintf(stderr, "  without clone3: %d SIGCHLD, %d children left\n", (int)chld_count,
+		        child_processes(-1, NULL, 0));
+		rc = 102;
 	}
-	return 0;
+	return rc;
 }
 
 static void host_without_clone3(void **state)

@@ -369,16 +369,6 @@ static const char *self_path;
 #define CHILD_NAMESPACE "--child-new-pid-namespace"
 #define CHILD_NAMESPACE_INIT "--child-pid-namespace-init"
 
-static int exit_code_of(pid_t pid)
-{
-	int status = 0;
-
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 126;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* Runs this program as `self_path mode`, in a session of its own if asked. */
 static int run_self(const char *mode, bool new_session)
 {
@@ -402,7 +392,7 @@ static int run_self(const char *mode, bool new_session)
 		execl(self_path, self_path, mode, (char *)NULL);
 		_exit(127);
 	}
-	return exit_code_of(pid);
+	return exit_status_of(pid);
 }
 
 /*
@@ -737,7 +727,7 @@ static int sign_in_as_another_uid(int expected_rc)
 		execl(self_path, self_path, CHILD_OTHER_UID, expected, (char *)NULL);
 		_exit(127);
 	}
-	return exit_code_of(pid);
+	return exit_status_of(pid);
 }
 
 static void another_real_uid_is_never_served(void **state)
@@ -1400,7 +1390,7 @@ static int run_in_a_session_of_its_own(void)
 		return -1;
 	if (pid == 0)
 		return setsid() == (pid_t)-1 ? -1 : 0;
-	exit(exit_code_of(pid));
+	exit(exit_status_of(pid));
 }
 
 int main(int argc, char **argv)
