@@ -223,8 +223,11 @@ void kill_process_tree(pid_t pid)
 	for (size_t m = 0; m < members; m++)
 		kill(tree[m], SIGKILL);
 	free(tree);
-	/* ECHILD at once if pid is not ours. */
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	/*
+	 * ECHILD at once if pid is not ours.  __WALL: the module's keeper of its
+	 * helper is a clone child, which other waits do not see.
+	 */
+	while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR)
 		;
 }
 

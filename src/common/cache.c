@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <json.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,15 @@
 #define NAME_SUFFIX ".entry"
 #define KDF_CONTEXT "npcache1"
 #define CLOCK_SKEW_S 60
+/* Entry names: a keyed hash in hex, then the suffix. */
+#define NAME_HEX 64
+/* What np_cache_store writes first: this prefix and 16 random hex digits. */
+#define TMP_PREFIX ".tmp-"
+#define TMP_HEX 16
+/* A write takes milliseconds: a temporary file older than this was left by one that died. */
+#define TMP_STALE_AFTER_S 60
+/* Room for any name the sweep may act on (an entry's is the longest), and its NUL. */
+#define SWEEP_NAME_BYTES (NAME_HEX + sizeof NAME_SUFFIX)
 
 enum subkey_id { SUBKEY_META = 1, SUBKEY_PAYLOAD = 2, SUBKEY_NAME = 3 };
 
@@ -71,22 +81,56 @@ void np_cache_file_name(const struct np_cache_keys *keys, const char *scope, cha
 
 /* ---- plaintexts: small JSON objects ---- */
 
+/* The meta box's fields, one line each: all are required when it is read. */
+enum meta_kind { META_KIND_TEXT, META_KIND_INT64 };
+
+struct meta_field {
+	const char *key;
+	enum meta_kind kind;
+	size_t offset;
+	size_t size;
+};
+
+#define META_SIZE(member) sizeof(((struct np_cache_meta *)0)->member)
+#define META_TEXT(key, member) \
+	{ key, META_KIND_TEXT, offsetof(struct np_cache_meta, member), META_SIZE(member) }
+#define META_INT64(key, member) \
+	{ key, META_KIND_INT64, offsetof(struct np_cache_meta, member), META_SIZE(member) }
+
+static const struct meta_field meta_fields[] = {
+	META_TEXT("account", account),
+	META_INT64("invoker_uid", invoker_uid),
+	META_TEXT("invoker", invoker_name),
+	META_TEXT("scope", scope_kind),
+	META_TEXT("service", service),
+	META_TEXT("tty", tty),
+	META_TEXT("rhost", rhost),
+	META_TEXT("user_id", user_id),
+	META_INT64("created", created),
+	META_INT64("expires", expires),
+	META_INT64("token_exp", token_exp),
+};
+
+#define N_META_FIELDS (sizeof meta_fields / sizeof meta_fields[0])
+
 static int meta_to_json(const struct np_cache_meta *meta, char *out, size_t out_size,
                         size_t *out_len)
 {
+	const char *base = (const char *)meta;
 	struct json_object *obj = json_object_new_object();
 	int rc = obj == NULL ? -1 : 0;
 
-	rc |= rc == 0 ? np_json_add_string(obj, "account", meta->account) : -1;
-	rc |= rc == 0 ? np_json_add_int64(obj, "invoker_uid", meta->invoker_uid) : -1;
-	rc |= rc == 0 ? np_json_add_string(obj, "invoker", meta->invoker_name) : -1;
-	rc |= rc == 0 ? np_json_add_string(obj, "scope", meta->scope_kind) : -1;
-	rc |= rc == 0 ? np_json_add_string(obj, "service", meta->service) : -1;
-	rc |= rc == 0 ? np_json_add_string(obj, "tty", meta->tty) : -1;
-	rc |= rc == 0 ? np_json_add_string(obj, "rhost", meta->rhost) : -1;
-	rc |= rc == 0 ? np_json_add_string(obj, "user_id", meta->user_id) : -1;
-	rc |= rc == 0 ? np_json_add_int64(obj, "created", meta->created) : -1;
-	rc |= rc == 0 ? np_json_add_int64(obj, "expires", meta->expires) : -1;
+	for (size_t i = 0; rc == 0 && i < N_META_FIELDS; i++) {
+		const struct meta_field *f = &meta_fields[i];
+		int64_t number;
+
+		if (f->kind == META_KIND_TEXT) {
+			rc = np_json_add_string(obj, f->key, base + f->offset);
+		} else {
+			memcpy(&number, base + f->offset, sizeof number);
+			rc = np_json_add_int64(obj, f->key, number);
+		}
+	}
 	if (rc == 0)
 		rc = np_json_serialise(obj, out, out_size, out_len);
 	np_json_free(obj);
@@ -119,23 +163,26 @@ static bool get_text(struct json_object *obj, const char *key, char *out, size_t
 static int meta_from_json(const char *text, size_t len, struct np_cache_meta *meta)
 {
 	char err[64];
+	char *base = (char *)meta;
 	struct json_object *obj = np_json_parse_object(text, len, 2, err, sizeof err);
-	size_t n = 0;
-	int rc = -1;
+	int rc = obj == NULL ? -1 : 0;
 
 	memset(meta, 0, sizeof *meta);
-	if (obj != NULL && get_text(obj, "account", meta->account, sizeof meta->account, &n) &&
-	    np_json_int64(obj, "invoker_uid", &meta->invoker_uid) == NP_JSON_FOUND &&
-	    get_text(obj, "invoker", meta->invoker_name, sizeof meta->invoker_name, &n) &&
-	    get_text(obj, "scope", meta->scope_kind, sizeof meta->scope_kind, &n) &&
-	    get_text(obj, "service", meta->service, sizeof meta->service, &n) &&
-	    get_text(obj, "tty", meta->tty, sizeof meta->tty, &n) &&
-	    get_text(obj, "rhost", meta->rhost, sizeof meta->rhost, &n) &&
-	    get_text(obj, "user_id", meta->user_id, sizeof meta->user_id, &n) &&
-	    np_json_int64(obj, "created", &meta->created) == NP_JSON_FOUND &&
-	    np_json_int64(obj, "expires", &meta->expires) == NP_JSON_FOUND)
-		rc = 0;
+	for (size_t i = 0; rc == 0 && i < N_META_FIELDS; i++) {
+		const struct meta_field *f = &meta_fields[i];
+		size_t n = 0;
+		int64_t number = 0;
+
+		if (f->kind == META_KIND_TEXT) {
+			rc = get_text(obj, f->key, base + f->offset, f->size, &n) ? 0 : -1;
+		} else {
+			rc = np_json_int64(obj, f->key, &number) == NP_JSON_FOUND ? 0 : -1;
+			memcpy(base + f->offset, &number, sizeof number);
+		}
+	}
 	np_json_free(obj);
+	if (rc != 0)
+		memset(meta, 0, sizeof *meta);
 	return rc;
 }
 
@@ -598,22 +645,31 @@ void np_cache_remove(struct np_cache *c, const char *scope)
 	unlinkat(c->dir_fd, name, 0);
 }
 
-static bool is_entry_name(const char *name)
+static bool all_lower_hex(const char *s, size_t len)
 {
-	size_t len = strlen(name);
-	size_t suffix_len = strlen(NAME_SUFFIX);
-
-	if (len != 64 + suffix_len || strcmp(name + 64, NAME_SUFFIX) != 0)
-		return false;
-	for (size_t i = 0; i < 64; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') || (name[i] >= 'a' && name[i] <= 'f')))
+	for (size_t i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return true;
 }
 
-/* Calls fn for each entry file name; fn returns nothing, errors are the caller's. */
-static int for_each_entry(struct np_cache *c, void (*fn)(struct np_cache *, const char *, void *),
-                          void *arg)
+static bool is_entry_name(const char *name)
+{
+	return strlen(name) == NAME_HEX + strlen(NAME_SUFFIX) &&
+	       strcmp(name + NAME_HEX, NAME_SUFFIX) == 0 && all_lower_hex(name, NAME_HEX);
+}
+
+static bool is_tmp_name(const char *name)
+{
+	size_t prefix_len = strlen(TMP_PREFIX);
+
+	return strlen(name) == prefix_len + TMP_HEX && strncmp(name, TMP_PREFIX, prefix_len) == 0 &&
+	       all_lower_hex(name + prefix_len, TMP_HEX);
+}
+
+/* Calls fn for each name in the directory that wanted accepts; errors are the caller's. */
+static int for_each_file(struct np_cache *c, bool (*wanted)(const char *name),
+                         void (*fn)(struct np_cache *, const char *, void *), void *arg)
 {
 	int dup_fd = fcntl(c->dir_fd, F_DUPFD_CLOEXEC, 0);
 	DIR *dir = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
@@ -626,7 +682,7 @@ static int for_each_entry(struct np_cache *c, void (*fn)(struct np_cache *, cons
 	}
 	rewinddir(dir);
 	while ((entry = readdir(dir)) != NULL)
-		if (is_entry_name(entry->d_name))
+		if (wanted(entry->d_name))
 			fn(c, entry->d_name, arg);
 	closedir(dir);
 	return 0;
@@ -665,7 +721,7 @@ int np_cache_list(struct np_cache *c,
 	walk.buf = sodium_malloc(NP_CACHE_FILE_MAX + 1);
 	if (walk.buf == NULL)
 		return -1;
-	rc = for_each_entry(c, list_one, &walk);
+	rc = for_each_file(c, is_entry_name, list_one, &walk);
 	*unreadable = walk.unreadable;
 	sodium_free(walk.buf);
 	return rc;
@@ -695,7 +751,134 @@ int np_cache_purge(struct np_cache *c, const char *account)
 	walk.buf = sodium_malloc(NP_CACHE_FILE_MAX + 1);
 	if (walk.buf == NULL)
 		return -1;
-	rc = for_each_entry(c, purge_one, &walk);
+	rc = for_each_file(c, is_entry_name, purge_one, &walk);
 	sodium_free(walk.buf);
 	return rc == 0 ? walk.removed : -1;
+}
+
+/* ---- sweeping ---- */
+
+struct sweep_run {
+	struct np_cache_sweep *sweep;
+	char keep[SWEEP_NAME_BYTES];    /* "" when nothing is kept */
+	unsigned char *buf;             /* one entry's bytes */
+	char (*picked)[SWEEP_NAME_BYTES];
+	unsigned candidates;            /* names seen that the sweep may act on */
+};
+
+static bool is_sweepable_name(const char *name)
+{
+	return is_entry_name(name) || is_tmp_name(name);
+}
+
+/* Why a .tmp- file is to go (a regular file of ours a write left behind), or NULL. */
+static const char *stale_tmp(const struct np_cache *c, const char *name, int64_t now)
+{
+	struct stat st;
+
+	if (fstatat(c->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || (int64_t)st.st_mtime > now - TMP_STALE_AFTER_S)
+		return NULL;
+	return "unfinished write, over a minute old";
+}
+
+/* Why an entry is to go, from its meta box alone (no scope needed), or NULL. */
+static const char *stale_entry(struct np_cache *c, const char *name, int64_t now,
+                               unsigned char *buf)
+{
+	struct np_cache_meta meta;
+	const char *why = NULL;
+	size_t len = 0;
+
+	/* why stays NULL for an entry that went meanwhile. */
+	if (read_entry(c, name, buf, &len, &why) != 0 ||
+	    np_cache_open_meta(&c->keys, buf, len, &meta, &why) != 0)
+		return why;
+	if (meta.expires <= now)
+		return "older than the cache_ttl it was stored with";
+	if (meta.token_exp != 0 && meta.token_exp <= now)
+		return "token expired";
+	return NULL;
+}
+
+static void sweep_one(struct np_cache *c, const char *name, struct sweep_run *run)
+{
+	struct np_cache_sweep *sweep = run->sweep;
+	struct np_cache_swept swept;
+	bool tmp = is_tmp_name(name);
+
+	sweep->examined++;
+	swept.why = tmp ? stale_tmp(c, name, sweep->now) : stale_entry(c, name, sweep->now, run->buf);
+	if (swept.why == NULL)
+		return;
+	swept.unlink_errno = unlinkat(c->dir_fd, name, 0) == 0 ? 0 : errno;
+	if (swept.unlink_errno == ENOENT)
+		return;
+	/* An entry's name is shown as the log shows it elsewhere: its first 16 digits. */
+	if (tmp)
+		snprintf(swept.file, sizeof swept.file, "%s", name);
+	else
+		snprintf(swept.file, sizeof swept.file, "%.16s...", name);
+	if (swept.unlink_errno == 0)
+		sweep->removed++;
+	else
+		sweep->failed++;
+	if (sweep->swept != NULL)
+		sweep->swept(&swept, sweep->arg);
+}
+
+/* Without a limit: every name, as it comes. */
+static void sweep_each(struct np_cache *c, const char *name, void *arg)
+{
+	struct sweep_run *run = arg;
+
+	if (strcmp(name, run->keep) != 0)
+		sweep_one(c, name, run);
+}
+
+/*
+ * With a limit: keeps a uniform random sample of that many names (reservoir
+ * sampling), so that entries early in the directory's order cannot hide the
+ * others from every sweep.
+ */
+static void sweep_pick(struct np_cache *c, const char *name, void *arg)
+{
+	struct sweep_run *run = arg;
+	unsigned limit = run->sweep->limit;
+	unsigned slot;
+
+	(void)c;
+	if (strcmp(name, run->keep) == 0)
+		return;
+	slot = run->candidates < limit ? run->candidates : randombytes_uniform(run->candidates + 1);
+	run->candidates++;
+	/* is_sweepable_name() let through no name longer than an entry's. */
+	if (slot < limit)
+		memcpy(run->picked[slot], name, strlen(name) + 1);
+}
+
+int np_cache_sweep(struct np_cache *c, struct np_cache_sweep *sweep)
+{
+	struct sweep_run run = { .sweep = sweep };
+	int rc = -1;
+
+	sweep->examined = sweep->removed = sweep->failed = 0;
+	if (sweep->keep_scope != NULL)
+		np_cache_file_name(&c->keys, sweep->keep_scope, run.keep, sizeof run.keep);
+	run.buf = sodium_malloc(NP_CACHE_FILE_MAX + 1);
+	if (sweep->limit > 0)
+		run.picked = calloc(sweep->limit, sizeof *run.picked);
+	if (run.buf == NULL || (sweep->limit > 0 && run.picked == NULL))
+		goto out;
+	if (sweep->limit == 0) {
+		rc = for_each_file(c, is_sweepable_name, sweep_each, &run);
+		goto out;
+	}
+	rc = for_each_file(c, is_sweepable_name, sweep_pick, &run);
+	for (unsigned i = 0; rc == 0 && i < sweep->limit && i < run.candidates; i++)
+		sweep_one(c, run.picked[i], &run);
+out:
+	free(run.picked);
+	sodium_free(run.buf);
+	return rc;
 }

@@ -12,11 +12,12 @@
  *   payload nonce (24) | payload box   (AD: header || BLAKE2b(all before) || scope)
  *
  * The meta box (account, invoking user, scope kind, service, tty, rhost, user
- * id, times) is what `nextpayctl cache list` shows; the payload box holds the
- * token and is bound to the meta box and to the scope string, so an entry
- * copied to another account's, another invoking user's or another session's
- * place does not decrypt.  Anything unexpected, an entry of another format
- * version included, is treated as no entry: never as success.
+ * id, times, the token's expiry) is what `nextpayctl cache list` shows and
+ * what a sweep judges by; the payload box holds the token and is bound to the
+ * meta box and to the scope string, so an entry copied to another account's,
+ * another invoking user's or another session's place does not decrypt.
+ * Anything unexpected, an entry of another format version included, is
+ * treated as no entry: never as success.
  */
 #ifndef NP_CACHE_H
 #define NP_CACHE_H
@@ -30,8 +31,12 @@
 #define NP_CACHE_KEY_BYTES 32
 #define NP_CACHE_FILE_MAX 32768
 #define NP_CACHE_SCOPE_MAX 1024
-/* 2: entries are bound to the invoking user; version 1 entries are never used. */
-#define NP_CACHE_VERSION 2
+/*
+ * 3: the meta box holds the token's expiry, so that a sweep can tell a stale
+ * entry without its scope.  2: entries are bound to the invoking user.  An
+ * entry of any other version is never used.
+ */
+#define NP_CACHE_VERSION 3
 
 struct np_cache_meta {
 	char account[257];
@@ -43,7 +48,8 @@ struct np_cache_meta {
 	char rhost[256];
 	char user_id[NP_USER_ID_MAX + 1];
 	int64_t created;     /* Unix time of the approval */
-	int64_t expires;     /* created + cache_ttl when stored, for display */
+	int64_t expires;     /* created + the cache_ttl in force when stored */
+	int64_t token_exp;   /* the token's exp claim, 0 when unknown */
 };
 
 struct np_cache_payload {
@@ -146,5 +152,41 @@ int np_cache_list(struct np_cache *c,
  * removed, or -1.
  */
 int np_cache_purge(struct np_cache *c, const char *account);
+
+/* ---- sweeping: stale and unreadable entries of any scope ---- */
+
+/* An entry a sweep removed (or could not), as it may be shown and logged: no secret. */
+struct np_cache_swept {
+	char file[32];        /* "0123456789abcdef..." (an entry), or the whole .tmp- name */
+	const char *why;      /* a fixed phrase */
+	int unlink_errno;     /* 0: removed */
+};
+
+struct np_cache_sweep {
+	/* In */
+	int64_t now;
+	unsigned limit;           /* entries to examine at most, picked at random; 0: every one */
+	const char *keep_scope;   /* the entry of this scope is left alone (NULL: none) */
+	void (*swept)(const struct np_cache_swept *entry, void *arg);
+	void *arg;
+	/* Out */
+	unsigned examined;
+	unsigned removed;
+	unsigned failed;          /* could not be removed */
+};
+
+/*
+ * Removes, of the entry files (64 hex digits and ".entry") and the .tmp-
+ * files of unfinished writes, those that can no longer serve anybody: an
+ * entry whose meta box says its cache_ttl (the one it was stored with) has
+ * passed or its token has expired, or that cannot be read (not a regular
+ * file of ours with no group or other access, a symbolic link, another
+ * format version, does not decrypt, malformed); a .tmp- file of ours older
+ * than a minute.  Nothing else is touched, no link is followed, nothing but
+ * a regular file is opened.  Calls swept for each one removed or not
+ * removable.  Needs the key (np_cache_open).  0, or -1 if the directory
+ * cannot be read.
+ */
+int np_cache_sweep(struct np_cache *c, struct np_cache_sweep *sweep);
 
 #endif

@@ -187,7 +187,8 @@ enum np_client_status np_client_start(struct np_client *c)
 		                          NP_MSG_READY);
 	if (status == NP_CLIENT_OK && c->cfg->debug) {
 		np_log_quote(helper, sizeof helper, c->cfg->helper);
-		client_log(c, LOG_DEBUG, "helper started: helper=%s pid=%ld", helper,
+		/* The helper is the child of its keeper, named nextpay-keeper in ps. */
+		client_log(c, LOG_DEBUG, "helper started: helper=%s keeper_pid=%ld", helper,
 		           (long)c->helper.pid);
 	}
 	return status;

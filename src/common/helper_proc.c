@@ -5,21 +5,32 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/sched.h>
+
 #include "common/clock.h"
 
 /* How long a helper whose output closed may take to exit before we say so. */
 #define END_WAIT_MS 1000
+/* How long the keeper may take to end its helper when asked, before it is killed. */
+#define STOP_WAIT_MS 1000
+/* The stack of a process started by the older clone() (a few small frames). */
+#define CHILD_STACK_BYTES (64 * 1024)
 
 void np_helper_init(struct np_helper *h)
 {
@@ -77,28 +88,51 @@ static void close_other_fds(int keep, int max_fd)
 	}
 }
 
-/* Runs in the child between fork and exec: async-signal-safe calls only. */
-static void exec_child(int exec_fd, int stdin_fd, int stdout_fd, int null_fd, int max_fd)
+/* What the helper's process needs between clone and exec: the module's descriptors, a limit. */
+struct child_plan {
+	int exe;     /* the checked helper binary */
+	int in;      /* becomes its stdin */
+	int out;     /* becomes its stdout */
+	int null_fd; /* becomes its stderr */
+	int max_fd;
+};
+
+/*
+ * What runs in the keeper and in the helper's process before its exec, both
+ * copies of the host made by a raw clone: no atfork handler has run, and
+ * glibc's per-thread state (its cached thread id, locks other threads held,
+ * malloc's arenas) is the host's.  So only plain system call wrappers run
+ * there: no allocation, no stdio, nothing that locks or names the thread
+ * (raise, abort, pthread_*).
+ */
+
+static void reset_dispositions(void)
+{
+	struct sigaction dfl;
+
+	memset(&dfl, 0, sizeof dfl);
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &dfl, NULL);
+}
+
+static _Noreturn void exec_helper(const struct child_plan *plan)
 {
 	static char *const child_argv[] = { "nextpay-helper", NULL };
 	static char *const child_envp[] = { NULL };
-	struct sigaction dfl;
 	sigset_t none;
-	int in = lift_fd(stdin_fd);
-	int out = lift_fd(stdout_fd);
-	int err_fd = lift_fd(null_fd);
-	int exe = lift_fd(exec_fd);
+	int in = lift_fd(plan->in);
+	int out = lift_fd(plan->out);
+	int err_fd = lift_fd(plan->null_fd);
+	int exe = lift_fd(plan->exe);
 
 	if (in < 0 || out < 0 || err_fd < 0 || exe < 0)
 		_exit(127);
 	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err_fd, 2) < 0)
 		_exit(127);
-	close_other_fds(exe, max_fd);
-	/* Dispositions the host ignores, and its signal mask, survive exec: reset them. */
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &dfl, NULL);
+	close_other_fds(exe, plan->max_fd);
+	/* Ignored dispositions and the signal mask survive exec: none of the host's may. */
+	reset_dispositions();
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Its own session and process group: what it starts can be killed with it. */
@@ -108,64 +142,218 @@ static void exec_child(int exec_fd, int stdin_fd, int stdout_fd, int null_fd, in
 	_exit(127);
 }
 
-static void take_over_signals(struct np_helper *h)
+static int helper_main(void *plan)
 {
-	struct sigaction current;
-	struct sigaction dfl;
-	sigset_t mask;
-	bool auto_reap;
-	bool handler_may_run;
-
-	if (sigaction(SIGCHLD, NULL, &current) != 0 || pthread_sigmask(SIG_BLOCK, NULL, &mask) != 0)
-		return;
-	/* With SIGCHLD ignored (or SA_NOCLDWAIT) the kernel reaps for us and waitpid fails. */
-	auto_reap = current.sa_handler == SIG_IGN || (current.sa_flags & SA_NOCLDWAIT) != 0;
-	/* A host handler would run for our helper (and might reap it). */
-	handler_may_run = current.sa_handler != SIG_DFL && current.sa_handler != SIG_IGN &&
-	                  sigismember(&mask, SIGCHLD) != 1;
-	/*
-	 * Otherwise leave SIGCHLD alone: setting any disposition that ignores it
-	 * discards a pending SIGCHLD (POSIX), and a host that blocks SIGCHLD to
-	 * take it with sigwait() or a signalfd would never learn that a child of
-	 * its own had exited.
-	 */
-	if (!auto_reap && !handler_may_run)
-		return;
-	memset(&dfl, 0, sizeof dfl);
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	if (sigaction(SIGCHLD, &dfl, &h->saved_chld) == 0)
-		h->signals_saved = true;
+	exec_helper(plan);
 }
 
-/* Whether pid is still a child of ours, alive or not yet reaped (so its pid is still its own). */
-static bool still_ours(pid_t pid)
+/*
+ * The older clone system call, through glibc's portable wrapper, on a stack
+ * of its own: flags are clone's (its low byte the exit signal).  With
+ * CLONE_PIDFD (Linux 5.2; an older kernel ignores the flag and leaves *pidfd
+ * as it was, -1) the pidfd comes with the pid.
+ */
+static pid_t clone_older(int (*fn)(void *), void *arg, int flags, int *pidfd)
+{
+	void *stack = mmap(NULL, CHILD_STACK_BYTES, PROT_READ | PROT_WRITE,
+	                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	pid_t pid;
+	int saved_errno;
+
+	if (stack == MAP_FAILED)
+		return -1;
+	/*
+	 * A child with its own memory runs on its own copy of this stack, and one
+	 * sharing it (CLONE_VM | CLONE_VFORK) has exec'd or ended by the time the
+	 * parent goes on: either way the parent may let go of it now.
+	 */
+	pid = clone(fn, (char *)stack + CHILD_STACK_BYTES, flags, arg, pidfd);
+	saved_errno = errno;
+	(void)munmap(stack, CHILD_STACK_BYTES);
+	errno = saved_errno;
+	return pid;
+}
+
+/*
+ * A new process (not a thread) running fn(arg), which must not return: clone3
+ * (Linux 5.3), or, where clone3 answers ENOSYS (an older kernel, or a seccomp
+ * filter such as a container runtime's default), the older clone.  It tells
+ * its parent of its end with exit_signal (0: with no signal at all), and with
+ * pidfd set the kernel hands over a pidfd for it with the pid.
+ */
+static pid_t clone_process(int (*fn)(void *), void *arg, int exit_signal, int *pidfd)
+{
+	struct clone_args args;
+	long pid;
+
+	memset(&args, 0, sizeof args);
+	args.flags = pidfd != NULL ? CLONE_PIDFD : 0;
+	args.pidfd = (uint64_t)(uintptr_t)pidfd;
+	args.exit_signal = (unsigned int)exit_signal;
+	pid = syscall(SYS_clone3, &args, sizeof args);
+	if (pid == 0)
+		_exit(fn(arg));
+	if (pid > 0 || errno != ENOSYS)
+		return (pid_t)pid;
+	return clone_older(fn, arg, (pidfd != NULL ? CLONE_PIDFD : 0) | exit_signal, pidfd);
+}
+
+/* Ends the keeper as its helper ended, so that the module can say how (describe_end). */
+static _Noreturn void end_as(int status)
+{
+	if (WIFSIGNALED(status)) {
+		sigset_t one;
+
+		sigemptyset(&one);
+		sigaddset(&one, WTERMSIG(status));
+		/* The keeper is not dumpable: a core-dumping signal writes no copy of the host. */
+		(void)kill((pid_t)syscall(SYS_getpid), WTERMSIG(status));
+		(void)sigprocmask(SIG_UNBLOCK, &one, NULL);
+	}
+	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 127);
+}
+
+/* Whether the keeper's helper has ended (and is not reaped yet). */
+static bool helper_ended(pid_t helper)
 {
 	siginfo_t info;
 
 	memset(&info, 0, sizeof info);
-	return pid > 0 && waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) == 0;
+	return waitid(P_PID, (id_t)helper, &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+	       info.si_pid == helper;
 }
 
-/* A pidfd for the child just started, or -1: then signals go by pid (and still_ours()). */
-static int open_pidfd(pid_t pid)
+/*
+ * The keeper: the host's own child, which never execs, and so keeps the exit
+ * signal 0 it was started with (an exec would make it SIGCHLD again).  It
+ * starts the helper as its own ordinary child, takes every signal of that
+ * child, and ends when the helper ends or when the module sends SIGTERM,
+ * after killing the helper's process group while the helper is still
+ * unreaped (so the group's id is still the helper's), then reaping it.
+ */
+static int keeper_main(void *arg)
 {
-#ifdef SYS_pidfd_open
-	int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	const struct child_plan *plan = arg;
+	sigset_t awaited;
+	pid_t helper;
+	int status = 0;
 
-	/* Only a host thread reaping our child before this could make the pid another's. */
-	if (fd >= 0 && !still_ours(pid)) {
-		close(fd);
-		fd = -1;
+	/* Its mask came in with every signal blocked; only these two are taken, one at a time. */
+	sigemptyset(&awaited);
+	sigaddset(&awaited, SIGCHLD);
+	sigaddset(&awaited, SIGTERM);
+	reset_dispositions();
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)prctl(PR_SET_NAME, (unsigned long)"nextpay-keeper", 0, 0, 0);
+	/* Out of the host's session and process group: no terminal signal reaches it. */
+	if (setsid() < 0)
+		_exit(127);
+	/*
+	 * As posix_spawn does: the helper's process shares the keeper's memory
+	 * until its exec (the keeper waits meanwhile), so the host's pages are
+	 * not copied a second time.
+	 */
+	helper = clone_older(helper_main, arg, CLONE_VM | CLONE_VFORK | SIGCHLD, NULL);
+	/* Every descriptor of the host's, the pipes among them: the helper's end is the helper's. */
+	if (close_range(0, ~0U, 0) != 0)
+		for (int fd = 0; fd < plan->max_fd; fd++)
+			(void)close(fd);
+	if (helper < 0)
+		_exit(127);
+	for (;;) {
+		int sig = sigwaitinfo(&awaited, NULL);
+
+		if (sig == SIGTERM || (sig == SIGCHLD && helper_ended(helper)))
+			break;
 	}
-	return fd;
-#else
-	(void)pid;
-	return -1;
-#endif
+	(void)kill(-helper, SIGKILL);
+	(void)kill(helper, SIGKILL);
+	while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
+		;
+	end_as(status);
 }
 
-static int signal_helper(const struct np_helper *h, int sig, bool ours)
+/*
+ * Starts the keeper with exit signal 0 and CLONE_PIDFD: its end raises no
+ * SIGCHLD in the host, whatever the host's disposition (nothing reaps it for
+ * the host either), and only waits with __WALL or __WCLONE see it, never the
+ * host's wait() or waitpid(-1).  The calling thread blocks every signal for
+ * the instant of the clone, as posix_spawn does, so that no handler of the
+ * host's ever runs in the keeper; the mask is restored at once, and a signal
+ * that came meanwhile is delivered then.
+ */
+static pid_t start_keeper(struct child_plan *plan, int *pidfd)
+{
+	sigset_t all, saved;
+	pid_t pid;
+	int saved_errno;
+
+	sigfillset(&all);
+	if (pthread_sigmask(SIG_SETMASK, &all, &saved) != 0)
+		return -1;
+	pid = clone_process(keeper_main, plan, 0, pidfd);
+	saved_errno = errno;
+	(void)pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	errno = saved_errno;
+	return pid;
+}
+
+/*
+ * Waits for the keeper (a clone child: __WALL), by its pidfd where the kernel
+ * can (P_PIDFD, Linux 5.4), else by its pid, which is the keeper's for sure
+ * only until it is reaped.
+ */
+static int wait_keeper(const struct np_helper *h, siginfo_t *info, int options)
+{
+	memset(info, 0, sizeof *info);
+	options |= WEXITED | __WALL;
+	if (h->pidfd >= 0) {
+		int rc = waitid(P_PIDFD, (id_t)h->pidfd, info, options);
+
+		if (rc == 0 || errno != EINVAL)
+			return rc;
+	}
+	return h->pid > 0 ? waitid(P_PID, (id_t)h->pid, info, options) : -1;
+}
+
+/* Whether the keeper is still ours, alive or not yet reaped (so its pid is still its own). */
+static bool still_ours(const struct np_helper *h)
+{
+	siginfo_t info;
+
+	return wait_keeper(h, &info, WNOHANG | WNOWAIT) == 0;
+}
+
+/*
+ * Gives the keeper up to within_ms to end, and says whether it has, with how
+ * into info, without reaping it.  -1 when it is not ours to wait for.
+ */
+static int keeper_end(const struct np_helper *h, long long within_ms, siginfo_t *info)
+{
+	long long until = np_monotonic_ms() + within_ms;
+
+	for (;;) {
+		long long left = until - np_monotonic_ms();
+
+		if (wait_keeper(h, info, WNOHANG | WNOWAIT) != 0)
+			return -1;
+		if (info->si_pid == h->pid)
+			return 1;
+		if (left <= 0)
+			return 0;
+		if (h->pidfd >= 0) {
+			struct pollfd ended = { .fd = h->pidfd, .events = POLLIN };
+
+			(void)poll(&ended, 1, (int)left);
+		} else {
+			struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+			(void)nanosleep(&pause, NULL);
+		}
+	}
+}
+
+static int signal_keeper(const struct np_helper *h, int sig, bool ours)
 {
 #ifdef SYS_pidfd_send_signal
 	if (h->pidfd >= 0 && syscall(SYS_pidfd_send_signal, h->pidfd, sig, NULL, 0) == 0)
@@ -178,28 +366,29 @@ int np_helper_start(struct np_helper *h, const char *path, char *err, size_t err
 {
 	int to_child[2] = { -1, -1 };
 	int from_child[2] = { -1, -1 };
-	int exec_fd = open_helper_binary(path, err, err_size);
-	int null_fd = -1;
 	long open_max = sysconf(_SC_OPEN_MAX);
-	int max_fd = open_max > 0 && open_max < INT_MAX ? (int)open_max : 1024;
+	struct child_plan plan = {
+		.exe = open_helper_binary(path, err, err_size),
+		.null_fd = -1,
+		.max_fd = open_max > 0 && open_max < INT_MAX ? (int)open_max : 1024,
+	};
 	int rc = -1;
 
-	if (exec_fd < 0)
+	if (plan.exe < 0)
 		return -1;
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0 || pipe2(to_child, O_CLOEXEC) != 0 || pipe2(from_child, O_CLOEXEC) != 0) {
+	plan.null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (plan.null_fd < 0 || pipe2(to_child, O_CLOEXEC) != 0 ||
+	    pipe2(from_child, O_CLOEXEC) != 0) {
 		snprintf(err, err_size, "cannot create pipes for the helper: %s", strerror(errno));
 		goto out;
 	}
-	take_over_signals(h);
-	h->pid = fork();
+	plan.in = to_child[0];
+	plan.out = from_child[1];
+	h->pid = start_keeper(&plan, &h->pidfd);
 	if (h->pid < 0) {
 		snprintf(err, err_size, "cannot start the helper: %s", strerror(errno));
 		goto out;
 	}
-	if (h->pid == 0)
-		exec_child(exec_fd, to_child[0], from_child[1], null_fd, max_fd);
-	h->pidfd = open_pidfd(h->pid);
 	h->to_helper = to_child[1];
 	to_child[1] = -1;
 	np_line_reader_init(&h->from_helper, from_child[0]);
@@ -212,9 +401,9 @@ out:
 		if (from_child[i] >= 0)
 			close(from_child[i]);
 	}
-	if (null_fd >= 0)
-		close(null_fd);
-	close(exec_fd);
+	if (plan.null_fd >= 0)
+		close(plan.null_fd);
+	close(plan.exe);
 	return rc;
 }
 
@@ -256,38 +445,21 @@ int np_helper_send(struct np_helper *h, const struct np_msg *m)
 }
 
 /*
- * Says how the helper ended, its output having closed: gives it a moment to
- * exit, and looks without reaping it (np_helper_stop() must still find its
- * process group by its pid).
+ * Says how the helper ended, its output having closed: gives its keeper a
+ * moment to end as it did, and looks without reaping it.
  */
 static void describe_end(const struct np_helper *h, char *err, size_t err_size)
 {
-	long long until = np_monotonic_ms() + END_WAIT_MS;
 	siginfo_t info;
+	int ended = keeper_end(h, END_WAIT_MS, &info);
 
-	for (;;) {
-		long long left = until - np_monotonic_ms();
-
-		memset(&info, 0, sizeof info);
-		if (h->pid <= 0 || waitid(P_PID, (id_t)h->pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
-			snprintf(err, err_size, "the helper ended unexpectedly");
-			return;
-		}
-		if (info.si_pid == h->pid)
-			break;
-		if (left <= 0) {
-			snprintf(err, err_size, "the helper closed its output");
-			return;
-		}
-		if (h->pidfd >= 0) {
-			struct pollfd exited = { .fd = h->pidfd, .events = POLLIN };
-
-			(void)poll(&exited, 1, (int)left);
-		} else {
-			struct timespec pause = { 0, 10 * 1000 * 1000 };
-
-			(void)nanosleep(&pause, NULL);
-		}
+	if (ended < 0) {
+		snprintf(err, err_size, "the helper ended unexpectedly");
+		return;
+	}
+	if (ended == 0) {
+		snprintf(err, err_size, "the helper closed its output");
+		return;
 	}
 	if (info.si_code == CLD_EXITED)
 		snprintf(err, err_size, "the helper exited with status %d", info.si_status);
@@ -330,23 +502,20 @@ enum np_helper_recv_status np_helper_recv(struct np_helper *h, int timeout_ms,
 
 void np_helper_stop(struct np_helper *h)
 {
+	siginfo_t info;
+
 	if (h->to_helper >= 0)
 		close(h->to_helper);
 	if (h->pid > 0) {
-		bool ours = still_ours(h->pid);
+		bool ours = still_ours(h);
 
-		/* The helper holds no state worth a graceful exit; do not wait on it. */
-		(void)signal_helper(h, SIGKILL, ours);
-		/*
-		 * Then whatever it started, by its process group, whose id is the
-		 * helper's pid: only while the helper is unreaped is that id sure to
-		 * be its own, so never once somebody else has reaped it.
-		 */
-		if (ours) {
-			(void)kill(-h->pid, SIGKILL);
-			while (waitpid(h->pid, NULL, 0) < 0 && errno == EINTR)
+		/* The keeper kills the helper and its process group, reaps it, and ends. */
+		(void)signal_keeper(h, SIGTERM, ours);
+		if (ours && keeper_end(h, STOP_WAIT_MS, &info) == 0)
+			(void)signal_keeper(h, SIGKILL, ours);
+		if (ours)
+			while (wait_keeper(h, &info, 0) < 0 && errno == EINTR)
 				;
-		}
 	}
 	if (h->pidfd >= 0)
 		close(h->pidfd);
@@ -354,7 +523,5 @@ void np_helper_stop(struct np_helper *h)
 		close(h->from_helper.fd);
 	np_line_reader_wipe(&h->from_helper);
 	sodium_memzero(h->line, sizeof h->line);
-	if (h->signals_saved)
-		sigaction(SIGCHLD, &h->saved_chld, NULL);
 	np_helper_init(h);
 }

@@ -4,6 +4,8 @@
  * it.  Listing opens only the meta boxes (account, scope, times); the tokens
  * stay sealed.  Without a readable key nothing can be shown, but every entry
  * can still be removed: a file that cannot be opened is of no use to anyone.
+ * purge --expired removes what the module's sweep would (common/cache.h), all
+ * of it at once.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 static const char cache_help[] =
 	"Usage: " NP_CTL_PROGRAM " cache list [--config PATH]\n"
 	"       " NP_CTL_PROGRAM " cache purge [ACCOUNT] [--config PATH]\n"
+	"       " NP_CTL_PROGRAM " cache purge --expired [--config PATH]\n"
 	"\n"
 	"list   shows one line per approval cache entry: account, invoking user (the\n"
 	"       real uid that asked, and PAM_RUSER when set: the only one the entry\n"
@@ -28,6 +31,11 @@ static const char cache_help[] =
 	"       older format, or damaged).  Tokens are never shown.  Needs the cache key.\n"
 	"purge  removes every entry, or only ACCOUNT's, and says how many.  Without a\n"
 	"       readable key, purge without ACCOUNT still removes every entry file.\n"
+	"       With --expired, it removes only the entries that can no longer serve\n"
+	"       anybody: past the cache_ttl they were stored with, with an expired\n"
+	"       token, or unreadable (not a private regular file of ours, another\n"
+	"       format, another key, damaged), and unfinished writes over a minute\n"
+	"       old; it names each with the reason, and needs the key.\n"
 	"\n"
 	"  --config PATH   the configuration naming cache_dir and cache_key\n"
 	"                  (default " NP_DEFAULT_CONFIG ")\n"
@@ -81,7 +89,9 @@ static void list_entry(const char *file, const struct np_cache_meta *meta, void 
 	       np_ctl_column(meta->user_id, user_id, sizeof user_id),
 	       np_ctl_time_text(meta->created, created, sizeof created),
 	       np_ctl_time_text(meta->expires, expires, sizeof expires),
-	       meta->expires <= listing->now ? " (expired)" : "");
+	       meta->expires <= listing->now                              ? " (expired)"
+	       : meta->token_exp != 0 && meta->token_exp <= listing->now ? " (token expired)"
+	                                                                   : "");
 }
 
 static int list_entries(struct np_cache *c, const char *dir)
@@ -96,7 +106,7 @@ static int list_entries(struct np_cache *c, const char *dir)
 	printf("%u entr%s, %u unreadable%s\n", listing.shown, listing.shown == 1 ? "y" : "ies",
 	       unreadable,
 	       unreadable > 0 ? " (sealed under another key, an older format, or damaged; \""
-	                        NP_CTL_PROGRAM " cache purge\" removes them)"
+	                        NP_CTL_PROGRAM " cache purge --expired\" removes them)"
 	                      : "");
 	return NP_CTL_EXIT_OK;
 }
@@ -118,6 +128,31 @@ static int purge_entries(struct np_cache *c, const char *account)
 	return NP_CTL_EXIT_OK;
 }
 
+/* ---- purge --expired ---- */
+
+static void show_swept(const struct np_cache_swept *entry, void *arg)
+{
+	(void)arg;
+	if (entry->unlink_errno == 0)
+		printf("Removed %s: %s.\n", entry->file, entry->why);
+	else
+		printf("Could not remove %s (%s): %s.\n", entry->file, entry->why,
+		       strerror(entry->unlink_errno));
+}
+
+static int purge_stale_entries(struct np_cache *c, const char *dir)
+{
+	struct np_cache_sweep sweep = { .now = (int64_t)time(NULL), .swept = show_swept };
+
+	if (np_cache_sweep(c, &sweep) != 0)
+		return np_ctl_fail("cannot read the cache directory %s", dir);
+	printf("Removed %u stale or unreadable cache file%s, kept %u.\n", sweep.removed,
+	       sweep.removed == 1 ? "" : "s", sweep.examined - sweep.removed - sweep.failed);
+	if (sweep.failed > 0)
+		return np_ctl_fail("could not remove %u of them", sweep.failed);
+	return NP_CTL_EXIT_OK;
+}
+
 /* Without the key no entry can be told apart, but every one can still go. */
 static int purge_all_without_key(const struct np_config *cfg, const char *why)
 {
@@ -135,16 +170,28 @@ static int purge_all_without_key(const struct np_config *cfg, const char *why)
 	return rc;
 }
 
+/* What a cache command is asked to do. */
+struct cache_request {
+	bool purge;
+	bool expired;          /* purge --expired */
+	const char *account;   /* purge ACCOUNT */
+};
+
 /* What to do when the cache does not open with its key. */
-static int cache_unusable(const struct np_config *cfg, bool purge, const char *account,
+static int cache_unusable(const struct np_config *cfg, const struct cache_request *req,
                           enum np_cache_status status, const char *err)
 {
-	if (purge && account == NULL)
+	if (req->expired)
+		return np_ctl_fail("cannot tell stale entries from good ones without the cache key: %s "
+		                   "(\"" NP_CTL_PROGRAM " cache purge\" without --expired removes "
+		                   "every entry, key or not)",
+		                   err);
+	if (req->purge && req->account == NULL)
 		return purge_all_without_key(cfg, err);
-	if (purge)
+	if (req->purge)
 		return np_ctl_fail("cannot tell which entries are %s's: %s (\"" NP_CTL_PROGRAM
 		                   " cache purge\" without an account removes every entry, key or not)",
-		                   account, err);
+		                   req->account, err);
 	if (status == NP_CACHE_UNAVAILABLE)
 		return np_ctl_fail("cannot read the cache key, so the entries cannot be shown: %s", err);
 	return np_ctl_fail("cannot open the cache: %s", err);
@@ -159,7 +206,7 @@ static bool cache_dir_missing(const struct np_config *cfg)
 	return lstat(cfg->cache_dir, &st) != 0 && errno == ENOENT;
 }
 
-static int run_cache(bool purge, const char *account, const char *config_opt)
+static int run_cache(const struct cache_request *req, const char *config_opt)
 {
 	struct np_config cfg;
 	struct np_cache c;
@@ -170,7 +217,7 @@ static int run_cache(bool purge, const char *account, const char *config_opt)
 	if (np_ctl_load_config(&cfg, config_opt, err, sizeof err) != 0)
 		return np_ctl_fail("cannot use the settings: %s", err);
 	if (cache_dir_missing(&cfg)) {
-		if (purge)
+		if (req->purge)
 			printf("Removed 0 cache entries (%s does not exist).\n", cfg.cache_dir);
 		else
 			printf("No cache entries: %s does not exist.\n", cfg.cache_dir);
@@ -178,8 +225,13 @@ static int run_cache(bool purge, const char *account, const char *config_opt)
 	}
 	status = np_cache_open(&c, cfg.cache_dir, cfg.cache_key, false, err, sizeof err);
 	if (status != NP_CACHE_OK)
-		return cache_unusable(&cfg, purge, account, status, err);
-	rc = purge ? purge_entries(&c, account) : list_entries(&c, cfg.cache_dir);
+		return cache_unusable(&cfg, req, status, err);
+	if (req->expired)
+		rc = purge_stale_entries(&c, cfg.cache_dir);
+	else if (req->purge)
+		rc = purge_entries(&c, req->account);
+	else
+		rc = list_entries(&c, cfg.cache_dir);
 	np_cache_close(&c);
 	return rc;
 }
@@ -187,23 +239,30 @@ static int run_cache(bool purge, const char *account, const char *config_opt)
 int np_ctl_cache(int argc, char **argv)
 {
 	const char *config_opt = NULL;
+	struct cache_request req = { .purge = false };
 	const struct np_ctl_option opts[] = { { "--config", &config_opt } };
+	const struct np_ctl_flag flags[] = { { "--expired", &req.expired } };
 	const char *operands[2] = { NULL, NULL };
 	size_t n_operands = 0;
 	const struct np_ctl_syntax syntax = { cache_help, opts, 1, operands, 2 };
 	int parsed;
-	bool purge;
 
-	parsed = np_ctl_parse_args(argc, argv, &syntax, &n_operands);
+	parsed = np_ctl_parse_args_and_flags(argc, argv, &syntax, flags, 1, &n_operands);
 	if (parsed >= 0)
 		return parsed;
 	if (n_operands == 0)
 		return np_ctl_usage_error("cache", "which one: list or purge?");
-	purge = strcmp(operands[0], "purge") == 0;
-	if (!purge && strcmp(operands[0], "list") != 0)
+	req.purge = strcmp(operands[0], "purge") == 0;
+	req.account = n_operands > 1 ? operands[1] : NULL;
+	if (!req.purge && strcmp(operands[0], "list") != 0)
 		return np_ctl_usage_error("cache", "unknown subcommand \"%.64s\" (list or purge)",
 		                          operands[0]);
-	if (!purge && n_operands > 1)
+	if (!req.purge && req.account != NULL)
 		return np_ctl_usage_error("cache list", "takes no account");
-	return run_cache(purge, n_operands > 1 ? operands[1] : NULL, config_opt);
+	if (!req.purge && req.expired)
+		return np_ctl_usage_error("cache list", "takes no --expired (purge does)");
+	if (req.expired && req.account != NULL)
+		return np_ctl_usage_error("cache purge", "--expired takes no account: it looks at "
+		                          "every entry");
+	return run_cache(&req, config_opt);
 }

@@ -59,8 +59,38 @@ static int parse_option(int argc, char **argv, int *i,
 	return 0;
 }
 
+/* Whether argv[i] is one of flags, which it then sets; -1 once a usage error is on stderr. */
+static int parse_flag(char **argv, int i, const struct np_ctl_flag *flags, size_t n_flags)
+{
+	const char *arg = argv[i];
+	size_t name_len = strcspn(arg, "=");
+
+	for (size_t f = 0; f < n_flags; f++) {
+		if (strlen(flags[f].name) != name_len || strncmp(flags[f].name, arg, name_len) != 0)
+			continue;
+		if (arg[name_len] == '=') {
+			np_ctl_usage_error(argv[0], "%s takes no value", flags[f].name);
+			return -1;
+		}
+		if (*flags[f].given) {
+			np_ctl_usage_error(argv[0], "%s is given twice", flags[f].name);
+			return -1;
+		}
+		*flags[f].given = true;
+		return 1;
+	}
+	return 0;
+}
+
 int np_ctl_parse_args(int argc, char **argv, const struct np_ctl_syntax *syntax,
                       size_t *n_operands)
+{
+	return np_ctl_parse_args_and_flags(argc, argv, syntax, NULL, 0, n_operands);
+}
+
+int np_ctl_parse_args_and_flags(int argc, char **argv, const struct np_ctl_syntax *syntax,
+                                const struct np_ctl_flag *flags, size_t n_flags,
+                                size_t *n_operands)
 {
 	bool options_end = false;
 
@@ -75,7 +105,10 @@ int np_ctl_parse_args(int argc, char **argv, const struct np_ctl_syntax *syntax,
 		if (!options_end && strcmp(arg, "--") == 0) {
 			options_end = true;
 		} else if (!options_end && arg[0] == '-' && arg[1] != '\0') {
-			if (parse_option(argc, argv, &i, syntax->opts, syntax->n_opts) != 0)
+			int flag = parse_flag(argv, i, flags, n_flags);
+
+			if (flag < 0 ||
+			    (flag == 0 && parse_option(argc, argv, &i, syntax->opts, syntax->n_opts) != 0))
 				return NP_CTL_EXIT_USAGE;
 		} else if (*n_operands < syntax->max_operands) {
 			syntax->operands[(*n_operands)++] = arg;

@@ -36,6 +36,12 @@ struct np_ctl_option {
 	const char **value;  /* set to the argument; NULL until given */
 };
 
+/* One "--name" option without a value a command accepts. */
+struct np_ctl_flag {
+	const char *name;    /* with the dashes: "--expired" */
+	bool *given;         /* set to true when given */
+};
+
 /* What a command takes: its help, its options, and how many other words. */
 struct np_ctl_syntax {
 	const char *help;               /* printed for --help or -h */
@@ -54,6 +60,11 @@ struct np_ctl_syntax {
  */
 int np_ctl_parse_args(int argc, char **argv, const struct np_ctl_syntax *syntax,
                       size_t *n_operands);
+
+/* The same, for a command that also takes the n_flags options without a value in flags. */
+int np_ctl_parse_args_and_flags(int argc, char **argv, const struct np_ctl_syntax *syntax,
+                                const struct np_ctl_flag *flags, size_t n_flags,
+                                size_t *n_operands);
 
 /* Reports a usage error of command on stderr, with where to find help; returns 2. */
 int np_ctl_usage_error(const char *command, const char *fmt, ...)

@@ -35,6 +35,8 @@ static void print_usage(FILE *out)
 	        "  cache list [--config PATH]   show the approval cache entries (never the tokens)\n"
 	        "  cache purge [ACCOUNT] [--config PATH]\n"
 	        "                               remove every cache entry, or one account's\n"
+	        "  cache purge --expired [--config PATH]\n"
+	        "                               remove the stale and unreadable entries\n"
 	        "  log [--since TIME] [--json]  the recent sign-ins, from the systemd journal\n"
 	        "  metrics                      the journal's events of this boot for Prometheus\n"
 	        "\n"

@@ -16,10 +16,21 @@
 #include "module/audit.h"
 #include "module/scope.h"
 
+/*
+ * How many entries of other sign-ins one sign-in looks at, at most, picked at
+ * random: a bound on the time a sign-in spends on others' entries whatever
+ * the directory holds (each costs one small read and one decryption), and
+ * still more than the one entry a sign-in can add, so stale ones are
+ * collected faster than they can pile up (docs/CACHE.md, "Sweeping").
+ */
+#define SWEEP_PER_SIGN_IN 16
+/* One line says what a sweep removed: up to SWEEP_PER_SIGN_IN names and reasons. */
+#define SWEEP_NOTE_MAX 2048
+
 /* "cache: what: err": what is ours; err may carry a path or a map's reason, so it is quoted. */
 static void cache_line(char *out, size_t out_size, const char *what, const char *err)
 {
-	char quoted[512];
+	char quoted[SWEEP_NOTE_MAX + 64];
 
 	np_log_quote(quoted, sizeof quoted, err);
 	snprintf(out, out_size, "cache: %s%s%s", what, err[0] != '\0' ? ": " : "",
@@ -28,7 +39,7 @@ static void cache_line(char *out, size_t out_size, const char *what, const char 
 
 static void cache_log(struct np_signin *s, int priority, const char *what, const char *err)
 {
-	char line[1024];
+	char line[SWEEP_NOTE_MAX + 192];
 
 	cache_line(line, sizeof line, what, err);
 	pam_syslog(s->pamh, priority, "%s", line);
@@ -89,6 +100,47 @@ static bool session_parts(struct np_signin *s, struct np_scope_parts *parts, cha
 	return true;
 }
 
+struct sweep_note {
+	char text[SWEEP_NOTE_MAX];
+	size_t len;
+};
+
+/* "0123456789abcdef...: token expired; ..." for the one line a sweep logs. */
+static void note_swept(const struct np_cache_swept *entry, void *arg)
+{
+	struct sweep_note *note = arg;
+	int n = snprintf(note->text + note->len, sizeof note->text - note->len, "%s%s: %s%s%s",
+	                 note->len > 0 ? "; " : "", entry->file, entry->why,
+	                 entry->unlink_errno != 0 ? ", cannot remove it: " : "",
+	                 entry->unlink_errno != 0 ? strerror(entry->unlink_errno) : "");
+
+	if (n > 0)
+		note->len += (size_t)n < sizeof note->text - note->len ? (size_t)n
+		                                                       : sizeof note->text - note->len - 1;
+}
+
+/* Removes stale and unreadable entries of other scopes, a few per sign-in; one line if any. */
+static void sweep_stale_entries(struct np_signin *s)
+{
+	struct sweep_note note = { .len = 0 };
+	struct np_cache_sweep sweep = {
+		.now = (int64_t)time(NULL),
+		.limit = SWEEP_PER_SIGN_IN,
+		.keep_scope = s->scope,
+		.swept = note_swept,
+		.arg = &note,
+	};
+	char what[128];
+
+	note.text[0] = '\0';
+	if (np_cache_sweep(&s->cache, &sweep) != 0 || sweep.removed + sweep.failed == 0)
+		return;
+	snprintf(what, sizeof what, "removed %u stale or unreadable entr%s%s", sweep.removed,
+	         sweep.removed == 1 ? "y" : "ies",
+	         sweep.failed > 0 ? ", and could not remove some" : "");
+	cache_log(s, sweep.failed > 0 ? LOG_WARNING : LOG_NOTICE, what, note.text);
+}
+
 void np_approval_open(struct np_signin *s)
 {
 	struct np_scope_parts parts = { .account = s->account, .service = s->service };
@@ -113,6 +165,9 @@ void np_approval_open(struct np_signin *s)
 	else if (status == NP_CACHE_ERROR)
 		cache_log(s, LOG_ERR, "not used", err);
 	s->cache_ready = status == NP_CACHE_OK;
+	/* Its own entry is left to np_cache_load(), which judges it by this stack's settings. */
+	if (s->cache_ready)
+		sweep_stale_entries(s);
 }
 
 int np_approval_reuse(struct np_signin *s)
@@ -214,6 +269,7 @@ void np_approval_remember(struct np_signin *s)
 	snprintf(meta.user_id, sizeof meta.user_id, "%s", who->user_id);
 	meta.created = now;
 	meta.expires = now + (int64_t)s->cfg.cache_ttl;
+	meta.token_exp = who->token_exp;
 	snprintf(entry->token, sizeof entry->token, "%s", who->token);
 	snprintf(entry->user_id, sizeof entry->user_id, "%s", who->user_id);
 	snprintf(entry->email, sizeof entry->email, "%s", who->email);

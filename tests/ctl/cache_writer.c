@@ -5,7 +5,11 @@
  * `nextpayctl cache list/purge` can be tested without a PAM sign-in.
  *
  *   ctl-cache-writer DIR KEY ACCOUNT session|user SERVICE TTY RHOST USER_ID TOKEN \
- *                    INVOKER_UID RUSER
+ *                    INVOKER_UID RUSER [CREATED_AGO TTL TOKEN_EXP_IN]
+ *
+ * The entry was approved CREATED_AGO seconds ago (default 0) under a cache_ttl
+ * of TTL (900), and its token expires TOKEN_EXP_IN seconds from now (negative:
+ * it has expired; 0, the default: its expiry is unknown).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -26,12 +30,18 @@ int main(int argc, char **argv)
 	char err[512] = "";
 	bool session;
 	int64_t now = (int64_t)time(NULL);
+	int64_t created_ago = 0, ttl = 900, token_exp_in = 0;
 	int rc = 1;
 
-	if (argc != 12) {
+	if (argc != 12 && argc != 15) {
 		fprintf(stderr, "usage: %s DIR KEY ACCOUNT session|user SERVICE TTY RHOST USER_ID "
-		        "TOKEN INVOKER_UID RUSER\n", argv[0]);
+		        "TOKEN INVOKER_UID RUSER [CREATED_AGO TTL TOKEN_EXP_IN]\n", argv[0]);
 		return 2;
+	}
+	if (argc == 15) {
+		created_ago = strtoll(argv[12], NULL, 10);
+		ttl = strtoll(argv[13], NULL, 10);
+		token_exp_in = strtoll(argv[14], NULL, 10);
 	}
 	if (sodium_init() < 0)
 		return 1;
@@ -54,12 +64,14 @@ int main(int argc, char **argv)
 	snprintf(meta.tty, sizeof meta.tty, "%s", argv[6]);
 	snprintf(meta.rhost, sizeof meta.rhost, "%s", argv[7]);
 	snprintf(meta.user_id, sizeof meta.user_id, "%s", argv[8]);
-	meta.created = now;
-	meta.expires = now + 900;
+	meta.created = now - created_ago;
+	meta.expires = meta.created + ttl;
+	meta.token_exp = token_exp_in != 0 ? now + token_exp_in : 0;
 	memset(&payload, 0, sizeof payload);
 	snprintf(payload.token, sizeof payload.token, "%s", argv[9]);
 	snprintf(payload.user_id, sizeof payload.user_id, "%s", argv[8]);
-	payload.created = now;
+	payload.created = meta.created;
+	payload.token_exp = meta.token_exp;
 	if (np_scope_string(session, &parts, scope, sizeof scope) != 0) {
 		fprintf(stderr, "scope too long\n");
 		return 1;

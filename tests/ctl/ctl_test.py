@@ -894,6 +894,89 @@ def test_cache_without_key(env: Env) -> None:
     assert _entry_files(d) == [], _entry_files(d)
 
 
+def _write_entry(cache: str, key: str, account: str, tty: str, created_ago: int = 0,
+                 ttl: int = 900, token_exp_in: int = 0) -> None:
+    """An entry of account's in session scope on tty, approved created_ago seconds ago."""
+    w = subprocess.run([WRITER, cache, key, account, "session", "sshd", tty, "", f"usr_{account}",
+                        SECRET_TOKEN, "0", "", str(created_ago), str(ttl), str(token_exp_in)],
+                       capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    if w.returncode != 0:
+        raise AssertionError(f"cache writer failed: {w.stderr}")
+
+
+def _new_entry(cache: str, before: set[str]) -> str:
+    """The one entry file that is in cache but not in before."""
+    (name,) = set(os.listdir(cache)) - before
+    return os.path.join(cache, name)
+
+
+def test_cache_purge_expired(env: Env) -> None:
+    d, conf = env.setup()
+    expect_rc(run("keygen", "--config", conf), 0)
+    cache, key = os.path.join(d, "cache"), os.path.join(d, "key")
+    # Kept: entries that can still serve, whatever cache_ttl this configuration has.
+    _write_entry(cache, key, "alice", "pts/1")
+    _write_entry(cache, key, "alice", "pts/2", created_ago=3000, ttl=86400, token_exp_in=3600)
+    good = set(os.listdir(cache))
+    # Removed: past the cache_ttl it was stored with; its token expired.
+    _write_entry(cache, key, "bob", "pts/3", created_ago=1000, ttl=900)
+    _write_entry(cache, key, "bob", "pts/4", created_ago=10, ttl=86400, token_exp_in=-5)
+    # Removed: of format version 2, readable by others, a FIFO, a symbolic link, garbage.
+    before = set(os.listdir(cache))
+    _write_entry(cache, key, "carol", "pts/5")
+    old = _new_entry(cache, before)
+    with open(old, "r+b") as f:
+        f.seek(7)
+        f.write(b"\x02")
+    before = set(os.listdir(cache))
+    _write_entry(cache, key, "carol", "pts/6")
+    os.chmod(_new_entry(cache, before), 0o644)
+    os.mkfifo(os.path.join(cache, "12" * 32 + ".entry"), 0o600)
+    target = env.write(os.path.join(d, "not-in-the-cache"), "keep me\n", 0o600)
+    os.symlink(target, os.path.join(cache, "34" * 32 + ".entry"))
+    env.write(os.path.join(cache, "ab" * 32 + ".entry"), os.urandom(300), 0o600)
+    # An unfinished write over a minute old goes; one of now, and other names, stay.
+    stale_tmp = env.write(os.path.join(cache, ".tmp-" + "5" * 16), b"half", 0o600)
+    os.utime(stale_tmp, (time.time() - 120, time.time() - 120))
+    env.write(os.path.join(cache, ".tmp-" + "6" * 16), b"half", 0o600)
+    env.write(os.path.join(cache, "notes.txt"), "mine\n", 0o600)
+    env.write(os.path.join(cache, "cd" * 32 + ".entry.bak"), "mine\n", 0o600)
+    p = run("cache", "purge", "--expired", "--config", conf)
+    expect_rc(p, 0)
+    for reason in ("older than the cache_ttl it was stored with", "token expired",
+                   "unknown format version", "group or other access in its mode, must be 0600",
+                   "not a regular file", "a symbolic link, not a regular file",
+                   "not a cache entry"):
+        expect_line(r"^Removed [0-9a-f]{16}\.\.\.: " + re.escape(reason) + r"\.$", p.stdout)
+    expect_line(r"^Removed \.tmp-5{16}: unfinished write, over a minute old\.$", p.stdout)
+    expect_line(r"^Removed 8 stale or unreadable cache files, kept 3\.$", p.stdout)
+    assert SECRET_TOKEN not in p.stdout + p.stderr, "the token was printed"
+    left = set(os.listdir(cache))
+    assert left == good | {".tmp-" + "6" * 16, "notes.txt", "cd" * 32 + ".entry.bak"}, left
+    with open(target) as f:
+        assert f.read() == "keep me\n", "the link's target was touched"
+    p = run("cache", "list", "--config", conf)
+    expect_rc(p, 0)
+    expect_line(r"^2 entries, 0 unreadable", p.stdout)
+    # Nothing more to do the second time.
+    p = run("cache", "purge", "--expired", "--config", conf)
+    expect_rc(p, 0)
+    expect_line(r"^Removed 0 stale or unreadable cache files, kept 3\.$", p.stdout)
+
+
+def test_cache_purge_expired_needs_the_key(env: Env) -> None:
+    d, conf = _cache_setup(env)
+    for args in (("purge", "--expired", "alice"), ("list", "--expired"),
+                 ("purge", "--expired=yes"), ("purge", "--expired", "--expired")):
+        p = run("cache", *args, "--config", conf)
+        expect_rc(p, 2)
+    os.unlink(os.path.join(d, "key"))
+    p = run("cache", "purge", "--expired", "--config", conf)
+    expect_rc(p, 1)
+    expect_in("cannot tell stale entries from good ones without the cache key", p.stderr)
+    assert len(_entry_files(d)) == 4, _entry_files(d)
+
+
 def test_cache_no_directory(env: Env) -> None:
     d, conf = env.setup()
     p = run("cache", "list", "--config", conf)

@@ -39,6 +39,7 @@ static void fill_meta(struct np_cache_meta *meta)
 	strcpy(meta->user_id, "usr_abc123");
 	meta->created = 1700000000;
 	meta->expires = 1700000900;
+	meta->token_exp = 1700003600;
 }
 
 static void fill_payload(struct np_cache_payload *payload)
@@ -235,7 +236,8 @@ static void round_trip(const uint8_t *data, size_t size)
 	           strcmp(meta.service, meta_out.service) == 0 && strcmp(meta.tty, meta_out.tty) == 0 &&
 	           strcmp(meta.rhost, meta_out.rhost) == 0 &&
 	           strcmp(meta.user_id, meta_out.user_id) == 0 && meta.created == meta_out.created &&
-	           meta.expires == meta_out.expires, "meta changed in the round trip");
+	           meta.expires == meta_out.expires && meta.token_exp == meta_out.token_exp,
+	           "meta changed in the round trip");
 	payload_valid = np_valid_token(payload.token, strlen(payload.token)) &&
 	                np_valid_user_id(payload.user_id, strlen(payload.user_id)) &&
 	                (payload.email[0] == '\0' ||

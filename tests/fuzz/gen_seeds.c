@@ -126,6 +126,7 @@ static void cache_seeds(void)
 	strcpy(meta.user_id, "usr_abc123");
 	meta.created = 1700000000;
 	meta.expires = 1700000900;
+	meta.token_exp = 1700003600;
 	memset(&payload, 0, sizeof payload);
 	strcpy(payload.token, TOKEN);
 	strcpy(payload.user_id, "usr_abc123");
@@ -138,7 +139,7 @@ static void cache_seeds(void)
 	meta.tty[0] = meta.rhost[0] = '\0';
 	strcpy(meta.service, "sudo");
 	payload.email[0] = '\0';
-	payload.token_exp = 0;
+	payload.token_exp = meta.token_exp = 0;
 	entry(&keys, "gen-minimal.entry", FUZZ_CACHE_SCOPE, &meta, &payload);
 
 	/* A valid entry of another scope: its meta opens, its payload must not. */

@@ -191,9 +191,7 @@ static int sign_in(const char *service, hook_fn hook, void *arg, int want, int a
 /* The one helper running, or -1. */
 static pid_t the_helper(void)
 {
-	pid_t pids[4];
-
-	return child_processes(api.pid, pids, 4) == 1 ? pids[0] : -1;
+	return running_helper(api.pid);
 }
 
 static bool signal_helper_on(int style, const char *text, void *arg)
@@ -253,14 +251,15 @@ static void *kill_helper_later(void *arg)
 {
 	struct delayed_kill *k = arg;
 	long long until = now_ms() + 5000;
-	pid_t pids[4];
+	pid_t helper;
 
 	/* Wait for the helper to appear, then a little longer. */
-	while (now_ms() < until && child_processes(api.pid, pids, 4) != 1)
+	while (now_ms() < until && the_helper() < 0)
 		usleep(5000);
 	usleep((useconds_t)k->delay_ms * 1000);
-	if (child_processes(api.pid, pids, 4) == 1 && kill(pids[0], SIGKILL) == 0)
-		k->killed = pids[0];
+	helper = the_helper();
+	if (helper > 0 && kill(helper, SIGKILL) == 0)
+		k->killed = helper;
 	return NULL;
 }
 
@@ -954,5 +953,8 @@ int main(void)
 		T(api_vanishes_mid_flow),
 	};
 
+	/* NP_TEST_FILTER=name (cmocka's wildcards) runs just those tests. */
+	if (getenv("NP_TEST_FILTER") != NULL && getenv("NP_TEST_FILTER")[0] != '\0')
+		cmocka_set_test_filter(getenv("NP_TEST_FILTER"));
 	return cmocka_run_group_tests_name("faults", tests, group_setup, group_teardown);
 }

@@ -482,6 +482,15 @@ int child_processes(pid_t except, pid_t *pids, int max)
 	return found;
 }
 
+pid_t running_helper(pid_t except)
+{
+	pid_t keeper, helper;
+
+	if (child_processes(except, &keeper, 1) != 1 || process_children(keeper, &helper, 1) != 1)
+		return -1;
+	return helper;
+}
+
 int open_fds(int *fds, int max)
 {
 	DIR *dir = opendir("/proc/self/fd");
@@ -580,7 +589,7 @@ static pid_t spawn(const char *const argv[], int out_fd, bool quiet)
 	return pid;
 }
 
-static int exit_status(pid_t pid)
+int exit_status_of(pid_t pid)
 {
 	int status = 0;
 
@@ -628,7 +637,7 @@ int run_command(const char *const argv[], char *out, size_t out_size)
 		out[used] = '\0';
 		close(fds[0]);
 	}
-	return exit_status(pid);
+	return exit_status_of(pid);
 }
 
 __attribute__((format(printf, 3, 0)))

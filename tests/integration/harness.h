@@ -144,6 +144,14 @@ bool seen_has_unsafe_text(const struct seen *seen);
 /* Child processes of this one (zombies too) but except; up to max pids into pids (may be NULL). */
 int child_processes(pid_t except, pid_t *pids, int max);
 
+/*
+ * The helper of the one sign-in running in this process, or -1 unless there
+ * is exactly one: the module starts it through a keeper process of its own
+ * (src/common/helper_proc.c), so it is the one child of this process's one
+ * child but except.
+ */
+pid_t running_helper(pid_t except);
+
 /* Descriptors open in this process, ascending, up to max; returns how many. */
 int open_fds(int *fds, int max);
 /* VmRSS of this process in KiB, or -1. */
@@ -165,6 +173,8 @@ long vm_rss_kib(void);
  * that ended it, or -1 if it could not run.
  */
 int run_command(const char *const argv[], char *out, size_t out_size);
+/* Waits for the child pid: its exit status, 128 + the signal that ended it, or -1. */
+int exit_status_of(pid_t pid);
 int run_shell(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int run_shell_output(char *out, size_t out_size, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

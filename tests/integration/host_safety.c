@@ -15,6 +15,12 @@
  * answer comes with the first scheduled poll, then /auth/me), and a few more
  * approvals go through poll mode.  The same runs with the host ignoring
  * SIGCHLD, with SIGCHLD and SIGTERM blocked, and with SA_NOCLDWAIT.
+ *
+ * SIGCHLD stays the host's alone: the helper raises none in it, its waits
+ * never see the helper, and its disposition, mask and pending signals are
+ * never changed, for a handler, SIG_IGN, a blocked SIGCHLD, a waitpid(-1) in
+ * another thread, two sign-ins at once, and a host whose seccomp filter
+ * refuses clone3 (as container runtimes' default filters do).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,14 +31,18 @@
 #include <errno.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
+#include <seccomp.h>
 #include <security/pam_appl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -365,6 +375,15 @@ static void run_host(const char *label, int cycles, int poll_approvals)
 
 /* ---- the hosts ---- */
 
+static bool sigchld_pending(void)
+{
+	sigset_t pending;
+
+	sigpending(&pending);
+	return sigismember(&pending, SIGCHLD) == 1;
+}
+
+
 static struct sigaction saved[NSIG];
 static sigset_t saved_mask;
 
@@ -427,7 +446,7 @@ static void host_with_handlers(void **state)
 	(void)state;
 	install_host_handlers();
 	run_host("host with handlers", 1000, 3);
-	/* While the module ran, SIGCHLD was its own: the host never heard of the helpers. */
+	/* No helper (nor what starts it) ever raised SIGCHLD in the host. */
 	assert_int_equal(host_sigchld, 0);
 }
 
@@ -450,11 +469,8 @@ static void host_blocking_sigchld_and_sigterm(void **state)
 	sigaddset(&block, SIGTERM);
 	assert_int_equal(sigprocmask(SIG_BLOCK, &block, NULL), 0);
 	run_host("host blocking SIGCHLD and SIGTERM", 200, 1);
-	/*
-	 * A SIGCHLD raised for a helper while blocked stays pending for the host
-	 * (it cannot be told from one of its own children's); a host that blocks
-	 * SIGCHLD reaps with waitpid() for its own pids, so that is harmless.
-	 */
+	/* None was raised for a helper: a pending SIGCHLD would send the host looking for a child. */
+	assert_false(sigchld_pending());
 }
 
 static void host_with_nocldwait(void **state)
@@ -477,14 +493,18 @@ static void host_with_nocldwait(void **state)
 static bool kill_helper_at_prompt(int num_msg, const struct pam_message **msg)
 {
 	for (int i = 0; i < num_msg; i++) {
-		pid_t pids[4];
+		pid_t keeper, helper = running_helper(api.pid);
 		siginfo_t info;
 
 		if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF || strstr(msg[i]->msg, "approve code") == NULL)
 			continue;
-		/* Dead for sure (but not reaped: that is the module's job) before Enter. */
-		if (child_processes(api.pid, pids, 4) != 1 || kill(pids[0], SIGKILL) != 0 ||
-		    waitid(P_PID, (id_t)pids[0], &info, WEXITED | WNOWAIT) != 0)
+		/*
+		 * Dead for sure before Enter: its keeper (this process's clone child,
+		 * seen only with __WALL) has reaped it and ended, unreaped itself.
+		 */
+		if (helper < 0 || child_processes(api.pid, &keeper, 1) != 1 ||
+		    kill(helper, SIGKILL) != 0 ||
+		    waitid(P_PID, (id_t)keeper, &info, WEXITED | WNOWAIT | __WALL) != 0)
 			return false;
 	}
 	return true;
@@ -571,14 +591,6 @@ static pid_t own_child(int exit_after_ms)
 	return pid;
 }
 
-static bool sigchld_pending(void)
-{
-	sigset_t pending;
-
-	sigpending(&pending);
-	return sigismember(&pending, SIGCHLD) == 1;
-}
-
 static void take_sigchld_and_reap(pid_t pid)
 {
 	sigset_t chld;
@@ -657,6 +669,306 @@ static void host_waiting_for_sigchld_keeps_it(void **state)
 	                                 "np-prompt", 0);
 }
 
+/* ---- the host's SIGCHLD is its own ---- */
+
+/* What a SA_SIGINFO handler of the host saw: how many SIGCHLD, and the last sender. */
+static volatile sig_atomic_t chld_count, chld_last_pid;
+
+static void count_sigchld(int sig, siginfo_t *info, void *context)
+{
+	(void)sig;
+	(void)context;
+	chld_count++;
+	chld_last_pid = info->si_pid;
+}
+
+/* The counter as the host's SIGCHLD handler, from zero; 0, or -1 (no cmocka: copies use it). */
+static int count_sigchld_from_now(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = count_sigchld;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	chld_count = chld_last_pid = 0;
+	return sigaction(SIGCHLD, &sa, NULL);
+}
+
+static void install_sigchld_counter(void)
+{
+	assert_int_equal(count_sigchld_from_now(), 0);
+}
+
+/* One sign-in on service, approved in poll mode (about a second); its code. */
+static int approved_sign_in(const char *service)
+{
+	api_approves();
+	return cycle(service);
+}
+
+/* A child of the host's own exits 300 ms into a sign-in: its handler hears of that alone. */
+static void host_handler_hears_its_own_child_only(void **state)
+{
+	pid_t own;
+	int status = 0;
+
+	(void)state;
+	install_sigchld_counter();
+	api_approves();
+	own = own_child(300);
+	expect_cycle("np-poll", PAM_SUCCESS, 1);
+	for (long long until = now_ms() + 2000; chld_count == 0 && now_ms() < until;)
+		usleep(10000);
+	if (chld_count != 1 || chld_last_pid != own)
+		fprintf(stderr, "  the host's handler ran %d time(s), last for pid %ld; its child is %ld\n",
+		        (int)chld_count, (long)chld_last_pid, (long)own);
+	assert_int_equal(chld_count, 1);
+	assert_int_equal(chld_last_pid, own);
+	assert_int_equal(waitpid(own, &status, WNOHANG), own);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 7);
+	/* And a sign-in alone, a failing one too, is never heard of. */
+	expect_cycle("np-poll", PAM_SUCCESS, 2);
+	helper_fails_fast();
+	expect_cycle("np-poll", PAM_SERVICE_ERR, 3);
+	usleep(100000);
+	assert_int_equal(chld_count, 1);
+}
+
+/* SIGCHLD ignored: the kernel reaps the host's own child; nothing is left behind. */
+static void host_ignoring_sigchld_keeps_no_zombie(void **state)
+{
+	pid_t own;
+	int status;
+
+	(void)state;
+	assert_true(signal(SIGCHLD, SIG_IGN) != SIG_ERR);
+	api_approves();
+	own = own_child(300);
+	expect_cycle("np-poll", PAM_SUCCESS, 1);
+	usleep(100000);
+	/* Gone, not a zombie: no child is left at all, the helper's side included. */
+	no_children_left(1);
+	errno = 0;
+	assert_int_equal(waitpid(own, &status, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+}
+
+/* Watches SIGCHLD's disposition from another thread while the main thread signs in. */
+struct disposition_watch {
+	atomic_bool stop;
+	void (*expected)(int, siginfo_t *, void *);
+	int looks, others;
+};
+
+static void *watch_disposition(void *arg)
+{
+	struct disposition_watch *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		struct sigaction now;
+
+		if (sigaction(SIGCHLD, NULL, &now) == 0 && now.sa_sigaction != w->expected)
+			w->others++;
+		w->looks++;
+		usleep(200);
+	}
+	return NULL;
+}
+
+static void disposition_seen_from_another_thread_is_the_hosts(void **state)
+{
+	struct disposition_watch w = { .expected = count_sigchld };
+	pthread_t thread;
+
+	(void)state;
+	install_sigchld_counter();
+	assert_int_equal(pthread_create(&thread, NULL, watch_disposition, &w), 0);
+	assert_int_equal(approved_sign_in("np-poll"), PAM_SUCCESS);
+	atomic_store(&w.stop, true);
+	pthread_join(thread, NULL);
+	if (w.others != 0)
+		fprintf(stderr, "  another disposition than the host's, %d of %d looks\n", w.others,
+		        w.looks);
+	assert_true(w.looks > 100);
+	assert_int_equal(w.others, 0);
+	assert_int_equal(chld_count, 0);
+}
+
+struct overlapping {
+	int start_after_ms;
+	int rc;
+};
+
+static void *sign_in_later(void *arg)
+{
+	struct overlapping *o = arg;
+
+	usleep((useconds_t)o->start_after_ms * 1000);
+	o->rc = cycle("np-poll");
+	return NULL;
+}
+
+/*
+ * Two sign-ins at once in two threads, the second started 300 ms after the
+ * first and so ending after it: neither touches what the other relies on.
+ */
+static void two_sign_ins_in_two_threads(void **state)
+{
+	struct overlapping first = { 0, -1 }, second = { 300, -1 };
+	pthread_t a, b;
+	struct sigaction after;
+
+	(void)state;
+	install_sigchld_counter();
+	api_approves();
+	assert_int_equal(pthread_create(&a, NULL, sign_in_later, &first), 0);
+	assert_int_equal(pthread_create(&b, NULL, sign_in_later, &second), 0);
+	pthread_join(a, NULL);
+	pthread_join(b, NULL);
+	assert_int_equal(first.rc, PAM_SUCCESS);
+	assert_int_equal(second.rc, PAM_SUCCESS);
+	usleep(100000);
+	assert_int_equal(sigaction(SIGCHLD, NULL, &after), 0);
+	assert_true(after.sa_sigaction == count_sigchld);
+	assert_int_equal(chld_count, 0);
+	no_children_left(2);
+}
+
+/*
+ * A fresh copy of this program as a host of its own (see main), whose only
+ * children are the module's, told where this suite's mock is: its exit status
+ * says how it went.
+ */
+static const char *self_path;
+
+#define HOST_WAITING "--host-with-a-thread-in-waitpid"
+#define HOST_WITHOUT_CLONE3 "--host-whose-seccomp-filter-refuses-clone3"
+
+static int run_host_copy(const char *mode)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return 125;
+	if (pid == 0) {
+		execl(self_path, self_path, mode, api.dir, (char *)NULL);
+		_exit(127);
+	}
+	return exit_status_of(pid);
+}
+
+/*
+ * In a copy: an approval, then a helper that fails at once (a CA file it
+ * cannot read); 0 when they came out so, else 101 with why on stderr.
+ */
+static int two_sign_ins_in_a_copy(const char *host)
+{
+	int approved, failed;
+
+	api_approves();
+	approved = cycle("np-poll");
+	helper_fails_fast();
+	failed = cycle("np-poll");
+	if (approved == PAM_SUCCESS && failed == PAM_SERVICE_ERR)
+		return 0;
+	fprintf(stderr, "  %s: sign-ins %d and %d\n", host, approved, failed);
+	return 101;
+}
+
+/* A thread of the host's that reaps whatever child of its has ended, as daemons do. */
+struct reaper {
+	atomic_bool stop;
+	int saw, reaped;
+	pid_t first_reaped;
+};
+
+static void *reap_any_child(void *arg)
+{
+	struct reaper *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		int status;
+		pid_t got = waitpid(-1, &status, WNOHANG);
+
+		/* 0: a child it may wait for is running; ECHILD: it has none at all. */
+		if (got >= 0)
+			r->saw++;
+		if (got > 0 && r->reaped++ == 0)
+			r->first_reaped = got;
+		usleep(500);
+	}
+	return NULL;
+}
+
+/* In the copy: no cmocka, the exit status is the answer. */
+static int host_with_a_thread_in_waitpid(void)
+{
+	struct reaper r = { .first_reaped = 0 };
+	pthread_t thread;
+	int rc;
+
+	if (pthread_create(&thread, NULL, reap_any_child, &r) != 0)
+		return 120;
+	rc = two_sign_ins_in_a_copy("with a thread in waitpid");
+	atomic_store(&r.stop, true);
+	pthread_join(thread, NULL);
+	if (rc != 0)
+		return rc;
+	if (r.saw != 0 || r.reaped != 0) {
+		fprintf(stderr, "  the host's waitpid(-1) saw a child %d time(s) and reaped %d (first %ld)\n",
+		        r.saw, r.reaped, (long)r.first_reaped);
+		return 102;
+	}
+	return 0;
+}
+
+static void host_waiting_in_another_thread_never_sees_the_helper(void **state)
+{
+	(void)state;
+	api_approves();
+	assert_int_equal(run_host_copy(HOST_WAITING), 0);
+}
+
+/*
+ * In the copy: a seccomp filter that answers clone3 with ENOSYS, as a
+ * container runtime's default does; the module falls back to the older clone,
+ * with the same guarantees.
+ */
+static int host_whose_filter_refuses_clone3(void)
+{
+	scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
+	int rc;
+
+	if (filter == NULL ||
+	    seccomp_rule_add(filter, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0) != 0 ||
+	    seccomp_load(filter) != 0)
+		return 120;
+	seccomp_release(filter);
+	errno = 0;
+	if (syscall(SYS_clone3, NULL, 0) != -1 || errno != ENOSYS)
+		return 121;
+	if (count_sigchld_from_now() != 0)
+		return 122;
+	rc = two_sign_ins_in_a_copy("without clone3");
+	usleep(100000);
+	if (rc == 0 && (chld_count != 0 || child_processes(-1, NULL, 0) != 0)) {
+		fprintf(stderr, "  without clone3: %d SIGCHLD, %d children left\n", (int)chld_count,
+		        child_processes(-1, NULL, 0));
+		rc = 102;
+	}
+	return rc;
+}
+
+static void host_without_clone3(void **state)
+{
+	(void)state;
+	api_approves();
+	assert_int_equal(run_host_copy(HOST_WITHOUT_CLONE3), 0);
+}
+
 static int group_setup(void **state)
 {
 	char usermap[512];
@@ -683,7 +995,7 @@ static int group_teardown(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, save_host, restore_host)
 
-int main(void)
+int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		T(host_with_handlers),
@@ -692,7 +1004,31 @@ int main(void)
 		T(host_with_nocldwait),
 		T(host_blocking_sigpipe),
 		T(host_waiting_for_sigchld_keeps_it),
+		T(host_handler_hears_its_own_child_only),
+		T(host_ignoring_sigchld_keeps_no_zombie),
+		T(disposition_seen_from_another_thread_is_the_hosts),
+		T(two_sign_ins_in_two_threads),
+		T(host_waiting_in_another_thread_never_sees_the_helper),
+		T(host_without_clone3),
 	};
 
+	self_path = argv[0];
+	if (argc == 3) {
+		/* A copy as a host of its own: the suite's mock is running already. */
+		mock_at(&api, argv[2]);
+		if (mock_wait_ready(&api, 10000) != 0)
+			return 119;
+		if (strcmp(argv[1], HOST_WAITING) == 0)
+			return host_with_a_thread_in_waitpid();
+		if (strcmp(argv[1], HOST_WITHOUT_CLONE3) == 0)
+			return host_whose_filter_refuses_clone3();
+	}
+	if (argc != 1) {
+		fprintf(stderr, "usage: %s\n", argv[0]);
+		return 2;
+	}
+	/* NP_TEST_FILTER=name (cmocka's wildcards) runs just those tests. */
+	if (getenv("NP_TEST_FILTER") != NULL && getenv("NP_TEST_FILTER")[0] != '\0')
+		cmocka_set_test_filter(getenv("NP_TEST_FILTER"));
 	return cmocka_run_group_tests_name("host_safety", tests, group_setup, group_teardown);
 }

@@ -527,6 +527,137 @@ static void refused_for_good_ends_within_the_budget(void **state)
 	assert_non_null(strstr(log_text, "curl error 7"));
 }
 
+/*
+ * A stand-in that accepts TCP connections and never says a word, so that
+ * every TLS handshake stalls: the connection phase times out after
+ * connect_timeout (1 s), well inside request_timeout (3 s), which would leave
+ * room for two retries.  A timeout is not retried: it sees one connection.
+ */
+#define STANDIN_HELD 16
+
+struct silent_standin {
+	int fd;
+	int port;
+	atomic_int connections;
+	atomic_bool stop;
+	pthread_t thread;
+};
+
+static void *silent_standin_main(void *arg)
+{
+	struct silent_standin *t = arg;
+	struct pollfd p[1 + STANDIN_HELD];
+	int held = 0;
+
+	p[0] = (struct pollfd){ .fd = t->fd, .events = POLLIN };
+	while (!atomic_load(&t->stop)) {
+		if (poll(p, (nfds_t)(1 + held), 50) <= 0)
+			continue;
+		for (int i = held; i >= 1; i--) {
+			char buf[4096];
+
+			/* Whatever the client says is read and dropped; its close is ours too. */
+			if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) != 0 &&
+			    read(p[i].fd, buf, sizeof buf) <= 0) {
+				close(p[i].fd);
+				p[i] = p[held--];
+			}
+		}
+		if ((p[0].revents & POLLIN) != 0) {
+			int in = accept(t->fd, NULL, NULL);
+
+			if (in >= 0) {
+				atomic_fetch_add(&t->connections, 1);
+				if (held < STANDIN_HELD)
+					p[++held] = (struct pollfd){ .fd = in, .events = POLLIN };
+				else
+					close(in);
+			}
+		}
+	}
+	for (int i = 1; i <= held; i++)
+		close(p[i].fd);
+	return NULL;
+}
+
+static void silent_standin_start(struct silent_standin *t)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof addr;
+
+	memset(t, 0, sizeof *t);
+	t->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(t->fd >= 0);
+	assert_int_equal(bind(t->fd, (struct sockaddr *)&addr, len), 0);
+	assert_int_equal(getsockname(t->fd, (struct sockaddr *)&addr, &len), 0);
+	assert_int_equal(listen(t->fd, 16), 0);
+	t->port = ntohs(addr.sin_port);
+	assert_int_equal(pthread_create(&t->thread, NULL, silent_standin_main, t), 0);
+}
+
+/* How many connections it took: waits a moment for one still queued to be accepted. */
+static int silent_standin_stop(struct silent_standin *t)
+{
+	usleep(200000);
+	atomic_store(&t->stop, true);
+	pthread_join(t->thread, NULL);
+	close(t->fd);
+	return atomic_load(&t->connections);
+}
+
+#define STALLED_HANDSHAKE "request_timeout = 3\nconnect_timeout = 1\n"
+
+static void stalled_handshake_is_not_retried(void **state)
+{
+	static const char *const requests[] = { "creating a code", "/auth/token", "/auth/me" };
+	static const char *const methods[] = { "device-code", "api-key", "cached-approval" };
+	char dir[1024], key[1024], cache_settings[3000];
+	int connections[3];
+
+	(void)state;
+	/* For /auth/me: an approval cached first, from the mock, in the user scope. */
+	snprintf(dir, sizeof dir, "%s/hostile-cache", test_dir());
+	snprintf(key, sizeof key, "%s/conf/hostile-cache.key", test_dir());
+	snprintf(cache_settings, sizeof cache_settings,
+	         "cache = yes\ncache_dir = %s\ncache_key = %s\ncache_scope = user\n", dir, key);
+	for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
+		struct silent_standin standin;
+		struct script s = { 0 };
+		char settings[4096];
+
+		reset_mock(&api);
+		unsetenv("PAM_AUTHTOK");
+		if (i == 2) {
+			auto_approve("usr_alice");
+			cache_config(STALLED_HANDSHAKE);
+			/* On the same service: the user scope holds it. */
+			attempt_on("np-items", "an approval to cache", PAM_SUCCESS, NONE, 10000, &s);
+			memset(&s, 0, sizeof s);
+		}
+		silent_standin_start(&standin);
+		snprintf(settings, sizeof settings, "%s%sapi_url = https://127.0.0.1:%d/v1\n%s",
+		         STALLED_HANDSHAKE, i == 1 ? "api_key = yes\nuse_first_pass = yes\n" : "",
+		         standin.port, i == 2 ? cache_settings : "");
+		write_config(&api, settings);
+		if (i == 1)
+			setenv("PAM_AUTHTOK", ALICE_KEY, 1);
+		fprintf(stderr, "  %s, stalled in the TLS handshake\n", requests[i]);
+		attempt_on(i == 0 ? "np-poll" : "np-items", requests[i], PAM_AUTHINFO_UNAVAIL, NONE,
+		           STALL_BOUND_MS, &s);
+		unsetenv("PAM_AUTHTOK");
+		connections[i] = silent_standin_stop(&standin);
+		if (connections[i] != 1)
+			fprintf(stderr, "  %s: %d connections to the stalled API\n", requests[i],
+			        connections[i]);
+		assert_non_null(strstr(log_text, "curl error 28"));
+		/* The request that stalled was the one meant: a cached approval starts no device flow. */
+		snprintf(settings, sizeof settings, "method=\"%s\"", methods[i]);
+		assert_non_null(strstr(log_text, settings));
+	}
+	for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++)
+		assert_int_equal(connections[i], 1);
+}
+
 static void slowloris_poll(void **state)
 {
 	struct script s = { 0 };
@@ -1212,6 +1343,7 @@ int main(void)
 		T(stalled_api_on_create),
 		T(stalled_api_on_cached_approval),
 		T(stalled_api_on_api_key),
+		T(stalled_handshake_is_not_retried),
 		T(retry_after_past_the_budget_is_not_awaited),
 		T(refused_connections_are_retried),
 		T(reset_connections_are_retried),

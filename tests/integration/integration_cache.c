@@ -28,6 +28,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/account.h"
@@ -496,16 +497,6 @@ static const char *self_path;
 #define CHILD_NAMESPACE "--child-new-pid-namespace"
 #define CHILD_NAMESPACE_INIT "--child-pid-namespace-init"
 
-static int exit_code_of(pid_t pid)
-{
-	int status = 0;
-
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 126;
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* Runs this program as `self_path mode`, in a session of its own if asked. */
 static int run_self(const char *mode, bool new_session)
 {
@@ -529,7 +520,7 @@ static int run_self(const char *mode, bool new_session)
 		execl(self_path, self_path, mode, (char *)NULL);
 		_exit(127);
 	}
-	return exit_code_of(pid);
+	return exit_status_of(pid);
 }
 
 /*
@@ -797,6 +788,33 @@ static void api_key_typed_at_the_prompt(void **state)
 	assert_false(seen_contains(&s.seen, ALICE_KEY));
 }
 
+/*
+ * With API keys off (api_key = no, the default), a well-formed key typed at
+ * the prompt is only text typed where Enter was asked for: refused at once,
+ * never exchanged, and the person told.  An administrator who leaves keys off
+ * expects a browser approval every time.
+ */
+static void api_key_typed_while_keys_are_off_is_refused(void **state)
+{
+	struct script s = { .answers = { ALICE_KEY, "" } };
+	char log[8192];
+
+	(void)state;
+	cached_config("api_key = no\n");
+	assert_int_equal(sign_in_logged("np-prompt", test_account(), &s, log, sizeof log),
+	                 PAM_AUTH_ERR);
+	assert_int_equal(mock_count(&api, "token"), 0);
+	assert_int_equal(mock_count(&api, "me"), 0);
+	/* The prompt never offered a key, and the last one says why not. */
+	assert_false(seen_contains(&s.seen, "API key"));
+	assert_true(seen_contains(&s.seen, "takes no password here: approve in the browser"));
+	assert_log_line(log, (const char *[]){ "failure:", "text typed at the approval prompt",
+	                                       NULL });
+	assert_false(seen_contains(&s.seen, ALICE_KEY));
+	assert_null(strstr(log, ALICE_KEY));
+	assert_false(mock_bodies_contain(&api, "npk_"));
+}
+
 static void wrong_api_key_is_refused(void **state)
 {
 	struct script s = { .answers = { "npk_wrong_0000000000000000" } };
@@ -927,7 +945,7 @@ static int sign_in_as_another_uid(int expected_rc)
 		execl(self_path, self_path, CHILD_OTHER_UID, expected, (char *)NULL);
 		_exit(127);
 	}
-	return exit_code_of(pid);
+	return exit_status_of(pid);
 }
 
 static void another_real_uid_is_never_served(void **state)
@@ -1007,21 +1025,37 @@ static void damaged_entry_is_removed(void (*damage)(const char *entry), const ch
 	assert_int_equal(lstat(path, &st), -1);
 }
 
-static void as_version_1(const char *entry)
+/* The entry's header names an earlier format version. */
+static void as_version(const char *entry, int version)
 {
 	FILE *f = fopen(entry, "r+b");
 
 	assert_non_null(f);
 	assert_int_equal(fseek(f, 7, SEEK_SET), 0);
-	assert_int_equal(fputc(1, f), 1);
+	assert_int_equal(fputc(version, f), version);
 	assert_int_equal(fclose(f), 0);
 }
 
-/* An entry of the earlier format (version 1, not bound to the invoker) is never used. */
+static void as_version_1(const char *entry)
+{
+	as_version(entry, 1);
+}
+
+static void as_version_2(const char *entry)
+{
+	as_version(entry, 2);
+}
+
+/*
+ * Entries of the earlier formats (version 1, not bound to the invoker;
+ * version 2, without the token's expiry in the meta box) are never used.
+ */
 static void entry_of_an_older_format_is_not_used(void **state)
 {
 	(void)state;
 	damaged_entry_is_removed(as_version_1, "unknown format version; removed");
+	reset(state);
+	damaged_entry_is_removed(as_version_2, "unknown format version; removed");
 }
 
 /* How many /auth/me requests the mock saw with this token. */
@@ -1335,6 +1369,230 @@ static void localpart_folds_case_and_keeps_to_allowed_domains(void **state)
 	}
 }
 
+/* ---- sweeping: every sign-in removes a few stale or unreadable entries of others ---- */
+
+#define MAX_FILES 128
+
+/* The names in the cache directory, "." and ".." aside. */
+static int cache_files(char names[][80], int max)
+{
+	DIR *dir = opendir(cache_dir);
+	struct dirent *entry;
+	int n = 0;
+
+	assert_non_null(dir);
+	while ((entry = readdir(dir)) != NULL) {
+		if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+			continue;
+		assert_true(n < max);
+		snprintf(names[n++], 80, "%s", entry->d_name);
+	}
+	closedir(dir);
+	return n;
+}
+
+static bool cache_has(const char *name)
+{
+	char path[2048];
+	struct stat st;
+
+	snprintf(path, sizeof path, "%s/%s", cache_dir, name);
+	return lstat(path, &st) == 0;
+}
+
+/*
+ * Signs in from the remote host rhost (another scope than the other tests',
+ * whose terminal it shares) with cache_ttl; the path of the entry it stored,
+ * which must be new.
+ */
+static void entry_of_a_sign_in(const char *rhost, const char *ttl, char *path, size_t path_size)
+{
+	static char before[MAX_FILES][80], after[MAX_FILES][80];
+	char settings[128];
+	int n_before = access(cache_dir, F_OK) == 0 ? cache_files(before, MAX_FILES) : 0;
+	int n_after;
+
+	snprintf(settings, sizeof settings, "cache_ttl = %s\n", ttl);
+	cached_config(settings);
+	setenv("PAM_RHOST", rhost, 1);
+	sign_in_ok("np-items");
+	n_after = cache_files(after, MAX_FILES);
+	assert_int_equal(n_after, n_before + 1);
+	for (int i = 0; i < n_after; i++) {
+		bool old = false;
+
+		for (int j = 0; j < n_before && !old; j++)
+			old = strcmp(after[i], before[j]) == 0;
+		if (!old) {
+			snprintf(path, path_size, "%s/%s", cache_dir, after[i]);
+			return;
+		}
+	}
+	fail_msg("no new entry after a sign-in from %s", rhost);
+}
+
+/* A file named name in the cache directory holding text, with mode; its path. */
+static void cache_file(const char *name, const char *text, mode_t mode, char *path,
+                       size_t path_size)
+{
+	snprintf(path, path_size, "%s/%s", cache_dir, name);
+	write_file(path, text, mode);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* "0123456789abcdef..." as the sweep names an entry, for the entry at path. */
+static const char *shown(const char *path, char *out, size_t out_size)
+{
+	snprintf(out, out_size, "%.16s...", strrchr(path, '/') + 1);
+	return out;
+}
+
+/* How many lines of log hold needle. */
+static int lines_with(const char *log, const char *needle)
+{
+	int n = 0;
+
+	for (const char *at = strstr(log, needle); at != NULL; at = strstr(at + 1, needle))
+		n++;
+	return n;
+}
+
+static void sweep_removes_what_can_no_longer_serve(void **state)
+{
+	char ttl_passed[2048], token_expired[2048], good[2048], open_mode[2048], old_format[2048];
+	char garbage[2048], fifo[2048], link[2048], target[2048], old_tmp[2048], new_tmp[2048];
+	char other_owner[2048] = "", notes[2048], log[16384], name[32];
+	struct script s = { 0 };
+	struct timespec long_ago[2] = { { time(NULL) - 120, 0 }, { time(NULL) - 120, 0 } };
+	struct stat st;
+	time_t made;
+
+	(void)state;
+	/*
+	 * Every sign-in sweeps: the entries are made first, good, and spoilt only
+	 * once the last of them is stored.  Still good (900 s, stored so), though
+	 * older than the sweeper's own cache_ttl of 1 s: kept.
+	 */
+	entry_of_a_sign_in("198.51.100.13", "900", good, sizeof good);
+	entry_of_a_sign_in("198.51.100.14", "900", open_mode, sizeof open_mode);
+	entry_of_a_sign_in("198.51.100.15", "900", old_format, sizeof old_format);
+	if (geteuid() == 0)
+		entry_of_a_sign_in("198.51.100.16", "900", other_owner, sizeof other_owner);
+	/* A token that expires in 5 s; then an entry stored under a cache_ttl of 2 s. */
+	mock_configure(&api, "{\"token_lifetime\": 5}");
+	entry_of_a_sign_in("198.51.100.12", "900", token_expired, sizeof token_expired);
+	made = time(NULL);
+	mock_configure(&api, "{\"token_lifetime\": 3600}");
+	entry_of_a_sign_in("198.51.100.11", "2", ttl_passed, sizeof ttl_passed);
+	/* Spoilt: opened to others, of format version 2, given to another user. */
+	assert_int_equal(chmod(open_mode, 0644), 0);
+	as_version_2(old_format);
+	if (other_owner[0] != '\0')
+		assert_int_equal(chown(other_owner, OTHER_UID, (gid_t)-1), 0);
+	/* Entry names holding garbage, a FIFO (never opened), a link (never followed). */
+	cache_file("abababababababababababababababababababababababababababababababab.entry",
+	           "not an entry at all", 0600, garbage, sizeof garbage);
+	snprintf(fifo, sizeof fifo, "%s/%s", cache_dir,
+	         "1212121212121212121212121212121212121212121212121212121212121212.entry");
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	snprintf(target, sizeof target, "%s/outside-the-cache", test_dir());
+	write_file(target, "keep me\n", 0600);
+	snprintf(link, sizeof link, "%s/%s", cache_dir,
+	         "3434343434343434343434343434343434343434343434343434343434343434.entry");
+	assert_int_equal(symlink(target, link), 0);
+	/* An unfinished write of two minutes ago goes; one of now, and other names, stay. */
+	cache_file(".tmp-5555555555555555", "half", 0600, old_tmp, sizeof old_tmp);
+	assert_int_equal(utimensat(AT_FDCWD, old_tmp, long_ago, 0), 0);
+	cache_file(".tmp-6666666666666666", "half", 0600, new_tmp, sizeof new_tmp);
+	cache_file("notes", "an administrator's\n", 0644, notes, sizeof notes);
+	/* Both the token's 5 s and the other entry's 2 s have passed. */
+	assert_int_equal(lstat(token_expired, &st), 0);
+	while (time(NULL) < made + 6)
+		usleep(100000);
+	/* The sweeper: the remote host of every other test, with a cache_ttl of its own of 1 s. */
+	cached_config("cache_ttl = 1\n");
+	setenv("PAM_RHOST", "192.0.2.10", 1);
+	assert_int_equal(sign_in_logged("np-items", test_account(), &s, log, sizeof log),
+	                 PAM_SUCCESS);
+	/* One line for the whole sweep, naming each entry with its reason. */
+	assert_int_equal(lines_with(log, "cache: removed "), 1);
+	assert_log_line(log, (const char *[]){ other_owner[0] != '\0' ? "cache: removed 9 stale"
+	                                                               : "cache: removed 8 stale",
+	                                       "or unreadable entries: \"", NULL });
+	assert_log_line(log, (const char *[]){ shown(ttl_passed, name, sizeof name),
+	                                       ": older than the cache_ttl it was stored with", NULL });
+	assert_log_line(log, (const char *[]){ shown(token_expired, name, sizeof name),
+	                                       ": token expired", NULL });
+	assert_log_line(log, (const char *[]){ shown(open_mode, name, sizeof name),
+	                                       ": group or other access in its mode", NULL });
+	assert_log_line(log, (const char *[]){ shown(old_format, name, sizeof name),
+	                                       ": unknown format version", NULL });
+	assert_log_line(log, (const char *[]){ "abababababababab...: not a cache entry", NULL });
+	assert_log_line(log, (const char *[]){ "1212121212121212...: not a regular file", NULL });
+	assert_log_line(log, (const char *[]){ "3434343434343434...: a symbolic link", NULL });
+	assert_log_line(log, (const char *[]){ ".tmp-5555555555555555: unfinished write", NULL });
+	if (other_owner[0] != '\0')
+		assert_log_line(log, (const char *[]){ shown(other_owner, name, sizeof name),
+		                                       ": owned by another uid", NULL });
+	/* The token is never in the log. */
+	assert_null(strstr(log, "eyJ"));
+	/* Gone: all of those.  Kept: the good entry, the fresh write, the notes, the link's target. */
+	assert_int_equal(lstat(ttl_passed, &st), -1);
+	assert_int_equal(lstat(token_expired, &st), -1);
+	assert_int_equal(lstat(open_mode, &st), -1);
+	assert_int_equal(lstat(old_format, &st), -1);
+	assert_int_equal(lstat(garbage, &st), -1);
+	assert_int_equal(lstat(fifo, &st), -1);
+	assert_int_equal(lstat(link, &st), -1);
+	assert_int_equal(lstat(old_tmp, &st), -1);
+	if (other_owner[0] != '\0')
+		assert_int_equal(lstat(other_owner, &st), -1);
+	assert_int_equal(lstat(good, &st), 0);
+	assert_int_equal(lstat(new_tmp, &st), 0);
+	assert_int_equal(lstat(notes, &st), 0);
+	assert_int_equal(lstat(target, &st), 0);
+	assert_true(cache_has(".tmp-6666666666666666"));
+	/* And the good entry still serves its own remote host. */
+	next_codes("deny");
+	cached_config(NULL);
+	setenv("PAM_RHOST", "198.51.100.13", 1);
+	sign_in_ok("np-items");
+	unlink(target);
+}
+
+/* Each sign-in looks at 16 entries of others at most. */
+static void sweep_is_bounded(void **state)
+{
+	char path[2048], log[16384], name[80];
+	static char files[MAX_FILES][80];
+	int garbage_left[4];
+
+	(void)state;
+	sign_in_ok("np-items");
+	for (int i = 0; i < 40; i++) {
+		snprintf(name, sizeof name, "%064x.entry", i + 1);
+		cache_file(name, "garbage", 0600, path, sizeof path);
+	}
+	for (int round = 0; round < 4; round++) {
+		struct script s = { 0 };
+		int n = 0;
+
+		assert_int_equal(sign_in_logged("np-items", test_account(), &s, log, sizeof log),
+		                 PAM_SUCCESS);
+		assert_true(lines_with(log, "cache: removed ") <= 1);
+		/* The sign-in's own entry, reused, is never among them. */
+		assert_log_line(log, (const char *[]){ "success:", "cached-approval", NULL });
+		for (int i = 0, count = cache_files(files, MAX_FILES); i < count; i++)
+			n += strncmp(files[i], "000000", 6) == 0;
+		garbage_left[round] = n;
+	}
+	assert_int_equal(garbage_left[0], 24);
+	assert_int_equal(garbage_left[1], 8);
+	assert_int_equal(garbage_left[2], 0);
+	assert_int_equal(garbage_left[3], 0);
+	assert_int_equal(mock_count(&api, "create"), 1);
+}
+
 #define T(fn) cmocka_unit_test_setup(fn, reset)
 
 /*
@@ -1360,7 +1618,7 @@ static int run_in_a_session_with_a_terminal(void)
 		return setsid() != (pid_t)-1 && test_terminal_session(terminal, sizeof terminal) >= 0
 		               ? 0
 		               : -1;
-	exit(exit_code_of(pid));
+	exit(exit_status_of(pid));
 }
 
 int main(int argc, char **argv)
@@ -1384,6 +1642,7 @@ int main(int argc, char **argv)
 		T(unreachable_api_never_logs_in_from_cache),
 		T(unsafe_key_file_means_no_cache),
 		T(api_key_typed_at_the_prompt),
+		T(api_key_typed_while_keys_are_off_is_refused),
 		T(wrong_api_key_is_refused),
 		T(api_key_from_the_previous_module),
 		T(use_first_pass_without_a_key_fails),
@@ -1403,6 +1662,8 @@ int main(int argc, char **argv)
 		T(entry_that_is_a_fifo_is_not_used),
 		T(entry_owned_by_another_uid_is_not_used),
 		T(entry_copied_to_another_scope_does_not_open),
+		T(sweep_removes_what_can_no_longer_serve),
+		T(sweep_is_bounded),
 	};
 
 	self_path = argv[0];
@@ -1426,6 +1687,9 @@ int main(int argc, char **argv)
 		perror("a session with a terminal of its own");
 		return 1;
 	}
+	/* NP_TEST_FILTER=name (cmocka's wildcards) runs just those tests. */
+	if (getenv("NP_TEST_FILTER") != NULL && getenv("NP_TEST_FILTER")[0] != '\0')
+		cmocka_set_test_filter(getenv("NP_TEST_FILTER"));
 	return cmocka_run_group_tests_name("cache and API keys", tests, group_setup,
 	                                   group_teardown);
 }

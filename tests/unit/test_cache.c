@@ -3,7 +3,8 @@
  * The cache file format (src/common/cache.h): what seals must open again, and
  * nothing else may: not a changed byte, not another key, not another
  * account's, invoking user's or session's scope, not a cut or padded file,
- * not another format version.
+ * not another format version.  A meta box missing any of its fields does not
+ * open either.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -54,6 +55,7 @@ static int setup(void **state)
 	snprintf(f.meta.user_id, sizeof f.meta.user_id, "usr_alice");
 	f.meta.created = 1700000000;
 	f.meta.expires = 1700000900;
+	f.meta.token_exp = 1700003600;
 	snprintf(f.payload.token, sizeof f.payload.token, "%s", TOKEN);
 	snprintf(f.payload.user_id, sizeof f.payload.user_id, "usr_alice");
 	snprintf(f.payload.email, sizeof f.payload.email, "alice@example.com");
@@ -112,7 +114,10 @@ static void round_trip(void **state)
 	assert_string_equal(meta.scope_kind, "session");
 	assert_string_equal(meta.tty, "/dev/pts/1");
 	assert_string_equal(meta.user_id, "usr_alice");
+	assert_int_equal(meta.created, 1700000000);
 	assert_int_equal(meta.expires, 1700000900);
+	/* What a sweep needs to judge an entry without its scope. */
+	assert_int_equal(meta.token_exp, 1700003600);
 	/* The token is not in the file in the clear. */
 	assert_null(memmem(f->sealed, f->sealed_len, TOKEN, strlen(TOKEN)));
 	assert_null(memmem(f->sealed, f->sealed_len, "alice", 5));
@@ -181,14 +186,23 @@ static void other_versions_are_refused(void **state)
 	struct np_cache_payload out;
 	const char *why = NULL;
 
-	/* Version 1 entries were not bound to the invoking user: never used again. */
-	assert_int_equal(NP_CACHE_VERSION, 2);
-	memcpy(copy, f->sealed, f->sealed_len);
-	copy[7] = 1;
-	assert_int_equal(np_cache_open_payload(&f->keys, SCOPE_ALICE, copy, f->sealed_len, &out,
-	                                       &why),
-	                 -1);
-	assert_string_equal(why, "unknown format version");
+	/*
+	 * Version 1 entries were not bound to the invoking user, version 2 ones
+	 * keep the token's expiry only in the payload: never used again.
+	 */
+	assert_int_equal(NP_CACHE_VERSION, 3);
+	for (unsigned char older = 1; older < NP_CACHE_VERSION; older++) {
+		struct np_cache_meta meta;
+
+		memcpy(copy, f->sealed, f->sealed_len);
+		copy[7] = older;
+		assert_int_equal(np_cache_open_payload(&f->keys, SCOPE_ALICE, copy, f->sealed_len,
+		                                       &out, &why),
+		                 -1);
+		assert_string_equal(why, "unknown format version");
+		assert_int_equal(np_cache_open_meta(&f->keys, copy, f->sealed_len, &meta, &why), -1);
+		assert_string_equal(why, "unknown format version");
+	}
 	memcpy(copy, f->sealed, f->sealed_len);
 	copy[7] = NP_CACHE_VERSION + 1;
 	assert_int_equal(np_cache_open_payload(&f->keys, SCOPE_ALICE, copy, f->sealed_len, &out,
@@ -199,6 +213,66 @@ static void other_versions_are_refused(void **state)
 	assert_int_equal(np_cache_open_payload(&f->keys, SCOPE_ALICE, copy, f->sealed_len, &out,
 	                                       &why),
 	                 -1);
+}
+
+/* An entry whose meta box holds exactly json, sealed as np_cache_seal does (payload: junk). */
+static size_t seal_meta_json(const struct fixture *f, const char *json, unsigned char *out)
+{
+	const size_t nonce = crypto_aead_xchacha20poly1305_ietf_NPUBBYTES;
+	const size_t tag = crypto_aead_xchacha20poly1305_ietf_ABYTES;
+	size_t len = strlen(json), pos = 8;
+	unsigned long long sealed = 0;
+
+	memcpy(out, f->sealed, 8);
+	randombytes_buf(out + pos, nonce);
+	out[pos + nonce] = 0;
+	out[pos + nonce + 1] = 0;
+	out[pos + nonce + 2] = (unsigned char)((len + tag) >> 8);
+	out[pos + nonce + 3] = (unsigned char)(len + tag);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(out + pos + nonce + 4, &sealed,
+	                                           (const unsigned char *)json, len, out, 8, NULL,
+	                                           out + pos, f->keys.meta);
+	pos += nonce + 4 + (size_t)sealed;
+	randombytes_buf(out + pos, nonce + tag + 8);
+	return pos + nonce + tag + 8;
+}
+
+static void meta_missing_a_field_does_not_open(void **state)
+{
+	static const char *const fields[] = {
+		"\"account\":\"alice\"", "\"invoker_uid\":1000", "\"invoker\":\"alice\"",
+		"\"scope\":\"session\"", "\"service\":\"sudo\"", "\"tty\":\"/dev/pts/1\"",
+		"\"rhost\":\"\"", "\"user_id\":\"usr_alice\"", "\"created\":1700000000",
+		"\"expires\":1700000900", "\"token_exp\":1700003600",
+	};
+	const size_t n = sizeof fields / sizeof fields[0];
+	struct fixture *f = *state;
+	unsigned char entry[4096];
+	struct np_cache_meta meta;
+	const char *why = NULL;
+
+	/* Every field, and the meta box opens; any one left out (say, by an older writer), and not. */
+	for (size_t left_out = 0; left_out <= n; left_out++) {
+		char json[1024] = "{";
+		size_t len;
+
+		for (size_t i = 0; i < n; i++) {
+			if (i == left_out)
+				continue;
+			if (json[1] != '\0')
+				strcat(json, ",");
+			strcat(json, fields[i]);
+		}
+		strcat(json, "}");
+		len = seal_meta_json(f, json, entry);
+		if (left_out == n) {
+			assert_int_equal(np_cache_open_meta(&f->keys, entry, len, &meta, &why), 0);
+			assert_int_equal(meta.token_exp, 1700003600);
+		} else {
+			assert_int_equal(np_cache_open_meta(&f->keys, entry, len, &meta, &why), -1);
+			assert_string_equal(why, "malformed content");
+		}
+	}
 }
 
 static void names_are_keyed_and_distinct(void **state)
@@ -295,6 +369,7 @@ int main(void)
 		cmocka_unit_test(another_scope_does_not_open),
 		cmocka_unit_test(truncated_or_padded_does_not_open),
 		cmocka_unit_test(other_versions_are_refused),
+		cmocka_unit_test(meta_missing_a_field_does_not_open),
 		cmocka_unit_test(names_are_keyed_and_distinct),
 		cmocka_unit_test(scopes_do_not_collide),
 		cmocka_unit_test(scopes_differ_by_invoking_user),
