@@ -146,6 +146,12 @@ static bool account_unchanged(struct np_signin *s)
 	return false;
 }
 
+static int refuse_changed_account(struct np_signin *s)
+{
+	np_signin_tell(s, "The account to sign in to changed during the sign-in.");
+	return np_signin_outcome(s, PAM_AUTH_ERR, "failure", "PAM_USER changed during the sign-in");
+}
+
 /*
  * The approved identity against the account.  A refusal names neither the
  * identity nor its e-mail address: the terminal may be an attacker's, who
@@ -160,10 +166,8 @@ static int decide(struct np_signin *s)
 	char reason[192];
 
 	snprintf(s->user_id, sizeof s->user_id, "%s", who->user_id);
-	if (!account_unchanged(s)) {
-		np_signin_tell(s, "The account to sign in to changed during the sign-in.");
-		return np_signin_outcome(s, PAM_AUTH_ERR, "failure", "PAM_USER changed during the sign-in");
-	}
+	if (!account_unchanged(s))
+		return refuse_changed_account(s);
 	snprintf(text, sizeof text, "This NextPay account may not sign in as %s on this host.",
 	         s->account_shown);
 	/* The same words as for an identity that does not map, after the same flow. */
@@ -258,6 +262,14 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	np_signin_init(s, pamh);
 	describe_host(s);
 	rc = sign_in(s, argc, argv);
+	/*
+	 * NextPay unreachable after the application changed PAM_USER: the change
+	 * decides, as after an approval, so that an outage never carries a
+	 * sign-in begun for one account over to another (a break-glass stack
+	 * would ask the other account's password).
+	 */
+	if (rc == PAM_AUTHINFO_UNAVAIL && !account_unchanged(s))
+		rc = refuse_changed_account(s);
 	/* After a conversation failure there is nobody to tell. */
 	if (rc != PAM_SUCCESS && rc != PAM_CONV_ERR)
 		np_signin_tell_last(s);

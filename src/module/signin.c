@@ -131,9 +131,12 @@ static int status_code(enum np_client_status status, const char **result)
 	case NP_CLIENT_BROKEN:
 	case NP_CLIENT_UNEXPECTED:
 	case NP_CLIENT_SILENT:
-	case NP_CLIENT_HOST_REFUSED:
 		*result = "unavailable";
 		return PAM_AUTHINFO_UNAVAIL;
+	/* NextPay answered: verification_hosts does not name its host, a configuration error. */
+	case NP_CLIENT_HOST_REFUSED:
+		*result = "error";
+		return PAM_SERVICE_ERR;
 	case NP_CLIENT_CONV_FAILED:
 		*result = "error";
 		return PAM_CONV_ERR;

@@ -965,10 +965,14 @@ static void verification_hosts_refuse_another_host(void **state)
 	/* The mock sends people to https://127.0.0.1:PORT/auth/device, which this list does not name. */
 	write_config(&api, "verification_hosts = auth.nextpay.world,nextpay-v3-dev.nextfinancial.io\n");
 	auto_decide("approve", "usr_alice", 0.2);
-	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
-	/* Nothing of the URL or the code: one message, that NextPay could not be reached. */
+	/*
+	 * NextPay answered: a configuration error, not an outage (which a
+	 * break-glass stack would turn into a password prompt).  Nothing of the
+	 * URL or the code: one message, to ask the administrator.
+	 */
+	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
 	assert_int_equal(s.seen.count, 1);
-	expect_last_seen(&s, NOT_REACHED);
+	expect_last_seen(&s, NOT_SET_UP);
 	assert_false(seen_contains(&s.seen, "127.0.0.1"));
 	assert_false(seen_contains(&s.seen, "Open"));
 	expect_log_contains("verification URL refused: host=\"127.0.0.1\" not in verification_hosts");
