@@ -77,7 +77,7 @@ if [ -f "$ROOT/tests/valgrind.supp" ]; then
 fi
 
 # In place of each integration suite, a script that runs the real one under valgrind.
-for suite in integration integration_cache; do
+for suite in integration integration_cache breakglass; do
 	cat >"$V/tests/$suite" <<EOF
 #!/bin/sh
 # Made by tests/run-valgrind.sh: $B/tests/$suite under valgrind.

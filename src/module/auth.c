@@ -19,6 +19,7 @@
 #include "common/wording.h"
 #include "module/api_key.h"
 #include "module/approval.h"
+#include "module/breakglass.h"
 #include "module/device_flow.h"
 #include "module/signin.h"
 
@@ -148,6 +149,7 @@ static bool account_unchanged(struct np_signin *s)
 
 static int refuse_changed_account(struct np_signin *s)
 {
+	s->outage = false;
 	np_signin_tell(s, "The account to sign in to changed during the sign-in.");
 	return np_signin_outcome(s, PAM_AUTH_ERR, "failure", "PAM_USER changed during the sign-in");
 }
@@ -182,14 +184,11 @@ static int decide(struct np_signin *s)
 	return np_signin_outcome(s, PAM_AUTH_ERR, "refused", reason);
 }
 
-static int sign_in(struct np_signin *s, int argc, const char **argv)
+static int sign_in(struct np_signin *s)
 {
 	const void *denied = NULL;
 	int rc;
 
-	rc = load_settings(s, argc, argv);
-	if (rc != PAM_SUCCESS)
-		return rc;
 	if (!copy_item(s->pamh, PAM_SERVICE, s->service, sizeof s->service))
 		return np_signin_outcome(s, PAM_SERVICE_ERR, "error", "no usable PAM service name");
 	np_service_word(s->service_shown, sizeof s->service_shown, s->service);
@@ -245,23 +244,9 @@ static void log_outcome(const struct np_signin *s, int rc)
 	           reason);
 }
 
-int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+/* What a sign-in line's steps came to, as PAM gets it: told, logged, and left for a gate. */
+static int end_sign_in(struct np_signin *s, int rc)
 {
-	struct np_signin *s = calloc(1, sizeof *s);
-	int rc;
-
-	(void)flags;
-	if (s == NULL)
-		return PAM_BUF_ERR;
-	/* Idempotent and thread-safe; needed before sodium_malloc and the cache's crypto. */
-	if (sodium_init() < 0) {
-		free(s);
-		pam_syslog(pamh, LOG_ERR, "libsodium failed to initialise");
-		return PAM_SERVICE_ERR;
-	}
-	np_signin_init(s, pamh);
-	describe_host(s);
-	rc = sign_in(s, argc, argv);
 	/*
 	 * NextPay unreachable after the application changed PAM_USER: the change
 	 * decides, as after an approval, so that an outage never carries a
@@ -279,6 +264,37 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	log_outcome(s, rc);
 	np_client_stop(&s->client);
 	np_cache_close(&s->cache);
+	/* Once the helper is gone: the gate that follows finds the mark fresh. */
+	np_breakglass_note(s, rc);
+	return rc;
+}
+
+int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct np_signin *s = calloc(1, sizeof *s);
+	int rc;
+
+	(void)flags;
+	if (s == NULL) {
+		np_breakglass_forget(pamh);
+		return PAM_BUF_ERR;
+	}
+	/* Idempotent and thread-safe; needed before sodium_malloc and the cache's crypto. */
+	if (sodium_init() < 0) {
+		free(s);
+		np_breakglass_forget(pamh);
+		pam_syslog(pamh, LOG_ERR, "libsodium failed to initialise");
+		return PAM_SERVICE_ERR;
+	}
+	np_signin_init(s, pamh);
+	describe_host(s);
+	rc = load_settings(s, argc, argv);
+	if (rc == PAM_SUCCESS && s->cfg.breakglass_group[0] != '\0') {
+		(void)copy_item(pamh, PAM_SERVICE, s->service, sizeof s->service);
+		rc = np_breakglass_gate(s);
+	} else {
+		rc = end_sign_in(s, rc == PAM_SUCCESS ? sign_in(s) : rc);
+	}
 	np_usermap_free(&s->map);
 	sodium_memzero(s, sizeof *s);
 	free(s);

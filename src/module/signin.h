@@ -51,6 +51,12 @@ struct np_signin {
 	const char *result;         /* one word for the log */
 	char reason[256];           /* for the log: what happened, no secrets */
 	const char *method;         /* how the identity was established, for the log */
+	/*
+	 * The last verdict was PAM_AUTHINFO_UNAVAIL because NextPay could not be
+	 * reached (the helper said so), not because the helper failed: only that
+	 * opens the break-glass gate (module/breakglass.h).
+	 */
+	bool outage;
 	struct np_cache cache;
 	bool cache_ready;           /* key read, directory usable, scope known */
 	char scope[NP_CACHE_SCOPE_MAX];
