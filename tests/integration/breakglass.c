@@ -218,8 +218,8 @@ static void expect_outage_screen(const struct script *s)
 }
 
 /* The gate's line in the log: "break-glass opened" or "refused", at a priority, with fields. */
-static void expect_gate_line(const char *verdict, const char *priority, const char *account,
-                             const char *field, const char *value_part)
+static void expect_gate_line_of(const char *gate_group, const char *verdict, const char *priority,
+                                const char *account, const char *field, const char *value_part)
 {
 	char want[128], line[8192], value[4096];
 	const char *found;
@@ -239,12 +239,18 @@ static void expect_gate_line(const char *verdict, const char *priority, const ch
 	         start);
 	if (strncmp(line, priority, strlen(priority)) != 0 || !log_field(line, "account", value, sizeof value) ||
 	    strcmp(value, account) != 0 || !log_field(line, "group", value, sizeof value) ||
-	    strcmp(value, group) != 0 || !log_field(line, field, value, sizeof value) ||
+	    strcmp(value, gate_group) != 0 || !log_field(line, field, value, sizeof value) ||
 	    strstr(value, value_part) == NULL) {
 		fprintf(stderr, "expected %s account=\"%s\" group=\"%s\" %s=\"...%s...\" in:\n%s\n",
-		        priority, account, group, field, value_part, line);
+		        priority, account, gate_group, field, value_part, line);
 		fail();
 	}
+}
+
+static void expect_gate_line(const char *verdict, const char *priority, const char *account,
+                             const char *field, const char *value_part)
+{
+	expect_gate_line_of(group, verdict, priority, account, field, value_part);
 }
 
 static void expect_no_gate_line(void)
@@ -537,6 +543,42 @@ static void failed_helper_does_not_open_it(void **state)
 	                 "the helper failed, which is no outage of NextPay");
 }
 
+/* A module between the sign-in line and the gate changes PAM_USER: not that account's outage. */
+static void account_changed_after_the_sign_in_line_is_refused(void **state)
+{
+	struct script s = { 0 };
+	int rc;
+
+	(void)state;
+	api_down(NULL);
+	setenv("PAM_USER", member, 1);
+	rc = sign_in("np-breakglass-between", NON_MEMBER, &s);
+	unsetenv("PAM_USER");
+	expect_rc(rc, PAM_AUTH_ERR, &s);
+	expect_gate_line("refused", AT_WARNING, member, "reason",
+	                 "PAM_USER changed after the sign-in line");
+}
+
+static void group_missing_or_gid_0_never_opens(void **state)
+{
+	static const struct {
+		const char *service, *group, *reason;
+	} groups[] = {
+		{ "np-breakglass-gid0", "root", "gid 0, which is never a break-glass group" },
+		{ "np-breakglass-nogroup", "npbg-no-such-group", "breakglass_group does not exist" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+		struct script s = { 0 };
+
+		api_down(NULL);
+		expect_rc(sign_in(groups[i].service, member, &s), PAM_AUTH_ERR, &s);
+		expect_gate_line_of(groups[i].group, "refused", AT_ERR, member, "reason",
+		                    groups[i].reason);
+	}
+}
+
 static void gate_without_a_sign_in_line_never_opens(void **state)
 {
 	struct script s = { 0 };
@@ -625,6 +667,8 @@ int main(void)
 		T(changed_account_during_an_outage_is_refused),
 		T(skipped_service_reaches_the_password),
 		T(failed_helper_does_not_open_it),
+		T(account_changed_after_the_sign_in_line_is_refused),
+		T(group_missing_or_gid_0_never_opens),
 		T(gate_without_a_sign_in_line_never_opens),
 		T(one_sign_in_line_opens_one_gate_once),
 		T(mark_of_an_earlier_call_does_not_open_it),
