@@ -127,8 +127,10 @@ static int group_setup(void **state)
 	}
 	/* pam_matrix's password file: the same password for every account. */
 	snprintf(path, sizeof path, "%s/conf/passdb", test_dir());
-	snprintf(text, sizeof text, "%s:" PASSWORD ":" SERVICE "\n" NON_MEMBER ":" PASSWORD ":" SERVICE
-	         "\n", member);
+	snprintf(text, sizeof text,
+	         "%s:" PASSWORD ":" SERVICE "\n" NON_MEMBER ":" PASSWORD ":" SERVICE "\nroot:" PASSWORD
+	         ":" SERVICE "\n",
+	         member);
 	write_file(path, text, 0600);
 	setenv("PAM_MATRIX_PASSWD", path, 1);
 	return 0;
@@ -559,22 +561,24 @@ static void account_changed_after_the_sign_in_line_is_refused(void **state)
 	                 "PAM_USER changed after the sign-in line");
 }
 
+/* root, whose own group is gid 0, is the member such a group would let in. */
 static void group_missing_or_gid_0_never_opens(void **state)
 {
 	static const struct {
-		const char *service, *group, *reason;
+		const char *service, *group, *account, *reason;
 	} groups[] = {
-		{ "np-breakglass-gid0", "root", "gid 0, which is never a break-glass group" },
-		{ "np-breakglass-nogroup", "npbg-no-such-group", "breakglass_group does not exist" },
+		{ "np-breakglass-gid0", "root", "root", "gid 0, which is never a break-glass group" },
+		{ "np-breakglass-nogroup", "npbg-no-such-group", NULL, "breakglass_group does not exist" },
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof groups / sizeof groups[0]; i++) {
+		const char *account = groups[i].account != NULL ? groups[i].account : member;
 		struct script s = { 0 };
 
 		api_down(NULL);
-		expect_rc(sign_in(groups[i].service, member, &s), PAM_AUTH_ERR, &s);
-		expect_gate_line_of(groups[i].group, "refused", AT_ERR, member, "reason",
+		expect_rc(sign_in(groups[i].service, account, &s), PAM_AUTH_ERR, &s);
+		expect_gate_line_of(groups[i].group, "refused", AT_ERR, account, "reason",
 		                    groups[i].reason);
 	}
 }
