@@ -19,8 +19,7 @@
 
 /* Shown to everyone the gate weighs, member or not: who is a member stays unsaid. */
 #define BREAKGLASS_WORDS \
-	"NextPay is unreachable: only break-glass accounts may sign in with a password now, " \
-	"and every such sign-in is reported."
+	"Only break-glass accounts may sign in with a password now; every such sign-in is reported."
 /* Lookups of passwd, shadow and group entries grow their buffer up to this. */
 #define LOOKUP_BUFFER_MAX ((size_t)1024 * 1024)
 /* More groups than this for one account: refused rather than searched. */

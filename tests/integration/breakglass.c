@@ -37,7 +37,8 @@
 #define PASSWORD "correct horse battery"
 #define ALICE_KEY "npk_alice_0123456789abcdef"
 #define NOT_REACHED "NextPay could not be reached. Please try again later."
-#define BREAKGLASS_WORDS "NextPay is unreachable: only break-glass accounts may sign in with a password now"
+#define BREAKGLASS_WORDS \
+	"Only break-glass accounts may sign in with a password now; every such sign-in is reported."
 /* pam_matrix's prompt. */
 #define PASSWORD_PROMPT "Password"
 /* How pam_wrapper prints a pam_syslog() priority. */
