@@ -22,11 +22,13 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sched.h>
 #include <security/pam_appl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -584,6 +586,126 @@ static void group_missing_or_gid_0_never_opens(void **state)
 	}
 }
 
+/* The helper as it waited for an approval: /proc/PID/limits, its nice value and policy. */
+struct helper_view {
+	bool seen;
+	char limits[8192];
+	long nice;
+	long policy;
+};
+
+static struct helper_view viewed;
+
+static bool read_proc(pid_t pid, const char *name, char *out, size_t out_size)
+{
+	char path[64];
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, name);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	n = fread(out, 1, out_size - 1, f);
+	out[n] = '\0';
+	fclose(f);
+	return true;
+}
+
+static void look_at_the_helper(struct script *script, pam_handle_t *pamh,
+                               const struct pam_message *msg)
+{
+	pid_t pids[16];
+	int n = child_processes(0, pids, 16);
+	char comm[64], stat[1024];
+
+	(void)script;
+	(void)pamh;
+	if (msg == NULL || viewed.seen || strstr(msg->msg, "approve code") == NULL)
+		return;
+	for (int i = 0; i < n && i < 16; i++) {
+		const char *field;
+
+		if (!read_proc(pids[i], "comm", comm, sizeof comm) ||
+		    strcmp(comm, "nextpay-helper\n") != 0 ||
+		    !read_proc(pids[i], "limits", viewed.limits, sizeof viewed.limits) ||
+		    !read_proc(pids[i], "stat", stat, sizeof stat) || strrchr(stat, ')') == NULL)
+			continue;
+		/* After the name: state is field 3, nice 19, policy 41. */
+		field = strrchr(stat, ')') + 2;
+		for (int k = 3; k <= 41 && field != NULL; k++) {
+			if (k == 19)
+				viewed.nice = strtol(field, NULL, 10);
+			if (k == 41)
+				viewed.policy = strtol(field, NULL, 10);
+			field = strchr(field, ' ');
+			field = field != NULL ? field + 1 : NULL;
+		}
+		viewed.seen = true;
+	}
+}
+
+/*
+ * The limit named (as /proc/PID/limits names it) is soft and hard want, or
+ * with want NULL, its soft limit is its hard one (all root can do without
+ * CAP_SYS_RESOURCE, as in many containers).
+ */
+static void expect_limit(const char *name, const char *want)
+{
+	const char *line = strstr(viewed.limits, name);
+	char soft[32] = "", hard[32] = "";
+
+	if (line == NULL || sscanf(line + strlen(name), "%31s %31s", soft, hard) != 2 ||
+	    strcmp(soft, want != NULL ? want : hard) != 0 || strcmp(hard, want != NULL ? want : soft)) {
+		fprintf(stderr, "the helper's \"%s\" is %s/%s, not %s:\n%s", name, soft, hard,
+		        want != NULL ? want : "its hard limit", viewed.limits);
+		fail();
+	}
+}
+
+/*
+ * Whoever runs sudo or su sets the limits, nice value and scheduling policy
+ * the module's process has, and so its helper: with a thread it cannot
+ * start (RLIMIT_NPROC) or a priority that starves it, its requests would
+ * fail as if NextPay were unreachable.  Started by root, the helper sets its
+ * own.
+ */
+static void callers_limits_and_priority_never_reach_the_helper(void **state)
+{
+	const struct sched_param none = { .sched_priority = 0 };
+	struct rlimit processes, files, few_processes, few_files;
+	struct script s = { .on_message = look_at_the_helper };
+	int nice_before = getpriority(PRIO_PROCESS, 0);
+	int rc;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip(); /* only root may raise them again, and the helper only as root */
+	write_config(&api, NULL);
+	mock_auto(&api, "approve", "usr_alice", 1.0);
+	memset(&viewed, 0, sizeof viewed);
+	assert_int_equal(getrlimit(RLIMIT_NPROC, &processes), 0);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &files), 0);
+	/* Soft limits only, which this test can raise again even without CAP_SYS_RESOURCE. */
+	few_processes = (struct rlimit){ 1, processes.rlim_max };
+	few_files = (struct rlimit){ 300, files.rlim_max };
+	assert_int_equal(setrlimit(RLIMIT_NPROC, &few_processes), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &few_files), 0);
+	assert_int_equal(setpriority(PRIO_PROCESS, 0, 15), 0);
+	assert_int_equal(sched_setscheduler(0, SCHED_BATCH, &none), 0);
+	rc = run_auth_on_handle(SERVICE, member, &s, 0);
+	(void)sched_setscheduler(0, SCHED_OTHER, &none);
+	(void)setpriority(PRIO_PROCESS, 0, nice_before);
+	(void)setrlimit(RLIMIT_NOFILE, &files);
+	(void)setrlimit(RLIMIT_NPROC, &processes);
+	expect_rc(rc, PAM_SUCCESS, &s);
+	assert_true(viewed.seen);
+	expect_limit("Max processes", NULL);
+	expect_limit("Max open files", "1024");
+	assert_int_equal(viewed.nice, 0);
+	assert_int_equal(viewed.policy, SCHED_OTHER);
+}
+
 static void gate_without_a_sign_in_line_never_opens(void **state)
 {
 	struct script s = { 0 };
@@ -672,6 +794,7 @@ int main(void)
 		T(changed_account_during_an_outage_is_refused),
 		T(skipped_service_reaches_the_password),
 		T(failed_helper_does_not_open_it),
+		T(callers_limits_and_priority_never_reach_the_helper),
 		T(account_changed_after_the_sign_in_line_is_refused),
 		T(group_missing_or_gid_0_never_opens),
 		T(gate_without_a_sign_in_line_never_opens),
