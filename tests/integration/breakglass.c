@@ -393,7 +393,23 @@ static void expiry_never_falls_through(void **state)
 	expect_no_password_prompt(&s);
 	expect_no_gate_line();
 
-	/* login_timeout passing is an expiry too, even with the API answering slowly. */
+	/* NextPay saying the code expired: a status word, or a poll answered 410. */
+	for (size_t i = 0; i < 2; i++) {
+		struct script said = { 0 };
+
+		reset(NULL);
+		write_config(&api, NULL);
+		mock_fault(&api, i == 0 ? "{\"endpoint\": \"poll\", \"kind\": \"body\", "
+		                          "\"body\": {\"status\": \"expired\"}, \"count\": -1}"
+		                        : "{\"endpoint\": \"poll\", \"kind\": \"status\", "
+		                          "\"status\": 410, \"count\": -1}");
+		expect_rc(sign_in(SERVICE, member, &said), PAM_AUTH_ERR, &said);
+		assert_true(seen_contains(&said.seen, "The code expired"));
+		expect_no_password_prompt(&said);
+		expect_no_gate_line();
+	}
+
+	/* login_timeout passing is an expiry too. */
 	reset(NULL);
 	write_config(&api, "login_timeout = 10\n");
 	expect_rc(sign_in(SERVICE, member, &timeout), PAM_AUTH_ERR, &timeout);
