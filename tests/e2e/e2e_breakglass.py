@@ -30,10 +30,10 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (MODULE, Failure, Mock, Screen, check, indent, mock_api,  # noqa: E402
                     pexpect_eof, random_suffix, remove_pam_wrapper_dirs, run_tests,
-                    save_transcript, temp_dir, throwaway_account, write_config,
-                    write_root_file, write_usermap)
+                    save_transcript, sudo_service, temp_dir, throwaway_account,
+                    write_config, write_root_file, write_usermap)
 from e2e_sshd import (NEW_SSHD, PAM_LOG_SHIM, SSHD, Sshd, need_new, new_openssh,  # noqa: E402
-                      running_sshd, ssh)
+                      running_sshd, ssh, write_services)
 
 PASSWORD = "Glass-4-breaking, not guessing"
 NOT_REACHED = "NextPay could not be reached. Please try again later."
@@ -92,59 +92,13 @@ def set_password(user: str) -> None:
 
 
 def stack(conf: str, group: str, extra: str = "") -> str:
-    """The break-glass stack of pam_nextpay(8), with pam_unix asking for the password."""
+    """The auth lines of the break-glass stack of pam_nextpay(8), pam_unix asking for the
+    password."""
     return (f"auth [success=done authinfo_unavail=ignore ignore=ignore default=die] {MODULE} "
             f"config={conf}{extra}\n"
             f"auth [success=ok ignore=ignore default=bad] {MODULE} config={conf} "
             f"breakglass_group={group}\n"
-            "auth required pam_unix.so\n"
-            "account required pam_permit.so\n"
-            "session required pam_permit.so\n")
-
-
-def write_sshd_services(directory: str, conf: str, group: str) -> str:
-    os.makedirs(directory, mode=0o755)
-    write_root_file(os.path.join(directory, "sshd"), stack(conf, group, " debug"))
-    write_root_file(os.path.join(directory, "other"),
-                    "".join(f"{t} required pam_deny.so\n"
-                            for t in ("auth", "account", "password", "session")))
-    return directory
-
-
-@contextlib.contextmanager
-def sudo_files(users: list[str], service: str, conf: str, group: str):
-    """/etc/pam.d/SERVICE and /etc/sudoers.d/SERVICE, removed afterwards whatever happens."""
-    pam_file = os.path.join("/etc/pam.d", service)
-    sudoers_file = os.path.join("/etc/sudoers.d", service)
-    for path in (pam_file, sudoers_file):
-        if os.path.lexists(path):
-            raise RuntimeError(f"{path} exists already: not ours, not touching it")
-    who = ",".join(users)
-    # One try: sudo asks again after a failure, each time through the whole stack.
-    sudoers = (f"# pam_nextpay end-to-end test, removed when the test ends\n"
-               f"Defaults:{who} pam_service={service}, timestamp_timeout=0, !lecture, "
-               f"passwd_tries=1\n"
-               f"{who} ALL=(root) /usr/bin/id\n")
-    made = []
-    try:
-        made.append(pam_file)
-        write_root_file(pam_file, stack(conf, group))
-        staged = os.path.join(os.path.dirname(conf), "sudoers.check")
-        write_root_file(staged, sudoers, 0o440)
-        done = subprocess.run(["visudo", "-cf", staged], capture_output=True, text=True,
-                              check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"visudo -cf: {done.stdout}{done.stderr}")
-        made.append(sudoers_file)
-        write_root_file(sudoers_file, sudoers, 0o440)
-        yield
-    finally:
-        for path in made:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-        for user in users:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(os.path.join("/run/sudo/ts", user))
+            "auth required pam_unix.so\n")
 
 
 @contextlib.contextmanager
@@ -162,7 +116,8 @@ def fixture():
                                     {"usr_demo": member, "usr_alice": other})
             conf = write_config(os.path.join(tmp, "pam_nextpay.conf"), mock, usermap)
             known_hosts = write_root_file(os.path.join(tmp, "known_hosts"), "")
-            services = write_sshd_services(os.path.join(tmp, "services"), conf, group)
+            services = write_services(os.path.join(tmp, "services"), "",
+                                      stack(conf, group, " debug"))
             old = servers.enter_context(running_sshd(tmp, "old", "9.2", services, known_hosts))
             new = None
             missing = new_openssh()
@@ -170,7 +125,11 @@ def fixture():
                 new = servers.enter_context(running_sshd(tmp, "new", "10.3", services,
                                                          known_hosts, NEW_SSHD))
             service = f"nextpay-e2e-bg-{random_suffix()}"
-            servers.enter_context(sudo_files([member, other], service, conf, group))
+            # One try: sudo asks again after a failure, each time through the whole stack.
+            sudo_stack = (stack(conf, group) + "account required pam_permit.so\n"
+                          "session required pam_permit.so\n")
+            servers.enter_context(sudo_service(service, [member, other], sudo_stack, tmp,
+                                               ", passwd_tries=1"))
             yield Env(tmp, member, other, group, mock, conf, usermap, known_hosts, old, new,
                       None, missing, service)
         finally:

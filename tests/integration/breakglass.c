@@ -20,7 +20,6 @@
 
 #include <cmocka.h>
 #include <grp.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <sched.h>
 #include <security/pam_appl.h>
@@ -29,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -56,7 +54,7 @@ static char member[64];
 static char empty_member[64]; /* root only: a member whose password is empty */
 static bool made;             /* root: the group and accounts are this suite's */
 
-/* An account tool (groupadd, useradd ...) outside pam_wrapper, retried while another holds the lock. */
+/* groupadd, useradd ... outside pam_wrapper, retried while another holds the lock. */
 static int account_tool(const char *command)
 {
 	for (int i = 0; i < 60; i++) {
@@ -159,27 +157,12 @@ static int reset(void **state)
 	return 0;
 }
 
-static int closed_port(void)
-{
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof addr;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&addr, len), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-	port = ntohs(addr.sin_port);
-	close(fd);
-	return port;
-}
-
 /* NextPay down: nothing listens where api_url points. */
 static void api_down(const char *extra)
 {
 	char text[512];
 
-	snprintf(text, sizeof text, "api_url = https://127.0.0.1:%d/v1\n%s", closed_port(),
+	snprintf(text, sizeof text, "api_url = https://127.0.0.1:%d/v1\n%s", refused_port(),
 	         extra != NULL ? extra : "");
 	write_config(&api, text);
 }
@@ -242,8 +225,9 @@ static void expect_gate_line_of(const char *gate_group, const char *verdict, con
 	end = strchr(found, '\n');
 	snprintf(line, sizeof line, "%.*s", (int)(end != NULL ? end - start : (long)strlen(start)),
 	         start);
-	if (strncmp(line, priority, strlen(priority)) != 0 || !log_field(line, "account", value, sizeof value) ||
-	    strcmp(value, account) != 0 || !log_field(line, "group", value, sizeof value) ||
+	if (strncmp(line, priority, strlen(priority)) != 0 ||
+	    !log_field(line, "account", value, sizeof value) || strcmp(value, account) != 0 ||
+	    !log_field(line, "group", value, sizeof value) ||
 	    strcmp(value, gate_group) != 0 || !log_field(line, field, value, sizeof value) ||
 	    strstr(value, value_part) == NULL) {
 		fprintf(stderr, "expected %s account=\"%s\" group=\"%s\" %s=\"...%s...\" in:\n%s\n",
@@ -296,7 +280,8 @@ static void every_kind_of_outage_opens_it(void **state)
 		{ "5xx", NULL, "{\"endpoint\": \"create\", \"kind\": \"status\", \"status\": 503, \"count\": -1}",
 		  "unavailable: HTTP 503" },
 		{ "no answer", "request_timeout = 1\n",
-		  "{\"endpoint\": \"create\", \"kind\": \"slow\", \"delay\": 4, \"count\": -1}", "unavailable: " },
+		  "{\"endpoint\": \"create\", \"kind\": \"slow\", \"delay\": 4, \"count\": -1}",
+		  "unavailable: " },
 		{ "connection reset", NULL, "{\"endpoint\": \"create\", \"kind\": \"reset\", \"count\": -1}",
 		  "unavailable: " },
 		{ "malformed answer", NULL, "{\"endpoint\": \"create\", \"kind\": \"garbage\"}", "malformed: " },
@@ -488,15 +473,6 @@ static void refusals_from_nextpay_never_fall_through(void **state)
 		expect_no_password_prompt(&s);
 		expect_no_gate_line();
 	}
-}
-
-static const char *user_to_set;
-
-/* On the first message the application switches PAM_USER. */
-static void switch_user(struct script *script, pam_handle_t *pamh, const struct pam_message *msg)
-{
-	if (msg != NULL && script->seen.count == 0)
-		assert_int_equal(pam_set_item(pamh, PAM_USER, user_to_set), PAM_SUCCESS);
 }
 
 /*

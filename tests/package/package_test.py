@@ -331,7 +331,8 @@ def test_breakglass_profile_is_the_plain_one_with_its_gate(env: Env):
           f"Auth-Type: {breakglass.get('Auth-Type')}, plain {plain.get('Auth-Type')}")
     sign_in, gate = (breakglass.get("Auth") or "\n").split("\n")[:2]
     check(sign_in.replace(" authinfo_unavail=ignore", "", 1) == plain.get("Auth"),
-          f"the sign-in lines differ:\n  break-glass: {sign_in}\n  plain:       {plain.get('Auth')}")
+          f"the sign-in lines differ:\n  break-glass: {sign_in}\n"
+          f"  plain:       {plain.get('Auth')}")
     check(re.fullmatch(r"\[success=ok ignore=ignore default=bad\]\s+pam_nextpay\.so "
                        r"breakglass_group=nextpay-breakglass", gate), f"the gate line: {gate!r}")
 
