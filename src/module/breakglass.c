@@ -49,7 +49,7 @@ void np_breakglass_forget(pam_handle_t *pamh)
 	(void)pam_set_data(pamh, BREAKGLASS_MARK, NULL, NULL);
 }
 
-void np_breakglass_note(struct np_signin *s, int rc)
+void np_breakglass_note(const struct np_signin *s, int rc)
 {
 	struct outcome_mark *mark = calloc(1, sizeof *mark);
 

@@ -29,7 +29,7 @@
  * was unreachable (s->outage), the account and the reason.  Never fails the
  * sign-in; without memory, it only removes the old mark.
  */
-void np_breakglass_note(struct np_signin *s, int rc);
+void np_breakglass_note(const struct np_signin *s, int rc);
 
 /* Removes the mark: for a call that ends before it knows what it is. */
 void np_breakglass_forget(pam_handle_t *pamh);
