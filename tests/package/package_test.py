@@ -94,8 +94,9 @@ RPM_FILES = {
     "/usr/share/man/man8/pam_nextpay.8": "d",
     "/usr/share/man/man5/pam_nextpay.conf.5": "d",
     "/usr/share/man/man8/nextpayctl.8": "d",
-    "/usr/share/doc/pam_nextpay/pam.d-breakglass": "d",
 }
+# Documentation the RPM carries, in its documentation directory (whose name varies).
+RPM_DOCS = ("AUTHSELECT.md", "pam.d-breakglass")
 DPKG_PATIENCE = 300      # seconds to wait for another apt or dpkg to let go of its lock
 SIGN_IN_WITHIN = 20      # the code on the screen, and the answer after approval
 
@@ -354,6 +355,11 @@ def test_rpm_holds_every_file_where_it_belongs(env: Env):
     for path, wanted in RPM_FILES.items():
         check(path in flags, f"{path} is not in the RPM:\n{done.stdout}")
         check(flags[path][0] == wanted, f"{path}: flags {flags[path][0]!r}, expected {wanted!r}")
+    for name in RPM_DOCS:
+        docs = [path for path in flags if path.startswith("/usr/share/doc/pam_nextpay")
+                and path.endswith("/" + name)]
+        check(len(docs) == 1 and flags[docs[0]][0] == "d",
+              f"{name} is not the RPM's documentation:\n{done.stdout}")
     check(flags[KEY][1] == "-rw-------" and flags[CACHE_DIR][1] == "drwx------",
           f"key {flags[KEY][1]}, cache directory {flags[CACHE_DIR][1]}")
     scripts = run(["rpm", "-qp", "--scripts", env.rpm]).stdout
