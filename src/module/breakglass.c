@@ -295,7 +295,8 @@ int np_breakglass_gate(struct np_signin *s)
 	if (mark.rc != PAM_AUTHINFO_UNAVAIL)
 		return refuse(s, LOG_WARNING, "the sign-in line did not find NextPay unreachable", outage);
 	if (!mark.outage)
-		return refuse(s, LOG_WARNING, "the helper failed, which is no outage of NextPay", outage);
+		return refuse(s, LOG_WARNING, "no outage of NextPay: the helper failed, or an API key",
+		              outage);
 	(void)np_conv_show(s->pamh, PAM_TEXT_INFO, BREAKGLASS_WORDS);
 	why = refusal(s->account, s->cfg.breakglass_group, &priority);
 	if (why != NULL)

@@ -537,7 +537,7 @@ static void failed_helper_does_not_open_it(void **state)
 	assert_true(seen_contains(&s.seen, NOT_REACHED));
 	assert_false(seen_contains(&s.seen, BREAKGLASS_WORDS));
 	expect_gate_line("refused", AT_WARNING, member, "reason",
-	                 "the helper failed, which is no outage of NextPay");
+	                 "no outage of NextPay: the helper failed, or an API key");
 }
 
 /* A module between the sign-in line and the gate changes PAM_USER: not that account's outage. */
@@ -662,6 +662,23 @@ static void expect_limit(const char *name, const char *want)
  * fail as if NextPay were unreachable.  Started by root, the helper sets its
  * own.
  */
+/* Whoever types an API key chooses what NextPay is sent: its failing on it is no outage. */
+static void failed_api_key_does_not_open_it(void **state)
+{
+	struct script s = { .answers = { ALICE_KEY } };
+
+	(void)state;
+	write_config(&api, "wait = prompt\napi_key = yes\n");
+	mock_fault(&api, "{\"endpoint\": \"token\", \"kind\": \"status\", \"status\": 500, "
+	                 "\"count\": -1}");
+	expect_rc(sign_in(SERVICE, member, &s), PAM_AUTH_ERR, &s);
+	assert_true(seen_contains(&s.seen, NOT_REACHED));
+	assert_false(seen_contains(&s.seen, BREAKGLASS_WORDS));
+	expect_gate_line("refused", AT_WARNING, member, "reason",
+	                 "no outage of NextPay: the helper failed, or an API key");
+	assert_int_equal(mock_count(&api, "token"), 3);
+}
+
 static void callers_limits_and_priority_never_reach_the_helper(void **state)
 {
 	const struct sched_param none = { .sched_priority = 0 };
@@ -786,6 +803,7 @@ int main(void)
 		T(changed_account_during_an_outage_is_refused),
 		T(skipped_service_reaches_the_password),
 		T(failed_helper_does_not_open_it),
+		T(failed_api_key_does_not_open_it),
 		T(callers_limits_and_priority_never_reach_the_helper),
 		T(account_changed_after_the_sign_in_line_is_refused),
 		T(group_missing_or_gid_0_never_opens),
