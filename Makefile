@@ -117,7 +117,8 @@ DEB_DEMO_PACKAGES  := build-essential pkg-config libpam0g-dev libcurl4-openssl-d
 DEB_CHECK_PACKAGES := libcmocka-dev libpamtest0-dev zbar-tools openssh-server openssh-client sudo \
                       python3-pexpect clang libclang-rt-14-dev valgrind cppcheck clang-tidy \
                       clang-tools groff-base man-db debhelper lintian rpm \
-                      libssl-dev zlib1g-dev curl
+                      libssl-dev zlib1g-dev curl \
+                      xvfb xdotool imagemagick tesseract-ocr i3lock xscreensaver
 DEB_PACKAGES       := $(DEB_DEMO_PACKAGES) $(DEB_CHECK_PACKAGES)
 DEB_STAMP    := $(BUILD)/.deps-ok
 
@@ -153,11 +154,12 @@ install: all
 	install -m 0755 $(HELPER) $(DESTDIR)$(LIBEXECDIR)/pam_nextpay/nextpay-helper
 	@if [ -f $(BUILD)/nextpayctl ]; then \
 	    install -m 0755 $(BUILD)/nextpayctl $(DESTDIR)$(SBINDIR)/nextpayctl; fi
-	@for f in pam_nextpay.conf pam_nextpay.users; do \
-	    if [ -e $(DESTDIR)$(SYSCONFDIR)/security/$$f ]; then \
-	        echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/security/$$f"; \
+	@# The identity map is for root's eyes: it says which identity may become root.
+	@for f in pam_nextpay.conf:0644 pam_nextpay.users:0640; do \
+	    if [ -e $(DESTDIR)$(SYSCONFDIR)/security/$${f%:*} ]; then \
+	        echo "keeping existing $(DESTDIR)$(SYSCONFDIR)/security/$${f%:*}"; \
 	    else \
-	        install -m 0644 conf/$$f $(DESTDIR)$(SYSCONFDIR)/security/$$f; \
+	        install -m $${f#*:} conf/$${f%:*} $(DESTDIR)$(SYSCONFDIR)/security/$${f%:*}; \
 	    fi; \
 	done
 

@@ -41,7 +41,8 @@ tests: $(PRINT_SETTINGS)
 
 $(PRINT_SETTINGS): tests/man/print_settings.c $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(COMMON_LIB) $(LINK_HARDEN) $(LDFLAGS) \
+	    $(call pkg_libs,libsodium)
 
 # The man phase of make check (tests/tests.mk).
 .PHONY: phase-man

@@ -7,7 +7,9 @@
 #                         the helper's system user (sysusers.d), the cache
 #                         directory (tmpfiles.d), and a configuration file that
 #                         names that user; DESTDIR is required
-#   make check-package    the package tests alone (tests/package/package_test.py)
+#   make install-authselect  the RPM's authselect profiles (packaging/authselect/)
+#   make check-package    the package tests alone (tests/package/package_test.py,
+#                         tests/package/authselect_test.py)
 #
 # Each package is built from a scratch copy of the tree under $(BUILD), as a
 # source tarball would have it, so that nothing of this tree's own build leaks
@@ -47,6 +49,27 @@ install-package: install
 	mv $(PACKAGED_CONF).tmp $(PACKAGED_CONF)
 endif
 
+# authselect's vendor profiles nextpay-local and nextpay-sssd: Fedora and RHEL
+# write /etc/pam.d/system-auth and password-auth from a profile, and these are
+# authselect's local and sssd with the NextPay line first.  packaging/authselect/
+# has the files that differ from the base profile; the others are links to the
+# base's own, so that they follow authselect's updates.
+AUTHSELECT_VENDORDIR ?= $(PREFIX)/share/authselect/vendor
+AUTHSELECT_BASES     := local sssd
+AUTHSELECT_LINKED    := REQUIREMENTS nsswitch.conf postlogin fingerprint-auth smartcard-auth \
+                        dconf-db dconf-locks
+
+.PHONY: install-authselect
+install-authselect:
+	@for base in $(AUTHSELECT_BASES); do \
+	    dir=$(DESTDIR)$(AUTHSELECT_VENDORDIR)/nextpay-$$base; \
+	    install -d $$dir && \
+	    install -m 0644 packaging/authselect/nextpay-$$base/* $$dir/ || exit 1; \
+	    for file in $(AUTHSELECT_LINKED); do \
+	        ln -sfn ../../default/$$base/$$file $$dir/$$file || exit 1; \
+	    done; \
+	done
+
 # $(1): where the copy goes.  Everything but git, build output and caches.
 define copy_tree
 	rm -rf $(1)
@@ -85,10 +108,18 @@ rpm:
 	    packaging/pam_nextpay.spec
 	@ls $(RPM_DIR)/RPMS/*/*.rpm
 
+# authselect 1.5.0 for tests/package/authselect_test.py: Debian 13's packages,
+# fetched through apt once per machine into a cache outside the tree, unpacked
+# into a root the test runs it in.  Where they cannot be had, the script leaves
+# the reason and those tests skip.
+.PHONY: authselect-1.5.0
+authselect-1.5.0:
+	@./tests/package/fetch-authselect.sh $(abspath $(BUILD))/authselect
+
 # The package phase of make check (tests/tests.mk): both packages built first; the
-# tests install the .deb (as root).
+# tests install the .deb (as root), and run the RPM's authselect profiles.
 .PHONY: phase-package
-phase-package: all deb rpm
+phase-package: all deb rpm authselect-1.5.0
 	@-$(RUN_PHASE) package
 
 check-package: phase-package

@@ -139,6 +139,9 @@ phase-e2e: all tests openssh-10.3
 phase-boundaries: all
 	@-$(RUN_PHASE) boundaries
 
+# The package tests sign in against the mock (packaging/packaging.mk has the rest).
+phase-package: $(MOCKCTL)
+
 # OpenSSH 10.3p1's sshd, next to the system's, for tests/e2e/e2e_sshd.py: fetched
 # through apt and built once per machine into a cache outside the tree, copied
 # here.  Where it cannot be had, the script leaves the reason and those tests skip.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "common/config.h"
 
+#include <sodium.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,11 @@ struct key_spec {
 	bool argument_only;     /* a module argument, never a line of the config file */
 	bool optional;          /* KIND_TEXT: may be empty, meaning "none" */
 	const char *fallback;   /* the built-in default, as a config file spells it; "" none */
+	/*
+	 * KIND_TEXT: a URL that may carry credentials (user:password@), which
+	 * are a secret: they are taken only from a file nobody but root can read.
+	 */
+	bool credentials;
 };
 
 static bool is_printable_no_space(const char *s)
@@ -155,24 +161,28 @@ static const char *const scope_choices[] = { "session", "user", NULL };
 #define TEXT(key, field, fn, what, may_be_empty, fallback) \
 	{ key, KIND_TEXT, offsetof(struct np_config, field), \
 	  sizeof(((struct np_config *)0)->field), fn, what, 0, 0, NULL, false, false, may_be_empty, \
-	  fallback }
+	  fallback, false }
+#define URL_WITH_CREDENTIALS(key, field, fn, what) \
+	{ key, KIND_TEXT, offsetof(struct np_config, field), \
+	  sizeof(((struct np_config *)0)->field), fn, what, 0, 0, NULL, false, false, true, "", true }
 #define PATH(key, field, fallback) \
 	{ key, KIND_PATH, offsetof(struct np_config, field), \
 	  sizeof(((struct np_config *)0)->field), NULL, "an absolute path", 0, 0, NULL, false, \
-	  false, false, fallback }
+	  false, false, fallback, false }
 #define BOOL(key, field, is_flag, fallback) \
 	{ key, KIND_BOOL, offsetof(struct np_config, field), 0, NULL, "yes or no", 0, 0, NULL, \
-	  is_flag, false, false, fallback }
+	  is_flag, false, false, fallback, false }
 #define UINT(key, field, lo, hi, fallback) \
 	{ key, KIND_UINT, offsetof(struct np_config, field), 0, NULL, "a whole number", lo, hi, \
-	  NULL, false, false, false, fallback }
+	  NULL, false, false, false, fallback, false }
 #define CHOICE(key, field, list, what, fallback) \
 	{ key, KIND_CHOICE, offsetof(struct np_config, field), 0, NULL, what, 0, 0, list, false, \
-	  false, false, fallback }
+	  false, false, fallback, false }
 /* A text setting that only a module argument may set: it changes what that one line does. */
 #define ARGUMENT(key, field, fn, what) \
 	{ key, KIND_TEXT, offsetof(struct np_config, field), \
-	  sizeof(((struct np_config *)0)->field), fn, what, 0, 0, NULL, false, true, false, "" }
+	  sizeof(((struct np_config *)0)->field), fn, what, 0, 0, NULL, false, true, false, "", \
+	  false }
 
 /*
  * Every setting: its name, kind, place in struct np_config, what it takes and
@@ -186,7 +196,7 @@ static const struct key_spec keys[] = {
 	PATH("ca_file", ca_file, ""),
 	TEXT("pinned_pubkey", pinned_pubkey, check_pins, "sha256//BASE64[;sha256//BASE64...]", true,
 	     ""),
-	TEXT("proxy", proxy, check_proxy, "an http:// or https:// proxy URL", true, ""),
+	URL_WITH_CREDENTIALS("proxy", proxy, check_proxy, "an http:// or https:// proxy URL"),
 	UINT("connect_timeout", connect_timeout, 1, 60, "5"),
 	UINT("request_timeout", request_timeout, 1, 300, "10"),
 	UINT("poll_interval", poll_interval, 1, 60, "3"),
@@ -360,9 +370,12 @@ static int set_key(struct np_config *cfg, struct seen_keys *seen, const char *na
 	size_t index = 0;
 	const struct key_spec *spec = find_key(name, name_len, &index);
 
+	/*
+	 * Never the text of a line: a file that is not a configuration (a key,
+	 * a password pasted by mistake) must not reach a log or a terminal.
+	 */
 	if (spec == NULL) {
-		snprintf(err, err_size, "%s: unknown setting \"%.*s\"", where,
-		         (int)(name_len > 64 ? 64 : name_len), name);
+		snprintf(err, err_size, "%s: unknown setting", where);
 		return -1;
 	}
 	if (seen->key[index]) {
@@ -477,8 +490,15 @@ int np_config_parse_text(struct np_config *cfg, const char *text, size_t len,
 	return 0;
 }
 
-static int parse_arg(struct np_config *cfg, struct seen_keys *seen, const char *arg, char *err,
-                     size_t err_size)
+/* A URL with a user part: "http://user:password@host". */
+static bool has_credentials(const char *url)
+{
+	return strchr(url, '@') != NULL;
+}
+
+/* where names the argument ("module argument 2"), as set_key() names a line. */
+static int parse_arg(struct np_config *cfg, struct seen_keys *seen, const char *arg,
+                     const char *where, char *err, size_t err_size)
 {
 	const char *eq = strchr(arg, '=');
 	size_t index = 0;
@@ -486,22 +506,32 @@ static int parse_arg(struct np_config *cfg, struct seen_keys *seen, const char *
 
 	if (eq == NULL) {
 		spec = find_key(arg, strlen(arg), &index);
-		if (spec == NULL || !spec->flag) {
-			snprintf(err, err_size, "module argument \"%.64s\": expected key=value", arg);
+		if (spec == NULL) {
+			snprintf(err, err_size, "%s: expected key=value", where);
 			return -1;
 		}
-		return set_key(cfg, seen, arg, strlen(arg), "yes", "module arguments", err,
-		               err_size);
+		if (!spec->flag) {
+			snprintf(err, err_size, "%s: expected %s=VALUE", where, spec->name);
+			return -1;
+		}
+		return set_key(cfg, seen, arg, strlen(arg), "yes", where, err, err_size);
 	}
-	return set_key(cfg, seen, arg, (size_t)(eq - arg), eq + 1, "module arguments", err,
-	               err_size);
+	spec = find_key(arg, (size_t)(eq - arg), &index);
+	if (spec != NULL && spec->credentials && has_credentials(eq + 1)) {
+		snprintf(err, err_size, "%s: \"%s\" holds credentials (user:password@), which a "
+		         "module argument would show every local user: set it in the configuration "
+		         "file, readable by root only (mode 0600, or 0640 with group root)", where,
+		         spec->name);
+		return -1;
+	}
+	return set_key(cfg, seen, arg, (size_t)(eq - arg), eq + 1, where, err, err_size);
 }
 
 int np_config_parse_arg(struct np_config *cfg, const char *arg, char *err, size_t err_size)
 {
 	struct seen_keys seen = { { false } };
 
-	return parse_arg(cfg, &seen, arg, err, err_size);
+	return parse_arg(cfg, &seen, arg, "module arguments", err, err_size);
 }
 
 bool np_config_allows_verification_host(const struct np_config *cfg, const char *host)
@@ -536,18 +566,40 @@ int np_config_finish(struct np_config *cfg, char *err, size_t err_size)
 	return 0;
 }
 
+/* Credentials in the file are a secret only while nobody but root can read it. */
+static int check_credentials(const struct np_config *cfg, const struct stat *st, char *err,
+                             size_t err_size)
+{
+	for (size_t i = 0; i < N_KEYS; i++) {
+		if (!keys[i].credentials || !has_credentials((const char *)cfg + keys[i].offset) ||
+		    np_file_private(st))
+			continue;
+		snprintf(err, err_size, "%s: \"%s\" holds credentials (user:password@), but others "
+		         "can read the file (mode %04o, gid %lu): make it readable by root only "
+		         "(chmod 0600 %s, or 0640 with group root)", cfg->config_path, keys[i].name,
+		         (unsigned)(st->st_mode & 07777), (unsigned long)st->st_gid, cfg->config_path);
+		return -1;
+	}
+	return 0;
+}
+
 static int load_file(struct np_config *cfg, bool explicit_path, char *err, size_t err_size)
 {
 	char *text = NULL;
 	size_t len = 0;
-	enum np_file_status status = np_file_read(cfg->config_path, 0, NP_CONFIG_FILE_MAX, &text,
-	                                          &len, err, err_size);
+	struct stat st;
+	enum np_file_status status = np_file_read_stat(cfg->config_path, 0, NP_CONFIG_FILE_MAX,
+	                                               &text, &len, &st, err, err_size);
 	int rc = -1;
 
 	if (status == NP_FILE_MISSING && !explicit_path)
 		rc = 0;
-	else if (status == NP_FILE_OK)
-		rc = np_config_parse_text(cfg, text, len, cfg->config_path, err, err_size);
+	else if (status == NP_FILE_OK &&
+	         np_config_parse_text(cfg, text, len, cfg->config_path, err, err_size) == 0)
+		rc = check_credentials(cfg, &st, err, err_size);
+	/* It may hold credentials. */
+	if (text != NULL)
+		sodium_memzero(text, len);
 	free(text);
 	return rc;
 }
@@ -573,9 +625,12 @@ int np_config_load(struct np_config *cfg, int argc, const char **argv, char *err
 	if (load_file(cfg, explicit_path, err, err_size) != 0)
 		return -1;
 	for (int i = 0; i < argc; i++) {
+		char where[32];
+
 		if (argv[i] == NULL || strncmp(argv[i], "config=", 7) == 0)
 			continue;
-		if (parse_arg(cfg, &seen, argv[i], err, err_size) != 0)
+		snprintf(where, sizeof where, "module argument %d", i + 1);
+		if (parse_arg(cfg, &seen, argv[i], where, err, err_size) != 0)
 			return -1;
 	}
 	return np_config_finish(cfg, err, err_size);

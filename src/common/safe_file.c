@@ -74,8 +74,22 @@ static enum np_file_status read_fd(int fd, const char *path, size_t size, char *
 	return NP_FILE_OK;
 }
 
+bool np_file_private(const struct stat *st)
+{
+	return (st->st_mode & S_IROTH) == 0 && ((st->st_mode & S_IRGRP) == 0 || st->st_gid == 0);
+}
+
 enum np_file_status np_file_read(const char *path, unsigned flags, size_t max_size,
                                  char **data, size_t *len, char *err, size_t err_size)
+{
+	struct stat st;
+
+	return np_file_read_stat(path, flags, max_size, data, len, &st, err, err_size);
+}
+
+enum np_file_status np_file_read_stat(const char *path, unsigned flags, size_t max_size,
+                                      char **data, size_t *len, struct stat *stp, char *err,
+                                      size_t err_size)
 {
 	enum np_file_status status;
 	struct stat st;
@@ -109,6 +123,8 @@ enum np_file_status np_file_read(const char *path, unsigned flags, size_t max_si
 	}
 	if (status == NP_FILE_OK)
 		status = read_fd(fd, path, (size_t)st.st_size, data, len, err, err_size);
+	if (status == NP_FILE_OK)
+		*stp = st;
 	close(fd);
 	return status;
 }

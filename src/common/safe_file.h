@@ -7,7 +7,9 @@
 #ifndef NP_SAFE_FILE_H
 #define NP_SAFE_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 enum np_file_status {
 	NP_FILE_OK = 0,
@@ -28,5 +30,17 @@ enum np_file_status {
  */
 enum np_file_status np_file_read(const char *path, unsigned flags, size_t max_size,
                                  char **data, size_t *len, char *err, size_t err_size);
+
+/* np_file_read(), and *st gets what fstat() said of the very file read. */
+enum np_file_status np_file_read_stat(const char *path, unsigned flags, size_t max_size,
+                                      char **data, size_t *len, struct stat *st, char *err,
+                                      size_t err_size);
+
+/*
+ * Whether nobody but the file's owner and root can read it: others may not,
+ * and its group only when that is root's group (mode 0600, or 0640 with
+ * group root).  The owner is root or the effective user (np_file_read).
+ */
+bool np_file_private(const struct stat *st);
 
 #endif

@@ -7,7 +7,7 @@
  * problem where they can, so one run shows every problem.
  */
 #include <errno.h>
-#include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -43,6 +43,10 @@ static const char check_help[] =
 	"helper_user an unprivileged account; and that api_url answers over TLS with\n"
 	"the configured ca_file, pinned_pubkey and proxy (through the helper, as the\n"
 	"module reaches it).\n"
+	"\n"
+	"A config file that is not safe is not read, and one that does not load is\n"
+	"reported by line number: nothing either names is opened or run, so the\n"
+	"checks that need its settings are left out, with a warning.\n"
 	"\n"
 	"Prints one line per finding: \"ok:\", \"warning:\" or \"problem:\" with what to do.\n"
 	"\n"
@@ -211,72 +215,46 @@ static enum path_state check_path(struct report *r, const char *path,
 	return check_owner_mode(r, path, rule, st);
 }
 
-/* ---- reading what is checked ---- */
-
-/*
- * A file's text, without the module's safety checks: for a file found unsafe
- * (already reported), so that its content can be checked too.
- */
-static char *read_anyway(const char *path, size_t max_size, size_t *len, char *err,
-                         size_t err_size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	char *text = NULL;
-	size_t used = 0;
-	struct stat st;
-
-	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 0 ||
-	    (size_t)st.st_size > max_size || (text = malloc((size_t)st.st_size + 1)) == NULL) {
-		snprintf(err, err_size, "%s: cannot be read", path);
-		goto out;
-	}
-	while (used < (size_t)st.st_size) {
-		ssize_t got = read(fd, text + used, (size_t)st.st_size - used);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		used += (size_t)got;
-	}
-	text[used] = '\0';
-	*len = used;
-out:
-	if (fd >= 0)
-		close(fd);
-	return text;
-}
-
 /* ---- the settings ---- */
+
+/* Whether the settings can be used to check the rest, and if not, why. */
+enum settings_state {
+	SETTINGS_TRUSTED,       /* from a safe file that loads, or the built-in defaults */
+	SETTINGS_MISSING,       /* the file named with --config does not exist */
+	SETTINGS_UNSAFE,        /* the file's type, owner or mode: it was not read */
+	SETTINGS_BROKEN,        /* a safe file that does not load */
+};
 
 static void config_problem(struct report *r, const char *path, const char *err)
 {
 	char fix[LINE_MAX_CHARS];
 
-	snprintf(fix, sizeof fix, "correct or remove that line in %s (pam_nextpay.conf(5) lists "
+	snprintf(fix, sizeof fix, "correct what it names in %s (pam_nextpay.conf(5) lists "
 	         "every setting and its values)", path);
 	finding(r, LEVEL_PROBLEM, fix, "%s", err);
 }
 
 /*
- * After the settings failed to load: reports every bad line on its own and
- * applies the good ones, so that the other checks can still run on them.
- * Returns how many lines were bad; 0 means the trouble is not in any one line
- * (a setting given twice, two settings that conflict) and nothing is salvaged.
+ * After the settings failed to load from a safe file: reports every bad line
+ * on its own, by number.  Nothing of it is applied: settings salvaged from a
+ * broken file are not trusted.  Returns how many lines were bad; 0 means the
+ * trouble is not in any one line (a setting given twice, two settings that
+ * conflict).
  */
-static unsigned salvage_settings(struct report *r, const char *path, struct np_config *cfg)
+static unsigned report_bad_lines(struct report *r, const char *path)
 {
 	char err[LINE_MAX_CHARS];
 	size_t len = 0;
-	char *text = read_anyway(path, NP_CONFIG_FILE_MAX, &len, err, sizeof err);
-	char *one = text != NULL ? malloc(len + 1) : NULL;
+	char *text = NULL;
+	struct np_config *scratch = calloc(1, sizeof *scratch);
+	enum np_file_status status = np_file_read(path, 0, NP_CONFIG_FILE_MAX, &text, &len, err,
+	                                          sizeof err);
+	char *one = status == NP_FILE_OK ? malloc(len + 1) : NULL;
 	unsigned line_no = 0;
 	unsigned bad = 0;
 	size_t pos = 0;
 
-	np_config_defaults(cfg);
-	snprintf(cfg->config_path, sizeof cfg->config_path, "%s", path);
-	while (one != NULL && pos < len && line_no < SALVAGE_LINES_MAX) {
+	while (one != NULL && scratch != NULL && pos < len && line_no < SALVAGE_LINES_MAX) {
 		const char *start = text + pos;
 		const char *newline = memchr(start, '\n', len - pos);
 		size_t line_len = newline != NULL ? (size_t)(newline - start) : len - pos;
@@ -284,76 +262,76 @@ static unsigned salvage_settings(struct report *r, const char *path, struct np_c
 		/* Empty lines before it keep the line number in the message right. */
 		memset(one, '\n', line_no);
 		memcpy(one + line_no, start, line_len);
-		if (np_config_parse_text(cfg, one, line_no + line_len, path, err, sizeof err) != 0) {
+		np_config_defaults(scratch);
+		if (np_config_parse_text(scratch, one, line_no + line_len, path, err, sizeof err) != 0) {
 			config_problem(r, path, err);
 			bad++;
 		}
 		line_no++;
 		pos += line_len + (newline != NULL ? 1 : 0);
 	}
-	if (bad > 0 && np_config_finish(cfg, err, sizeof err) != 0)
-		config_problem(r, path, err);
+	/* The lines may hold proxy credentials. */
+	if (scratch != NULL)
+		sodium_memzero(scratch, sizeof *scratch);
+	if (one != NULL)
+		sodium_memzero(one, len + 1);
+	if (text != NULL)
+		sodium_memzero(text, len);
+	free(scratch);
 	free(one);
 	free(text);
 	return bad;
 }
 
-/* Loads the settings the way the module does; for an unsafe file (already reported), anyway. */
-static int load_settings(const char *path, enum path_state state, struct np_config *cfg,
-                         char *err, size_t err_size)
+/*
+ * Checks the config file and loads the settings from it, the way the module
+ * does.  An unsafe file is not even opened: whoever could write it could
+ * otherwise make root run a program or read a root-only file back.
+ */
+static enum settings_state check_config(struct report *r, const char *path,
+                                        bool named, struct np_config *cfg)
 {
-	size_t len = 0;
-	char *text;
-	int rc = -1;
-
-	if (state != PATH_UNSAFE)
-		return np_ctl_load_config(cfg, state == PATH_MISSING ? NULL : path, err, err_size);
-	text = read_anyway(path, NP_CONFIG_FILE_MAX, &len, err, err_size);
-	np_config_defaults(cfg);
-	snprintf(cfg->config_path, sizeof cfg->config_path, "%s", path);
-	if (text != NULL && np_config_parse_text(cfg, text, len, path, err, err_size) == 0 &&
-	    np_config_finish(cfg, err, err_size) == 0)
-		rc = 0;
-	free(text);
-	return rc;
-}
-
-/* Checks the config file and loads the settings; -1 when nothing else can be checked. */
-static int check_config(struct report *r, const char *config_opt, struct np_config *cfg)
-{
-	char path[NP_CONFIG_PATH_MAX];
 	char err[LINE_MAX_CHARS];
 	char shown[128];
 	struct stat st;
-	enum path_state state;
+	enum path_state state = check_path(r, path, &config_rule, &st);
 
-	if (np_ctl_absolute_path(config_opt != NULL ? config_opt : NP_DEFAULT_CONFIG, path,
-	                         sizeof path) != 0) {
-		finding(r, LEVEL_PROBLEM, "give a shorter path", "config file %s: path too long",
-		        config_opt);
-		return -1;
-	}
-	state = check_path(r, path, &config_rule, &st);
-	if (state == PATH_MISSING && config_opt != NULL) {
+	if (state == PATH_UNSAFE)
+		return SETTINGS_UNSAFE;
+	if (state == PATH_MISSING && named) {
 		finding(r, LEVEL_PROBLEM, "create it, or give the right path with --config",
 		        "config file %s: does not exist", path);
-		return -1;
+		return SETTINGS_MISSING;
 	}
 	if (state == PATH_MISSING)
 		finding(r, LEVEL_WARNING, "create it (owned by root, mode 0644) to set api_url and "
 		        "the rest", "config file %s: does not exist, so the built-in defaults apply",
 		        path);
-	else if (state == PATH_SAFE)
+	else
 		finding(r, LEVEL_OK, NULL, "config file %s: %s", path,
 		        owner_mode(&st, shown, sizeof shown));
-	if (load_settings(path, state, cfg, err, sizeof err) == 0) {
+	if (np_ctl_load_config(cfg, state == PATH_MISSING ? NULL : path, err, sizeof err) == 0) {
 		finding(r, LEVEL_OK, NULL, "settings: all valid");
-		return 0;
+		return SETTINGS_TRUSTED;
 	}
-	if (state != PATH_MISSING && salvage_settings(r, path, cfg) > 0)
-		return 0;
-	config_problem(r, path, err);
-	return -1;
+	if (state == PATH_MISSING || report_bad_lines(r, path) == 0)
+		config_problem(r, path, err);
+	return SETTINGS_BROKEN;
+}
+
+/* What is left unchecked without settings to trust, and why. */
+static void report_unchecked(struct report *r, const char *path, enum settings_state state)
+{
+	static const char *const why[] = {
+		[SETTINGS_MISSING] = "which does not exist",
+		[SETTINGS_UNSAFE] = "which is not safe (above) and so was not read",
+		[SETTINGS_BROKEN] = "which does not load (above), so none of its settings is used",
+	};
+
+	finding(r, LEVEL_WARNING, "correct the config file, then run " NP_CTL_PROGRAM " check again",
+	        "identity map, ca_file, cache, helper, helper_user and api_url: not checked: "
+	        "their settings come from %s, %s; check opens and runs nothing that such a file "
+	        "names", path, why[state]);
 }
 
 /* ---- the identity map ---- */
@@ -368,10 +346,57 @@ static void check_usermap_missing(struct report *r, const struct np_config *cfg)
 		        cfg->usermap, cfg->allowed_domains);
 		return;
 	}
-	snprintf(fix, sizeof fix, "create %s (owned by root, mode 0644) with lines "
+	snprintf(fix, sizeof fix, "create %s (owned by root, group root, mode 0640) with lines "
 	         "\"IDENTITY ACCOUNT\", e.g. \"usr_abc123 don\"", cfg->usermap);
 	finding(r, LEVEL_PROBLEM, fix, "identity map %s: does not exist, so nobody can sign in",
 	        cfg->usermap);
+}
+
+/* The map says which NextPay identity may become which account: not for every local user. */
+static void check_usermap_readers(struct report *r, const char *path, const struct stat *st)
+{
+	char fix[LINE_MAX_CHARS + 2 * NP_CONFIG_PATH_MAX];
+	char readers[96];
+	struct group gr;
+	struct group *found = NULL;
+	char gr_buf[4096];
+
+	if (np_file_private(st))
+		return;
+	if ((st->st_mode & S_IROTH) != 0)
+		snprintf(readers, sizeof readers, "every local user");
+	else if (getgrgid_r(st->st_gid, &gr, gr_buf, sizeof gr_buf, &found) == 0 && found != NULL)
+		snprintf(readers, sizeof readers, "group %s", gr.gr_name);
+	else
+		snprintf(readers, sizeof readers, "gid %lu", (unsigned long)st->st_gid);
+	snprintf(fix, sizeof fix, "chgrp root %s && chmod 0640 %s, unless a program that runs as "
+	         "a user (not root) signs in with the module: it could not read the map then",
+	         path, path);
+	finding(r, LEVEL_WARNING, fix, "identity map %s: readable by %s (mode %04o), which so "
+	        "learns which NextPay identity may sign in as which account, root included", path,
+	        readers, (unsigned)(st->st_mode & 07777));
+}
+
+/*
+ * A map without rules lets nobody in: harmless until a PAM stack uses it, and
+ * then every account of that stack is locked out, root at the console too.
+ */
+static void report_no_rules(struct report *r, const struct np_config *cfg)
+{
+	char first[NP_CONFIG_PATH_MAX + 300];
+	unsigned stacks = np_ctl_stacks_using(cfg->config_path, first, sizeof first);
+
+	if (stacks == 0) {
+		finding(r, LEVEL_WARNING, "add lines \"IDENTITY ACCOUNT\" before a PAM stack uses "
+		        "the module", "identity map %s: no rules, so nobody can sign in",
+		        cfg->usermap);
+		return;
+	}
+	finding(r, LEVEL_PROBLEM, "add lines \"IDENTITY ACCOUNT\" now, or take the module out of "
+	        "those stacks (pam-auth-update --disable nextpay, for the package's profile)",
+	        "identity map %s: no rules, yet %u auth line%s of /etc/pam.d use%s the module "
+	        "with this configuration (%s): every sign-in there is refused, root's included",
+	        cfg->usermap, stacks, stacks == 1 ? "" : "s", stacks == 1 ? "s" : "", first);
 }
 
 static void check_usermap(struct report *r, const struct np_config *cfg)
@@ -381,34 +406,25 @@ static void check_usermap(struct report *r, const struct np_config *cfg)
 	char err[LINE_MAX_CHARS];
 	char fix[LINE_MAX_CHARS];
 	enum path_state state = check_path(r, cfg->usermap, &usermap_rule, &st);
-	char *text = NULL;
-	size_t len = 0;
-	int rc;
 
 	if (state == PATH_MISSING) {
 		check_usermap_missing(r, cfg);
 		return;
 	}
-	memset(&map, 0, sizeof map);
-	if (state == PATH_SAFE) {
-		rc = np_usermap_load(&map, cfg->usermap, false, err, sizeof err);
-	} else {
-		text = read_anyway(cfg->usermap, NP_USERMAP_FILE_MAX, &len, err, sizeof err);
-		rc = text != NULL ? np_usermap_parse(&map, text, len, cfg->usermap, err, sizeof err)
-		                  : -1;
-	}
-	if (rc != 0) {
+	/* An unsafe map (reported) is not read: its rules would count for nothing. */
+	if (state != PATH_SAFE)
+		return;
+	if (np_usermap_load(&map, cfg->usermap, false, err, sizeof err) != 0) {
 		snprintf(fix, sizeof fix, "correct that line of %s", cfg->usermap);
 		finding(r, LEVEL_PROBLEM, fix, "identity map: %s", err);
-	} else if (state == PATH_SAFE) {
-		finding(r, LEVEL_OK, NULL, "identity map %s: %s, %zu rule%s", cfg->usermap,
-		        owner_mode(&st, fix, sizeof fix), map.n_rules, map.n_rules == 1 ? "" : "s");
-		if (map.n_rules == 0 && !cfg->map_email_localpart)
-			finding(r, LEVEL_WARNING, "add lines \"IDENTITY ACCOUNT\"",
-			        "identity map %s: no rules, so nobody can sign in", cfg->usermap);
+		return;
 	}
+	finding(r, LEVEL_OK, NULL, "identity map %s: %s, %zu rule%s", cfg->usermap,
+	        owner_mode(&st, fix, sizeof fix), map.n_rules, map.n_rules == 1 ? "" : "s");
+	check_usermap_readers(r, cfg->usermap, &st);
+	if (map.n_rules == 0 && !cfg->map_email_localpart)
+		report_no_rules(r, cfg);
 	np_usermap_free(&map);
-	free(text);
 }
 
 /* ---- ca_file ---- */
@@ -659,12 +675,30 @@ static void check_reachable(struct report *r, const struct np_config *cfg)
 
 /* ---- the command ---- */
 
+/* Everything that needs settings, run with settings that can be trusted. */
+static void check_settings(struct report *r, const struct np_config *cfg)
+{
+	bool helper_ok;
+	bool user_ok;
+
+	check_usermap(r, cfg);
+	check_ca_file(r, cfg);
+	check_cache(r, cfg);
+	helper_ok = check_helper(r, cfg);
+	user_ok = check_helper_user(r, cfg);
+	if (helper_ok && user_ok)
+		check_reachable(r, cfg);
+	else
+		finding(r, LEVEL_WARNING, "fix the helper problems above first",
+		        "api_url %s: not checked, the helper cannot run", cfg->api_url);
+}
+
 static int run_checks(const char *config_opt)
 {
 	struct report r = { 0, 0 };
 	struct np_config *cfg = calloc(1, sizeof *cfg);
-	bool helper_ok;
-	bool user_ok;
+	char path[NP_CONFIG_PATH_MAX];
+	enum settings_state state;
 
 	if (cfg == NULL)
 		return np_ctl_fail("out of memory");
@@ -672,20 +706,18 @@ static int run_checks(const char *config_opt)
 		finding(&r, LEVEL_WARNING, "run it as root",
 		        "running as uid %lu, not root: the module runs as root under sshd and sudo, "
 		        "and may see some files differently", (unsigned long)geteuid());
-	if (check_config(&r, config_opt, cfg) != 0) {
-		printf("The other checks need settings that load.\n");
-	} else {
-		check_usermap(&r, cfg);
-		check_ca_file(&r, cfg);
-		check_cache(&r, cfg);
-		helper_ok = check_helper(&r, cfg);
-		user_ok = check_helper_user(&r, cfg);
-		if (helper_ok && user_ok)
-			check_reachable(&r, cfg);
-		else
-			finding(&r, LEVEL_WARNING, "fix the helper problems above first",
-			        "api_url %s: not checked, the helper cannot run", cfg->api_url);
+	if (np_ctl_absolute_path(config_opt != NULL ? config_opt : NP_DEFAULT_CONFIG, path,
+	                         sizeof path) != 0) {
+		free(cfg);
+		return np_ctl_fail("config file %s: path too long", config_opt);
 	}
+	state = check_config(&r, path, config_opt != NULL, cfg);
+	if (state == SETTINGS_TRUSTED)
+		check_settings(&r, cfg);
+	else
+		report_unchecked(&r, path, state);
+	/* proxy may hold credentials. */
+	sodium_memzero(cfg, sizeof *cfg);
 	free(cfg);
 	printf("%u problem%s, %u warning%s.\n", r.problems, r.problems == 1 ? "" : "s", r.warnings,
 	       r.warnings == 1 ? "" : "s");

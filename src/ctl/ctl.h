@@ -70,6 +70,13 @@ int np_ctl_load_config(struct np_config *cfg, const char *path, char *err, size_
 /* Makes path absolute against the current directory (no symlinks resolved). */
 int np_ctl_absolute_path(const char *path, char *out, size_t out_size);
 
+/*
+ * How many auth lines of /etc/pam.d load pam_nextpay.so with the configuration
+ * file config_path (an absolute path; a line without config= uses the default
+ * file).  first gets "FILE:LINE" of the first one found, or "".
+ */
+unsigned np_ctl_stacks_using(const char *config_path, char *first, size_t first_size);
+
 /* ---- talking to nextpay-helper, through the sign-in client ---- */
 
 /*

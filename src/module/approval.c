@@ -3,6 +3,7 @@
 
 #include <security/pam_ext.h>
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,24 +48,53 @@ static void invoking_user(const struct np_signin *s, unsigned long *uid, const c
 	*name = item_text(s, PAM_RUSER);
 }
 
+/*
+ * The parts only the session scope has: the controlling terminal that
+ * PAM_TTY names, the remote host and the session.  Without such a terminal
+ * (display managers, lock screens, daemons, sshd's authentication process)
+ * nothing is stored or reused: another person may be next at the same seat,
+ * in the same long-lived session.  That is their normal case, so it is logged
+ * only with debug.
+ */
+static bool session_parts(struct np_signin *s, struct np_scope_parts *parts, char *terminal,
+                          size_t terminal_size)
+{
+	const char *tty = item_text(s, PAM_TTY);
+	const char *why = "";
+	char quoted_why[128], quoted_tty[512];
+
+	if (np_scope_terminal(tty, terminal, terminal_size, &why) != 0) {
+		if (s->cfg.debug) {
+			np_log_quote(quoted_why, sizeof quoted_why, why);
+			np_log_quote(quoted_tty, sizeof quoted_tty, tty);
+			pam_syslog(s->pamh, LOG_DEBUG, "cache: not caching in session scope: %s tty=%s",
+			           quoted_why, quoted_tty);
+		}
+		return false;
+	}
+	if (np_scope_session_leader(&parts->sid, &parts->leader_start) != 0) {
+		cache_log(s, LOG_WARNING, "cannot identify the session leader; not caching", "");
+		return false;
+	}
+	parts->terminal = terminal;
+	parts->rhost = item_text(s, PAM_RHOST);
+	return true;
+}
+
 void np_approval_open(struct np_signin *s)
 {
 	struct np_scope_parts parts = { .account = s->account, .service = s->service };
+	bool session_scope = s->cfg.cache_scope == NP_SCOPE_SESSION;
+	char terminal[NP_SCOPE_TERMINAL_MAX];
 	char err[512] = "";
 	enum np_cache_status status;
 
 	if (!s->cfg.cache)
 		return;
 	invoking_user(s, &parts.invoker_uid, &parts.invoker_name);
-	parts.tty = item_text(s, PAM_TTY);
-	parts.rhost = item_text(s, PAM_RHOST);
-	if (s->cfg.cache_scope == NP_SCOPE_SESSION &&
-	    np_scope_session_leader(&parts.sid, &parts.leader_start) != 0) {
-		cache_log(s, LOG_WARNING, "cannot identify the session leader; not caching", "");
+	if (session_scope && !session_parts(s, &parts, terminal, sizeof terminal))
 		return;
-	}
-	if (np_scope_string(s->cfg.cache_scope == NP_SCOPE_SESSION, &parts, s->scope,
-	                    sizeof s->scope) != 0) {
+	if (np_scope_string(session_scope, &parts, s->scope, sizeof s->scope) != 0) {
 		cache_log(s, LOG_WARNING, "scope too long; not caching", "");
 		return;
 	}

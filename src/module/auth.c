@@ -2,6 +2,7 @@
 #include "module/auth.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <security/pam_ext.h>
 #include <sodium.h>
@@ -22,6 +23,7 @@
 #include "module/breakglass.h"
 #include "module/device_flow.h"
 #include "module/signin.h"
+#include "module/sshd_password.h"
 
 /* Copies an item libpam holds into dst; false when it is missing or does not fit. */
 static bool copy_item(pam_handle_t *pamh, int item, char *dst, size_t dst_size)
@@ -119,15 +121,35 @@ static int find_account(struct np_signin *s)
 	return PAM_SUCCESS;
 }
 
+/*
+ * A screen locker calls PAM as the person whose screen it locks, who may not
+ * read root's identity map: the administrator sees only the locker refuse,
+ * so the log says what to do.
+ */
+static void hint_at_a_locker(struct np_signin *s)
+{
+	char service[sizeof s->service * 4 + 3];
+
+	if (geteuid() == 0 || faccessat(AT_FDCWD, s->cfg.usermap, R_OK, AT_EACCESS) == 0 ||
+	    errno != EACCES)
+		return;
+	np_log_quote(service, sizeof service, s->service);
+	pam_syslog(s->pamh, LOG_ERR,
+	           "identity map: not readable by uid %lu, which this process runs as (a screen "
+	           "locker?): name its service %s in skip_services to send it to the password",
+	           (unsigned long)geteuid(), service);
+}
+
 static int load_map(struct np_signin *s)
 {
 	char err[512];
 
 	/* With e-mail local parts as a rule of their own, a map file is optional. */
 	if (np_usermap_load(&s->map, s->cfg.usermap, s->cfg.map_email_localpart, err,
-	                    sizeof err) != 0)
-		return np_signin_set_up_error(s, "identity map: ", err, "identity map unusable");
-	return PAM_SUCCESS;
+	                    sizeof err) == 0)
+		return PAM_SUCCESS;
+	hint_at_a_locker(s);
+	return np_signin_set_up_error(s, "identity map: ", err, "identity map unusable");
 }
 
 /* The application may set PAM_USER during the conversation: the approval was not for that. */
@@ -187,6 +209,7 @@ static int decide(struct np_signin *s)
 static int sign_in(struct np_signin *s)
 {
 	const void *denied = NULL;
+	bool password_only;
 	int rc;
 
 	if (!copy_item(s->pamh, PAM_SERVICE, s->service, sizeof s->service))
@@ -198,21 +221,24 @@ static int sign_in(struct np_signin *s)
 		return np_signin_outcome(s, PAM_MAXTRIES, "denied", "denied earlier in this PAM transaction");
 	s->client.deadline_ms = np_monotonic_ms() + (long long)s->cfg.login_timeout * 1000;
 	rc = find_account(s);
+	password_only = rc == PAM_SUCCESS && np_sshd_password_conversation(s);
+	if (password_only && !s->cfg.api_key)
+		return np_sshd_password_refused(s);
 	if (rc == PAM_SUCCESS)
 		rc = load_map(s);
 	if (rc == PAM_SUCCESS)
 		rc = np_signin_start_helper(s);
 	if (rc != PAM_SUCCESS)
 		return rc;
-	/* An account that does not exist never uses or fills the cache. */
-	if (!s->no_such_account)
+	/* An account that does not exist never uses or fills the cache, nor does a password. */
+	if (!s->no_such_account && !password_only)
 		np_approval_open(s);
 	rc = np_approval_reuse(s);
 	if (rc != NOT_DECIDED)
 		return rc;
 	rc = np_first_pass_sign_in(s);
 	if (rc == NOT_DECIDED)
-		rc = np_device_sign_in(s);
+		rc = password_only ? np_sshd_password_sign_in(s) : np_device_sign_in(s);
 	if (rc == PAM_SUCCESS)
 		rc = decide(s);
 	if (rc == PAM_SUCCESS)

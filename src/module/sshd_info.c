@@ -221,6 +221,32 @@ out:
 	return rc;
 }
 
+/*
+ * The one portable OpenSSH release the program at path carries, in r; false
+ * with why set for anything else.  name and release get the program's name
+ * and the release string, quoted for the log.
+ */
+static bool one_openssh(const char *path, struct np_openssh_release *r, char *name,
+                        size_t name_size, char *release, size_t release_size, char *why,
+                        size_t why_size)
+{
+	np_openssh_release_init(r);
+	program_name(path, name, name_size);
+	if (scan_file(path, name, r, why, why_size) != 0)
+		return false;
+	if (!r->found || !r->portable) {
+		snprintf(why, why_size, "no OpenSSH release string in %s", name);
+		return false;
+	}
+	np_log_quote(release, release_size, r->text);
+	if (r->conflict) {
+		snprintf(why, why_size, "%s has release strings of more than one OpenSSH (%s, ...)",
+		         name, release);
+		return false;
+	}
+	return true;
+}
+
 bool np_sshd_shows_info_at_once(const char *path, char *why, size_t why_size)
 {
 	struct np_openssh_release r;
@@ -228,22 +254,22 @@ bool np_sshd_shows_info_at_once(const char *path, char *why, size_t why_size)
 	char release[NP_OPENSSH_RELEASE_MAX + 3];
 	bool at_once;
 
-	np_openssh_release_init(&r);
-	program_name(path, name, sizeof name);
-	if (scan_file(path, name, &r, why, why_size) != 0)
+	if (!one_openssh(path, &r, name, sizeof name, release, sizeof release, why, why_size))
 		return false;
-	if (!r.found || !r.portable) {
-		snprintf(why, why_size, "no OpenSSH release string in %s", name);
-		return false;
-	}
-	np_log_quote(release, sizeof release, r.text);
-	if (r.conflict) {
-		snprintf(why, why_size, "%s has release strings of more than one OpenSSH (%s, ...)",
-		         name, release);
-		return false;
-	}
 	at_once = np_openssh_shows_info_at_once(r.major, r.minor);
 	snprintf(why, why_size, "%s in %s, %s", release, name,
 	         at_once ? "10.3 or later" : "before 10.3");
 	return at_once;
+}
+
+bool np_sshd_is_openssh(const char *path, char *why, size_t why_size)
+{
+	struct np_openssh_release r;
+	char name[512];
+	char release[NP_OPENSSH_RELEASE_MAX + 3];
+
+	if (!one_openssh(path, &r, name, sizeof name, release, sizeof release, why, why_size))
+		return false;
+	snprintf(why, why_size, "%s in %s", release, name);
+	return true;
 }

@@ -59,4 +59,11 @@ bool np_openssh_shows_info_at_once(unsigned major, unsigned minor);
  */
 bool np_sshd_shows_info_at_once(const char *path, char *why, size_t why_size);
 
+/*
+ * Whether the program at path is a portable OpenSSH (one release string "pN",
+ * no other), as np_sshd_shows_info_at_once() reads it, of any release.  why
+ * says what was found, quoted for the log.
+ */
+bool np_sshd_is_openssh(const char *path, char *why, size_t why_size);
+
 #endif

@@ -39,7 +39,7 @@ int main(int argc, char **argv)
 	memset(&parts, 0, sizeof parts);
 	parts.account = argv[3];
 	parts.service = argv[5];
-	parts.tty = argv[6];
+	parts.terminal = argv[6];
 	parts.rhost = argv[7];
 	parts.invoker_uid = strtoul(argv[10], NULL, 10);
 	parts.invoker_name = argv[11];

@@ -33,6 +33,8 @@ from lib.runner import Skip, run_tests  # noqa: E402
 CTL = os.environ.get("NP_CTL", os.path.join(BUILD, "nextpayctl"))
 HELPER = os.environ.get("NP_HELPER", os.path.join(BUILD, "nextpay-helper"))
 WRITER = os.environ.get("NP_CACHE_WRITER", os.path.join(BUILD, "tests", "ctl-cache-writer"))
+# Stands in for the helper and leaves a file "report" beside itself when it is started.
+FAKE_HELPER = os.path.join(BUILD, "tests", "fake-helper")
 AUTO_USER = "usr_demo"          # the mock's approving identity; e-mail demo@example.com
 TOKEN_RE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 RUN_TIMEOUT = 60
@@ -256,12 +258,16 @@ def test_check_unknown_setting(env: Env) -> None:
     d, conf = env.setup(extra={"bogus_setting": "1", "poll_interval": "soon"})
     p = run("check", "--config", conf)
     expect_rc(p, 1)
-    line = expect_line(r'^problem: .*conf:\d+: unknown setting "bogus_setting"', p.stdout)
+    # Every bad line, by its number; a known setting by its name, an unknown one not at all.
+    line = expect_line(r'^problem: .*conf:\d+: unknown setting —', p.stdout)
     # The reference for every setting is the manual page, which the packages install.
     expect_in("pam_nextpay.conf(5) lists every setting", line)
+    assert "bogus_setting" not in p.stdout, p.stdout
     expect_line(r'^problem: .*conf:\d+: bad value for "poll_interval"', p.stdout)
-    # The lines that are fine still count: the rest is checked with them.
-    expect_line(r"^ok: api_url .*verified TLS", p.stdout)
+    # The lines that are fine do not count: nothing else is checked with them.
+    _skipped_rest(p.stdout)
+    assert "api_url" not in "".join(problems(p.stdout)), p.stdout
+    assert not re.search(r"(?m)^ok: (helper|api_url)", p.stdout), p.stdout
 
 
 def test_check_missing_config(env: Env) -> None:
@@ -363,6 +369,195 @@ def test_check_unknown_helper_user(env: Env) -> None:
     p = run("check", "--config", conf)
     expect_rc(p, 1)
     expect_line(r"^problem: helper_user no-such-user-np: no such account", p.stdout)
+
+
+# ---- check on a configuration it may not trust ------------------------------------------
+#
+# What an unsafe configuration file names (a helper, a map, a CA file) is never
+# executed, opened or read, and nothing of the file itself is printed: whoever could
+# write it could otherwise have root run a program, or read a root-only file back.
+
+def _trace_helper(env: Env) -> tuple[str, str]:
+    """A helper that leaves a trace when started: (its path, the file it would write)."""
+    d = env.fresh_dir()
+    helper = os.path.join(d, "nextpay-helper")
+    shutil.copy(FAKE_HELPER, helper)
+    os.chmod(helper, 0o755)
+    return helper, os.path.join(d, "report")
+
+
+def _unsafe_configs(env: Env, text: str):
+    """The same text in a file owned by nobody, and in a root-owned file of mode 0666."""
+    d = env.fresh_dir()
+    by_nobody = env.write(os.path.join(d, "by-nobody.conf"), text)
+    os.chown(by_nobody, 65534, -1)
+    yield by_nobody, "owned by"
+    yield env.write(os.path.join(d, "mode-0666.conf"), text, 0o666), "mode 0666"
+
+
+def _skipped_rest(out: str) -> None:
+    line = expect_line(r"^warning: .*not checked", out)
+    expect_in("helper", line)
+
+
+def test_check_never_runs_the_helper_of_an_unsafe_config(env: Env) -> None:
+    if os.geteuid() != 0:
+        raise Skip("needs root: a file owned by another user, and check as the module's root")
+    d = env.fresh_dir()
+    pwned = os.path.join(d, "PWNED")
+    helper, report = _trace_helper(env)
+    # The reviewer's reproduction: dash reads the config line on its stdin as a script.
+    for text in (f"api_url = https://127.0.0.1:1/$(id>{pwned})\nhelper = /usr/bin/dash\n",
+                 f"api_url = {env.mock.url}\nca_file = {env.mock.ca_cert}\nhelper = {helper}\n"):
+        for conf, why in _unsafe_configs(env, text):
+            p = run("check", "--config", conf)
+            expect_rc(p, 1)
+            assert not os.path.exists(pwned), f"check ran dash as root:\n{p.stdout}"
+            assert not os.path.exists(report), f"check started {helper}:\n{p.stdout}"
+            expect_line(r"^problem: config file " + re.escape(conf) + r": .*" + why, p.stdout)
+            _skipped_rest(p.stdout)
+            assert "/usr/bin/dash" not in p.stdout + p.stderr, p.stdout
+            assert helper not in p.stdout + p.stderr, p.stdout
+
+
+def test_check_never_runs_the_helper_of_a_config_that_does_not_load(env: Env) -> None:
+    # A safe file with one bad line: what its good lines say is not trusted either.
+    helper, report = _trace_helper(env)
+    d, conf = env.setup(extra={"helper": helper, "poll_interval": "soon"})
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    assert not os.path.exists(report), f"check started {helper}:\n{p.stdout}"
+    expect_line(r'^problem: .*conf:\d+: bad value for "poll_interval"', p.stdout)
+    _skipped_rest(p.stdout)
+
+
+SECRET_LINES = ("c2VjcmV0LWtleS1tYXRlcmlhbC1kby1ub3QtcHJpbnQtMDEyMzQ1Njc4OQ\n"
+                "hunter2-the-root-password = swordfish-42\n")
+
+
+def _nothing_of(secret: str, out: str) -> None:
+    for word in re.findall(r"[A-Za-z0-9+/=_-]{6,}", secret):
+        for i in range(len(word) - 5):
+            assert word[i:i + 6] not in out, f"{word[i:i + 6]!r} of the secret printed:\n{out}"
+
+
+def test_check_prints_nothing_of_a_symlinked_config(env: Env) -> None:
+    d = env.fresh_dir()
+    secret = env.write(os.path.join(d, "root-only.key"), SECRET_LINES, 0o600)
+    link = os.path.join(d, "pam_nextpay.conf")
+    os.symlink(secret, link)
+    p = run("check", "--config", link)
+    expect_rc(p, 1)
+    _nothing_of(SECRET_LINES, p.stdout + p.stderr)
+    expect_line(r"^problem: config file " + re.escape(link) + r": is a symbolic link", p.stdout)
+    _skipped_rest(p.stdout)
+
+
+def test_check_prints_line_numbers_not_lines(env: Env) -> None:
+    # A safe file holding what an administrator pasted by mistake: the numbers, not the text.
+    d, conf = env.setup()
+    with open(conf, "a") as f:
+        f.write(SECRET_LINES)
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    lines = len(open(conf).read().splitlines())
+    expect_line(rf"^problem: {re.escape(conf)}:{lines - 1}: expected \"key = value\"", p.stdout)
+    expect_line(rf"^problem: {re.escape(conf)}:{lines}: unknown setting( —|$)", p.stdout)
+    _nothing_of(SECRET_LINES, p.stdout + p.stderr)
+
+
+# ---- a map that locks everyone out ----------------------------------------------------------
+
+@contextlib.contextmanager
+def pam_d_file(text: str):
+    """/etc/pam.d/nextpay-ctltest-XXXX with text; removed always."""
+    from lib.system import random_suffix, write_root_file
+    path = os.path.join("/etc/pam.d", f"nextpay-ctltest-{random_suffix()}")
+    assert not os.path.lexists(path), f"{path} exists already"
+    try:
+        yield write_root_file(path, text)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def test_check_empty_map_in_a_pam_stack_is_a_problem(env: Env) -> None:
+    if os.geteuid() != 0:
+        raise Skip("needs root: writes a file in /etc/pam.d")
+    d, conf = env.setup(usermap="# nobody yet\n")
+    expect_rc(run("keygen", "--config", conf), 0)
+    # No stack uses this configuration: only a warning.
+    p = run("check", "--config", conf)
+    expect_rc(p, 0)
+    expect_line(r"^warning: identity map .*: no rules, so nobody can sign in", p.stdout)
+    # A commented line, another configuration, an account line: still only a warning.
+    with pam_d_file(f"# auth required pam_nextpay.so config={conf}\n"
+                    f"auth required pam_nextpay.so config={conf}.other\n"
+                    f"account required pam_nextpay.so config={conf}\n"):
+        p = run("check", "--config", conf)
+        expect_rc(p, 0)
+        assert problems(p.stdout) == [], p.stdout
+    # A stack that uses it: everyone there is locked out, root at the console included.
+    with pam_d_file("#%PAM-1.0\n# NextPay first\n"
+                    "-auth [success=done ignore=ignore \\\n"
+                    f"      default=die] {BUILD}/pam_nextpay.so debug config={conf}\n"
+                    "auth required pam_unix.so\n") as stack:
+        p = run("check", "--config", conf)
+        expect_rc(p, 1)
+        line = expect_line(r"^problem: identity map .*: no rules, yet 1 auth line of /etc/pam.d "
+                           r"uses the module with this configuration \(" + re.escape(stack) +
+                           r":3\): every sign-in there is refused, root's included", p.stdout)
+        expect_in("fix: add lines", line)
+        # With a rule, nothing to say.
+        env.write(os.path.join(d, "users"), f"{AUTO_USER} root\n")
+        p = run("check", "--config", conf)
+        expect_rc(p, 0)
+        assert "no rules" not in p.stdout, p.stdout
+
+
+# ---- secrets that others could read -------------------------------------------------------
+
+def test_check_usermap_readable_by_others_is_a_warning(env: Env) -> None:
+    d, conf = env.setup()
+    users = os.path.join(d, "users")
+    p = run("check", "--config", conf)
+    expect_rc(p, 0)
+    line = expect_line(r"^warning: identity map " + re.escape(users) +
+                       r": readable by every local user \(mode 0644\)", p.stdout)
+    expect_in(f"fix: chgrp root {users} && chmod 0640 {users}", line)
+    os.chmod(users, 0o600)
+    p = run("check", "--config", conf)
+    expect_rc(p, 0)
+    assert not re.search(r"(?m)^warning: identity map .*readable", p.stdout), p.stdout
+    if os.geteuid() == 0:
+        os.chmod(users, 0o640)
+        os.chown(users, 0, 0)
+        p = run("check", "--config", conf)
+        assert not re.search(r"(?m)^warning: identity map .*readable", p.stdout), p.stdout
+        os.chown(users, 0, 65534)
+        p = run("check", "--config", conf)
+        expect_line(r"^warning: identity map .*: readable by group \S+ \(mode 0640\)", p.stdout)
+
+
+PROXY_SECRET = "np-proxy-secret-42"
+
+
+def test_check_proxy_credentials_only_from_a_root_only_file(env: Env) -> None:
+    d, conf = env.setup(extra={"proxy": f"http://np-user:{PROXY_SECRET}@127.0.0.1:9",
+                               "connect_timeout": "2"})
+    p = run("check", "--config", conf)
+    expect_rc(p, 1)
+    line = expect_line(r'^problem: .*conf: "proxy" holds credentials \(user:password@\), but '
+                       r"others can read the file \(mode 0644", p.stdout)
+    expect_in(f"chmod 0600 {conf}", line)
+    _skipped_rest(p.stdout)
+    assert PROXY_SECRET not in p.stdout + p.stderr, p.stdout
+    os.chmod(conf, 0o600)
+    p = run("check", "--config", conf)
+    expect_line(r"^ok: settings: all valid", p.stdout)
+    # The probe goes to that proxy, which is not there; the password is never shown.
+    expect_line(r"^problem: api_url .*: cannot be reached", p.stdout)
+    assert PROXY_SECRET not in p.stdout + p.stderr, p.stdout
 
 
 # ---- login ------------------------------------------------------------------
@@ -636,4 +831,4 @@ def fixture():
 
 if __name__ == "__main__":
     sys.exit(run_tests("nextpayctl", TESTS, fixture=fixture, needs_pexpect=False,
-                       built=(CTL, HELPER, WRITER, MOCKCTL)))
+                       built=(CTL, HELPER, WRITER, MOCKCTL, FAKE_HELPER)))

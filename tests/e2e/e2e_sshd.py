@@ -202,8 +202,9 @@ def fixture():
             contextlib.ExitStack() as servers:
         try:
             # usr_demo is the person who owns the account; usr_alice owns another one.
+            # usr_bob signs in with his API key as the password.
             usermap = write_usermap(os.path.join(tmp, "pam_nextpay.users"),
-                                    {"usr_demo": user, "usr_alice": "nobody"})
+                                    {"usr_demo": user, "usr_alice": "nobody", "usr_bob": user})
             conf = write_config(os.path.join(tmp, "pam_nextpay.conf"), mock, usermap)
             known_hosts = write_root_file(os.path.join(tmp, "known_hosts"), "")
             services = write_services(os.path.join(tmp, "services"), f"config={conf} debug")
@@ -581,31 +582,112 @@ def test_10_3_unknown_account_looks_like_a_refused_one(env: Env):
     unknown_account_looks_like_a_refused_one(env, need_new(env))
 
 
-def test_password_authentication_is_refused_at_once(env: Env):
+# ---------------------------------------------------------------------------
+# Password authentication: sshd answers the module's prompt with the password and keeps
+# every message until after login, so no code could reach the person.  The module knows
+# that conversation: it makes no code and refuses at once, in prompt and poll mode alike,
+# unless the password is an API key and api_key = yes.
+
+# A refusal without a code takes no network round trip: well within this.
+REFUSED_WITHIN = 5
+# The mock's API key of usr_bob, whom the fixture's map lets in as the test account.
+BOB_KEY = "npk_bob_0123456789abcdef"
+
+
+def password_attempt(env: Env, server: Sshd, password: str) -> tuple[str, int, float]:
+    """One password typed at ssh's prompt: (the screen, ssh's status, seconds to the end)."""
+    with ssh(env, "-o", "NumberOfPasswordPrompts=1", server=server,
+             method="password") as screen:
+        screen.expect(r"password: ", SHOW_CODE_WITHIN, "the password prompt")
+        t0 = time.monotonic()
+        screen.send(password + "\r")
+        status = screen.finish(ANSWER_WITHIN + 60)
+        return screen.text, status, time.monotonic() - t0
+
+
+def outcome_line(server: Sshd) -> str:
+    """The module's last outcome line under this server."""
+    with open(server.pam_log) as f:
+        lines = [line for line in f.read().splitlines() if " account=" in line]
+    check(lines, f"sshd {server.name}: no outcome line; the module's log:\n"
+                 f"{indent(open(server.pam_log).read())}")
+    return lines[-1]
+
+
+def password_refused_at_once(env: Env, name: str, binary: str) -> None:
     env.mock.reset()
-    with running_sshd(env.tmp, "password", "9.2", env.services, env.known_hosts,
+    with running_sshd(env.tmp, f"password-{name}", name, env.services, env.known_hosts, binary,
                       password_only=True) as server:
+        text, status, took = password_attempt(env, server, "correct horse battery staple")
+        check(status != 0, f"ssh exited with 0:\n{text}")
+        check("Permission denied" in text, f"no 'Permission denied':\n{text}")
+        check(not re.search(rf"(?m)^{re.escape(env.user)}$", text), f"id -un ran:\n{text}")
+        check(took < REFUSED_WITHIN, f"the refusal took {took:.1f} s")
+        with open(server.log) as f:
+            log = f.read()
+        check(f"Failed password for {env.user}" in log, f"sshd {name} logged no failure:\n{log}")
+        line = outcome_line(server)
+        check(re.search(r'^<4> refused: .* reason="sshd password authentication cannot show a '
+                        r'code"$', line), f"sshd {name}: outcome {line!r}")
+        with open(server.pam_log) as f:
+            debug = f.read()
+        check(re.search(r'sshd password authentication \("OpenSSH_[0-9.]+p[0-9]+[^"]*" in '
+                        r'"[^"]*"\): refused at once', debug), f"no debug line:\n{indent(debug)}")
+        transcript = "ssh-password-refused" if binary == SSHD else f"ssh-{name}-password-refused"
+        save_transcript(transcript,
+                        "ssh -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1 "
+                        "-p <PORT> <USER>@127.0.0.1 id -un", text, placeholders(env, server, None))
+    # No code, not even a helper: the API never heard of it.
+    check(creates(env.mock) == 0, f"{creates(env.mock)} codes created")
+    check(env.mock.count("connections") == 0, f"{env.mock.count('connections')} connections")
+
+
+def test_password_authentication_is_refused_at_once(env: Env):
+    password_refused_at_once(env, "9.2", SSHD)
+
+
+def test_10_3_password_authentication_is_refused_at_once(env: Env):
+    need_new(env)
+    password_refused_at_once(env, "10.3", NEW_SSHD)
+
+
+def password_is_an_api_key(env: Env, name: str, binary: str) -> None:
+    services = write_services(os.path.join(env.tmp, f"services-api-key-{name}"),
+                              f"config={env.conf} api_key=yes debug")
+    with running_sshd(env.tmp, f"password-key-{name}", name, services, env.known_hosts, binary,
+                      password_only=True) as server:
+        # Not a key: refused at once, no code.
+        env.mock.reset()
+        text, status, took = password_attempt(env, server, "correct horse battery staple")
+        check(status != 0 and "Permission denied" in text, f"ssh exited {status}:\n{text}")
+        check(took < REFUSED_WITHIN, f"the refusal took {took:.1f} s")
+        check(outcome_line(server).endswith('reason="sshd password authentication cannot show a '
+                                            'code, and the password is no API key"'),
+              outcome_line(server))
+        check(creates(env.mock) == 0 and env.mock.count("token") == 0,
+              f"{creates(env.mock)} codes, {env.mock.count('token')} key exchanges")
+        # A key: signed in with it, still without a code.
+        env.mock.reset()
         with ssh(env, "-o", "NumberOfPasswordPrompts=1", server=server,
                  method="password") as screen:
             screen.expect(r"password: ", SHOW_CODE_WITHIN, "the password prompt")
-            t0 = time.monotonic()
-            screen.send("correct horse battery staple\r")
-            status = screen.finish(20)
-            took = time.monotonic() - t0
-            text = screen.text
-            check(status != 0, f"ssh exited with 0:\n{text}")
-            check("Permission denied" in text, f"no 'Permission denied':\n{text}")
-            check(took < 20, f"the refusal took {took:.1f} s")
-            check(not re.search(rf"(?m)^{re.escape(env.user)}$", text), f"id -un ran:\n{text}")
-            save_transcript("ssh-password-refused",
-                            "ssh -o PreferredAuthentications=password -p <PORT> "
-                            "<USER>@127.0.0.1 id -un", text,
-                            placeholders(env, server, mock_last_code(env.mock)))
-    stats = env.mock.stats()
-    # The module starts a sign-in before it sees the typed text: one code at most,
-    # and nobody approved it.
-    check(stats["requests"]["create"] <= 1, f"{stats['requests']['create']} codes created")
-    check(all(c["state"] != "approved" for c in stats["codes"]), f"{stats['codes']}")
+            screen.send(BOB_KEY + "\r")
+            logged_in(screen, env)
+        line = outcome_line(server)
+        check(re.search(r'^<5> success: .*nextpay_id="usr_bob" .*method="api-key"', line), line)
+        with open(server.pam_log) as f:
+            check(BOB_KEY not in f.read(), "the API key was logged")
+    check(creates(env.mock) == 0, f"{creates(env.mock)} codes created")
+    check(env.mock.count("token") == 1, f"{env.mock.count('token')} key exchanges, not 1")
+
+
+def test_password_may_be_an_api_key(env: Env):
+    password_is_an_api_key(env, "9.2", SSHD)
+
+
+def test_10_3_password_may_be_an_api_key(env: Env):
+    need_new(env)
+    password_is_an_api_key(env, "10.3", NEW_SSHD)
 
 
 TESTS = [
@@ -624,6 +706,9 @@ TESTS = [
     test_unknown_account_looks_like_a_refused_one,
     test_10_3_unknown_account_looks_like_a_refused_one,
     test_password_authentication_is_refused_at_once,
+    test_10_3_password_authentication_is_refused_at_once,
+    test_password_may_be_an_api_key,
+    test_10_3_password_may_be_an_api_key,
 ]
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ with a fresh name into /etc/pam.d and a sudoers drop-in into /etc/sudoers.d that
 points a throwaway account's sudo at it, and remove both (and the account) in the
 end whatever happens.  The account runs `sudo /usr/bin/id -un` through su on a
 pseudo-terminal (pexpect); the tests read the screen and approve or deny in the
-mock API.  Nothing is ever typed: in poll mode the module needs no input.
+mock API.  Nothing is ever typed: in poll mode the module needs no input.  The
+approval cache is off but in the tests of its reuse, which type sudo twice into a
+shell whose controlling terminal is the pseudo-terminal, as a person does.
 
     sudo /usr/bin/python3 tests/e2e/e2e_sudo.py
 """
@@ -68,10 +70,62 @@ def fresh(env: Env, **settings) -> None:
     write_config(env.conf, env.mock, env.usermap, **settings)
 
 
+SCREEN_ENV = {"PATH": "/usr/bin:/bin", "TERM": "dumb", "LANG": "C.UTF-8"}
+
+
 def sudo(env: Env, sudo_args: str = "/usr/bin/id -un") -> Screen:
     # su from root needs no password; sudo then talks to the terminal, as for a person.
-    return Screen(["/bin/su", env.user, "-c", f"{SUDO} {sudo_args}"],
-                  env={"PATH": "/usr/bin:/bin", "TERM": "dumb", "LANG": "C.UTF-8"})
+    # (su -c starts a session of its own: sudo runs without a controlling terminal.)
+    return Screen(["/bin/su", env.user, "-c", f"{SUDO} {sudo_args}"], env=SCREEN_ENV)
+
+
+def terminal(env: Env) -> Screen:
+    """The account's shell on a terminal of its own: the pseudo-terminal is the
+    controlling terminal of its session, as after a login."""
+    screen = Screen(["/bin/su", env.user], env=SCREEN_ENV | {"PS1": "$ "})
+    screen.expect(r"\$ $", SHOW_CODE_WITHIN, "the shell's prompt")
+    return screen
+
+
+def cached(env: Env, **settings) -> None:
+    """A clean mock, and the config with the approval cache on, in the test's directory."""
+    cache_dir = os.path.join(env.tmp, "cache")
+    if os.path.isdir(cache_dir):
+        for name in os.listdir(cache_dir):
+            os.unlink(os.path.join(cache_dir, name))
+    key = os.path.join(env.tmp, "cache.key")
+    if not os.path.exists(key):
+        write_root_file(key, "", 0o600)
+        with open(key, "wb") as f:
+            f.write(os.urandom(32))
+    fresh(env, cache="yes", cache_dir=cache_dir, cache_key=key, **settings)
+
+
+def cache_entries(env: Env) -> list[str]:
+    cache_dir = os.path.join(env.tmp, "cache")
+    return sorted(os.listdir(cache_dir)) if os.path.isdir(cache_dir) else []
+
+
+def sudo_at(screen: Screen, env: Env, approve: bool) -> str | None:
+    """Types sudo into the shell: the code it shows (approved, or denied), or None when it
+    signed in without one; sudo's answer is checked either way."""
+    start = len(screen.text)
+    screen.send("sudo /usr/bin/id -un\r")
+    which = screen.expect([rf"approve code ({CODE_RE})", r"(?m)^root\r?$"], SHOW_CODE_WITHIN,
+                          "a code or sudo's answer")
+    code = screen.match(1) if which == 0 else None
+    if code is not None:
+        check(code == mock_last_code(env.mock), f"code {code} is not the mock's")
+        if approve:
+            env.mock.approve(user="usr_demo")
+            screen.expect(r"(?m)^root\r?$", ANSWER_WITHIN, "the output of sudo id -un")
+        else:
+            env.mock.deny(code=code)
+            screen.expect(r"The sign-in was denied in NextPay\.", ANSWER_WITHIN, "the denial")
+    screen.expect(r"\$ $", ANSWER_WITHIN, "the shell's prompt after sudo")
+    shown = screen.text[start:]
+    check((code is None) == ("approve code" not in shown), f"what sudo showed:\n{indent(shown)}")
+    return code
 
 
 def read_code(screen: Screen, env: Env) -> str:
@@ -213,12 +267,70 @@ def test_sudo_n_fails_at_once_without_a_code(env: Env):
     check(creates(env.mock) == 0, f"{creates(env.mock)} device codes created for sudo -n")
 
 
+def test_second_sudo_in_the_same_terminal_reuses_the_approval(env: Env):
+    """The first sudo in a terminal shows a code; a second one in the same shell within
+    cache_ttl signs in from the cache: no code is made, nothing is shown."""
+    cached(env)
+    with terminal(env) as screen:
+        first = sudo_at(screen, env, approve=True)
+        check(first is not None, f"the first sudo showed no code:\n{screen.text}")
+        check(creates(env.mock) == 1, f"{creates(env.mock)} codes after the first sudo")
+        second = sudo_at(screen, env, approve=True)
+        check(second is None, f"the second sudo showed code {second}:\n{screen.text}")
+        check(creates(env.mock) == 1, f"{creates(env.mock)} codes after the second sudo")
+        # The cached token was checked with the API again: one /auth/me per sudo.
+        check(env.mock.count("me") == 2, f"{env.mock.count('me')} /auth/me requests, not 2")
+        screen.send("exit\r")
+        status = screen.finish(ANSWER_WITHIN)
+        check(status == 0, f"the shell ended with {status}:\n{screen.text}")
+        save_transcript("sudo-cached", f"su {env.user}", screen.text, placeholders(env, first))
+    check(len(cache_entries(env)) == 1, f"not one cache entry: {cache_entries(env)}")
+
+
+def test_sudo_in_another_terminal_asks_again(env: Env):
+    """An approval made in one terminal never serves another terminal, even of the same
+    person within cache_ttl: there sudo shows a new code (denied here, and sudo fails),
+    while the first terminal still signs in from the cache."""
+    cached(env)
+    with terminal(env) as first, terminal(env) as other:
+        check(sudo_at(first, env, approve=True) is not None, "no code in the first terminal")
+        code = sudo_at(other, env, approve=False)
+        check(code is not None, f"the other terminal signed in from the cache:\n{other.text}")
+        check(creates(env.mock) == 2, f"{creates(env.mock)} codes, not 2")
+        check(no_root_output(other.text), f"id ran after the denial:\n{other.text}")
+        check(sudo_at(first, env, approve=True) is None,
+              f"the first terminal asked again:\n{first.text}")
+        check(creates(env.mock) == 2, f"{creates(env.mock)} codes, not 2")
+        for screen in (first, other):
+            screen.send("exit\r")
+            screen.finish(ANSWER_WITHIN)
+
+
+def test_sudo_without_a_controlling_terminal_never_reuses(env: Env):
+    """su -c runs its command in a session of its own without a controlling terminal,
+    as a display manager runs everyone's sign-in: two sudos in that one session each show
+    a code, since nothing is stored or reused there."""
+    cached(env)
+    with sudo(env, "/usr/bin/id -un; {SUDO} /usr/bin/id -un".format(SUDO=SUDO)) as screen:
+        for i in range(2):
+            screen.expect(rf"approve code ({CODE_RE})", SHOW_CODE_WITHIN,
+                          f"the code of sudo number {i + 1}")
+            check(screen.match(1) == mock_last_code(env.mock), "not the mock's code")
+            env.mock.approve(user="usr_demo")
+            screen.expect(r"(?m)^root\r?$", ANSWER_WITHIN, "the output of sudo id -un")
+        check(screen.finish(ANSWER_WITHIN) == 0, f"sudo failed:\n{screen.text}")
+    check(creates(env.mock) == 2, f"{creates(env.mock)} codes, not 2")
+    check(cache_entries(env) == [], f"approvals were stored: {cache_entries(env)}")
+
 TESTS = [
     test_instructions_at_once_and_approval_needs_no_typing,
     test_denial_fails_with_sudos_message,
     test_denial_starts_no_second_code,
     test_timeout_fails,
     test_sudo_n_fails_at_once_without_a_code,
+    test_second_sudo_in_the_same_terminal_reuses_the_approval,
+    test_sudo_in_another_terminal_asks_again,
+    test_sudo_without_a_controlling_terminal_never_reuses,
 ]
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "../terminal.h"
 #include "../time_limit.h"
 #include "module/sshd_info.h"
 
@@ -169,7 +170,8 @@ static bool readable_within(int fd, unsigned limit_s)
 /*
  * A worker per row: a fresh process, so that neither resident set nor the
  * children's peak carries over from another row, and a session of its own
- * (as sshd's per-connection child), which the session-scoped cache binds to.
+ * whose controlling terminal is a new pseudo-terminal that PAM_TTY names (as
+ * a person's shell), which the session-scoped cache binds to.
  * A worker still running after the row's time limit is stopped, with what it
  * started, and the row fails.
  */
@@ -186,10 +188,12 @@ static struct figures in_worker(const char *row, round_fn round, int rounds)
 	pid = fork();
 	if (pid == 0) {
 		struct figures mine;
+		char terminal[64];
 
 		close(fds[0]);
-		if (setsid() == (pid_t)-1)
+		if (setsid() == (pid_t)-1 || test_terminal_session(terminal, sizeof terminal) < 0)
 			_exit(1);
+		setenv("PAM_TTY", terminal, 1);
 		mine = measure(round, rounds);
 		/* exit(), not _exit(): pam_wrapper removes its copy of the services in /tmp. */
 		exit(write(fds[1], &mine, sizeof mine) == (ssize_t)sizeof mine ? 0 : 1);
@@ -280,7 +284,6 @@ int main(void)
 		mock_stop(&api);
 		return 1;
 	}
-	setenv("PAM_TTY", "/dev/pts/7", 1);
 	setenv("PAM_RHOST", "192.0.2.10", 1);
 
 	permit = in_worker(ROW_PERMIT, permit_round, rounds);

@@ -803,7 +803,7 @@ static void code_expiring_in_the_far_future(void **state)
 static void user_scope(char *out, size_t out_size)
 {
 	struct np_scope_parts parts = { .account = test_account(), .service = "np-poll",
-		                        .tty = "", .rhost = "", .invoker_uid = getuid(),
+		                        .terminal = "", .rhost = "", .invoker_uid = getuid(),
 		                        .invoker_name = "" };
 
 	assert_int_equal(np_scope_string(false, &parts, out, out_size), 0);

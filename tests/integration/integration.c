@@ -83,6 +83,14 @@ static void expect_log_contains(const char *needle)
 	}
 }
 
+static void expect_log_lacks(const char *needle)
+{
+	if (strstr(log_text, needle) != NULL) {
+		fprintf(stderr, "logged, and should not be: %s\nthe log:\n%s", needle, log_text);
+		fail();
+	}
+}
+
 /* The outcome line's field key is exactly want. */
 static void expect_logged(const char *key, const char *want)
 {
@@ -297,6 +305,39 @@ static void sshd_said_immediate_polls(void **state)
 	assert_int_equal(s.prompts_answered, 0);
 }
 
+/* Answers information and refuses prompts, with no application data, as sshd's password one. */
+static int conv_without_data(int n, const struct pam_message **msg, struct pam_response **resp,
+                             void *appdata)
+{
+	(void)appdata;
+	for (int i = 0; i < n; i++)
+		if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON)
+			return PAM_CONV_ERR;
+	*resp = calloc((size_t)n, sizeof **resp);
+	return *resp != NULL ? PAM_SUCCESS : PAM_BUF_ERR;
+}
+
+/*
+ * A conversation without application data is sshd's password authentication
+ * only inside OpenSSH's sshd: another program whose service is "sshd" (this
+ * test, pamtester) still gets a code.
+ */
+static void sshd_service_of_another_program_gets_a_code(void **state)
+{
+	struct pam_conv conv = { conv_without_data, NULL };
+	pam_handle_t *h = NULL;
+	int rc;
+
+	(void)state;
+	write_config(&api, "wait = poll\n");
+	auto_decide("approve", "usr_alice", 0.2);
+	assert_int_equal(pam_start("sshd", test_account(), &conv, &h), PAM_SUCCESS);
+	rc = pam_authenticate(h, 0);
+	pam_end(h, rc);
+	assert_int_equal(rc, PAM_SUCCESS);
+	assert_int_equal(mock_count(&api, "create"), 1);
+}
+
 static void sshd_said_held_prompts(void **state)
 {
 	struct script s = { .answers = { "" }, .delay_ms = { 1200 } };
@@ -361,6 +402,32 @@ static void deny_is_maxtries(void **state)
 	expect_rc(run_auth("np-poll", test_account(), &s, 0), PAM_MAXTRIES, &s);
 	assert_int_equal(s.seen.style[s.seen.count - 1], PAM_ERROR_MSG);
 	assert_true(seen_contains(&s.seen, "denied"));
+}
+
+/*
+ * Whoever has the code can poll for the approver's token (docs/DESIGN.md, what the
+ * module relies on NextPay for): debug or not, approved or denied, neither the code
+ * nor the URL that carries it reaches the log.
+ */
+static void code_never_reaches_the_log(void **state)
+{
+	static const char *const decisions[] = { "approve", "deny" };
+	static const int rcs[] = { PAM_SUCCESS, PAM_MAXTRIES };
+	char code[32];
+
+	(void)state;
+	write_config(&api, "debug = yes\n");
+	for (size_t i = 0; i < sizeof rcs / sizeof rcs[0]; i++) {
+		struct script s = { 0 };
+
+		auto_decide(decisions[i], "usr_alice", 0.3);
+		expect_rc(run_logged("np-poll", test_account(), &s, 0), rcs[i], &s);
+		mock_last_code(&api, code, sizeof code);
+		assert_true(code[0] != '\0' && seen_contains(&s.seen, code));
+		expect_log_contains("device code issued");
+		if (strstr(log_text, code) != NULL || strstr(log_text, "/auth/device") != NULL)
+			fail_msg("the code %s reached the log:\n%s", code, log_text);
+	}
 }
 
 static void denial_is_final_for_the_handle(void **state)
@@ -709,12 +776,14 @@ static void unknown_setting_is_service_error(void **state)
 	struct script s = { 0 };
 
 	(void)state;
-	write_config(&api, "no_such_setting = 1\n");
+	write_config(&api, "no_such_setting = 1\nc2VjcmV0LWtleQ\n");
 	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
 	assert_int_equal(mock_count(&api, "create"), 0);
 	expect_last_seen(&s, NOT_SET_UP);
 	expect_log_contains("configuration error: \"");
-	expect_log_contains("unknown setting \\\"no_such_setting\\\"");
+	expect_log_contains(": unknown setting\"");
+	/* The line's number, never its text: a line may be anything, a secret too. */
+	expect_log_lacks("no_such_setting");
 }
 
 /*
@@ -758,6 +827,45 @@ static void plain_http_is_service_error(void **state)
 	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
 	expect_logged("reason", "configuration error");
 	assert_int_equal(access(report, F_OK), -1);
+}
+
+/* What the np-proxy-arg service has as a module argument, and the tests put in files. */
+#define PROXY_SECRET "np-proxy-secret-42"
+
+/*
+ * A proxy's credentials are a secret: refused as a module argument (every local
+ * user can read /etc/pam.d) and from a file others can read, taken from a file
+ * only root can read; never logged.
+ */
+static void proxy_credentials_only_from_a_root_only_file(void **state)
+{
+	struct script s = { 0 };
+	char path[1024];
+
+	(void)state;
+	snprintf(path, sizeof path, "%s/conf/current.conf", test_dir());
+	write_config(&api, "proxy = http://np-user:" PROXY_SECRET "@127.0.0.1:9\n");
+	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
+	expect_last_seen(&s, NOT_SET_UP);
+	expect_log_contains("\\\"proxy\\\" holds credentials (user:password@), but others can read "
+	                    "the file (mode 0644");
+	expect_log_lacks(PROXY_SECRET);
+	assert_int_equal(mock_count(&api, "connections"), 0);
+	/* Root's alone: taken, and the helper goes to that proxy, which is not there. */
+	assert_int_equal(chmod(path, 0600), 0);
+	memset(&s, 0, sizeof s);
+	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
+	expect_log_lacks("configuration error");
+	expect_log_lacks(PROXY_SECRET);
+	assert_int_equal(mock_count(&api, "connections"), 0);
+	/* As a module argument: refused, whatever the file. */
+	write_config(&api, "");
+	memset(&s, 0, sizeof s);
+	expect_rc(run_logged("np-proxy-arg", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
+	expect_last_seen(&s, NOT_SET_UP);
+	expect_log_contains("module argument 3: \\\"proxy\\\" holds credentials");
+	expect_log_lacks(PROXY_SECRET);
+	assert_int_equal(mock_count(&api, "connections"), 0);
 }
 
 /* The config file itself is unsafe: refused with the reason logged, before any helper. */
@@ -1466,11 +1574,13 @@ int main(void)
 		T(sshd_of_no_known_release_prompts_and_says_why),
 		T(sshd_said_immediate_polls),
 		T(sshd_said_held_prompts),
+		T(sshd_service_of_another_program_gets_a_code),
 		T(immediate_sshd_gives_the_reason_without_a_last_prompt),
 		T(ssh_info_is_only_for_sshd),
 		T(email_rule_matches_without_case),
 		T(deny_is_maxtries),
 		T(denial_is_final_for_the_handle),
+		T(code_never_reaches_the_log),
 		T(expired_code),
 		T(login_timeout),
 		T(approved_but_not_mapped),
@@ -1493,6 +1603,7 @@ int main(void)
 		T(oversized_chunked_answer_refused),
 		T(caller_environment_never_reaches_libcurl),
 		T(unknown_setting_is_service_error),
+		T(proxy_credentials_only_from_a_root_only_file),
 		T(plain_http_is_service_error),
 		T(config_file_mode_is_checked),
 		T(unsafe_usermap_is_service_error),

@@ -4,7 +4,9 @@
  * through the real libpam, helper and mock.  Services np-items /
  * np-items-prompt put PAM_TTY, PAM_RHOST, PAM_RUSER and PAM_AUTHTOK from the
  * environment into the handle (pam_wrapper's pam_set_items), as sshd, login,
- * sudo or an earlier module would.
+ * sudo or an earlier module would.  The suite runs in a session of its own
+ * whose controlling terminal is a new pseudo-terminal, which PAM_TTY names,
+ * as for a person's shell: the session scope serves nothing else.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -31,11 +33,14 @@
 #include "common/account.h"
 #include "harness.h"
 #include "common/validate.h"
+#include "../terminal.h"
 
 #define ALICE_KEY "npk_alice_0123456789abcdef"
 
 static struct mock api;
 static char cache_dir[1024], key_path[1024];
+/* The suite's controlling terminal (/dev/pts/N), set up in main. */
+static char terminal[64];
 
 /* The identity map of every test but those that change it: usr_alice may be this account. */
 static void default_usermap(void)
@@ -141,7 +146,7 @@ static int reset(void **state)
 	write_key(0600);
 	cached_config(NULL);
 	default_usermap();
-	setenv("PAM_TTY", "/dev/pts/7", 1);
+	setenv("PAM_TTY", terminal, 1);
 	setenv("PAM_RHOST", "192.0.2.10", 1);
 	unsetenv("PAM_AUTHTOK");
 	unsetenv("PAM_RUSER");
@@ -271,13 +276,110 @@ static void reused_in_the_same_session(void **state)
 	assert_true(strstr(path, test_account()) == NULL);
 }
 
-static void another_terminal_asks_again(void **state)
+/* How many entries the cache holds (none when its directory was never made). */
+static int cache_entries(void)
+{
+	DIR *dir = opendir(cache_dir);
+	struct dirent *entry;
+	int n = 0;
+
+	if (dir == NULL)
+		return 0;
+	while ((entry = readdir(dir)) != NULL)
+		if (entry->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n;
+}
+
+/*
+ * PAM_TTY naming a real terminal, open beside this session's, that is not the
+ * caller's controlling terminal: an approval made there is not stored, so
+ * the next sign-in there asks again; the log says why (with debug).
+ */
+static void pam_tty_of_another_terminal_is_never_served(void **state)
+{
+	char other[64], log[8192];
+	struct script s = { 0 };
+	int master = test_terminal_open(other, sizeof other);
+
+	(void)state;
+	assert_true(master >= 0);
+	cached_config("debug = yes\n");
+	setenv("PAM_TTY", other, 1);
+	assert_int_equal(sign_in_logged("np-items", test_account(), &s, log, sizeof log),
+	                 PAM_SUCCESS);
+	assert_int_equal(cache_entries(), 0);
+	assert_log_line(log, (const char *[]){ "cache: not caching in session scope:",
+	                                       "not the controlling terminal", other, NULL });
+	/* From now on every new code is denied: only the cache could say yes. */
+	next_codes("deny");
+	memset(&s, 0, sizeof s);
+	assert_int_equal(run_auth("np-items", test_account(), &s, 0), PAM_MAXTRIES);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_int_equal(mock_count(&api, "me"), 1);
+	/* At the controlling terminal, the same sign-in is stored and reused. */
+	next_codes("approve");
+	setenv("PAM_TTY", terminal, 1);
+	sign_in_ok("np-items");
+	next_codes("deny");
+	sign_in_ok("np-items");
+	assert_int_equal(mock_count(&api, "create"), 3);
+	assert_int_equal(cache_entries(), 1);
+	close(master);
+}
+
+/*
+ * Whatever names the controlling terminal without being its plain name under
+ * /dev never counts: the terminal reached through "..", through a symbolic
+ * link, /dev/tty (every process's own terminal), an X display, nothing.  An
+ * approval made under any of them is not stored, and one stored at the
+ * terminal does not serve them.
+ */
+static void pam_tty_that_only_leads_to_the_terminal_is_never_served(void **state)
+{
+	char up_and_back[128], link[128], log[8192];
+	const char *const names[] = { up_and_back, link, "/dev/tty", "tty", ":0", "" };
+	struct script s = { 0 };
+
+	(void)state;
+	snprintf(up_and_back, sizeof up_and_back, "/dev/../%s", terminal + 1);
+	snprintf(link, sizeof link, "/dev/shm/np-cache-tty-%ld", (long)getpid());
+	assert_int_equal(symlink(terminal, link), 0);
+	cached_config("debug = yes\n");
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		setenv("PAM_TTY", names[i], 1);
+		memset(&s, 0, sizeof s);
+		assert_int_equal(sign_in_logged("np-items", test_account(), &s, log, sizeof log),
+		                 PAM_SUCCESS);
+		if (cache_entries() != 0)
+			fail_msg("an approval under PAM_TTY \"%s\" was stored", names[i]);
+		assert_log_line(log, (const char *[]){ "cache: not caching in session scope:", NULL });
+	}
+	assert_int_equal(mock_count(&api, "create"), 6);
+	/* The terminal's own approval, then none of those names gets it. */
+	setenv("PAM_TTY", terminal, 1);
+	sign_in_ok("np-items");
+	next_codes("deny");
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		setenv("PAM_TTY", names[i], 1);
+		memset(&s, 0, sizeof s);
+		if (run_auth("np-items", test_account(), &s, 0) != PAM_MAXTRIES)
+			fail_msg("PAM_TTY \"%s\" was served from the terminal's approval", names[i]);
+	}
+	assert_int_equal(mock_count(&api, "create"), 13);
+	assert_int_equal(unlink(link), 0);
+}
+
+/* login and su set PAM_TTY to "pts/N", sudo to "/dev/pts/N": the same terminal. */
+static void either_name_of_the_terminal_is_the_terminal(void **state)
 {
 	(void)state;
 	sign_in_ok("np-items");
-	setenv("PAM_TTY", "/dev/pts/8", 1);
+	next_codes("deny");
+	setenv("PAM_TTY", terminal + strlen("/dev/"), 1);
 	sign_in_ok("np-items");
-	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_int_equal(mock_count(&api, "create"), 1);
 }
 
 static void another_remote_host_asks_again(void **state)
@@ -309,6 +411,31 @@ static void user_scope_reuses_from_anywhere(void **state)
 	sign_in_ok("np-items");
 	assert_int_equal(mock_count(&api, "create"), 1);
 	assert_int_equal(mock_count(&api, "me"), 2);
+}
+
+/*
+ * cache_scope = user never crosses services: sshd, login and a greeter all
+ * call PAM as root without PAM_RUSER, so without the service in the scope an
+ * SSH approval would sign in at the console or the greeter.
+ */
+static void user_scope_never_crosses_services(void **state)
+{
+	struct script s = { 0 };
+	char log[8192];
+
+	(void)state;
+	cached_config("cache_scope = user\n");
+	sign_in_ok("np-items");
+	next_codes("deny");
+	assert_int_equal(sign_in_logged("np-poll", test_account(), &s, log, sizeof log),
+	                 PAM_MAXTRIES);
+	assert_log_line(log, (const char *[]){ "denied:", "device-code", NULL });
+	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_int_equal(mock_count(&api, "me"), 1);
+	/* Each service keeps its own: np-items is still served, from anywhere. */
+	setenv("PAM_TTY", "/dev/pts/9", 1);
+	sign_in_ok("np-items");
+	assert_int_equal(mock_count(&api, "create"), 2);
 }
 
 static void expired_entry_falls_back(void **state)
@@ -363,7 +490,8 @@ static void tampered_entry_falls_back(void **state)
  */
 static const char *self_path;
 
-#define CHILD_NEW_SESSION "--child-sign-in"
+#define CHILD_AT_PAM_TTY "--child-sign-in-at-pam-tty"
+#define CHILD_NO_TERMINAL "--child-sign-in-twice-without-a-terminal"
 #define CHILD_NO_LEADER "--child-sign-in-twice-without-a-visible-leader"
 #define CHILD_NAMESPACE "--child-new-pid-namespace"
 #define CHILD_NAMESPACE_INIT "--child-pid-namespace-init"
@@ -484,48 +612,138 @@ static int child_namespace_init(void)
 	return run_self(CHILD_NO_LEADER, false);
 }
 
-/* In the copy: no cmocka here, the answer is the exit status. */
-static int child_sign_in(void)
+/*
+ * In the copy, in a session of its own: the terminal PAM_TTY names becomes its
+ * controlling terminal, as a new login's does, and it signs in once.  No
+ * cmocka here: the answer is the exit status.
+ */
+static int child_sign_in_at_pam_tty(void)
 {
+	const char *tty = getenv("PAM_TTY");
 	struct script s = { 0 };
-	int rc = run_auth("np-items", test_account(), &s, 0);
+	int fd = tty != NULL ? test_terminal_control(tty) : -1; /* run_self() called setsid() */
+	int rc;
 
-	if (rc != PAM_SUCCESS)
+	if (fd < 0) {
+		fprintf(stderr, "cannot make %s the controlling terminal\n", tty != NULL ? tty : "(none)");
+		return 100;
+	}
+	rc = run_auth("np-items", test_account(), &s, 0);
+	close(fd);
+	if (rc != PAM_SUCCESS) {
 		fprintf(stderr, "sign-in in another session: %d\n", rc);
+		seen_dump(&s.seen);
+	}
 	return rc == PAM_SUCCESS ? 0 : 101;
 }
 
-static int child_sign_in_twice_without_a_visible_leader(void)
+/*
+ * In the copy: two sign-ins, each approved by the mock, where the cache must
+ * neither store nor reuse anything; 0 when both succeed and the log says why.
+ */
+static int sign_in_twice_without_the_cache(const char *where, const char *why)
 {
 	struct script first = { 0 }, second = { 0 };
 	char log[8192];
 	int rc1, rc2;
 
-	if (getsid(0) != 0)
-		return 110;
 	log_capture_begin();
 	rc1 = run_auth("np-items", test_account(), &first, 0);
 	rc2 = run_auth("np-items", test_account(), &second, 0);
 	log_capture_end(log, sizeof log);
 	if (rc1 != PAM_SUCCESS || rc2 != PAM_SUCCESS) {
-		fprintf(stderr, "in a new PID namespace: %d, %d\n%s", rc1, rc2, log);
+		fprintf(stderr, "%s: %d, %d\n%s", where, rc1, rc2, log);
 		seen_dump(&first.seen);
 		seen_dump(&second.seen);
 		return 112;
 	}
-	return strstr(log, "cannot identify the session leader; not caching") != NULL ? 0 : 113;
+	if (strstr(log, why) == NULL) {
+		fprintf(stderr, "%s: no \"%s\" in the log:\n%s", where, why, log);
+		return 113;
+	}
+	return 0;
+}
+
+/* In a session without a terminal (a daemon, a greeter's worker). */
+static int child_sign_in_twice_without_a_terminal(void)
+{
+	return sign_in_twice_without_the_cache(
+		"without a terminal", "cache: not caching in session scope: \"no controlling terminal\"");
+}
+
+static int child_sign_in_twice_without_a_visible_leader(void)
+{
+	if (getsid(0) != 0)
+		return 110;
+	return sign_in_twice_without_the_cache("in a new PID namespace",
+	                                       "cannot identify the session leader; not caching");
+}
+
+/* Signs in from a copy of this program in a new session whose terminal is PAM_TTY's. */
+static int sign_in_in_a_new_session_at(const char *tty)
+{
+	int rc;
+
+	setenv("PAM_TTY", tty, 1);
+	rc = run_self(CHILD_AT_PAM_TTY, true);
+	setenv("PAM_TTY", terminal, 1);
+	return rc;
 }
 
 static void another_login_session_asks_again(void **state)
 {
+	char other[64];
+	int master = test_terminal_open(other, sizeof other);
+
 	(void)state;
+	assert_true(master >= 0);
 	sign_in_ok("np-items");
-	/* Same account, service, tty and host, but another session leader: a new login. */
-	assert_int_equal(run_self(CHILD_NEW_SESSION, true), 0);
+	/* Same account, service and host, but another login: its own terminal and session. */
+	assert_int_equal(sign_in_in_a_new_session_at(other), 0);
 	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_int_equal(cache_entries(), 2);
 	/* The first session's entry is still its own. */
 	sign_in_ok("np-items");
 	assert_int_equal(mock_count(&api, "create"), 2);
+	close(master);
+}
+
+/*
+ * A terminal's number comes back to the next login once the last has ended
+ * (/dev/pts/N is reused): the same terminal in a new session is a new login,
+ * and its session leader tells them apart.
+ */
+static void terminal_taken_over_by_a_new_session_asks_again(void **state)
+{
+	char shared[64];
+	int master = test_terminal_open(shared, sizeof shared);
+
+	(void)state;
+	assert_true(master >= 0);
+	assert_int_equal(sign_in_in_a_new_session_at(shared), 0);
+	assert_int_equal(cache_entries(), 1);
+	/* The first session has ended, and released the terminal; the next one takes it. */
+	assert_int_equal(sign_in_in_a_new_session_at(shared), 0);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	close(master);
+}
+
+/*
+ * A display manager's worker, a lock screen, a daemon: a process without a
+ * controlling terminal, even with PAM_TTY naming a real one, neither stores
+ * nor reuses an approval in session scope; with debug, the log says why.
+ */
+static void no_controlling_terminal_means_no_cache(void **state)
+{
+	int rc;
+
+	(void)state;
+	cached_config("debug = yes\n");
+	rc = run_self(CHILD_NO_TERMINAL, true);
+	assert_int_equal(mock_count(&api, "create"), 2);
+	assert_int_equal(cache_entries(), 0);
+	/* Both sign-ins succeeded, and the log gave the reason (see the child). */
+	assert_int_equal(rc, 0);
 }
 
 /* Two sign-ins with no visible session leader: both go to the browser, and the log says why. */
@@ -1009,7 +1227,7 @@ static void other_entry_path(const char *known, char *out, size_t out_size)
 }
 
 /*
- * An entry copied over another scope's file (another terminal's here) does
+ * An entry copied over another scope's file (another remote host's here) does
  * not open there: the scope is in the payload's associated data, not only in
  * the file name.
  */
@@ -1021,7 +1239,7 @@ static void entry_copied_to_another_scope_does_not_open(void **state)
 	(void)state;
 	sign_in_ok("np-items");
 	entry_path(first, sizeof first);
-	setenv("PAM_TTY", "/dev/pts/8", 1);
+	setenv("PAM_RHOST", "198.51.100.7", 1);
 	sign_in_ok("np-items");
 	assert_int_equal(mock_count(&api, "create"), 2);
 	/* The second terminal's entry, overwritten with the first one's bytes. */
@@ -1120,22 +1338,28 @@ static void localpart_folds_case_and_keeps_to_allowed_domains(void **state)
 #define T(fn) cmocka_unit_test_setup(fn, reset)
 
 /*
- * sshd's per-connection child and login each start a session; so does this
- * suite, so that the session scope has a leader to bind to whatever started
- * it.  A process group leader may not call setsid(): a child runs the suite.
+ * sshd's per-connection child, login and a terminal emulator each start a
+ * session whose controlling terminal is the person's; so does this suite,
+ * with a new pseudo-terminal that PAM_TTY names (terminal), which the session
+ * scope binds to.  In this process where it can (under valgrind a forked copy
+ * would report its parent's memory as leaks, in silence); a process group
+ * leader may not call setsid(), and then a child runs the suite.  The
+ * terminal's master stays open until the suite ends.
  */
-static int run_in_a_session_of_its_own(void)
+static int run_in_a_session_with_a_terminal(void)
 {
 	pid_t pid;
 
-	if (getsid(0) == getpid() || setsid() != (pid_t)-1)
+	if (setsid() != (pid_t)-1 && test_terminal_session(terminal, sizeof terminal) >= 0)
 		return 0;
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid == 0)
-		return setsid() == (pid_t)-1 ? -1 : 0;
+		return setsid() != (pid_t)-1 && test_terminal_session(terminal, sizeof terminal) >= 0
+		               ? 0
+		               : -1;
 	exit(exit_code_of(pid));
 }
 
@@ -1143,12 +1367,17 @@ int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		T(reused_in_the_same_session),
-		T(another_terminal_asks_again),
+		T(pam_tty_of_another_terminal_is_never_served),
+		T(pam_tty_that_only_leads_to_the_terminal_is_never_served),
+		T(either_name_of_the_terminal_is_the_terminal),
+		T(no_controlling_terminal_means_no_cache),
 		T(another_remote_host_asks_again),
 		T(another_service_asks_again),
 		T(another_login_session_asks_again),
+		T(terminal_taken_over_by_a_new_session_asks_again),
 		T(no_visible_session_leader_means_no_cache),
 		T(user_scope_reuses_from_anywhere),
+		T(user_scope_never_crosses_services),
 		T(expired_entry_falls_back),
 		T(revoked_token_falls_back),
 		T(tampered_entry_falls_back),
@@ -1177,8 +1406,10 @@ int main(int argc, char **argv)
 	};
 
 	self_path = argv[0];
-	if (argc == 2 && strcmp(argv[1], CHILD_NEW_SESSION) == 0)
-		return child_sign_in();
+	if (argc == 2 && strcmp(argv[1], CHILD_AT_PAM_TTY) == 0)
+		return child_sign_in_at_pam_tty();
+	if (argc == 2 && strcmp(argv[1], CHILD_NO_TERMINAL) == 0)
+		return child_sign_in_twice_without_a_terminal();
 	if (argc == 2 && strcmp(argv[1], CHILD_NAMESPACE) == 0)
 		return child_new_pid_namespace();
 	if (argc == 2 && strcmp(argv[1], CHILD_NAMESPACE_INIT) == 0)
@@ -1191,8 +1422,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s\n", argv[0]);
 		return 2;
 	}
-	if (run_in_a_session_of_its_own() != 0) {
-		perror("setsid");
+	if (run_in_a_session_with_a_terminal() != 0) {
+		perror("a session with a terminal of its own");
 		return 1;
 	}
 	return cmocka_run_group_tests_name("cache and API keys", tests, group_setup,

@@ -77,3 +77,24 @@ def write_usermap(path: str, rules: dict[str, str]) -> str:
     """rules: {identity: account}."""
     lines = ["# written by the tests"] + [f"{who} {account}" for who, account in rules.items()]
     return write_root_file(path, "\n".join(lines) + "\n")
+
+
+LOGIN_RECORDS = ("/var/log/wtmp", "/var/log/btmp")
+
+
+def strip_login_records(account: str) -> None:
+    """Removes a throwaway account's records from wtmp and btmp, if a login made any
+    (login, a display manager), keeping everybody else's and the files' owner and mode."""
+    for path in LOGIN_RECORDS:
+        if not os.path.isfile(path) or os.path.getsize(path) == 0:
+            continue
+        dump = subprocess.run(["utmpdump", path], capture_output=True, text=True, check=False)
+        if dump.returncode != 0 or f"[{account}" not in dump.stdout:
+            continue
+        kept = "".join(line for line in dump.stdout.splitlines(keepends=True)
+                       if f"[{account}" not in line)
+        records = subprocess.run(["utmpdump", "-r"], input=kept.encode(), capture_output=True,
+                                 check=True).stdout
+        with open(path, "r+b") as f:
+            f.write(records)
+            f.truncate()

@@ -67,7 +67,7 @@ DEB_FILES = {
     HELPER: ("-rwxr-xr-x", False),
     CTL: ("-rwxr-xr-x", False),
     CONF: ("-rw-r--r--", True),
-    USERS: ("-rw-r--r--", True),
+    USERS: ("-rw-r-----", True),     # which identity may become root: root's eyes only
     "/usr/lib/sysusers.d/pam_nextpay.conf": ("-rw-r--r--", False),
     "/usr/lib/tmpfiles.d/pam_nextpay.conf": ("-rw-r--r--", False),
     PROFILE: ("-rw-r--r--", False),
@@ -271,15 +271,18 @@ def test_deb_holds_every_file_where_it_belongs(env: Env):
     listing = run(["dpkg-deb", "--contents", env.deb])
     check(listing.returncode == 0, ran(listing))
     modes = {}
+    owners = {}
     for line in listing.stdout.splitlines():
         fields = line.split(None, 5)
-        modes["/" + fields[5].split(" -> ")[0].lstrip("./").rstrip("/")] = fields[0]
+        path = "/" + fields[5].split(" -> ")[0].lstrip("./").rstrip("/")
+        modes[path], owners[path] = fields[0], fields[1]
     conffiles = run(["dpkg-deb", "--info", env.deb, "conffiles"]).stdout.split()
     for path, (mode, is_conffile) in DEB_FILES.items():
         check(path in modes, f"{path} is not in the .deb:\n{listing.stdout}")
         check(modes[path] == mode, f"{path}: mode {modes[path]}, expected {mode}")
         check((path in conffiles) == is_conffile,
               f"{path}: {'not ' if is_conffile else ''}a conffile; conffiles: {conffiles}")
+        check(owners[path] == "root/root", f"{path}: owned by {owners[path]}")
     depends = run(["dpkg-deb", "--field", env.deb, "Depends"]).stdout
     check("systemd-sysusers" in depends and "libpam-runtime" in depends,
           f"Depends lacks the sysusers tool or pam-auth-update: {depends}")
@@ -362,6 +365,11 @@ def test_rpm_holds_every_file_where_it_belongs(env: Env):
               f"{name} is not the RPM's documentation:\n{done.stdout}")
     check(flags[KEY][1] == "-rw-------" and flags[CACHE_DIR][1] == "drwx------",
           f"key {flags[KEY][1]}, cache directory {flags[CACHE_DIR][1]}")
+    check(flags[USERS][1] == "-rw-r-----" and flags[CONF][1] == "-rw-r--r--",
+          f"identity map {flags[USERS][1]}, configuration {flags[CONF][1]}")
+    owners = run(["rpm", "-qp", "--qf", "[%{FILEUSERNAME}:%{FILEGROUPNAME} %{FILENAMES}\n]",
+                  env.rpm]).stdout
+    check(f"root:root {USERS}" in owners.splitlines(), f"identity map owners:\n{owners}")
     scripts = run(["rpm", "-qp", "--scripts", env.rpm]).stdout
     check("nextpayctl keygen" in scripts, f"no key made in %post:\n{scripts}")
 
@@ -399,6 +407,12 @@ def test_install_puts_every_file_where_libpam_and_man_look(env: Env):
     cache = os.lstat(CACHE_DIR)
     check(stat.S_ISDIR(cache.st_mode) and stat.S_IMODE(cache.st_mode) == 0o700
           and cache.st_uid == 0, f"{CACHE_DIR}: mode {oct(cache.st_mode)}, uid {cache.st_uid}")
+    # No secret is world-readable: the map says which identity may become root.
+    for path, mode in ((USERS, 0o640), (CONF, 0o644)):
+        st = os.lstat(path)
+        check(stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == mode and st.st_uid == 0
+              and st.st_gid == 0, f"{path}: mode {oct(st.st_mode)}, uid {st.st_uid}, "
+                                  f"gid {st.st_gid}; expected root:root {oct(mode)}")
     for path, before in env.common_before.items():
         check(read_bytes(path) == before, f"installing changed {path}")
 
@@ -454,8 +468,11 @@ def test_sign_in_through_the_installed_module(env: Env):
             mock_api(tmp) as mock:
         usermap = write_usermap(os.path.join(tmp, "pam_nextpay.users"), {"usr_demo": account})
         conf = installed_conf_for_the_mock(tmp, mock, usermap)
+        # PAM_TTY names pamtester's controlling terminal, as login or sudo set it: the
+        # default session scope stores an approval only there.
         with pam_service(conf) as service, \
-                Screen(["/usr/bin/pamtester", service, account, "authenticate"],
+                Screen(["/bin/sh", "-c", 'exec /usr/bin/pamtester -I tty="$(tty)" "$0" "$1" '
+                        "authenticate", service, account],
                        env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}) as screen:
             screen.expect(r"approve code ([A-Z0-9]{6})", SIGN_IN_WITHIN, "the code on the screen")
             helpers = wait_for(lambda: helper_processes(screen.child.pid), 10,
@@ -489,13 +506,28 @@ def test_nextpayctl_check_passes_on_the_installed_configuration(env: Env):
             check(re.search(line, done.stdout, re.M), f"no line {line!r}:\n{done.stdout}")
 
 
-def test_pam_auth_update_selects_and_deselects_the_profile(env: Env):
-    """In a throw-away root (pam-auth-update --root, with a debconf database of its own),
-    so that the machine's /etc/pam.d and debconf are never touched."""
+PAM_AUTH_UPDATE = "/usr/sbin/pam-auth-update"
+# A password profile above every one Debian ships (the highest, Kerberos, is 704), as a
+# local or a third-party one may be: NextPay must still come first, before its password.
+OUTRANKING = ("nextpay-test-outranks", """\
+Name: A password module above Debian's own (tests/package stand-in for Kerberos)
+Default: yes
+Priority: 704
+Auth-Type: Primary
+Auth:
+\t[success=end default=ignore]\tpam_permit.so
+""")
+
+
+@contextlib.contextmanager
+def pam_auth_update_root(env: Env):
+    """A throw-away root for pam-auth-update (its --root option, with a debconf database of
+    its own): a copy of /etc/pam.d/common-*, /var/lib/pam and /usr/share/pam-configs, so
+    that the machine's /etc/pam.d and debconf are never touched, which this checks.
+    Yields (root, the environment pam-auth-update needs)."""
     need_installed(env)
-    tool = "/usr/sbin/pam-auth-update"
-    if "--root" not in read_bytes(tool).decode(errors="replace"):
-        raise Skip(f"{tool} has no --root: not touching this machine's /etc/pam.d")
+    if "--root" not in read_bytes(PAM_AUTH_UPDATE).decode(errors="replace"):
+        raise Skip(f"{PAM_AUTH_UPDATE} has no --root: not touching this machine's /etc/pam.d")
     real = {path: read_bytes(path) for path in
             [*PAM_COMMON, *glob.glob("/var/lib/pam/*"), "/var/cache/debconf/config.dat"]
             if os.path.isfile(path)}
@@ -509,12 +541,22 @@ def test_pam_auth_update_selects_and_deselects_the_profile(env: Env):
             f.write(f"Config: config\nTemplates: templates\n\nName: config\nDriver: File\n"
                     f"Filename: {root}/debconf/config.dat\n\nName: templates\nDriver: File\n"
                     f"Filename: {root}/debconf/templates.dat\n")
-        tool_env = dict(os.environ, DEBIAN_FRONTEND="noninteractive",
-                        DEBCONF_SYSTEMRC=os.path.join(root, "debconf.conf"))
+        yield root, dict(os.environ, DEBIAN_FRONTEND="noninteractive",
+                         DEBCONF_SYSTEMRC=os.path.join(root, "debconf.conf"))
+    for path, content in real.items():
+        check(read_bytes(path) == content, f"the throw-away root changed the real {path}")
+
+
+def pam_auth_update(root: str, tool_env: dict, *args: str) -> None:
+    done = run([PAM_AUTH_UPDATE, "--root", root, *args], env=tool_env)
+    check(done.returncode == 0, ran(done))
+
+
+def test_pam_auth_update_selects_and_deselects_the_profile(env: Env):
+    with pam_auth_update_root(env) as (root, tool_env):
         common_auth = os.path.join(root, "etc/pam.d/common-auth")
         original = read_bytes(common_auth)
-        done = run([tool, "--root", root, "--enable", "nextpay"], env=tool_env)
-        check(done.returncode == 0, ran(done))
+        pam_auth_update(root, tool_env, "--enable", "nextpay")
         enabled = read_bytes(common_auth).decode()
         ours = re.search(r"(?m)^auth\s+\[success=(\d+) ignore=ignore default=die\]\s+"
                          r"pam_nextpay\.so skip_services=\S*cron\S*$", enabled)
@@ -523,8 +565,7 @@ def test_pam_auth_update_selects_and_deselects_the_profile(env: Env):
         check(unix > ours.start(), f"NextPay does not come before pam_unix:\n{indent(enabled)}")
         # The break-glass profile takes the plain one's place (Conflicts): the sign-in
         # line jumps past the gate, the password and pam_deny; the gate comes next.
-        done = run([tool, "--root", root, "--enable", "nextpay-breakglass"], env=tool_env)
-        check(done.returncode == 0, ran(done))
+        pam_auth_update(root, tool_env, "--enable", "nextpay-breakglass")
         enabled = read_bytes(common_auth).decode()
         lines = [line for line in enabled.splitlines() if re.match(r"auth\s", line)]
         check(len([line for line in lines if "pam_nextpay.so" in line]) == 2 and
@@ -535,13 +576,81 @@ def test_pam_auth_update_selects_and_deselects_the_profile(env: Env):
               re.match(r"auth\s+\[success=1 default=ignore\]\s+pam_unix\.so", lines[2]) and
               re.match(r"auth\s+requisite\s+pam_deny\.so", lines[3]),
               f"--enable nextpay-breakglass did not write the stack:\n{indent(enabled)}")
-        done = run([tool, "--root", root, "--disable", "nextpay-breakglass"], env=tool_env)
-        check(done.returncode == 0, ran(done))
+        pam_auth_update(root, tool_env, "--disable", "nextpay-breakglass")
         check(read_bytes(common_auth) == original,
               f"--disable did not give back common-auth as it was:\n"
               f"{indent(read_bytes(common_auth).decode())}")
-    for path, content in real.items():
-        check(read_bytes(path) == content, f"the throw-away root changed the real {path}")
+
+
+def test_profile_comes_before_every_password_profile(env: Env):
+    """"Instead of the password": a Primary profile of a higher priority than Debian's
+    Kerberos one (704) would come first, and its password end the stack before NextPay is
+    asked."""
+    with pam_auth_update_root(env) as (root, tool_env):
+        name, text = OUTRANKING
+        write_root_file(os.path.join(root, "usr/share/pam-configs", name), text)
+        common_auth = os.path.join(root, "etc/pam.d/common-auth")
+        pam_auth_update(root, tool_env, "--enable", name, "nextpay")
+        stack = [line for line in read_bytes(common_auth).decode().splitlines()
+                 if re.match(r"auth\s", line)]
+        where = {module: next((i for i, line in enumerate(stack) if module in line), None)
+                 for module in ("pam_nextpay.so", "pam_permit.so", "pam_unix.so")}
+        check(None not in where.values(), f"a module is missing: {where}\n" + "\n".join(stack))
+        check(where["pam_nextpay.so"] < where["pam_permit.so"] < where["pam_unix.so"],
+              "NextPay does not come first:\n" + indent("\n".join(stack)))
+        # NextPay's line ends the stack on anything but a skipped service.
+        check(re.search(r"default=die\]\s+pam_nextpay\.so", stack[where["pam_nextpay.so"]]),
+              stack[where["pam_nextpay.so"]])
+
+
+def run_postinst(root: str, tool_env: dict) -> subprocess.CompletedProcess:
+    """The installed postinst, every path under DPKG_ROOT as dpkg gives it for another root.
+    debconf then reads its configuration, and its databases, under DPKG_ROOT too: the same
+    database files as pam_auth_update_root's, named from inside the root."""
+    rooted = os.path.join(root, "debconf-rooted.conf")
+    with open(os.path.join(root, "debconf.conf")) as f:
+        text = f.read().replace(f"Filename: {root}/", "Filename: /")
+    with open(rooted, "w") as f:
+        f.write(text)
+    done = run([f"/var/lib/dpkg/info/{PACKAGE}.postinst", "configure", ""],
+               env=dict(tool_env, DPKG_ROOT=root, DEBCONF_SYSTEMRC="/debconf-rooted.conf"))
+    check(done.returncode == 0, ran(done))
+    return done
+
+
+def test_postinst_warns_when_the_profile_locks_everyone_out(env: Env):
+    with pam_auth_update_root(env) as (root, tool_env):
+        for path in (CONF, USERS, "/usr/lib/sysusers.d/pam_nextpay.conf",
+                     "/usr/lib/tmpfiles.d/pam_nextpay.conf"):
+            os.makedirs(os.path.dirname(root + path), exist_ok=True)
+            shutil.copy2(path, root + path)
+        users = root + USERS
+        # The profile off: nothing to say.
+        quiet = run_postinst(root, tool_env)
+        check("WARNING" not in quiet.stderr, ran(quiet))
+        check(os.path.isfile(root + KEY) and os.path.isdir(root + CACHE_DIR),
+              f"the postinst made no key or cache directory under {root}")
+        # On, with the map as shipped (comments only): everyone is locked out.
+        pam_auth_update(root, tool_env, "--enable", "nextpay")
+        loud = run_postinst(root, tool_env)
+        print(indent(loud.stderr.strip(), "    postinst | "), flush=True)
+        warning = [line for line in loud.stderr.splitlines() if "WARNING" in line]
+        text = " ".join(line.split("WARNING:", 1)[1].strip() for line in warning)
+        for words in (f"NextPay sign-in is on in {root}/etc/pam.d/common-auth",
+                      f"the identity map {users} has no rule",
+                      "refuses every account, root at the console included",
+                      "pam-auth-update --disable nextpay"):
+            check(words in text, f"the warning lacks {words!r}:\n{loud.stderr}")
+        # A rule in the map: quiet again.
+        with open(users, "a") as f:
+            f.write("usr_demo root\n")
+        check("WARNING" not in run_postinst(root, tool_env).stderr, "warned with a rule")
+        # The map the configuration names is the one that counts.
+        elsewhere = write_root_file(os.path.join(root, "empty.users"), "# nobody\n", 0o640)
+        with open(root + CONF, "a") as f:
+            f.write(f"usermap = {elsewhere[len(root):]}\n")
+        loud = run_postinst(root, tool_env)
+        check(f"WARNING: {elsewhere} has no rule" in loud.stderr, ran(loud))
 
 
 def test_purge_leaves_nothing_behind(env: Env):
@@ -572,6 +681,8 @@ if __name__ == "__main__":
         test_sign_in_through_the_installed_module,
         test_nextpayctl_check_passes_on_the_installed_configuration,
         test_pam_auth_update_selects_and_deselects_the_profile,
+        test_profile_comes_before_every_password_profile,
+        test_postinst_warns_when_the_profile_locks_everyone_out,
         test_purge_leaves_nothing_behind,
     ], fixture=fixture,
         built=(os.path.join(BUILD, "pam_nextpay.so"), os.path.join(BUILD, "nextpay-helper"))))

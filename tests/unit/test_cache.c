@@ -224,7 +224,7 @@ static void names_are_keyed_and_distinct(void **state)
 static void scopes_do_not_collide(void **state)
 {
 	struct np_scope_parts one = { .account = "ab", .invoker_uid = 0, .invoker_name = "",
-		                          .service = "c", .tty = "", .rhost = "", .sid = 1,
+		                          .service = "c", .terminal = "", .rhost = "", .sid = 1,
 		                          .leader_start = 2 };
 	struct np_scope_parts two = one;
 	char x[NP_CACHE_SCOPE_MAX], y[NP_CACHE_SCOPE_MAX];
@@ -236,9 +236,9 @@ static void scopes_do_not_collide(void **state)
 	assert_int_equal(np_scope_string(true, &two, y, sizeof y), 0);
 	assert_string_not_equal(x, y);
 	assert_string_equal(x, "7:session|2:ab|1:0|0:|1:c|0:|0:|3:1@2|");
-	/* User scope is the account and the invoking user. */
+	/* User scope is the account, the invoking user and the service. */
 	assert_int_equal(np_scope_string(false, &one, x, sizeof x), 0);
-	assert_string_equal(x, "4:user|2:ab|1:0|0:|");
+	assert_string_equal(x, "4:user|2:ab|1:0|0:|1:c|");
 	assert_int_equal(np_scope_string(true, &one, x, 8), -1);
 }
 
@@ -246,7 +246,7 @@ static void scopes_do_not_collide(void **state)
 static void scopes_differ_by_invoking_user(void **state)
 {
 	struct np_scope_parts base = { .account = "root", .invoker_uid = 1000,
-		                           .invoker_name = "alice", .service = "su", .tty = "pts/1",
+		                           .invoker_name = "alice", .service = "su", .terminal = "136:1",
 		                           .rhost = "", .sid = 7, .leader_start = 9 };
 	struct np_scope_parts other_uid = base, other_ruser = base, no_ruser = base;
 	char a[NP_CACHE_SCOPE_MAX], b[NP_CACHE_SCOPE_MAX];
@@ -264,7 +264,26 @@ static void scopes_differ_by_invoking_user(void **state)
 		assert_int_equal(np_scope_string(session, &no_ruser, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
 	}
-	assert_string_equal(b, "7:session|4:root|4:1000|0:|2:su|5:pts/1|0:|3:7@9|");
+	assert_string_equal(b, "7:session|4:root|4:1000|0:|2:su|5:136:1|0:|3:7@9|");
+}
+
+/* An approval given under one PAM service never serves another, in either kind of scope. */
+static void scopes_differ_by_service(void **state)
+{
+	struct np_scope_parts sshd = { .account = "don", .invoker_uid = 0, .invoker_name = "",
+		                           .service = "sshd", .terminal = "136:1", .rhost = "",
+		                           .sid = 7, .leader_start = 9 };
+	struct np_scope_parts login = sshd;
+	char a[NP_CACHE_SCOPE_MAX], b[NP_CACHE_SCOPE_MAX];
+
+	(void)state;
+	login.service = "login";
+	for (int session = 0; session <= 1; session++) {
+		assert_int_equal(np_scope_string(session, &sshd, a, sizeof a), 0);
+		assert_int_equal(np_scope_string(session, &login, b, sizeof b), 0);
+		assert_string_not_equal(a, b);
+	}
+	assert_string_equal(b, "7:session|3:don|1:0|0:|5:login|5:136:1|0:|3:7@9|");
 }
 
 int main(void)
@@ -279,6 +298,7 @@ int main(void)
 		cmocka_unit_test(names_are_keyed_and_distinct),
 		cmocka_unit_test(scopes_do_not_collide),
 		cmocka_unit_test(scopes_differ_by_invoking_user),
+		cmocka_unit_test(scopes_differ_by_service),
 	};
 
 	return cmocka_run_group_tests_name("cache format", tests, setup, teardown);

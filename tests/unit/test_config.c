@@ -43,6 +43,12 @@ static void assert_err_has(const char *what)
 		fail_msg("error \"%s\" does not mention \"%s\"", err, what);
 }
 
+static void assert_err_lacks(const char *what)
+{
+	if (strstr(err, what) != NULL)
+		fail_msg("error \"%s\" repeats \"%s\"", err, what);
+}
+
 /* A fresh config file in the temporary directory with the given mode. */
 static void make_conf(const char *name, const char *text, mode_t mode, char *path, size_t size)
 {
@@ -249,7 +255,9 @@ static void test_arg_bare_flags(void **state)
 	assert_int_equal(parse_arg(&cfg, "api_key"), -1);
 	assert_err_has("api_key");
 	assert_int_equal(parse_arg(&cfg, "nodebug"), -1);
-	assert_err_has("nodebug");
+	assert_err_has("expected key=value");
+	/* A word that is no setting is not repeated: it may be anything. */
+	assert_err_lacks("nodebug");
 	assert_int_equal(parse_arg(&cfg, "DEBUG"), -1);
 	assert_int_equal(parse_arg(&cfg, ""), -1);
 	/* A bare flag in the file is not "key = value". */
@@ -585,17 +593,32 @@ static void test_unknown_key(void **state)
 	assert_int_equal(parse(&cfg, "# c\ncache = yes\nfrobnicate = 1\n"), -1);
 	assert_err_has("test.conf:3");
 	assert_err_has("unknown setting");
-	assert_err_has("frobnicate");
+	/*
+	 * The line number, never the line: the file may be a key or hold a
+	 * password pasted by mistake, and the error reaches logs and terminals.
+	 */
+	assert_err_lacks("frobnicate");
 	assert_int_equal(parse_arg(&cfg, "frobnicate=1"), -1);
 	assert_err_has("module arguments");
-	assert_err_has("frobnicate");
+	assert_err_lacks("frobnicate");
+	assert_int_equal(parse(&cfg, "c2VjcmV0LWtleS1ieXRlcw= = x\nhunter2\n"), -1);
+	assert_err_has("test.conf:1: unknown setting");
+	assert_err_lacks("c2Vj");
+	assert_int_equal(parse(&cfg, "\nhunter2\n"), -1);
+	assert_err_has("test.conf:2: expected \"key = value\"");
+	assert_err_lacks("hunter2");
 	/* Keys are case-sensitive. */
 	assert_int_equal(parse(&cfg, "API_URL = https://x\n"), -1);
-	assert_err_has("API_URL");
+	assert_err_has("unknown setting");
+	assert_err_lacks("API_URL");
 	assert_int_equal(parse(&cfg, "api url = https://x\n"), -1);
 	assert_err_has("unknown setting");
 	assert_int_equal(parse(&cfg, "= yes\n"), -1);
 	assert_err_has("test.conf:1");
+	/* A known setting with a bad value is named: the administrator needs that much. */
+	assert_int_equal(parse(&cfg, "poll_interval = hunter2\n"), -1);
+	assert_err_has("test.conf:1: bad value for \"poll_interval\"");
+	assert_err_lacks("hunter2");
 }
 
 static void test_repeated_key(void **state)
@@ -815,6 +838,13 @@ static void test_load_repeated_arg(void **state)
 	assert_int_equal(load(&cfg, 3, argv), -1);
 	assert_err_has("poll_interval");
 	assert_err_has("twice");
+	/* The argument is named by its place on the stack line. */
+	assert_err_has("module argument 3:");
+
+	argv[2] = "hunter2=x";
+	assert_int_equal(load(&cfg, 3, argv), -1);
+	assert_err_has("module argument 3: unknown setting");
+	assert_err_lacks("hunter2");
 
 	argv[1] = "debug";
 	argv[2] = "debug=yes";
@@ -965,6 +995,65 @@ static void test_load_runs_finish(void **state)
 	argv[1] = "allowed_domains=example.com";
 	assert_int_equal(load(&cfg, 2, argv), 0);
 	assert_true(cfg.map_email_localpart);
+}
+
+/* make_conf(), over an earlier file of that name. */
+static void remake_conf(const char *text, mode_t mode, char *path, size_t size)
+{
+	snprintf(path, size, "%s/proxy.conf", unit_dir);
+	(void)unlink(path);
+	make_conf("proxy.conf", text, mode, path, size);
+}
+
+/* A proxy's credentials are a secret: only from a file nobody but root can read. */
+static void test_load_proxy_credentials(void **state)
+{
+	static const char with[] = "http://np-user:np-secret-42@proxy.example:3128";
+	struct np_config cfg;
+	char path[1024];
+	char config_arg[1100];
+	char proxy_arg[256];
+	char text[256];
+	const char *argv[2] = { config_arg, proxy_arg };
+
+	(void)state;
+	snprintf(text, sizeof text, "proxy = %s\n", with);
+	snprintf(proxy_arg, sizeof proxy_arg, "proxy=%s", with);
+	remake_conf("debug = yes\n", 0644, path, sizeof path);
+	snprintf(config_arg, sizeof config_arg, "config=%s", path);
+	/* Never as a module argument: every local user can read the stack line. */
+	assert_int_equal(load(&cfg, 2, argv), -1);
+	assert_err_has("module argument 2: \"proxy\" holds credentials");
+	assert_err_has("configuration file");
+	assert_err_lacks("np-secret-42");
+	assert_int_equal(parse_arg(&cfg, proxy_arg), -1);
+	assert_err_lacks("np-secret-42");
+	assert_int_equal(parse_arg(&cfg, "proxy=http://proxy.example:3128"), 0);
+	/* From a file others can read: refused, with where to put it. */
+	for (mode_t mode = 0604; mode <= 0644; mode += 040) {
+		remake_conf(text, mode, path, sizeof path);
+		assert_int_equal(load(&cfg, 1, argv), -1);
+		assert_err_has("\"proxy\" holds credentials");
+		assert_err_has("chmod 0600");
+		assert_err_lacks("np-secret-42");
+	}
+	/* From a private file: taken. */
+	remake_conf(text, 0600, path, sizeof path);
+	assert_int_equal(load(&cfg, 1, argv), 0);
+	assert_string_equal(cfg.proxy, with);
+	/* Its group may read it only when that is root's group. */
+	remake_conf(text, 0640, path, sizeof path);
+	assert_int_equal(load(&cfg, 1, argv), getegid() == 0 ? 0 : -1);
+	if (geteuid() == 0) {
+		assert_int_equal(chown(path, 0, 65534), 0);
+		assert_int_equal(load(&cfg, 1, argv), -1);
+		assert_err_has("gid 65534");
+		assert_int_equal(chown(path, 0, 0), 0);
+		assert_int_equal(load(&cfg, 1, argv), 0);
+	}
+	/* Without credentials, a file anybody can read is fine. */
+	remake_conf("proxy = http://proxy.example:3128\n", 0644, path, sizeof path);
+	assert_int_equal(load(&cfg, 1, argv), 0);
 }
 
 /* ---- np_config_finish ---- */
@@ -1150,6 +1239,7 @@ int main(void)
 		cmocka_unit_test(test_load_unsafe_file),
 		cmocka_unit_test(test_load_foreign_owner),
 		cmocka_unit_test(test_load_runs_finish),
+		cmocka_unit_test(test_load_proxy_credentials),
 		cmocka_unit_test(test_finish_cross_checks),
 		cmocka_unit_test(test_finish_trailing_slashes),
 		cmocka_unit_test(test_verification_hosts),

@@ -297,6 +297,45 @@ static void test_root_owned_file(void **state)
 	free(data);
 }
 
+/* Readable by nobody but the owner and root: np_file_private() on what was read. */
+static void test_readable_by_root_only(void **state)
+{
+	static const struct {
+		mode_t mode;
+		gid_t gid;
+		bool private;
+	} cases[] = {
+		{ 0600, 1000, true }, { 0400, 1000, true }, { 0640, 0, true }, { 0700, 5, true },
+		{ 0640, 1000, false }, { 0604, 0, false }, { 0644, 0, false }, { 0440, 42, false },
+		{ 0601, 0, true }, /* execute alone reads nothing */
+	};
+	char path[1024];
+	char *data;
+	size_t len;
+	struct stat st;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct stat made = { .st_mode = S_IFREG | cases[i].mode, .st_gid = cases[i].gid };
+
+		if (np_file_private(&made) != cases[i].private)
+			fail_msg("mode %04o gid %u: %s", (unsigned)cases[i].mode,
+			         (unsigned)cases[i].gid, cases[i].private ? "not private" : "private");
+	}
+	/* np_file_read_stat() hands back the stat of the file it read. */
+	make("private.conf", "x", 0600, path, sizeof path);
+	assert_int_equal(np_file_read_stat(path, 0, 16, &data, &len, &st, err, sizeof err),
+	                 NP_FILE_OK);
+	assert_true(np_file_private(&st));
+	assert_int_equal(st.st_size, 1);
+	free(data);
+	assert_int_equal(chmod(path, 0644), 0);
+	assert_int_equal(np_file_read_stat(path, 0, 16, &data, &len, &st, err, sizeof err),
+	                 NP_FILE_OK);
+	assert_false(np_file_private(&st));
+	free(data);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +347,7 @@ int main(void)
 		cmocka_unit_test(test_writable_refused),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_private),
+		cmocka_unit_test(test_readable_by_root_only),
 		cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_not_a_directory),
 		cmocka_unit_test(test_relative_refused),

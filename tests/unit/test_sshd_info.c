@@ -349,6 +349,34 @@ static void test_the_systems_sshd(void **state)
 		skip();
 }
 
+/* Whether a program is OpenSSH's sshd at all, of any release: the same reading. */
+static bool is_openssh(const char *strings, size_t len)
+{
+	why[0] = '\0';
+	return np_sshd_is_openssh(program(strings, len, 200000, 70000), why, sizeof why);
+}
+
+#define IS_OPENSSH(lit) is_openssh(lit, sizeof(lit) - 1)
+
+static void test_openssh_of_any_release(void **state)
+{
+	char path[1024];
+
+	(void)state;
+	assert_true(IS_OPENSSH("..OpenSSH_9.2p1 Debian-2+deb12u10\0.." COMPAT_TABLE));
+	assert_why_has("OpenSSH_9.2p1 Debian-2+deb12u10");
+	assert_true(IS_OPENSSH("\0OpenSSH_10.3p1\0"));
+	/* Not OpenSSH, or not sure: no. */
+	assert_false(IS_OPENSSH("\0pamtester 0.1.2\0"));
+	assert_why_has("no OpenSSH release string");
+	assert_false(IS_OPENSSH("\0" COMPAT_TABLE));
+	assert_false(IS_OPENSSH("\0OpenSSH_10.3\0"));
+	assert_false(IS_OPENSSH("\0OpenSSH_10.3p1\0OpenSSH_9.2p1\0"));
+	assert_why_has("more than one");
+	snprintf(path, sizeof path, "%s/no-such-program", unit_dir);
+	assert_false(np_sshd_is_openssh(path, why, sizeof why));
+}
+
 static void test_control_characters_in_the_path_are_not_logged(void **state)
 {
 	char path[1024];
@@ -363,6 +391,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threshold),
+		cmocka_unit_test(test_openssh_of_any_release),
 		cmocka_unit_test(test_debian_12_sshd_holds),
 		cmocka_unit_test(test_10_2_holds),
 		cmocka_unit_test(test_10_3_shows_at_once),
