@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (APPROVE_ONLY, CODE_RE, MODULE, Screen, check, creates,  # noqa: E402
                     first_line_of_instructions, indent, mock_api, mock_last_code, pexpect_eof,
                     random_suffix, run_tests, save_transcript, sudo_service, temp_dir,
-                    throwaway_account, write_config, write_usermap)
+                    throwaway_account, write_config, write_root_file, write_usermap)
 
 SUDO = "/usr/bin/sudo"
 SHOW_CODE_WITHIN = 10      # the instructions come at once, PAM_SILENT or not
