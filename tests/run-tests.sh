@@ -9,7 +9,8 @@
 # Phases:
 #   unit BINARY...   the cmocka unit test programs given
 #   integration      the module through the real libpam (pam_wrapper) against the
-#                    HTTPS mock: integration, integration_cache, greeter; nextpayctl's tests
+#                    HTTPS mock: integration, integration_cache, greeter, breakglass;
+#                    nextpayctl's tests
 #   journal          the audit trail against a real journald of its own, in a private
 #                    mount namespace (root only: as another user its tests are skipped)
 #   robustness       a hostile API, the module as a guest in a long-lived host,
@@ -88,13 +89,24 @@ suite() { # [--time-limits] NAME COMMAND...
 		"$PREFIX$name" "$T" -- "$@" || status=1
 }
 
+# The group of the break-glass services: as root, a name of this run's, which the
+# breakglass suite creates and removes; as another user, the caller's own group.
+if [ "$(id -u)" -eq 0 ]; then
+	NP_BREAKGLASS_GROUP=npbg-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+else
+	NP_BREAKGLASS_GROUP=$(id -gn)
+fi
+
 # The PAM services of the pam_wrapper suites, from tests/fixtures/pam.d/.
 install_services() {
-	set_items=$(dpkg -L libpam-wrapper 2>/dev/null | grep '/pam_set_items.so$' | head -n 1)
+	wrapper_modules=$(dpkg -L libpam-wrapper 2>/dev/null)
+	set_items=$(echo "$wrapper_modules" | grep '/pam_set_items.so$' | head -n 1)
+	matrix=$(echo "$wrapper_modules" | grep '/pam_matrix.so$' | head -n 1)
 	mkdir -p "$T/services" "$T/conf"
 	for f in "$ROOT"/tests/fixtures/pam.d/*; do
 		sed -e "s|@MODULE@|$BUILD/pam_nextpay.so|g" -e "s|@CONF@|$T/conf/current.conf|g" \
-			-e "s|@SET_ITEMS@|$set_items|g" "$f" >"$T/services/$(basename "$f")"
+			-e "s|@SET_ITEMS@|$set_items|g" -e "s|@MATRIX@|$matrix|g" \
+			-e "s|@BREAKGLASS_GROUP@|$NP_BREAKGLASS_GROUP|g" "$f" >"$T/services/$(basename "$f")"
 	done
 }
 
@@ -104,7 +116,7 @@ harness_suite() { # NAME
 		PAM_WRAPPER_SERVICE_DIR="$T/services" NP_TEST_DIR="$T" \
 		NP_HELPER="$BUILD/nextpay-helper" NP_FAKE_HELPER="$BUILD/tests/fake-helper" \
 		NP_MOCK="$ROOT/tests/mock/nextpay_mock.py" NP_TESTS_DIR="$ROOT/tests/integration" \
-		NP_OPENSSH_NEW="$BUILD/openssh-10.3" \
+		NP_OPENSSH_NEW="$BUILD/openssh-10.3" NP_BREAKGLASS_GROUP="$NP_BREAKGLASS_GROUP" \
 		NP_HAVE_QR="$(grep -q 'qrencode=yes' "$BUILD/.paths" 2>/dev/null && echo yes)" \
 		"$BUILD/tests/$1"
 }
@@ -128,6 +140,7 @@ integration)
 	harness_suite integration
 	harness_suite integration_cache
 	harness_suite greeter
+	harness_suite breakglass
 	python_suite nextpayctl tests/ctl/ctl_test.py
 	;;
 journal)

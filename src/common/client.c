@@ -575,13 +575,13 @@ void np_client_words(const struct np_client *c, enum np_client_status status, ch
 		words = EXPIRED_WORDS;
 		break;
 	case NP_CLIENT_NOT_STARTED:
+	case NP_CLIENT_HOST_REFUSED:
 		words = NOT_SET_UP_WORDS;
 		break;
 	case NP_CLIENT_GONE:
 	case NP_CLIENT_BROKEN:
 	case NP_CLIENT_UNEXPECTED:
 	case NP_CLIENT_SILENT:
-	case NP_CLIENT_HOST_REFUSED:
 		words = NOT_REACHED_WORDS;
 		break;
 	case NP_CLIENT_TYPED_TEXT:
@@ -637,8 +637,8 @@ const char *np_client_result(const struct np_client *c, enum np_client_status st
 	case NP_CLIENT_BROKEN:
 	case NP_CLIENT_UNEXPECTED:
 	case NP_CLIENT_SILENT:
-	case NP_CLIENT_HOST_REFUSED:
 		return "unavailable";
+	case NP_CLIENT_HOST_REFUSED:
 	case NP_CLIENT_NOT_STARTED:
 	case NP_CLIENT_INTERRUPTED:
 	case NP_CLIENT_CONV_FAILED:

@@ -28,6 +28,7 @@ struct key_spec {
 	unsigned min, max;      /* KIND_UINT */
 	const char *const *choices; /* KIND_CHOICE, index stored as int */
 	bool flag;              /* may be a bare word among module arguments */
+	bool argument_only;     /* a module argument, never a line of the config file */
 	bool optional;          /* KIND_TEXT: may be empty, meaning "none" */
 	const char *fallback;   /* the built-in default, as a config file spells it; "" none */
 	/*
@@ -160,24 +161,29 @@ static const char *const log_choices[] = { "auto", "journal", "syslog", NULL };
 
 #define TEXT(key, field, fn, what, may_be_empty, fallback) \
 	{ key, KIND_TEXT, offsetof(struct np_config, field), \
-	  sizeof(((struct np_config *)0)->field), fn, what, 0, 0, NULL, false, may_be_empty, \
+	  sizeof(((struct np_config *)0)->field), fn, what, 0, 0, NULL, false, false, may_be_empty, \
 	  fallback, false }
 #define URL_WITH_CREDENTIALS(key, field, fn, what) \
 	{ key, KIND_TEXT, offsetof(struct np_config, field), \
-	  sizeof(((struct np_config *)0)->field), fn, what, 0, 0, NULL, false, true, "", true }
+	  sizeof(((struct np_config *)0)->field), fn, what, 0, 0, NULL, false, false, true, "", true }
 #define PATH(key, field, fallback) \
 	{ key, KIND_PATH, offsetof(struct np_config, field), \
 	  sizeof(((struct np_config *)0)->field), NULL, "an absolute path", 0, 0, NULL, false, \
-	  false, fallback, false }
+	  false, false, fallback, false }
 #define BOOL(key, field, is_flag, fallback) \
 	{ key, KIND_BOOL, offsetof(struct np_config, field), 0, NULL, "yes or no", 0, 0, NULL, \
-	  is_flag, false, fallback, false }
+	  is_flag, false, false, fallback, false }
 #define UINT(key, field, lo, hi, fallback) \
 	{ key, KIND_UINT, offsetof(struct np_config, field), 0, NULL, "a whole number", lo, hi, \
-	  NULL, false, false, fallback, false }
+	  NULL, false, false, false, fallback, false }
 #define CHOICE(key, field, list, what, fallback) \
 	{ key, KIND_CHOICE, offsetof(struct np_config, field), 0, NULL, what, 0, 0, list, false, \
-	  false, fallback, false }
+	  false, false, fallback, false }
+/* A text setting that only a module argument may set: it changes what that one line does. */
+#define ARGUMENT(key, field, fn, what) \
+	{ key, KIND_TEXT, offsetof(struct np_config, field), \
+	  sizeof(((struct np_config *)0)->field), fn, what, 0, 0, NULL, false, true, false, "", \
+	  false }
 
 /*
  * Every setting: its name, kind, place in struct np_config, what it takes and
@@ -220,6 +226,7 @@ static const struct key_spec keys[] = {
 	PATH("helper", helper, NP_DEFAULT_HELPER),
 	TEXT("helper_user", helper_user, check_user_name, "a user name", false, "nobody"),
 	BOOL("debug", debug, true, "no"),
+	ARGUMENT("breakglass_group", breakglass_group, check_user_name, "a group name"),
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
@@ -391,6 +398,19 @@ static int set_key(struct np_config *cfg, struct seen_keys *seen, const char *na
 	return 0;
 }
 
+/*
+ * config= names the file itself; a key that changes what one PAM line does
+ * (breakglass_group turns it into a gate) would change every line that reads
+ * the file.
+ */
+bool np_config_argument_only(const char *key)
+{
+	size_t index = 0;
+	const struct key_spec *spec = find_key(key, strlen(key), &index);
+
+	return strcmp(key, "config") == 0 || (spec != NULL && spec->argument_only);
+}
+
 static char *trim(char *s)
 {
 	char *end;
@@ -432,8 +452,8 @@ static int parse_line(struct np_config *cfg, struct seen_keys *seen, char *line,
 	*eq = '\0';
 	value = trim(eq + 1);
 	key = trim(key);
-	if (strcmp(key, "config") == 0) {
-		snprintf(err, err_size, "%s: \"config\" is only a module argument", where);
+	if (np_config_argument_only(key)) {
+		snprintf(err, err_size, "%s: \"%s\" is only a module argument", where, key);
 		return -1;
 	}
 	return set_key(cfg, seen, key, strlen(key), value, where, err, err_size);

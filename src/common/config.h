@@ -67,6 +67,11 @@ struct np_config {
 	char helper[NP_CONFIG_PATH_MAX];
 	char helper_user[64];
 	bool debug;
+	/*
+	 * Module argument only.  Set, the line is no sign-in but the break-glass
+	 * gate (module/breakglass.h) for the members of this group.
+	 */
+	char breakglass_group[33];
 };
 
 void np_config_defaults(struct np_config *cfg);
@@ -97,6 +102,9 @@ int np_config_finish(struct np_config *cfg, char *err, size_t err_size);
  */
 typedef void np_config_default_fn(const char *key, const char *value, void *ctx);
 void np_config_each_default(np_config_default_fn *fn, void *ctx);
+
+/* Whether key may only be a module argument (config=, breakglass_group), never a file's line. */
+bool np_config_argument_only(const char *key);
 
 /*
  * The value of setting key in cfg, as a config file would spell it.  Returns

@@ -133,12 +133,21 @@ static int fail_call(struct np_flow *f, const struct call_failure *failure)
 	return np_flow_fail(f, failure->reason, failure->detail);
 }
 
+/*
+ * A final status no endpoint documents.  A 4xx (429 was retried before) is
+ * the API answering no to this request: a refusal, never "unreachable",
+ * which a break-glass stack turns into a password prompt.  Otherwise an
+ * API that answers with a key or a code it dislikes (an odd npk_ key typed
+ * at the prompt, a denial sent as a 403) would open it.
+ */
 static int fail_status(struct np_flow *f, const char *path, long status)
 {
 	char detail[NP_PROTO_DETAIL_MAX];
+	bool refused = status >= 400 && status <= 499;
 
-	snprintf(detail, sizeof detail, "unexpected HTTP %ld from %s", status, path);
-	return np_flow_fail(f, NP_FAIL_UNAVAILABLE, detail);
+	snprintf(detail, sizeof detail, "%s HTTP %ld from %s", refused ? "refused:" : "unexpected",
+	         status, path);
+	return np_flow_fail(f, refused ? NP_FAIL_UNAUTHORIZED : NP_FAIL_UNAVAILABLE, detail);
 }
 
 static int fail_parse(struct np_flow *f, const char *path, const char *why)

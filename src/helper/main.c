@@ -9,6 +9,7 @@
  * call filter, and from then on only answers the module's requests.
  */
 #include <curl/curl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -41,6 +42,45 @@ static void harden_process(void)
 	(void)clearenv();
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
+}
+
+/*
+ * Whether NextPay answers in time must not depend on whoever runs sudo or
+ * su: their resource limits (a thread or memory it cannot get), nice value
+ * or scheduling policy would make a request fail or time out, which the
+ * module takes for NextPay being unreachable, and a break-glass stack then
+ * asks for a password.  Only root may raise them (the hard limits only
+ * with CAP_SYS_RESOURCE); started by anyone else, the helper has no more
+ * than its caller anyway.
+ */
+static void own_limits(void)
+{
+	static const struct {
+		int resource;
+		rlim_t value;
+	} limits[] = {
+		{ RLIMIT_NOFILE, 1024 },     { RLIMIT_NPROC, RLIM_INFINITY },
+		{ RLIMIT_AS, RLIM_INFINITY }, { RLIMIT_DATA, RLIM_INFINITY },
+		{ RLIMIT_RSS, RLIM_INFINITY }, { RLIMIT_STACK, 8 * 1024 * 1024 },
+		{ RLIMIT_CPU, RLIM_INFINITY },
+	};
+	const struct sched_param other = { .sched_priority = 0 };
+
+	if (geteuid() != 0)
+		return;
+	for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+		const struct rlimit own = { limits[i].value, limits[i].value };
+		struct rlimit now;
+
+		/* Without CAP_SYS_RESOURCE (root in many containers) only the soft limit can rise. */
+		if (setrlimit(limits[i].resource, &own) != 0 &&
+		    getrlimit(limits[i].resource, &now) == 0) {
+			now.rlim_cur = now.rlim_max;
+			(void)setrlimit(limits[i].resource, &now);
+		}
+	}
+	(void)setpriority(PRIO_PROCESS, 0, 0);
+	(void)sched_setscheduler(0, SCHED_OTHER, &other);
 }
 
 static int read_request(struct np_flow *f, int timeout_ms, struct np_msg *m)
@@ -139,6 +179,7 @@ int main(int argc, char **argv)
 
 	(void)argv;
 	harden_process();
+	own_limits();
 	if (argc != 1 || isatty(STDIN_FILENO)) {
 		fprintf(stderr, "nextpay-helper is started by pam_nextpay.so and nextpayctl only.\n");
 		return 2;

@@ -28,6 +28,12 @@ int np_api_key_sign_in(struct np_signin *s, const char *key, bool helper_busy)
 		status = np_client_expect(c, np_client_wait_ms(c, np_client_call_limit_ms(c)),
 		                          NP_MSG_IDENTITY, NP_MSG_IDENTITY);
 	rc = np_signin_verdict(s, status);
+	/*
+	 * Whoever typed the key (or the password before it) chose what NextPay
+	 * was sent: NextPay failing on it, even with a 5xx, is no outage that
+	 * could open a break-glass gate.
+	 */
+	s->outage = false;
 	if (status != NP_CLIENT_FAILED || c->msg.failure.reason != NP_FAIL_UNAUTHORIZED)
 		return rc;
 	return np_signin_outcome(s, PAM_AUTH_ERR, "failure", "API key refused");

@@ -21,6 +21,7 @@
 #include "module/api_key.h"
 #include "module/approval.h"
 #include "module/audit.h"
+#include "module/breakglass.h"
 #include "module/device_flow.h"
 #include "module/greeter.h"
 #include "module/signin.h"
@@ -170,6 +171,13 @@ static bool account_unchanged(struct np_signin *s)
 	return false;
 }
 
+static int refuse_changed_account(struct np_signin *s)
+{
+	s->outage = false;
+	np_signin_tell(s, "The account to sign in to changed during the sign-in.");
+	return np_signin_outcome(s, PAM_AUTH_ERR, "failure", "PAM_USER changed during the sign-in");
+}
+
 /*
  * The approved identity against the account.  A refusal names neither the
  * identity nor its e-mail address: the terminal may be an attacker's, who
@@ -184,10 +192,8 @@ static int decide(struct np_signin *s)
 	char reason[192];
 
 	snprintf(s->user_id, sizeof s->user_id, "%s", who->user_id);
-	if (!account_unchanged(s)) {
-		np_signin_tell(s, "The account to sign in to changed during the sign-in.");
-		return np_signin_outcome(s, PAM_AUTH_ERR, "failure", "PAM_USER changed during the sign-in");
-	}
+	if (!account_unchanged(s))
+		return refuse_changed_account(s);
 	snprintf(text, sizeof text, "This NextPay account may not sign in as %s on this host.",
 	         s->account_shown);
 	/* The same words as for an identity that does not map, after the same flow. */
@@ -227,18 +233,12 @@ static void confirm_greeter_flow(struct np_signin *s, const char *why)
 		           s->greeter.flow ? "display manager" : "not a display manager", why);
 }
 
-static int sign_in(struct np_signin *s, int argc, const char **argv)
+static int sign_in(struct np_signin *s)
 {
 	const void *denied = NULL;
 	bool password_only;
-	char why[NP_GREETER_WHY_MAX];
 	int rc;
 
-	choose_greeter_flow(s, why, sizeof why);
-	rc = load_settings(s, argc, argv);
-	if (rc != PAM_SUCCESS)
-		return rc;
-	confirm_greeter_flow(s, why);
 	if (!copy_item(s->pamh, PAM_SERVICE, s->service, sizeof s->service))
 		return np_signin_outcome(s, PAM_SERVICE_ERR, "error", "no usable PAM service name");
 	np_service_word(s->service_shown, sizeof s->service_shown, s->service);
@@ -276,23 +276,17 @@ static int sign_in(struct np_signin *s, int argc, const char **argv)
 	return rc;
 }
 
-int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+/* What a sign-in line's steps came to, as PAM gets it: told, logged, and left for a gate. */
+static int end_sign_in(struct np_signin *s, int rc)
 {
-	struct np_signin *s = calloc(1, sizeof *s);
-	int rc;
-
-	(void)flags;
-	if (s == NULL)
-		return PAM_BUF_ERR;
-	/* Idempotent and thread-safe; needed before sodium_malloc and the cache's crypto. */
-	if (sodium_init() < 0) {
-		free(s);
-		pam_syslog(pamh, LOG_ERR, "libsodium failed to initialise");
-		return PAM_SERVICE_ERR;
-	}
-	np_signin_init(s, pamh);
-	describe_host(s);
-	rc = sign_in(s, argc, argv);
+	/*
+	 * NextPay unreachable after the application changed PAM_USER: the change
+	 * decides, as after an approval, so that an outage never carries a
+	 * sign-in begun for one account over to another (a break-glass stack
+	 * would ask the other account's password).
+	 */
+	if (rc == PAM_AUTHINFO_UNAVAIL && !account_unchanged(s))
+		rc = refuse_changed_account(s);
 	s->decided_ms = np_monotonic_ms();
 	/* PAM_IGNORE is for skip_services alone: never let an error turn into it. */
 	if (rc == PAM_IGNORE && (s->result == NULL || strcmp(s->result, "skipped") != 0))
@@ -304,6 +298,43 @@ int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 	if (rc != PAM_SUCCESS && rc != PAM_CONV_ERR)
 		np_signin_tell_last(s);
 	np_cache_close(&s->cache);
+	/* Once the helper is gone: the gate that follows finds the mark fresh. */
+	np_breakglass_note(s, rc);
+	return rc;
+}
+
+int np_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
+{
+	struct np_signin *s = calloc(1, sizeof *s);
+	char why[NP_GREETER_WHY_MAX];
+	int rc;
+
+	(void)flags;
+	if (s == NULL) {
+		np_breakglass_forget(pamh);
+		return PAM_BUF_ERR;
+	}
+	/* Idempotent and thread-safe; needed before sodium_malloc and the cache's crypto. */
+	if (sodium_init() < 0) {
+		free(s);
+		np_breakglass_forget(pamh);
+		pam_syslog(pamh, LOG_ERR, "libsodium failed to initialise");
+		return PAM_SERVICE_ERR;
+	}
+	np_signin_init(s, pamh);
+	describe_host(s);
+	choose_greeter_flow(s, why, sizeof why);
+	rc = load_settings(s, argc, argv);
+	if (rc == PAM_SUCCESS && s->cfg.breakglass_group[0] != '\0') {
+		(void)copy_item(pamh, PAM_SERVICE, s->service, sizeof s->service);
+		rc = np_breakglass_gate(s);
+	} else {
+		if (rc == PAM_SUCCESS) {
+			confirm_greeter_flow(s, why);
+			rc = sign_in(s);
+		}
+		rc = end_sign_in(s, rc);
+	}
 	np_usermap_free(&s->map);
 	sodium_memzero(s, sizeof *s);
 	free(s);

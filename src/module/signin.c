@@ -186,8 +186,10 @@ static int status_code(enum np_client_status status)
 	case NP_CLIENT_BROKEN:
 	case NP_CLIENT_UNEXPECTED:
 	case NP_CLIENT_SILENT:
-	case NP_CLIENT_HOST_REFUSED:
 		return PAM_AUTHINFO_UNAVAIL;
+	/* NextPay answered: verification_hosts does not name its host, a configuration error. */
+	case NP_CLIENT_HOST_REFUSED:
+		return PAM_SERVICE_ERR;
 	case NP_CLIENT_CONV_FAILED:
 		return PAM_CONV_ERR;
 	case NP_CLIENT_NO_MEMORY:
@@ -201,6 +203,21 @@ static int status_code(enum np_client_status status)
 	}
 }
 
+/*
+ * Whether NextPay itself could not be reached: the helper, running and
+ * answering, found no answer, a TLS failure, a server error or an answer it
+ * could not read.  A helper that died, hung or broke the protocol also ends
+ * PAM_AUTHINFO_UNAVAIL, but is no outage for the break-glass gate: whoever
+ * can kill or stop it (the user who runs sudo may signal it until it has
+ * dropped its privileges) must not be able to fake one.
+ */
+static bool network_outage(enum np_client_status status, const struct np_msg_failure *f)
+{
+	return status == NP_CLIENT_FAILED &&
+	       (f->reason == NP_FAIL_UNAVAILABLE || f->reason == NP_FAIL_TLS ||
+	        f->reason == NP_FAIL_MALFORMED);
+}
+
 int np_signin_verdict(struct np_signin *s, enum np_client_status status)
 {
 	char words[PAM_MAX_MSG_SIZE];
@@ -209,6 +226,7 @@ int np_signin_verdict(struct np_signin *s, enum np_client_status status)
 	int rc = status == NP_CLIENT_FAILED ? failure_code(s, &s->client.msg.failure)
 	                                    : status_code(status);
 
+	s->outage = rc == PAM_AUTHINFO_UNAVAIL && network_outage(status, &s->client.msg.failure);
 	if (status == NP_CLIENT_OK)
 		return PAM_SUCCESS;
 	if (status == NP_CLIENT_NOT_STARTED)

@@ -71,6 +71,12 @@ struct np_signin {
 	const char *method;         /* how the identity was established, for the log */
 	char signin_id[NP_SIGNIN_ID_LEN + 1]; /* in every event; the person's reference */
 	long long decided_ms;       /* CLOCK_MONOTONIC when the sign-in was decided */
+	/*
+	 * The last verdict was PAM_AUTHINFO_UNAVAIL because NextPay could not be
+	 * reached (the helper said so), not because the helper failed: only that
+	 * opens the break-glass gate (module/breakglass.h).
+	 */
+	bool outage;
 	struct np_cache cache;
 	bool cache_ready;           /* key read, directory usable, scope known */
 	char scope[NP_CACHE_SCOPE_MAX];

@@ -10,8 +10,10 @@ deliberately broken one, to see the tests fail); default: this tree's build/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import subprocess
 import sys
 
 E2E_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -83,6 +85,47 @@ def write_config(path: str, mock: Mock, usermap: str, **extra) -> str:
     }
     text = "# written by tests/e2e\n" + "".join(f"{k} = {v}\n" for k, v in settings.items())
     return write_root_file(path, text)
+
+
+@contextlib.contextmanager
+def sudo_service(service: str, users: list[str], pam_text: str, staging: str,
+                 defaults: str = ""):
+    """/etc/pam.d/SERVICE (pam_text) and /etc/sudoers.d/SERVICE, which points the sudo of
+    users at it and lets them run /usr/bin/id as root; the drop-in is checked with visudo
+    in staging first.  Both are removed afterwards whatever happens, and so are sudo's
+    time stamps of the users."""
+    pam_file = os.path.join("/etc/pam.d", service)
+    sudoers_file = os.path.join("/etc/sudoers.d", service)
+    for path in (pam_file, sudoers_file):
+        if os.path.lexists(path):
+            raise RuntimeError(f"{path} exists already: not ours, not touching it")
+    who = ",".join(users)
+    sudoers = (f"# pam_nextpay end-to-end test, removed when the test ends\n"
+               f"Defaults:{who} pam_service={service}, timestamp_timeout=0, "
+               f"!lecture{defaults}\n"
+               f"{who} ALL=(root) /usr/bin/id\n")
+    made = []
+    try:
+        made.append(pam_file)
+        write_root_file(pam_file, pam_text)
+        # Checked before it goes live: a broken drop-in would break every sudo on the host.
+        staged = os.path.join(staging, "sudoers.check")
+        write_root_file(staged, sudoers, 0o440)
+        done = subprocess.run(["visudo", "-cf", staged], capture_output=True, text=True,
+                              check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"visudo -cf: {done.stdout}{done.stderr}")
+        made.append(sudoers_file)
+        write_root_file(sudoers_file, sudoers, 0o440)
+        yield
+    finally:
+        for path in made:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        for user in users:
+            # sudo's own record for the account (its time stamp file), if it made one.
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join("/run/sudo/ts", user))
 
 
 def save_transcript(name: str, command: str, screen_text: str,

@@ -180,10 +180,12 @@ def running_sshd(tmp: str, directory_name: str, name: str, services: str, known_
                 os.rmdir(PRIVSEP_DIR)
 
 
-def write_services(directory: str, module_args: str) -> str:
+def write_services(directory: str, module_args: str, auth: str | None = None) -> str:
+    """The sshd service (auth: its auth lines, instead of the module with module_args)
+    and pam_wrapper's fallback, in directory."""
     os.makedirs(directory, mode=0o755)
     write_root_file(os.path.join(directory, "sshd"),
-                    f"auth required {MODULE} {module_args}\n"
+                    (auth if auth is not None else f"auth required {MODULE} {module_args}\n") +
                     "account required pam_permit.so\n"
                     "session required pam_permit.so\n")
     write_root_file(os.path.join(directory, "other"),

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -27,7 +26,8 @@ from dataclasses import dataclass
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (APPROVE_ONLY, CODE_RE, MODULE, Screen, check, creates,  # noqa: E402
                     first_line_of_instructions, indent, mock_api, mock_last_code, pexpect_eof,
-                    random_suffix, reference_on, run_tests, save_transcript, temp_dir,
+                    random_suffix, reference_on, run_tests, save_transcript, sudo_service,
+                    temp_dir,
                     throwaway_account, write_config, write_root_file, write_usermap)
 
 SUDO = "/usr/bin/sudo"
@@ -46,40 +46,12 @@ class Env:
     usermap: str
 
 
-@contextlib.contextmanager
 def etc_files(user: str, service: str, conf: str):
-    """/etc/pam.d/SERVICE and /etc/sudoers.d/SERVICE, removed afterwards whatever happens."""
-    pam_file = os.path.join("/etc/pam.d", service)
-    sudoers_file = os.path.join("/etc/sudoers.d", service)
-    for path in (pam_file, sudoers_file):
-        if os.path.lexists(path):
-            raise RuntimeError(f"{path} exists already: not ours, not touching it")
-    sudoers = (f"# pam_nextpay end-to-end test, removed when the test ends\n"
-               f"Defaults:{user} pam_service={service}, timestamp_timeout=0, !lecture\n"
-               f"{user} ALL=(root) /usr/bin/id\n")
-    made = []
-    try:
-        made.append(pam_file)
-        write_root_file(pam_file, f"auth required {MODULE} config={conf}\n"
-                                  "account required pam_permit.so\n"
-                                  "session required pam_permit.so\n")
-        # Checked before it goes live: a broken drop-in would break every sudo on the host.
-        staged = os.path.join(os.path.dirname(conf), "sudoers.check")
-        write_root_file(staged, sudoers, 0o440)
-        done = subprocess.run(["visudo", "-cf", staged], capture_output=True, text=True,
-                              check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"visudo -cf: {done.stdout}{done.stderr}")
-        made.append(sudoers_file)
-        write_root_file(sudoers_file, sudoers, 0o440)
-        yield
-    finally:
-        for path in made:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-        # sudo's own record for the account (its time stamp file), if it made one.
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(os.path.join("/run/sudo/ts", user))
+    """/etc/pam.d/SERVICE with the module alone, and the sudoers drop-in for user."""
+    return sudo_service(service, [user], f"auth required {MODULE} config={conf}\n"
+                                         "account required pam_permit.so\n"
+                                         "session required pam_permit.so\n",
+                        os.path.dirname(conf))
 
 
 @contextlib.contextmanager

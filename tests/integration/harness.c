@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <json.h>
 #include <libpamtest.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -363,6 +365,29 @@ int run_auth_on_handle(const char *service, const char *user, struct script *scr
 		return -2;
 	}
 	return rc;
+}
+
+const char *user_to_set;
+
+void switch_user(struct script *script, pam_handle_t *pamh, const struct pam_message *msg)
+{
+	if (msg != NULL && script->seen.count == 0)
+		assert_int_equal(pam_set_item(pamh, PAM_USER, user_to_set), PAM_SUCCESS);
+}
+
+int refused_port(void)
+{
+	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof addr;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int port;
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&addr, len), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
+	port = ntohs(addr.sin_port);
+	close(fd);
+	return port;
 }
 
 int run_auth_twice(const char *service, const char *user, struct script *script, int expect,

@@ -98,6 +98,16 @@ int run_auth(const char *service, const char *user, struct script *script, int f
  */
 int run_auth_on_handle(const char *service, const char *user, struct script *script, int flags);
 
+/*
+ * For script->on_message with run_auth_on_handle(): on the first message the
+ * application sets PAM_USER to user_to_set (libpam frees the old string).
+ */
+extern const char *user_to_set;
+void switch_user(struct script *script, pam_handle_t *pamh, const struct pam_message *msg);
+
+/* A TCP port on 127.0.0.1 that nothing listens on (free a moment ago): an API that is down. */
+int refused_port(void);
+
 /* Two pam_authenticate calls on one handle, as sudo makes after a failure. */
 int run_auth_twice(const char *service, const char *user, struct script *script, int expect,
                    int rcs[2]);

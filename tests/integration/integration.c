@@ -598,28 +598,13 @@ static void no_answer_is_conversation_failure(void **state)
 
 /* ---- the network ---- */
 
-static int closed_port(void)
-{
-	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof addr;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int port;
-
-	assert_true(fd >= 0);
-	assert_int_equal(bind(fd, (struct sockaddr *)&addr, len), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&addr, &len), 0);
-	port = ntohs(addr.sin_port);
-	close(fd);
-	return port;
-}
-
 static void api_down(void **state)
 {
 	struct script s = { 0 };
 	char overrides[256];
 
 	(void)state;
-	snprintf(overrides, sizeof overrides, "api_url = https://127.0.0.1:%d/v1\n", closed_port());
+	snprintf(overrides, sizeof overrides, "api_url = https://127.0.0.1:%d/v1\n", refused_port());
 	write_config(&api, overrides);
 	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
 	expect_last_seen(&s, NOT_REACHED);
@@ -1187,10 +1172,14 @@ static void verification_hosts_refuse_another_host(void **state)
 	/* The mock sends people to https://127.0.0.1:PORT/auth/device, which this list does not name. */
 	write_config(&api, "verification_hosts = auth.nextpay.world,nextpay-v3-dev.nextfinancial.io\n");
 	auto_decide("approve", "usr_alice", 0.2);
-	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
-	/* Nothing of the URL or the code: one message, that NextPay could not be reached. */
+	/*
+	 * NextPay answered: a configuration error, not an outage (which a
+	 * break-glass stack would turn into a password prompt).  Nothing of the
+	 * URL or the code: one message, to ask the administrator.
+	 */
+	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_SERVICE_ERR, &s);
 	assert_int_equal(s.seen.count, 1);
-	expect_last_seen(&s, NOT_REACHED);
+	expect_last_seen(&s, NOT_SET_UP);
 	assert_false(seen_contains(&s.seen, "127.0.0.1"));
 	assert_false(seen_contains(&s.seen, "Open"));
 	expect_log_contains("verification URL refused: host=\"127.0.0.1\" not in verification_hosts");
@@ -1508,15 +1497,6 @@ static void unknown_account_never_touches_the_cache(void **state)
 	snprintf(cmd, sizeof cmd, "test -z \"$(ls -A %s 2>/dev/null)\"", dir);
 	assert_int_equal(run_shell("%s", cmd), 0);
 	write_standard_usermap();
-}
-
-static const char *user_to_set;
-
-/* On the first message the application switches PAM_USER (libpam frees the old string). */
-static void switch_user(struct script *script, pam_handle_t *pamh, const struct pam_message *msg)
-{
-	if (msg != NULL && script->seen.count == 0)
-		assert_int_equal(pam_set_item(pamh, PAM_USER, user_to_set), PAM_SUCCESS);
 }
 
 static void pam_user_changed_during_the_conversation(void **state)

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /*
  * Prints every setting of the code's settings table with its built-in default,
- * one "key<TAB>default" a line, so that tests/man/man_test.py can hold
+ * one "key<TAB>default" a line (and "<TAB>argument" after a setting that only a
+ * module argument may give), so that tests/man/man_test.py can hold
  * conf/pam_nextpay.conf and pam_nextpay.conf(5) to the code.
  */
 #include <stdio.h>
@@ -11,7 +12,7 @@
 static void print_one(const char *key, const char *value, void *ctx)
 {
 	(void)ctx;
-	printf("%s\t%s\n", key, value);
+	printf("%s\t%s%s\n", key, value, np_config_argument_only(key) ? "\targument" : "");
 }
 
 int main(void)

@@ -60,6 +60,7 @@ CACHE_DIR = "/var/lib/pam_nextpay"
 PROFILE = "/usr/share/pam-configs/nextpay"
 # The journal catalog; systemd's dpkg trigger reads it in when it arrives.
 CATALOG = "/usr/lib/systemd/catalog/pam_nextpay.catalog"
+BREAKGLASS_PROFILE = "/usr/share/pam-configs/nextpay-breakglass"
 # What pam-auth-update writes, and what a purge must leave as it found it.
 PAM_COMMON = sorted(glob.glob("/etc/pam.d/common-*"))
 # {path: (mode, is a configuration file)} of the .deb; "x" marks an executable.
@@ -72,6 +73,7 @@ DEB_FILES = {
     "/usr/lib/sysusers.d/pam_nextpay.conf": ("-rw-r--r--", False),
     "/usr/lib/tmpfiles.d/pam_nextpay.conf": ("-rw-r--r--", False),
     PROFILE: ("-rw-r--r--", False),
+    BREAKGLASS_PROFILE: ("-rw-r--r--", False),
     "/usr/share/man/man8/pam_nextpay.8.gz": ("-rw-r--r--", False),
     "/usr/share/man/man5/pam_nextpay.conf.5.gz": ("-rw-r--r--", False),
     "/usr/share/man/man8/nextpayctl.8.gz": ("-rw-r--r--", False),
@@ -81,6 +83,7 @@ DEB_FILES = {
     "/usr/share/doc/libpam-nextpay/examples/nextpay-metrics.service": ("-rw-r--r--", False),
     "/usr/share/doc/libpam-nextpay/examples/nextpay-metrics.timer": ("-rw-r--r--", False),
     CATALOG: ("-rw-r--r--", False),
+    "/usr/share/doc/libpam-nextpay/examples/pam.d-breakglass": ("-rw-r--r--", False),
 }
 # The same for the RPM: {path: rpm file flags} ("c" config, "n" noreplace, "g" ghost).
 RPM_FILES = {
@@ -98,6 +101,8 @@ RPM_FILES = {
     "/usr/share/man/man5/pam_nextpay.conf.5": "d",
     "/usr/share/man/man8/nextpayctl.8": "d",
 }
+# Documentation the RPM carries, in its documentation directory (whose name varies).
+RPM_DOCS = ("AUTHSELECT.md", "pam.d-breakglass")
 DPKG_PATIENCE = 300      # seconds to wait for another apt or dpkg to let go of its lock
 SIGN_IN_WITHIN = 20      # the code on the screen, and the answer after approval
 
@@ -180,7 +185,7 @@ def what_is_in_the_way() -> str | None:
     """Why installing and purging here would destroy something that is not ours."""
     if package_state() != "not-installed":
         return f"{PACKAGE} is installed on this machine already ({package_state()})"
-    for path in (CONF, USERS, KEY, CACHE_DIR, PROFILE):
+    for path in (CONF, USERS, KEY, CACHE_DIR, PROFILE, BREAKGLASS_PROFILE):
         if os.path.lexists(path):
             return f"{path} exists already"
     if account_exists(HELPER_USER) or group_exists(HELPER_USER):
@@ -302,6 +307,44 @@ def test_deb_holds_every_file_where_it_belongs(env: Env):
         check(re.search(r"(?m)^Default: no$", profile), f"profile enabled by default:\n{profile}")
         check(re.search(r"pam_nextpay\.so skip_services=\S*cron\S*polkit-1", profile),
               f"profile does not skip cron and polkit:\n{profile}")
+        breakglass = read_bytes(tree + BREAKGLASS_PROFILE).decode()
+        check(re.search(r"(?m)^Default: no$", breakglass),
+              f"break-glass profile enabled by default:\n{breakglass}")
+
+
+def profile_fields(text: str) -> dict[str, str]:
+    """A pam-auth-update profile's fields; continuation lines joined to theirs with newlines."""
+    fields: dict[str, str] = {}
+    name = ""
+    for line in text.splitlines():
+        found = re.match(r"(\S+):\s*(.*)$", line)
+        if found and not line[0].isspace():
+            name = found.group(1)
+            fields[name] = found.group(2).strip()
+        elif name and line.strip():
+            fields[name] = (fields[name] + "\n" + line.strip()).strip()
+    return fields
+
+
+def test_breakglass_profile_is_the_plain_one_with_its_gate(env: Env):
+    """Both profiles sit at one priority (before every other password module) and ask
+    NextPay with the same line but for authinfo_unavail=ignore; the break-glass one adds
+    the gate and conflicts with the plain one (packaging/pam-configs/)."""
+    configs = os.path.join(REPO, "packaging", "pam-configs")
+    plain = profile_fields(read_bytes(os.path.join(configs, "nextpay")).decode())
+    breakglass = profile_fields(read_bytes(os.path.join(configs, "nextpay-breakglass")).decode())
+    check(breakglass.get("Priority") == plain.get("Priority"),
+          f"priorities differ: break-glass {breakglass.get('Priority')}, "
+          f"plain {plain.get('Priority')}")
+    check(breakglass.get("Conflicts") == "nextpay", f"Conflicts: {breakglass.get('Conflicts')}")
+    check(breakglass.get("Auth-Type") == plain.get("Auth-Type") == "Primary",
+          f"Auth-Type: {breakglass.get('Auth-Type')}, plain {plain.get('Auth-Type')}")
+    sign_in, gate = (breakglass.get("Auth") or "\n").split("\n")[:2]
+    check(sign_in.replace(" authinfo_unavail=ignore", "", 1) == plain.get("Auth"),
+          f"the sign-in lines differ:\n  break-glass: {sign_in}\n"
+          f"  plain:       {plain.get('Auth')}")
+    check(re.fullmatch(r"\[success=ok ignore=ignore default=bad\]\s+pam_nextpay\.so "
+                       r"breakglass_group=nextpay-breakglass", gate), f"the gate line: {gate!r}")
 
 
 def test_rpm_holds_every_file_where_it_belongs(env: Env):
@@ -321,6 +364,11 @@ def test_rpm_holds_every_file_where_it_belongs(env: Env):
     for path, wanted in RPM_FILES.items():
         check(path in flags, f"{path} is not in the RPM:\n{done.stdout}")
         check(flags[path][0] == wanted, f"{path}: flags {flags[path][0]!r}, expected {wanted!r}")
+    for name in RPM_DOCS:
+        docs = [path for path in flags if path.startswith("/usr/share/doc/pam_nextpay")
+                and path.endswith("/" + name)]
+        check(len(docs) == 1 and flags[docs[0]][0] == "d",
+              f"{name} is not the RPM's documentation:\n{done.stdout}")
     check(flags[KEY][1] == "-rw-------" and flags[CACHE_DIR][1] == "drwx------",
           f"key {flags[KEY][1]}, cache directory {flags[CACHE_DIR][1]}")
     check(flags[USERS][1] == "-rw-r-----" and flags[CONF][1] == "-rw-r--r--",
@@ -527,9 +575,22 @@ def test_pam_auth_update_selects_and_deselects_the_profile(env: Env):
         check(ours, f"--enable nextpay wrote no NextPay line:\n{indent(enabled)}")
         unix = enabled.find("pam_unix.so")
         check(unix > ours.start(), f"NextPay does not come before pam_unix:\n{indent(enabled)}")
-        pam_auth_update(root, tool_env, "--disable", "nextpay")
+        # The break-glass profile takes the plain one's place (Conflicts): the sign-in
+        # line jumps past the gate, the password and pam_deny; the gate comes next.
+        pam_auth_update(root, tool_env, "--enable", "nextpay-breakglass")
+        enabled = read_bytes(common_auth).decode()
+        lines = [line for line in enabled.splitlines() if re.match(r"auth\s", line)]
+        check(len([line for line in lines if "pam_nextpay.so" in line]) == 2 and
+              re.match(r"auth\s+\[success=3 authinfo_unavail=ignore ignore=ignore default=die\]\s+"
+                       r"pam_nextpay\.so skip_services=\S*cron", lines[0]) and
+              re.match(r"auth\s+\[success=ok ignore=ignore default=bad\]\s+pam_nextpay\.so "
+                       r"breakglass_group=nextpay-breakglass$", lines[1]) and
+              re.match(r"auth\s+\[success=1 default=ignore\]\s+pam_unix\.so", lines[2]) and
+              re.match(r"auth\s+requisite\s+pam_deny\.so", lines[3]),
+              f"--enable nextpay-breakglass did not write the stack:\n{indent(enabled)}")
+        pam_auth_update(root, tool_env, "--disable", "nextpay-breakglass")
         check(read_bytes(common_auth) == original,
-              f"--disable nextpay did not give back common-auth as it was:\n"
+              f"--disable did not give back common-auth as it was:\n"
               f"{indent(read_bytes(common_auth).decode())}")
 
 
@@ -626,6 +687,7 @@ if __name__ == "__main__":
         test_packages_were_built,
         test_lintian_finds_nothing_to_fix,
         test_deb_holds_every_file_where_it_belongs,
+        test_breakglass_profile_is_the_plain_one_with_its_gate,
         test_rpm_holds_every_file_where_it_belongs,
         test_install_puts_every_file_where_libpam_and_man_look,
         test_sign_in_through_the_installed_module,

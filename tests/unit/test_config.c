@@ -754,6 +754,39 @@ static void test_config_key_in_file(void **state)
 	assert_int_equal(parse_arg(&cfg, "config=/etc/other.conf"), -1);
 }
 
+/*
+ * breakglass_group turns a line into the break-glass gate: only a module
+ * argument may say so, never the file every line of every stack reads.
+ */
+static void test_breakglass_group_is_an_argument_only(void **state)
+{
+	static const char *const bad[] = { "", "-wheel", "a b", "a,b", "grp$", "g\xc3\xa9",
+		                           "abcdefghijklmnopqrstuvwxyz0123456" };
+	struct np_config cfg;
+	char arg[128];
+
+	(void)state;
+	assert_int_equal(parse_arg(&cfg, "breakglass_group=nextpay-breakglass"), 0);
+	assert_string_equal(cfg.breakglass_group, "nextpay-breakglass");
+	assert_int_equal(parse_arg(&cfg, "breakglass_group=ops_2.x"), 0);
+	np_config_defaults(&cfg);
+	assert_string_equal(cfg.breakglass_group, "");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(arg, sizeof arg, "breakglass_group=%s", bad[i]);
+		if (parse_arg(&cfg, arg) != -1)
+			fail_msg("%s accepted", arg);
+		assert_err_has("\"breakglass_group\"");
+	}
+	assert_int_equal(parse(&cfg, "breakglass_group = nextpay-breakglass\n"), -1);
+	assert_err_has("test.conf:1");
+	assert_err_has("\"breakglass_group\" is only a module argument");
+	assert_string_equal(cfg.breakglass_group, "");
+	assert_true(np_config_argument_only("breakglass_group"));
+	assert_true(np_config_argument_only("config"));
+	assert_false(np_config_argument_only("skip_services"));
+	assert_false(np_config_argument_only("no_such_setting"));
+}
+
 /* ---- np_config_load ---- */
 
 static void test_load_arg_overrides_file(void **state)
@@ -1196,6 +1229,7 @@ int main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_config_key_in_file),
+		cmocka_unit_test(test_breakglass_group_is_an_argument_only),
 		cmocka_unit_test(test_load_arg_overrides_file),
 		cmocka_unit_test(test_load_repeated_arg),
 		cmocka_unit_test(test_load_explicit_missing),
