@@ -98,6 +98,16 @@ void np_greeter_detect(struct np_signin *s, char *why, size_t why_size)
 		         tty_q);
 		return;
 	}
+	/*
+	 * A display manager authenticates as root; a screen locker calls PAM as
+	 * the person whose screen it locks (xscreensaver-auth drops root first),
+	 * names the display the same way, and must be told a refusal at once.
+	 */
+	if (getuid() != 0) {
+		snprintf(why, why_size, "PAM_XDISPLAY=%s PAM_TTY=%s, but uid %lu: a screen locker",
+		         xdisplay_q, tty_q, (unsigned long)getuid());
+		return;
+	}
 	terminal = has_terminal();
 	s->greeter.flow = !terminal;
 	snprintf(why, why_size, "PAM_XDISPLAY=%s PAM_TTY=%s, %s controlling terminal", xdisplay_q,

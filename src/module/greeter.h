@@ -33,7 +33,8 @@
 
 /*
  * Whether the application is a display manager: it named an X display
- * (PAM_XDISPLAY, or a PAM_TTY such as ":0", as LightDM sets it) and the
+ * (PAM_XDISPLAY, or a PAM_TTY such as ":0", as LightDM sets it), runs as root
+ * (a screen locker names the display too, but runs as its user) and the
  * process has no controlling terminal.  sshd, sudo, su and login name a
  * terminal or nothing, and a process with a terminal can show text on it.
  * Fills s->greeter (flow: whether it is one; the caller drops the flow

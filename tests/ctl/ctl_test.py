@@ -626,7 +626,7 @@ def test_check_greeter_stack_prompt_from_the_config_file(env: Env) -> None:
     expect_in("wait = prompt from its settings", line)
     expect_in(f"set wait = auto in {conf}", line)
     # sshd is no display manager: prompt mode is right there.
-    assert "sshd" not in out, out
+    assert "display manager stack sshd" not in out and f"{pam_dir}/sshd" not in out, out
 
 
 def test_check_greeter_stack_auto_is_fine(env: Env) -> None:

@@ -43,6 +43,7 @@ static struct {
 	/* Seen when the ready prompt came: codes made, processes (helpers) started. */
 	int codes_at_prompt;
 	int children_at_prompt;
+	bool greeter_expected; /* the test is about the greeter flow: root only */
 } app;
 
 static void as_lightdm(void)
@@ -73,6 +74,9 @@ static int greeter_sign_in(const char *service, struct script *s)
 {
 	int rc;
 
+	/* Only root can be a display manager: as another user the greeter flow never comes. */
+	if (app.greeter_expected && getuid() != 0)
+		skip();
 	s->on_message = application;
 	log_capture_begin();
 	rc = run_auth_on_handle(service, test_account(), s, 0);
@@ -108,6 +112,16 @@ static int reset(void **state)
 	app.codes_at_prompt = -1;
 	app.children_at_prompt = -1;
 	as_lightdm();
+	app.greeter_expected = true;
+	return 0;
+}
+
+/* For the tests of what is no greeter: as any user. */
+static int reset_anyone(void **state)
+{
+	(void)state;
+	reset_mock(&api);
+	memset(&app, 0, sizeof app);
 	return 0;
 }
 
@@ -350,6 +364,26 @@ static void terminal_applications_keep_their_flow(void **state)
 	}
 }
 
+/*
+ * A screen locker names the display as LightDM does, but calls PAM as the
+ * person whose screen it locks: it must get the terminal's flow, and a
+ * refusal at once, not a prompt that waits (as root the real lockers are
+ * tried in tests/e2e/e2e_locker.py).
+ */
+static void screen_locker_is_no_greeter(void **state)
+{
+	struct script s = { 0 };
+
+	(void)state;
+	if (getuid() == 0)
+		skip();
+	app.xdisplay = ":70";
+	app.tty = ":70";
+	mock_auto(&api, "approve", "usr_alice", 0.2);
+	expect_rc(greeter_sign_in("np-auto", &s), PAM_SUCCESS, &s);
+	expect_terminal_flow(&s);
+}
+
 static void explicit_wait_is_kept_at_a_greeter(void **state)
 {
 	struct script poll = { 0 };
@@ -482,7 +516,8 @@ int main(int argc, char **argv)
 		T(unreachable_api_is_readable),
 		T(unmapped_identity_is_readable),
 		T(broken_settings_are_readable),
-		T(terminal_applications_keep_their_flow),
+		cmocka_unit_test_setup(terminal_applications_keep_their_flow, reset_anyone),
+		cmocka_unit_test_setup(screen_locker_is_no_greeter, reset_anyone),
 		T(explicit_wait_is_kept_at_a_greeter),
 		T(x_display_with_a_terminal_is_no_greeter),
 		T(debug_log_says_why),
