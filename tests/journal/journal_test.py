@@ -287,7 +287,8 @@ def test_config_error(env: Env):
 def test_verification_host_refused(env: Env):
     env.mock.config(auto=None)
     done = sign_in(env, verification_hosts="nextpay.example.com")
-    refused(env, done, "unavailable")
+    # An error, not an outage: break-glass must not open for a redirected sign-in.
+    refused(env, done, "error")
     host = only_event(env, done.reference, "host-refused")
     expect_type(env, host, "host-refused")
     check(host["NEXTPAY_REASON"] == "127.0.0.1", host)
