@@ -34,8 +34,8 @@ import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (APPROVE_ONLY, BUILD, CODE_RE, MODULE, Failure, Screen, Skip,  # noqa: E402
-                    check, creates, first_line_of_instructions, free_port, indent, kill_tree,
+from common import (APPROVE_ONLY, BOB_KEY, BUILD, CODE_RE, KEY_PROMPT,  # noqa: E402
+                    KEY_REFUSED, MODULE, PROMPT, Failure, Screen, Skip, check, creates, first_line_of_instructions, free_port, indent, kill_tree,
                     mock_api, mock_last_code, neutral_reference, pexpect_eof, reference_on,
                     remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
                     throwaway_account, wait_for, write_config, write_root_file, write_usermap)
@@ -45,7 +45,6 @@ NEW_DIR = os.path.join(BUILD, "openssh-10.3")
 NEW_SSHD = os.path.join(NEW_DIR, "sbin", "sshd")
 PAM_LOG_SHIM = os.path.join(BUILD, "tests", "pam-log-shim.so")
 PRIVSEP_DIR = "/run/sshd"       # compiled into both sshds; they refuse to start without it
-PROMPT = "Press Enter once you have approved: "
 WAITING = "Waiting for your approval..."
 # sshd up to 10.2 shows text only together with a prompt: a failure's reason comes with this one.
 LAST_PROMPT = "Press Enter to close: "
@@ -606,8 +605,6 @@ def test_10_3_unknown_account_looks_like_a_refused_one(env: Env):
 
 # A refusal without a code takes no network round trip: well within this.
 REFUSED_WITHIN = 5
-# The mock's API key of usr_bob, whom the fixture's map lets in as the test account.
-BOB_KEY = "npk_bob_0123456789abcdef"
 
 
 def password_attempt(env: Env, server: Sshd, password: str) -> tuple[str, int, float]:
