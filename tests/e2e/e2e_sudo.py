@@ -362,6 +362,12 @@ def sudo_for_a_key(screen: Screen, env: Env) -> tuple[int, str]:
     return start, code_shown(screen, env, codes[0])
 
 
+def as_seen(text: str) -> str:
+    """What sudo showed, from a shell's screen since sudo was typed: without the echo of the
+    command line and the shell's next prompt (a transcript adds the command)."""
+    return re.sub(r"\$ $", "", text.split("\n", 1)[-1]).rstrip()
+
+
 def journal(*matches: str, output: str = "export") -> str:
     done = subprocess.run(["journalctl", "--no-pager", "-o", output, *matches],
                           capture_output=True, text=True, check=False, timeout=60)
@@ -389,7 +395,8 @@ def test_api_key_typed_at_sudos_prompt_signs_in(env: Env):
         text = screen.text[start:]
         screen.send("exit\r")
         check(screen.finish(ANSWER_WITHIN) == 0, f"the shell failed:\n{screen.text}")
-        save_transcript("sudo-api-key", "sudo /usr/bin/id -un", text, placeholders(env, code))
+        save_transcript("sudo-api-key", "sudo /usr/bin/id -un", as_seen(text),
+                        placeholders(env, code))
     check(shown == [], f"the key in a process's command line or environment: {shown}")
     check(BOB_KEY not in text, f"the key on the screen:\n{text}")
     check(env.mock.count("token") == 1, f"{env.mock.count('token')} key exchanges, not 1")
@@ -453,7 +460,7 @@ def test_enter_before_approval_at_sudos_key_prompt(env: Env):
         text = screen.text[start:]
         screen.send("exit\r")
         screen.finish(ANSWER_WITHIN)
-        save_transcript("sudo-api-key-enter", "sudo /usr/bin/id -un", text,
+        save_transcript("sudo-api-key-enter", "sudo /usr/bin/id -un", as_seen(text),
                         placeholders(env, code))
     check(creates(env.mock) == 1, f"{creates(env.mock)} codes, not 1")
     check(env.mock.count("token") == 0, f"{env.mock.count('token')} key exchanges")
