@@ -160,6 +160,26 @@ def save_transcript(name: str, command: str, screen_text: str,
     os.replace(path + ".tmp", path)
 
 
+def cache_settings(tmp: str, **settings) -> dict:
+    """Settings for the approval cache on, in tmp/cache emptied now, with a key of tmp's
+    own (made once): for write_config()."""
+    cache_dir = os.path.join(tmp, "cache")
+    if os.path.isdir(cache_dir):
+        for name in os.listdir(cache_dir):
+            os.unlink(os.path.join(cache_dir, name))
+    key = os.path.join(tmp, "cache.key")
+    if not os.path.exists(key):
+        with open(write_root_file(key, "", 0o600), "wb") as f:
+            f.write(os.urandom(32))
+    return {"cache": "yes", "cache_dir": cache_dir, "cache_key": key, **settings}
+
+
+def cache_entries(tmp: str) -> list[str]:
+    """The entries in tmp/cache (cache_settings())."""
+    cache_dir = os.path.join(tmp, "cache")
+    return sorted(os.listdir(cache_dir)) if os.path.isdir(cache_dir) else []
+
+
 def processes_showing(secret: str) -> list[str]:
     """The processes whose command line or environment holds secret: "pid name"."""
     found = []

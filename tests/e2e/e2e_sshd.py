@@ -35,9 +35,10 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (APPROVE_ONLY, BOB_KEY, BUILD, CODE_RE, KEY_PROMPT,  # noqa: E402
-                    KEY_REFUSED, MODULE, PROMPT, Failure, Screen, Skip, check, creates, first_line_of_instructions, free_port, indent, kill_tree,
-                    mock_api, mock_last_code, neutral_reference, pexpect_eof, reference_on,
-                    remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
+                    KEY_REFUSED, MODULE, PROMPT, Failure, Screen, Skip, cache_entries,
+                    cache_settings, check, creates, first_line_of_instructions, free_port,
+                    indent, kill_tree, mock_api, mock_last_code, neutral_reference, pexpect_eof,
+                    reference_on, remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
                     throwaway_account, wait_for, write_config, write_root_file, write_usermap)
 
 SSHD = "/usr/sbin/sshd"
@@ -790,19 +791,6 @@ def test_wrong_api_key_at_the_keyboard_interactive_prompt(env: Env):
     check(env.mock.count("token") == 1, f"{env.mock.count('token')} key exchanges, not 1")
 
 
-def cached_settings(env: Env, **settings) -> dict:
-    """The cache on, in an empty directory of this test run, with a key of its own."""
-    cache_dir = os.path.join(env.tmp, "cache")
-    if os.path.isdir(cache_dir):
-        for name in os.listdir(cache_dir):
-            os.unlink(os.path.join(cache_dir, name))
-    key = os.path.join(env.tmp, "cache.key")
-    if not os.path.exists(key):
-        with open(write_root_file(key, "", 0o600), "wb") as f:
-            f.write(os.urandom(32))
-    return {"cache": "yes", "cache_dir": cache_dir, "cache_key": key, **settings}
-
-
 def connect_and_approve(env: Env, server: Sshd) -> bool:
     """One connection: approves the code if one is shown (and presses Enter in prompt
     mode), and checks the shell; whether a code was shown."""
@@ -820,21 +808,16 @@ def connect_and_approve(env: Env, server: Sshd) -> bool:
         return True
 
 
-def cache_entries(env: Env) -> list[str]:
-    cache_dir = os.path.join(env.tmp, "cache")
-    return sorted(os.listdir(cache_dir)) if os.path.isdir(cache_dir) else []
-
-
 def each_connection_is_a_new_session(env: Env, version: str) -> None:
     """cache = yes in the default session scope: sshd's authentication runs without a
     controlling terminal, and each connection is a session of its own, so nothing is
     stored and the second connection gets a code of its own."""
     server = own_server(env, version)
-    own_config(env, **cached_settings(env))
+    own_config(env, **cache_settings(env.tmp))
     check(connect_and_approve(env, server), "the first connection showed no code")
     check(connect_and_approve(env, server), "the second connection reused an approval")
     check(creates(env.mock) == 2, f"{creates(env.mock)} codes, not 2")
-    check(cache_entries(env) == [], f"approvals were stored: {cache_entries(env)}")
+    check(cache_entries(env.tmp) == [], f"approvals were stored: {cache_entries(env.tmp)}")
     with open(server.pam_log) as f:
         log = f.read()
     check(log.count('cache: not caching in session scope: "no controlling terminal"') >= 2,
@@ -853,10 +836,10 @@ def user_scope_serves_the_next_connection(env: Env, version: str) -> None:
     """cache_scope = user: the second connection signs in from the first one's approval,
     with nothing shown and nothing typed, after NextPay confirmed the token again."""
     server = own_server(env, version)
-    own_config(env, **cached_settings(env, cache_scope="user"))
+    own_config(env, **cache_settings(env.tmp, cache_scope="user"))
     check(connect_and_approve(env, server), "the first connection showed no code")
     check('method="device-code"' in outcome_line(server), outcome_line(server))
-    check(len(cache_entries(env)) == 1, f"not one cache entry: {cache_entries(env)}")
+    check(len(cache_entries(env.tmp)) == 1, f"not one cache entry: {cache_entries(env.tmp)}")
     check(not connect_and_approve(env, server), "the second connection showed a code")
     check(creates(env.mock) == 1, f"{creates(env.mock)} codes, not 1")
     check(env.mock.count("me") == 2, f"{env.mock.count('me')} /auth/me requests, not 2")

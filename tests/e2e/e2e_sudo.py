@@ -33,10 +33,10 @@ from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (APPROVE_ONLY, BOB_KEY, CODE_RE, KEY_PROMPT, KEY_REFUSED,  # noqa: E402
-                    MODULE, Screen, check, creates, first_line_of_instructions, indent,
-                    mock_api, mock_last_code, pexpect_eof, processes_showing, random_suffix,
-                    reference_on, run_tests, save_transcript, sudo_service, temp_dir,
-                    throwaway_account, write_config, write_root_file, write_usermap)
+                    MODULE, Screen, cache_entries, cache_settings, check, creates,
+                    first_line_of_instructions, indent, mock_api, mock_last_code, pexpect_eof,
+                    processes_showing, random_suffix, reference_on, run_tests, save_transcript,
+                    sudo_service, temp_dir, throwaway_account, write_config, write_usermap)
 from lib.journald import (JOURNALD, in_private_mount_namespace,  # noqa: E402
                           private_journald)
 
@@ -103,21 +103,7 @@ def terminal(env: Env) -> Screen:
 
 def cached(env: Env, **settings) -> None:
     """A clean mock, and the config with the approval cache on, in the test's directory."""
-    cache_dir = os.path.join(env.tmp, "cache")
-    if os.path.isdir(cache_dir):
-        for name in os.listdir(cache_dir):
-            os.unlink(os.path.join(cache_dir, name))
-    key = os.path.join(env.tmp, "cache.key")
-    if not os.path.exists(key):
-        write_root_file(key, "", 0o600)
-        with open(key, "wb") as f:
-            f.write(os.urandom(32))
-    fresh(env, cache="yes", cache_dir=cache_dir, cache_key=key, **settings)
-
-
-def cache_entries(env: Env) -> list[str]:
-    cache_dir = os.path.join(env.tmp, "cache")
-    return sorted(os.listdir(cache_dir)) if os.path.isdir(cache_dir) else []
+    fresh(env, **cache_settings(env.tmp, **settings))
 
 
 def sudo_at(screen: Screen, env: Env, approve: bool) -> str | None:
@@ -307,7 +293,7 @@ def test_second_sudo_in_the_same_terminal_reuses_the_approval(env: Env):
         status = screen.finish(ANSWER_WITHIN)
         check(status == 0, f"the shell ended with {status}:\n{screen.text}")
         save_transcript("sudo-cached", f"su {env.user}", screen.text, placeholders(env, first))
-    check(len(cache_entries(env)) == 1, f"not one cache entry: {cache_entries(env)}")
+    check(len(cache_entries(env.tmp)) == 1, f"not one cache entry: {cache_entries(env.tmp)}")
 
 
 def test_sudo_in_another_terminal_asks_again(env: Env):
@@ -343,7 +329,7 @@ def test_sudo_without_a_controlling_terminal_never_reuses(env: Env):
             screen.expect(r"(?m)^root\r?$", ANSWER_WITHIN, "the output of sudo id -un")
         check(screen.finish(ANSWER_WITHIN) == 0, f"sudo failed:\n{screen.text}")
     check(creates(env.mock) == 2, f"{creates(env.mock)} codes, not 2")
-    check(cache_entries(env) == [], f"approvals were stored: {cache_entries(env)}")
+    check(cache_entries(env.tmp) == [], f"approvals were stored: {cache_entries(env.tmp)}")
 
 
 # ---------------------------------------------------------------------------
