@@ -306,14 +306,14 @@ static void scopes_do_not_collide(void **state)
 	(void)state;
 	two.account = "a";
 	two.service = "bc";
-	assert_int_equal(np_scope_string(true, &one, x, sizeof x), 0);
-	assert_int_equal(np_scope_string(true, &two, y, sizeof y), 0);
+	assert_int_equal(np_scope_string(NP_SCOPE_SESSION, &one, x, sizeof x), 0);
+	assert_int_equal(np_scope_string(NP_SCOPE_SESSION, &two, y, sizeof y), 0);
 	assert_string_not_equal(x, y);
 	assert_string_equal(x, "7:session|2:ab|1:0|0:|1:c|0:|0:|3:1@2|");
 	/* User scope is the account, the invoking user and the service. */
-	assert_int_equal(np_scope_string(false, &one, x, sizeof x), 0);
+	assert_int_equal(np_scope_string(NP_SCOPE_USER, &one, x, sizeof x), 0);
 	assert_string_equal(x, "4:user|2:ab|1:0|0:|1:c|");
-	assert_int_equal(np_scope_string(true, &one, x, 8), -1);
+	assert_int_equal(np_scope_string(NP_SCOPE_SESSION, &one, x, 8), -1);
 }
 
 /* Every part of who asked changes the scope, in either kind of scope. */
@@ -329,13 +329,13 @@ static void scopes_differ_by_invoking_user(void **state)
 	other_uid.invoker_uid = 65534;
 	other_ruser.invoker_name = "bob";
 	no_ruser.invoker_name = NULL; /* PAM_RUSER not set: the same as "" */
-	for (int session = 0; session <= 1; session++) {
-		assert_int_equal(np_scope_string(session, &base, a, sizeof a), 0);
-		assert_int_equal(np_scope_string(session, &other_uid, b, sizeof b), 0);
+	for (int kind = NP_SCOPE_SESSION; kind <= NP_SCOPE_USER; kind++) {
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &base, a, sizeof a), 0);
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &other_uid, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
-		assert_int_equal(np_scope_string(session, &other_ruser, b, sizeof b), 0);
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &other_ruser, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
-		assert_int_equal(np_scope_string(session, &no_ruser, b, sizeof b), 0);
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &no_ruser, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
 	}
 	assert_string_equal(b, "7:session|4:root|4:1000|0:|2:su|5:136:1|0:|3:7@9|");
@@ -352,9 +352,9 @@ static void scopes_differ_by_service(void **state)
 
 	(void)state;
 	login.service = "login";
-	for (int session = 0; session <= 1; session++) {
-		assert_int_equal(np_scope_string(session, &sshd, a, sizeof a), 0);
-		assert_int_equal(np_scope_string(session, &login, b, sizeof b), 0);
+	for (int kind = NP_SCOPE_SESSION; kind <= NP_SCOPE_USER; kind++) {
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &sshd, a, sizeof a), 0);
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &login, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
 	}
 	assert_string_equal(b, "7:session|3:don|1:0|0:|5:login|5:136:1|0:|3:7@9|");
