@@ -152,15 +152,18 @@ int np_ssh_auth_info_keys(const char *info, char *out, size_t out_size, const ch
 		*why = "longer than " NP_SSH_AUTH_INFO;
 		return -1;
 	}
-	/* sshd ends every method's line with '\n': text after the last one is odd. */
-	if (len > 0 && info[len - 1] != '\n') {
-		*why = "no newline at the end";
-		return -1;
-	}
 	for (size_t at = 0; at < len;) {
 		const char *nl = memchr(info + at, '\n', len - at);
-		size_t line_len = (size_t)(nl - (info + at));
-		int rc = one_line(info + at, line_len, out, out_size, &used, why);
+		size_t line_len;
+		int rc;
+
+		/* sshd ends every method's line with '\n': text after the last one is odd. */
+		if (nl == NULL) {
+			*why = "no newline at the end";
+			return -1;
+		}
+		line_len = (size_t)(nl - (info + at));
+		rc = one_line(info + at, line_len, out, out_size, &used, why);
 
 		if (rc < 0 || (keys += rc) > NP_SSH_KEYS_MAX) {
 			if (rc >= 0)

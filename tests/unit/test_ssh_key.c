@@ -82,6 +82,18 @@ static void several_keys_in_order(void **state)
 	                         "\npublickey " ED2 "\n"), NP_SSH_KEYS_MAX);
 	no_key_in("publickey " ED1 "\npublickey " ED2 "\npublickey " ED1 "\npublickey " ED2
 	          "\npublickey " ED1 "\n");
+	/* Whatever room the caller has. */
+	{
+		char room[1024];
+		const char *why = NULL;
+
+		assert_int_equal(np_ssh_auth_info_keys("publickey " ED1 "\npublickey " ED2
+		                                       "\npublickey " ED1 "\npublickey " ED2
+		                                       "\npublickey " ED1 "\n",
+		                                       room, sizeof room, &why),
+		                 -1);
+		assert_string_equal(room, "");
+	}
 }
 
 /* keyboard-interactive alone, a password, nothing at all: no key, and nothing odd. */
@@ -117,6 +129,7 @@ static void publickey_lines_not_as_sshd_writes_them(void **state)
 	no_key_in("publickey " ED1 "\npassword");    /* a last line without its newline */
 	/* The blob must be a key of the type the line names. */
 	no_key_in("publickey ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIOSJYx8eaFzmIfe56Bb7rv83hxcIUF0lAHEcmnWQnoOr\n");
+	no_key_in("publickey ssh-ed25518 AAAAC3NzaC1lZDI1NTE5AAAAIOSJYx8eaFzmIfe56Bb7rv83hxcIUF0lAHEcmnWQnoOr\n");
 	no_key_in("publickey ssh-ed2551 AAAAC3NzaC1lZDI1NTE5AAAAIOSJYx8eaFzmIfe56Bb7rv83hxcIUF0lAHEcmnWQnoOr\n");
 	/* "\0\0\0\x0bssh-ed25519" and nothing after the name. */
 	no_key_in("publickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE5\n");
@@ -155,6 +168,9 @@ static void control_characters_and_other_bytes(void **state)
 		no_key_in(text);
 	}
 	no_key_in("publickey " ED1 "\r\n");
+	/* After another method's name, too: the whole text is odd. */
+	no_key_in("publickey " ED1 "\nkeyboard-interactive/pam \x1b[2J\n");
+	no_key_in("publickey " ED1 "\npassword \t\n");
 }
 
 static void huge_text(void **state)
