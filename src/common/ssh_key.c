@@ -154,20 +154,19 @@ int np_ssh_auth_info_keys(const char *info, char *out, size_t out_size, const ch
 	}
 	for (size_t at = 0; at < len;) {
 		const char *nl = memchr(info + at, '\n', len - at);
-		size_t line_len;
-		int rc;
+		size_t line_len = nl != NULL ? (size_t)(nl - (info + at)) : 0;
+		int rc = -1;
 
 		/* sshd ends every method's line with '\n': text after the last one is odd. */
-		if (nl == NULL) {
+		if (nl == NULL)
 			*why = "no newline at the end";
-			return -1;
+		else
+			rc = one_line(info + at, line_len, out, out_size, &used, why);
+		if (rc >= 0 && (keys += rc) > NP_SSH_KEYS_MAX) {
+			*why = "more public keys than are bound";
+			rc = -1;
 		}
-		line_len = (size_t)(nl - (info + at));
-		rc = one_line(info + at, line_len, out, out_size, &used, why);
-
-		if (rc < 0 || (keys += rc) > NP_SSH_KEYS_MAX) {
-			if (rc >= 0)
-				*why = "more public keys than are bound";
+		if (rc < 0) {
 			out[0] = '\0';
 			return -1;
 		}
