@@ -207,6 +207,9 @@ int main(void)
 	};
 
 	(void)SSHD_RELEASE;
+	/* NP_TEST_FILTER=name (cmocka's wildcards) runs just those tests. */
+	if (getenv("NP_TEST_FILTER") != NULL && getenv("NP_TEST_FILTER")[0] != '\0')
+		cmocka_set_test_filter(getenv("NP_TEST_FILTER"));
 	return cmocka_run_group_tests_name("cache_scope = key (SSH_AUTH_INFO_0)", tests, group_setup,
 	                                   group_teardown);
 }
