@@ -12,7 +12,8 @@ asks for nothing else) gets a new code every time. Both the system's sshd (OpenS
 9.2: Enter after approving) and the 10.3 build (no keypress) are tested; without the
 10.3 build its test skips or fails as in e2e_sshd.py.
 
-What the module logs comes through build/tests/pam-log-shim.so, as in e2e_sshd.py.
+The servers are e2e_sshd.py's (running_sshd), with public keys on and a second port;
+what the module logs comes through build/tests/pam-log-shim.so, as there.
 
     sudo /usr/bin/python3 tests/e2e/e2e_ssh_key.py
 """
@@ -28,30 +29,18 @@ import sys
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (BUILD, CODE_RE, MODULE, Failure, Screen, Skip, check, creates,  # noqa: E402
-                    free_port, indent, kill_tree, mock_api, remove_pam_wrapper_dirs,
-                    run_tests, temp_dir, throwaway_account, wait_for, write_config,
-                    write_root_file, write_usermap)
+from common import (CODE_RE, Failure, Screen, Skip, check, creates, indent,  # noqa: E402
+                    mock_api, remove_pam_wrapper_dirs, run_tests, temp_dir, throwaway_account,
+                    write_config, write_root_file, write_usermap)
+from e2e_sshd import (NEW_SSHD, PAM_LOG_SHIM, PROMPT, SSHD, WAITING, Sshd,  # noqa: E402
+                      new_openssh, running_sshd, write_services)
 
-SSHD = "/usr/sbin/sshd"
-NEW_DIR = os.path.join(BUILD, "openssh-10.3")
-NEW_SSHD = os.path.join(NEW_DIR, "sbin", "sshd")
-PAM_LOG_SHIM = os.path.join(BUILD, "tests", "pam-log-shim.so")
-PRIVSEP_DIR = "/run/sshd"
-PROMPT = "Press Enter once you have approved: "
-WAITING = "Waiting for your approval..."
+# A public key, then NextPay; on the second port (a Match block), NextPay alone.
+KEYS = "PubkeyAuthentication yes\nAuthenticationMethods publickey,keyboard-interactive\n"
+KBD_ALONE = "Match LocalPort {1}\n    AuthenticationMethods keyboard-interactive\n"
 WITHIN = 20
 # One approval, then this many more connections with the same key.
 REUSES = 4
-
-
-@dataclass
-class Sshd:
-    name: str
-    port: int       # publickey,keyboard-interactive
-    kbd_port: int   # keyboard-interactive alone
-    log: str
-    pam_log: str
 
 
 @dataclass
@@ -65,106 +54,6 @@ class Env:
     cache_dir: str
     servers: dict[str, Sshd | None]
     new_missing: tuple[str | None, str | None]
-
-
-def new_openssh() -> tuple[str | None, str | None]:
-    """Whether build/openssh-10.3 is ready: (None, None), or (reason to skip, reason to fail)."""
-    for name, skip in (("unavailable.txt", True), ("failed.txt", False)):
-        with contextlib.suppress(FileNotFoundError), open(os.path.join(NEW_DIR, name)) as f:
-            text = f.read().strip()
-            return (text, None) if skip else (None, f"make openssh-10.3 failed:\n{indent(text)}")
-    if not os.access(NEW_SSHD, os.X_OK):
-        return None, f"{NEW_SSHD} is missing (make openssh-10.3)"
-    return None, None
-
-
-def sshd_config(directory: str, port: int, kbd_port: int, binary: str) -> str:
-    text = (f"Port {port}\n"
-            f"Port {kbd_port}\n"
-            "ListenAddress 127.0.0.1\n"
-            f"HostKey {directory}/hostkey\n"
-            f"PidFile {directory}/sshd.pid\n"
-            "UsePAM yes\n"
-            "PasswordAuthentication no\n"
-            "KbdInteractiveAuthentication yes\n"
-            "PubkeyAuthentication yes\n"
-            "HostbasedAuthentication no\n"
-            "PermitRootLogin no\n"
-            "LoginGraceTime 60\n"
-            "PrintMotd no\n"
-            "PrintLastLog no\n"
-            "Banner none\n"
-            "LogLevel VERBOSE\n"
-            "AuthenticationMethods publickey,keyboard-interactive\n")
-    if binary == NEW_SSHD:
-        text += (f"SshdSessionPath {NEW_DIR}/libexec/sshd-session\n"
-                 f"SshdAuthPath {NEW_DIR}/libexec/sshd-auth\n"
-                 "PerSourcePenalties no\n")
-    # The second port: NextPay alone, no key proved before it.
-    return text + (f"Match LocalPort {kbd_port}\n"
-                   "    AuthenticationMethods keyboard-interactive\n")
-
-
-@contextlib.contextmanager
-def running_sshd(tmp: str, name: str, binary: str, services: str, known_hosts: str):
-    """sshd on two free ports of 127.0.0.1, its host key in known_hosts. Killed by pid after."""
-    directory = os.path.join(tmp, f"sshd-{name}")
-    os.makedirs(directory, mode=0o755)
-    made_privsep_dir = not os.path.isdir(PRIVSEP_DIR)
-    os.makedirs(PRIVSEP_DIR, mode=0o755, exist_ok=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "npe2e",
-                    "-f", os.path.join(directory, "hostkey")], check=True,
-                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    pam_log = write_root_file(os.path.join(directory, "pam.log"), "", mode=0o600)
-    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-           "LD_PRELOAD": f"{PAM_LOG_SHIM} libpam_wrapper.so", "NP_E2E_PAM_LOG": pam_log,
-           "PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": services}
-    log = os.path.join(directory, "sshd.log")
-    proc = None
-    for _ in range(5):          # a port free a moment ago may have been taken since
-        port, kbd_port = free_port(), free_port()
-        if port == kbd_port:
-            continue
-        config = write_root_file(os.path.join(directory, "sshd_config"),
-                                 sshd_config(directory, port, kbd_port, binary))
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(log)
-        proc = subprocess.Popen([binary, "-D", "-f", config, "-E", log], env=env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-
-        def listening():
-            if proc.poll() is not None:
-                return "exited"
-            with contextlib.suppress(FileNotFoundError), open(log) as f:
-                text = f.read()
-                if all(f"Server listening on 127.0.0.1 port {p}" in text
-                       for p in (port, kbd_port)):
-                    return "listening"
-            return None
-
-        if wait_for(listening, 15, f"{binary} to listen") == "listening":
-            break
-        proc.wait()
-        with open(log) as f:
-            text = f.read()
-        if "Address already in use" not in text:
-            raise RuntimeError(f"{binary} exited with status {proc.returncode}:\n{text}")
-    else:
-        raise RuntimeError(f"{binary} found no free ports in 5 tries")
-    with open(os.path.join(directory, "hostkey.pub")) as f:
-        key_type, key = f.read().split()[:2]
-    with open(known_hosts, "a") as f:
-        for p in (port, kbd_port):
-            f.write(f"[127.0.0.1]:{p} {key_type} {key}\n")
-    try:
-        yield Sshd(name, port, kbd_port, log, pam_log)
-    finally:
-        kill_tree(proc.pid)
-        proc.wait(10)
-        if made_privsep_dir:
-            with contextlib.suppress(OSError):
-                os.rmdir(PRIVSEP_DIR)
 
 
 def client_keys(tmp: str, user: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -190,18 +79,6 @@ def client_keys(tmp: str, user: str) -> tuple[dict[str, str], dict[str, str]]:
     return keys, fingerprints
 
 
-def write_services(directory: str, conf: str) -> str:
-    os.makedirs(directory, mode=0o755)
-    write_root_file(os.path.join(directory, "sshd"),
-                    f"auth required {MODULE} config={conf} debug\n"
-                    "account required pam_permit.so\n"
-                    "session required pam_permit.so\n")
-    write_root_file(os.path.join(directory, "other"),
-                    "".join(f"{t} required pam_deny.so\n"
-                            for t in ("auth", "account", "password", "session")))
-    return directory
-
-
 @contextlib.contextmanager
 def fixture():
     if not os.access(PAM_LOG_SHIM, os.R_OK):
@@ -219,14 +96,14 @@ def fixture():
                                 cache_key=cache_key)
             keys, fingerprints = client_keys(tmp, user)
             known_hosts = write_root_file(os.path.join(tmp, "known_hosts"), "")
-            services = write_services(os.path.join(tmp, "services"), conf)
-            found = {"9.2": servers.enter_context(running_sshd(tmp, "9.2", SSHD, services,
-                                                               known_hosts)),
-                     "10.3": None}
+            services = write_services(os.path.join(tmp, "services"), f"config={conf} debug")
+            found = {"9.2": None, "10.3": None}
             missing = new_openssh()
-            if missing == (None, None):
-                found["10.3"] = servers.enter_context(running_sshd(tmp, "10.3", NEW_SSHD,
-                                                                   services, known_hosts))
+            for name, binary in (("9.2", SSHD), ("10.3", NEW_SSHD)):
+                if name == "9.2" or missing == (None, None):
+                    found[name] = servers.enter_context(running_sshd(
+                        tmp, f"sshd-{name}", name, services, known_hosts, binary,
+                        keys=KEYS, match=KBD_ALONE, more_ports=1))
             yield Env(tmp, user, mock, known_hosts, keys, fingerprints, cache_dir, found,
                       missing)
         finally:
@@ -333,7 +210,7 @@ def one_key_one_approval(env: Env, server: Sshd) -> None:
 
     # NextPay alone, no key proved: a new code each time, and no key in the log.
     for n in (3, 4):
-        with_approval(env, server.kbd_port, None)
+        with_approval(env, server.more_ports[0], None)
         check(creates(env.mock) == n, f"{creates(env.mock)} codes, not {n}")
     lines = outcome_lines(server)[start + 1 + REUSES + 2:]
     check(len(lines) == 2, f"sshd {server.name}: {len(lines)} outcome lines")
