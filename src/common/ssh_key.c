@@ -20,9 +20,11 @@ static bool word_char(char c)
 }
 
 /*
- * Splits line (len bytes, no '\n') into at most max words at single spaces.
- * Every byte must be a printable ASCII character or a single space between
- * two words.  Returns the number of words, or -1.
+ * Splits line (len bytes, no '\n') into words at single spaces, and keeps
+ * the first max of them.  Every byte must be a printable ASCII character or
+ * a single space between two words.  Returns the number of words, or -1.
+ * Other methods' lines may carry details after their name (hostbased: the
+ * client's user and host), so any number of words is fine here.
  */
 static int split_words(const char *line, size_t len, const char **start, size_t *word_len,
                        int max)
@@ -35,10 +37,13 @@ static int split_words(const char *line, size_t len, const char **start, size_t 
 
 		while (i < len && line[i] > ' ' && line[i] <= '~')
 			i++;
-		if (i == begin || n == max)
+		if (i == begin)
 			return -1;
-		start[n] = line + begin;
-		word_len[n++] = i - begin;
+		if (n < max) {
+			start[n] = line + begin;
+			word_len[n] = i - begin;
+		}
+		n++;
 		if (i < len && (line[i] != ' ' || i + 1 == len))
 			return -1;
 		if (i < len)
@@ -117,6 +122,7 @@ static int one_line(const char *line, size_t len, char *out, size_t out_size, si
 	if (word_len[0] != strlen(PUBLICKEY_METHOD) ||
 	    memcmp(word[0], PUBLICKEY_METHOD, word_len[0]) != 0)
 		return 0;
+	/* More after the blob (sshd's details of some keys, a certificate's) names no key. */
 	if (n != 3 || !is_word(word[1], word_len[1])) {
 		*why = "a publickey line that is not \"publickey TYPE BASE64\"";
 		return -1;

@@ -110,6 +110,10 @@ static void other_methods_only(void **state)
 	/* A hostbased key proves the client host, not the person: no key. */
 	assert_int_equal(keys_of("hostbased " ED1 "\n"), 0);
 	assert_string_equal(out, "");
+	/* With the details sshd adds to its line, before a public key's line. */
+	assert_int_equal(keys_of("hostbased " ED1 " client user \"don\", client host \"h\"\n"
+	                         "publickey " ED2 "\n"), 1);
+	assert_string_equal(out, ED2_FP);
 }
 
 static void publickey_lines_not_as_sshd_writes_them(void **state)
@@ -118,7 +122,7 @@ static void publickey_lines_not_as_sshd_writes_them(void **state)
 	no_key_in("publickey\n");
 	no_key_in("publickey ssh-ed25519\n");
 	no_key_in("publickey " ED1 " extra\n");
-	/* A certificate's line carries its CA and serial after the blob: not bound. */
+	/* Details after a public key's blob: no key. */
 	no_key_in("publickey " ED1 " ID test (serial 0) CA ssh-ed25519 " ED1_FP "\n");
 	no_key_in("publickey  " ED1 "\n");
 	no_key_in("publickey " ED1 " \n");
