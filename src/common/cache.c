@@ -109,6 +109,7 @@ static const struct meta_field meta_fields[] = {
 	META_INT64("created", created),
 	META_INT64("expires", expires),
 	META_INT64("token_exp", token_exp),
+	META_TEXT("ssh_key", ssh_key),
 };
 
 #define N_META_FIELDS (sizeof meta_fields / sizeof meta_fields[0])

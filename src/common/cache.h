@@ -26,23 +26,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/ssh_key.h"
 #include "common/validate.h"
 
 #define NP_CACHE_KEY_BYTES 32
 #define NP_CACHE_FILE_MAX 32768
 #define NP_CACHE_SCOPE_MAX 1024
 /*
+ * 4: the meta box holds the fingerprints of sshd's public keys (ssh_key).
  * 3: the meta box holds the token's expiry, so that a sweep can tell a stale
  * entry without its scope.  2: entries are bound to the invoking user.  An
  * entry of any other version is never used.
  */
-#define NP_CACHE_VERSION 3
+#define NP_CACHE_VERSION 4
 
 struct np_cache_meta {
 	char account[257];
 	int64_t invoker_uid;      /* real uid of the process that asked */
 	char invoker_name[257];   /* PAM_RUSER, or "" */
-	char scope_kind[16]; /* "session" or "user" */
+	char scope_kind[16]; /* "session", "user" or "key" */
 	char service[64];
 	char tty[128];
 	char rhost[256];
@@ -50,6 +52,8 @@ struct np_cache_meta {
 	int64_t created;     /* Unix time of the approval */
 	int64_t expires;     /* created + the cache_ttl in force when stored */
 	int64_t token_exp;   /* the token's exp claim, 0 when unknown */
+	/* The fingerprints of the public keys sshd said the connection proved, or "". */
+	char ssh_key[NP_SSH_KEYS_TEXT_MAX + 1];
 };
 
 struct np_cache_payload {

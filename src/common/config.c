@@ -156,7 +156,7 @@ static bool check_user_name(const char *v)
 
 static const char *const wait_choices[] = { "auto", "prompt", "poll", NULL };
 static const char *const ssh_info_choices[] = { "auto", "immediate", "held", NULL };
-static const char *const scope_choices[] = { "session", "user", NULL };
+static const char *const scope_choices[] = { "session", "user", "key", NULL };
 static const char *const log_choices[] = { "auto", "journal", "syslog", NULL };
 
 #define TEXT(key, field, fn, what, may_be_empty, fallback) \
@@ -215,7 +215,7 @@ static const struct key_spec keys[] = {
 	PATH("cache_dir", cache_dir, "/var/lib/pam_nextpay"),
 	PATH("cache_key", cache_key, NP_DEFAULT_CACHE_KEY),
 	UINT("cache_ttl", cache_ttl, 1, 86400, "900"),
-	CHOICE("cache_scope", cache_scope, scope_choices, "session or user", "session"),
+	CHOICE("cache_scope", cache_scope, scope_choices, "session, user or key", "session"),
 	CHOICE("log", log, log_choices, "auto, journal or syslog", "auto"),
 	BOOL("api_key", api_key, false, "no"),
 	BOOL("use_first_pass", use_first_pass, true, "no"),

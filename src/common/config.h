@@ -32,7 +32,7 @@
 enum np_wait_mode { NP_WAIT_AUTO, NP_WAIT_PROMPT, NP_WAIT_POLL };
 /* Whether the sshd in front shows PAM_TEXT_INFO at once (auto: find out). */
 enum np_ssh_info { NP_SSH_INFO_AUTO, NP_SSH_INFO_IMMEDIATE, NP_SSH_INFO_HELD };
-enum np_cache_scope { NP_SCOPE_SESSION, NP_SCOPE_USER };
+enum np_cache_scope { NP_SCOPE_SESSION, NP_SCOPE_USER, NP_SCOPE_KEY };
 /* Where events go: the journal when journald runs, always the journal, or syslog. */
 enum np_log_target { NP_LOG_AUTO, NP_LOG_JOURNAL, NP_LOG_SYSLOG };
 

@@ -146,17 +146,21 @@ static const char *quoted(const struct np_event *ev, enum np_event_field field, 
 
 void np_event_signin_line(const struct np_event *ev, char *out, size_t out_size)
 {
-	char v[6][QUOTED_MAX];
+	char v[7][QUOTED_MAX];
+	const char *key = ev->values[NP_EV_SSH_KEY];
 
+	/* key= only where sshd named a public key: lines without one keep their old form. */
 	snprintf(out, out_size,
-	         "%s: account=%s nextpay_id=%s rhost=%s service=%s method=%s reason=%s",
+	         "%s: account=%s nextpay_id=%s rhost=%s service=%s method=%s reason=%s%s%s",
 	         ev->values[NP_EV_RESULT] != NULL ? ev->values[NP_EV_RESULT] : "error",
 	         quoted(ev, NP_EV_ACCOUNT, v[0], sizeof v[0]),
 	         quoted(ev, NP_EV_USER_ID, v[1], sizeof v[1]),
 	         quoted(ev, NP_EV_RHOST, v[2], sizeof v[2]),
 	         quoted(ev, NP_EV_SERVICE, v[3], sizeof v[3]),
 	         quoted(ev, NP_EV_METHOD, v[4], sizeof v[4]),
-	         quoted(ev, NP_EV_REASON, v[5], sizeof v[5]));
+	         quoted(ev, NP_EV_REASON, v[5], sizeof v[5]),
+	         key != NULL && key[0] != '\0' ? " key=" : "",
+	         key != NULL && key[0] != '\0' ? quoted(ev, NP_EV_SSH_KEY, v[6], sizeof v[6]) : "");
 }
 
 void np_event_line(const struct np_event *ev, char *out, size_t out_size)

@@ -79,7 +79,7 @@ enum np_event_field {
 	NP_EV_INVOKER_UID, /* the real uid of the process that called PAM */
 	NP_EV_WAIT_MS,     /* from the code's arrival to the verdict, device sign-ins */
 	NP_EV_REASON,      /* the map rule that matched, or what went wrong */
-	NP_EV_SSH_KEY,     /* SHA256 fingerprint of sshd's public key: not filled yet */
+	NP_EV_SSH_KEY,     /* SHA256 fingerprints of sshd's public keys, joined by ',' */
 	NP_EV_COUNT
 };
 
@@ -106,7 +106,8 @@ void np_signin_reference(const char *id, char out[NP_REFERENCE_LEN + 1]);
 /*
  * The outcome line of a sign-in from ev->values, each quoted (np_log_quote):
  * result: account="..." nextpay_id="..." rhost="..." service="..."
- * method="..." reason="..." -- the format fail2ban-style filters read.
+ * method="..." reason="..." -- the format fail2ban-style filters read --
+ * and key="SHA256:..." when sshd named the connection's public keys.
  */
 void np_event_signin_line(const struct np_event *ev, char *out, size_t out_size);
 

@@ -25,8 +25,10 @@ static const char cache_help[] =
 	"\n"
 	"list   shows one line per approval cache entry: account, invoking user (the\n"
 	"       real uid that asked, and PAM_RUSER when set: the only one the entry\n"
-	"       serves), scope (session or user), PAM service, tty, remote host,\n"
-	"       NextPay user id, when it was approved and until when it may be reused;\n"
+	"       serves), scope (session, user or key), PAM service, tty, remote host,\n"
+	"       NextPay user id, when it was approved and until when it may be reused,\n"
+	"       and the SHA256 fingerprints of the public keys sshd said the\n"
+	"       connection proved (in key scope, what the entry is bound to);\n"
 	"       then how many entries could not be read (sealed under another key, an\n"
 	"       older format, or damaged).  Tokens are never shown.  Needs the cache key.\n"
 	"purge  removes every entry, or only ACCOUNT's, and says how many.  Without a\n"
@@ -74,12 +76,19 @@ static void list_entry(const char *file, const struct np_cache_meta *meta, void 
 	char user_id[sizeof meta->user_id];
 	char created[40];
 	char expires[40];
+	char until[64];
+	char ssh_key[sizeof meta->ssh_key];
 
 	(void)file;
 	if (listing->shown++ == 0)
-		printf("%-16s %-20s %-7s %-12s %-10s %-15s %-20s %-24s %s\n", "ACCOUNT", "INVOKER",
-		       "SCOPE", "SERVICE", "TTY", "RHOST", "NEXTPAY-ID", "APPROVED", "EXPIRES");
-	printf("%-16s %-20s %-7s %-12s %-10s %-15s %-20s %-24s %s%s\n",
+		printf("%-16s %-20s %-7s %-12s %-10s %-15s %-20s %-24s %-40s %s\n", "ACCOUNT",
+		       "INVOKER", "SCOPE", "SERVICE", "TTY", "RHOST", "NEXTPAY-ID", "APPROVED",
+		       "EXPIRES", "SSH-KEY");
+	snprintf(until, sizeof until, "%s%s", np_ctl_time_text(meta->expires, expires, sizeof expires),
+	         meta->expires <= listing->now                              ? " (expired)"
+	         : meta->token_exp != 0 && meta->token_exp <= listing->now ? " (token expired)"
+	                                                                     : "");
+	printf("%-16s %-20s %-7s %-12s %-10s %-15s %-20s %-24s %-40s %s\n",
 	       np_ctl_column(meta->account, account, sizeof account),
 	       invoker(meta, invoked_by, sizeof invoked_by),
 	       np_ctl_column(meta->scope_kind, kind, sizeof kind),
@@ -87,11 +96,8 @@ static void list_entry(const char *file, const struct np_cache_meta *meta, void 
 	       np_ctl_column(meta->tty, tty, sizeof tty),
 	       np_ctl_column(meta->rhost, rhost, sizeof rhost),
 	       np_ctl_column(meta->user_id, user_id, sizeof user_id),
-	       np_ctl_time_text(meta->created, created, sizeof created),
-	       np_ctl_time_text(meta->expires, expires, sizeof expires),
-	       meta->expires <= listing->now                              ? " (expired)"
-	       : meta->token_exp != 0 && meta->token_exp <= listing->now ? " (token expired)"
-	                                                                   : "");
+	       np_ctl_time_text(meta->created, created, sizeof created), until,
+	       np_ctl_column(meta->ssh_key, ssh_key, sizeof ssh_key));
 }
 
 static int list_entries(struct np_cache *c, const char *dir)

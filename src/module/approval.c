@@ -147,20 +147,39 @@ static void sweep_stale_entries(struct np_signin *s)
 	               "%s", line);
 }
 
+/*
+ * The scope this sign-in's entry lives in.  cache_scope = key binds to the
+ * public keys sshd says the connection completed (sshd_keys.h); where there
+ * are none (keyboard-interactive alone, another service, text that did not
+ * parse) it falls back to the session scope, which under sshd stores
+ * nothing: never to the user scope, which would let a connection that
+ * proved no key reuse an approval given after one that did.
+ */
+static enum np_cache_scope scope_kind(struct np_signin *s)
+{
+	if (s->cfg.cache_scope != NP_SCOPE_KEY || s->ssh_keys[0] != '\0')
+		return s->cfg.cache_scope;
+	if (s->cfg.debug)
+		cache_log(s, LOG_DEBUG, "no public key from sshd; session scope instead of key scope",
+		          "");
+	return NP_SCOPE_SESSION;
+}
+
 void np_approval_open(struct np_signin *s)
 {
-	struct np_scope_parts parts = { .account = s->account, .service = s->service };
-	bool session_scope = s->cfg.cache_scope == NP_SCOPE_SESSION;
+	struct np_scope_parts parts = { .account = s->account, .service = s->service,
+		                            .ssh_keys = s->ssh_keys };
 	char terminal[NP_SCOPE_TERMINAL_MAX];
 	char err[512] = "";
 	enum np_cache_status status;
 
 	if (!s->cfg.cache)
 		return;
+	s->scope_kind = scope_kind(s);
 	invoking_user(s, &parts.invoker_uid, &parts.invoker_name);
-	if (session_scope && !session_parts(s, &parts, terminal, sizeof terminal))
+	if (s->scope_kind == NP_SCOPE_SESSION && !session_parts(s, &parts, terminal, sizeof terminal))
 		return;
-	if (np_scope_string(session_scope, &parts, s->scope, sizeof s->scope) != 0) {
+	if (np_scope_string(s->scope_kind, &parts, s->scope, sizeof s->scope) != 0) {
 		cache_log(s, LOG_WARNING, "scope too long; not caching", "");
 		return;
 	}
@@ -267,8 +286,7 @@ void np_approval_remember(struct np_signin *s)
 	invoking_user(s, &invoker_uid, &invoker_name);
 	meta.invoker_uid = (int64_t)invoker_uid;
 	np_sanitize_str(meta.invoker_name, sizeof meta.invoker_name, invoker_name);
-	snprintf(meta.scope_kind, sizeof meta.scope_kind, "%s",
-	         s->cfg.cache_scope == NP_SCOPE_SESSION ? "session" : "user");
+	snprintf(meta.scope_kind, sizeof meta.scope_kind, "%s", np_scope_kind_name(s->scope_kind));
 	snprintf(meta.service, sizeof meta.service, "%s", s->service);
 	np_sanitize_str(meta.tty, sizeof meta.tty, np_signin_item(s, PAM_TTY));
 	snprintf(meta.rhost, sizeof meta.rhost, "%s", s->rhost_shown);
@@ -276,6 +294,7 @@ void np_approval_remember(struct np_signin *s)
 	meta.created = now;
 	meta.expires = now + (int64_t)s->cfg.cache_ttl;
 	meta.token_exp = who->token_exp;
+	snprintf(meta.ssh_key, sizeof meta.ssh_key, "%s", s->ssh_keys);
 	snprintf(entry->token, sizeof entry->token, "%s", who->token);
 	snprintf(entry->user_id, sizeof entry->user_id, "%s", who->user_id);
 	snprintf(entry->email, sizeof entry->email, "%s", who->email);

@@ -49,6 +49,7 @@ static void fill_event(const struct np_signin *s, struct np_event *ev, enum np_e
 	ev->values[NP_EV_RHOST] = s->rhost;
 	ev->values[NP_EV_TTY] = np_signin_item(s, PAM_TTY);
 	ev->values[NP_EV_INVOKER_UID] = uid;
+	ev->values[NP_EV_SSH_KEY] = s->ssh_keys;
 }
 
 void np_audit_signin(const struct np_signin *s, int rc)

@@ -25,6 +25,7 @@
 #include "module/device_flow.h"
 #include "module/greeter.h"
 #include "module/signin.h"
+#include "module/sshd_keys.h"
 #include "module/sshd_password.h"
 
 /* Copies an item libpam holds into dst; false when it is missing or does not fit. */
@@ -246,6 +247,7 @@ static int sign_in(struct np_signin *s)
 		return np_signin_outcome(s, PAM_IGNORE, "skipped", "service in skip_services");
 	if (pam_get_data(s->pamh, DENIED_MARK, &denied) == PAM_SUCCESS && denied != NULL)
 		return np_signin_outcome(s, PAM_MAXTRIES, "denied", "denied earlier in this PAM transaction");
+	np_sshd_keys_read(s);
 	rc = find_account(s);
 	password_only = rc == PAM_SUCCESS && np_sshd_password_conversation(s);
 	if (password_only && !s->cfg.api_key)

@@ -27,7 +27,20 @@ static int append_part(char *out, size_t out_size, size_t *used, const char *par
 	return 0;
 }
 
-int np_scope_string(bool session_scope, const struct np_scope_parts *parts, char *out,
+const char *np_scope_kind_name(enum np_cache_scope kind)
+{
+	switch (kind) {
+	case NP_SCOPE_SESSION:
+		return "session";
+	case NP_SCOPE_USER:
+		return "user";
+	case NP_SCOPE_KEY:
+		return "key";
+	}
+	return "?";
+}
+
+int np_scope_string(enum np_cache_scope kind, const struct np_scope_parts *parts, char *out,
                     size_t out_size)
 {
 	char leader[64], invoker_uid[32];
@@ -35,15 +48,20 @@ int np_scope_string(bool session_scope, const struct np_scope_parts *parts, char
 	int rc;
 
 	out[0] = '\0';
+	/* A key scope without a key would be the user scope under another name: refused. */
+	if (kind == NP_SCOPE_KEY && (parts->ssh_keys == NULL || parts->ssh_keys[0] == '\0'))
+		return -1;
 	snprintf(invoker_uid, sizeof invoker_uid, "%lu", parts->invoker_uid);
-	rc = append_part(out, out_size, &used, session_scope ? "session" : "user");
+	rc = append_part(out, out_size, &used, np_scope_kind_name(kind));
 	rc |= append_part(out, out_size, &used, parts->account);
 	rc |= append_part(out, out_size, &used, invoker_uid);
 	rc |= append_part(out, out_size, &used,
 	                  parts->invoker_name != NULL ? parts->invoker_name : "");
 	rc |= append_part(out, out_size, &used, parts->service);
-	if (!session_scope || rc != 0)
+	if (rc != 0 || kind == NP_SCOPE_USER)
 		return rc;
+	if (kind == NP_SCOPE_KEY)
+		return append_part(out, out_size, &used, parts->ssh_keys);
 	snprintf(leader, sizeof leader, "%ld@%llu", parts->sid, parts->leader_start);
 	rc |= append_part(out, out_size, &used, parts->terminal);
 	rc |= append_part(out, out_size, &used, parts->rhost);

@@ -12,6 +12,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "common/config.h"
+
 /* Room for a terminal's device number as np_scope_terminal() writes it ("136:3"). */
 #define NP_SCOPE_TERMINAL_MAX 32
 
@@ -26,6 +28,11 @@ struct np_scope_parts {
 	const char *invoker_name;
 	/* In every scope: an approval given to sshd never signs in login or a greeter. */
 	const char *service;
+	/*
+	 * Key scope only: the SHA256 fingerprints of the public keys sshd says
+	 * the connection completed, in order, joined by ',' (common/ssh_key.h).
+	 */
+	const char *ssh_keys;
 	/* Session scope only. */
 	const char *terminal; /* the controlling terminal PAM_TTY names (np_scope_terminal) */
 	const char *rhost;    /* PAM_RHOST, or "" */
@@ -35,11 +42,15 @@ struct np_scope_parts {
 
 /*
  * Builds the scope string: for session scope every part, for user scope the
- * account, the invoking user and the service.  Parts are length-prefixed so
- * no two scopes collide.
+ * account, the invoking user and the service, for key scope those and the
+ * keys (which must not be empty).  The kind comes first and parts are
+ * length-prefixed, so no two scopes collide.  0, or -1.
  */
-int np_scope_string(bool session_scope, const struct np_scope_parts *parts, char *out,
+int np_scope_string(enum np_cache_scope kind, const struct np_scope_parts *parts, char *out,
                     size_t out_size);
+
+/* "session", "user" or "key": the first part of the scope, and the cache list's column. */
+const char *np_scope_kind_name(enum np_cache_scope kind);
 
 /* The caller's session id and its leader's start time from /proc.  0 or -1. */
 int np_scope_session_leader(long *sid, unsigned long long *start);

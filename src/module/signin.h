@@ -16,6 +16,7 @@
 #include "common/client.h"
 #include "common/config.h"
 #include "common/events.h"
+#include "common/ssh_key.h"
 #include "common/usermap.h"
 #include "common/wording.h"
 
@@ -77,8 +78,15 @@ struct np_signin {
 	 * opens the break-glass gate (module/breakglass.h).
 	 */
 	bool outage;
+	/*
+	 * The fingerprints of the public keys sshd says this connection
+	 * completed (sshd_keys.h), joined by ','; "" for none or another service.
+	 */
+	char ssh_keys[NP_SSH_KEYS_TEXT_MAX + 1];
 	struct np_cache cache;
 	bool cache_ready;           /* key read, directory usable, scope known */
+	/* The scope the entry is in: key scope without a key falls back to the session's. */
+	enum np_cache_scope scope_kind;
 	char scope[NP_CACHE_SCOPE_MAX];
 	/* At a display manager's greeter (greeter.c), and how often it needs the instructions. */
 	struct {

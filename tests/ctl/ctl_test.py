@@ -827,6 +827,11 @@ def test_login_ctrl_c_stops_the_helper(env: Env) -> None:
 SECRET_TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c3JfYWxpY2UifQ.c2VjcmV0LXRva2Vu"
 
 
+# Two public keys of one connection (AuthenticationMethods publickey,publickey).
+SSH_KEYS = ("SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s,"
+            "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU")
+
+
 def _cache_setup(env: Env) -> tuple[str, str]:
     d, conf = env.setup()
     expect_rc(run("keygen", "--config", conf), 0)
@@ -834,7 +839,9 @@ def _cache_setup(env: Env) -> tuple[str, str]:
     for args, invoker in ((("alice", "session", "sshd", "pts/3", "192.0.2.7", "usr_alice"),
                            ("0", "")),
                           (("alice", "user", "sudo", "", "", "usr_alice"), ("1000", "alice")),
-                          (("bob", "session", "login", "tty1", "", "usr_bob"), ("0", ""))):
+                          (("bob", "session", "login", "tty1", "", "usr_bob"), ("0", "")),
+                          (("carol", "key", "sshd", SSH_KEYS, "192.0.2.8", "usr_carol"),
+                           ("0", ""))):
         w = subprocess.run([WRITER, cache, key, *args, SECRET_TOKEN, *invoker],
                            capture_output=True, text=True, timeout=RUN_TIMEOUT)
         if w.returncode != 0:
@@ -853,13 +860,16 @@ def test_cache_list(env: Env) -> None:
     p = run("cache", "list", "--config", conf)
     expect_rc(p, 0)
     expect_line(r"^ACCOUNT\s+INVOKER\s+SCOPE\s+SERVICE\s+TTY\s+RHOST\s+NEXTPAY-ID\s+APPROVED"
-                r"\s+EXPIRES$", p.stdout)
+                r"\s+EXPIRES\s+SSH-KEY$", p.stdout)
     expect_line(r"^alice\s+uid=0\s+session\s+sshd\s+pts/3\s+192\.0\.2\.7\s+usr_alice\s+"
                 r"\d{4}-\d\d-\d\dT", p.stdout)
     # Who asked is what an entry serves: the real uid, and PAM_RUSER when set.
     expect_line(r"^alice\s+uid=1000,ruser=alice\s+user\s+sudo\s+-\s+-\s+usr_alice\s", p.stdout)
-    expect_line(r"^bob\s+uid=0\s+session\s+login\s+tty1\s+-\s+usr_bob\s", p.stdout)
-    expect_line(r"^3 entries, 1 unreadable", p.stdout)
+    expect_line(r"^bob\s+uid=0\s+session\s+login\s+tty1\s+-\s+usr_bob\s.*\s-$", p.stdout)
+    # A key scope entry: no terminal, and the keys it is bound to, in order.
+    expect_line(r"^carol\s+uid=0\s+key\s+sshd\s+-\s+192\.0\.2\.8\s+usr_carol\s.*\s"
+                + re.escape(SSH_KEYS) + "$", p.stdout)
+    expect_line(r"^4 entries, 1 unreadable", p.stdout)
     assert SECRET_TOKEN not in p.stdout + p.stderr, "the token was printed"
     assert not TOKEN_RE.search(p.stdout + p.stderr), "something token-shaped was printed"
 
@@ -872,10 +882,10 @@ def test_cache_purge_account(env: Env) -> None:
     p = run("cache", "list", "--config", conf)
     expect_rc(p, 0)
     assert "alice" not in p.stdout, p.stdout
-    expect_line(r"^1 entry, 1 unreadable", p.stdout)
+    expect_line(r"^2 entries, 1 unreadable", p.stdout)
     p = run("cache", "purge", "--config", conf)
     expect_rc(p, 0)
-    expect_in("Removed 2 cache entries.", p.stdout)
+    expect_in("Removed 3 cache entries.", p.stdout)
     assert _entry_files(d) == [], _entry_files(d)
 
 
@@ -887,10 +897,10 @@ def test_cache_without_key(env: Env) -> None:
     expect_in("cannot read the cache key", p.stderr)
     p = run("cache", "purge", "alice", "--config", conf)
     expect_rc(p, 1)
-    assert len(_entry_files(d)) == 4, _entry_files(d)
+    assert len(_entry_files(d)) == 5, _entry_files(d)
     p = run("cache", "purge", "--config", conf)
     expect_rc(p, 0)
-    expect_in("Removed 4 cache entries.", p.stdout)
+    expect_in("Removed 5 cache entries.", p.stdout)
     assert _entry_files(d) == [], _entry_files(d)
 
 
@@ -974,7 +984,7 @@ def test_cache_purge_expired_needs_the_key(env: Env) -> None:
     p = run("cache", "purge", "--expired", "--config", conf)
     expect_rc(p, 1)
     expect_in("cannot tell stale entries from good ones without the cache key", p.stderr)
-    assert len(_entry_files(d)) == 4, _entry_files(d)
+    assert len(_entry_files(d)) == 5, _entry_files(d)
 
 
 def test_cache_no_directory(env: Env) -> None:

@@ -66,6 +66,7 @@ class Sshd:
     port: int
     log: str        # sshd's own log (-E)
     pam_log: str    # the module's pam_syslog() lines
+    more_ports: tuple[int, ...] = ()    # further ports, for a Match LocalPort block
 
 
 @dataclass
@@ -97,19 +98,24 @@ def new_openssh() -> tuple[str | None, str | None]:
     return None, None
 
 
-def sshd_config(directory: str, port: int, binary: str, password_only: bool) -> str:
+# No public keys: keyboard-interactive alone (or password authentication alone).
+NO_KEYS = "PubkeyAuthentication no\nAuthorizedKeysFile none\n"
+
+
+def sshd_config(directory: str, ports: tuple[int, ...], binary: str, password_only: bool,
+                keys: str = NO_KEYS, match: str = "") -> str:
+    """keys: the public key lines; match: Match blocks, which must come last."""
     auth = ("PasswordAuthentication yes\nKbdInteractiveAuthentication no\n" if password_only
             else "PasswordAuthentication no\nKbdInteractiveAuthentication yes\n")
-    text = (f"Port {port}\n"
+    text = ("".join(f"Port {port}\n" for port in ports) +
             "ListenAddress 127.0.0.1\n"
             f"HostKey {directory}/hostkey\n"
             f"PidFile {directory}/sshd.pid\n"
             "UsePAM yes\n"
             f"{auth}"
-            "PubkeyAuthentication no\n"
+            f"{keys}"
             "HostbasedAuthentication no\n"
             "PermitRootLogin no\n"
-            "AuthorizedKeysFile none\n"
             "LoginGraceTime 60\n"
             "PrintMotd no\n"
             "PrintLastLog no\n"
@@ -121,13 +127,15 @@ def sshd_config(directory: str, port: int, binary: str, password_only: bool) -> 
         text += (f"SshdSessionPath {NEW_DIR}/libexec/sshd-session\n"
                  f"SshdAuthPath {NEW_DIR}/libexec/sshd-auth\n"
                  "PerSourcePenalties no\n")
-    return text
+    return text + match
 
 
 @contextlib.contextmanager
 def running_sshd(tmp: str, directory_name: str, name: str, services: str, known_hosts: str,
-                 binary: str = SSHD, password_only: bool = False):
-    """A real sshd on 127.0.0.1 on a free port, its host key in known_hosts. Killed by pid after."""
+                 binary: str = SSHD, password_only: bool = False, keys: str = NO_KEYS,
+                 match: str = "", more_ports: int = 0):
+    """A real sshd on 127.0.0.1 on a free port (and more_ports more, for match), its host
+    key in known_hosts. Killed by pid after."""
     directory = os.path.join(tmp, directory_name)
     os.makedirs(directory, mode=0o755)
     made_privsep_dir = not os.path.isdir(PRIVSEP_DIR)
@@ -142,9 +150,13 @@ def running_sshd(tmp: str, directory_name: str, name: str, services: str, known_
     log = os.path.join(directory, "sshd.log")
     proc = None
     for _ in range(5):          # a port free a moment ago may have been taken since
-        port = free_port()
+        ports = tuple(free_port() for _ in range(1 + more_ports))
+        if len(set(ports)) != len(ports):
+            continue
+        port = ports[0]
         config = write_root_file(os.path.join(directory, "sshd_config"),
-                                 sshd_config(directory, port, binary, password_only))
+                                 sshd_config(directory, ports, binary, password_only, keys,
+                                             match.format(*ports)))
         with contextlib.suppress(FileNotFoundError):
             os.unlink(log)
         proc = subprocess.Popen([binary, "-D", "-f", config, "-E", log], env=env,
@@ -155,7 +167,8 @@ def running_sshd(tmp: str, directory_name: str, name: str, services: str, known_
             if proc.poll() is not None:
                 return "exited"
             with contextlib.suppress(FileNotFoundError), open(log) as f:
-                if f"Server listening on 127.0.0.1 port {port}" in f.read():
+                text = f.read()
+                if all(f"Server listening on 127.0.0.1 port {p}" in text for p in ports):
                     return "listening"
             return None
 
@@ -173,9 +186,10 @@ def running_sshd(tmp: str, directory_name: str, name: str, services: str, known_
     with open(os.path.join(directory, "hostkey.pub")) as f:
         key_type, key = f.read().split()[:2]
     with open(known_hosts, "a") as f:
-        f.write(f"[127.0.0.1]:{port} {key_type} {key}\n")
+        for p in ports:
+            f.write(f"[127.0.0.1]:{p} {key_type} {key}\n")
     try:
-        yield Sshd(name, binary, port, log, pam_log)
+        yield Sshd(name, binary, port, log, pam_log, ports[1:])
     finally:
         kill_tree(proc.pid)
         proc.wait(10)

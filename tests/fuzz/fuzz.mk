@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Coverage-guided fuzzing (libFuzzer, clang) of every parser of untrusted
 # input: the API's answers, the module <-> helper protocol, the config file
-# and module arguments, the identity map, cache files, np_sanitize and the
-# scan for sshd's OpenSSH release.
+# and module arguments, the identity map, cache files, np_sanitize, the
+# scan for sshd's OpenSSH release and sshd's SSH_AUTH_INFO_0.
 #
 #   make fuzz-build     build/fuzz/fuzz_<name> for every target
 #   make fuzz           fuzz each target FUZZ_SECONDS (60) seconds, one after another
@@ -28,7 +28,7 @@ FUZZ_DIR      := tests/fuzz
 FUZZ_BUILD    := $(BUILD)/fuzz
 
 FUZZ_ALL      := api_device_code api_poll api_token api_me protocol config usermap cache sanitize \
-                 sshd_info
+                 sshd_info ssh_key
 FUZZ_TARGETS  ?= $(FUZZ_ALL)
 FUZZ_BINS     := $(patsubst %,$(FUZZ_BUILD)/fuzz_%,$(FUZZ_ALL))
 

@@ -85,7 +85,8 @@ static void check_meta(const struct np_cache_meta *m)
 	           fuzz_terminated(m->service, sizeof m->service) &&
 	           fuzz_terminated(m->tty, sizeof m->tty) &&
 	           fuzz_terminated(m->rhost, sizeof m->rhost) &&
-	           fuzz_terminated(m->user_id, sizeof m->user_id), "unterminated meta field");
+	           fuzz_terminated(m->user_id, sizeof m->user_id) &&
+	           fuzz_terminated(m->ssh_key, sizeof m->ssh_key), "unterminated meta field");
 }
 
 static void check_payload(const struct np_cache_payload *p)
@@ -236,7 +237,8 @@ static void round_trip(const uint8_t *data, size_t size)
 	           strcmp(meta.service, meta_out.service) == 0 && strcmp(meta.tty, meta_out.tty) == 0 &&
 	           strcmp(meta.rhost, meta_out.rhost) == 0 &&
 	           strcmp(meta.user_id, meta_out.user_id) == 0 && meta.created == meta_out.created &&
-	           meta.expires == meta_out.expires && meta.token_exp == meta_out.token_exp,
+	           meta.expires == meta_out.expires && meta.token_exp == meta_out.token_exp &&
+	           strcmp(meta.ssh_key, meta_out.ssh_key) == 0,
 	           "meta changed in the round trip");
 	payload_valid = np_valid_token(payload.token, strlen(payload.token)) &&
 	                np_valid_user_id(payload.user_id, strlen(payload.user_id)) &&

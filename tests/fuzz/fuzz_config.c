@@ -48,7 +48,8 @@ static void check_config(const struct np_config *c)
 	FUZZ_CHECK(c->ssh_info == NP_SSH_INFO_AUTO || c->ssh_info == NP_SSH_INFO_IMMEDIATE ||
 	                   c->ssh_info == NP_SSH_INFO_HELD,
 	           "ssh_info %d", (int)c->ssh_info);
-	FUZZ_CHECK(c->cache_scope == NP_SCOPE_SESSION || c->cache_scope == NP_SCOPE_USER,
+	FUZZ_CHECK(c->cache_scope == NP_SCOPE_SESSION || c->cache_scope == NP_SCOPE_USER ||
+		           c->cache_scope == NP_SCOPE_KEY,
 	           "cache_scope %d", (int)c->cache_scope);
 	check_text("intent", c->intent, sizeof c->intent);
 	FUZZ_CHECK(c->intent[0] != '\0', "empty intent");

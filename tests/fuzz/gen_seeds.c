@@ -146,6 +146,14 @@ static void cache_seeds(void)
 	strcpy(meta.scope_kind, "user");
 	entry(&keys, "gen-other-scope.entry", "4:user|3:don|1:0|0:|", &meta, &payload);
 
+	/* Key scope, bound to an SSH key's fingerprint (format 4). */
+	strcpy(meta.scope_kind, "key");
+	strcpy(meta.ssh_key, "SHA256:sr0gk2VJaorPKhNN4k7xaOclwgyq6iR/7RtwjK6Nqg8");
+	entry(&keys, "gen-key-scope.entry",
+	      "3:key|3:don|1:0|0:|4:sshd|50:SHA256:sr0gk2VJaorPKhNN4k7xaOclwgyq6iR/7RtwjK6Nqg8|",
+	      &meta, &payload);
+	meta.ssh_key[0] = '\0';
+
 	/* The same, made for another invoking user (sudo's caller, PAM_RUSER set). */
 	strcpy(meta.scope_kind, "session");
 	meta.invoker_uid = 1000;

@@ -805,7 +805,7 @@ static void user_scope(char *out, size_t out_size)
 		                        .terminal = "", .rhost = "", .invoker_uid = getuid(),
 		                        .invoker_name = "" };
 
-	assert_int_equal(np_scope_string(false, &parts, out, out_size), 0);
+	assert_int_equal(np_scope_string(NP_SCOPE_USER, &parts, out, out_size), 0);
 }
 
 /* Rewrites the stored entry as approved at created (the clock having jumped). */

@@ -439,6 +439,42 @@ static void user_scope_never_crosses_services(void **state)
 	assert_int_equal(mock_count(&api, "create"), 2);
 }
 
+/* As sshd: a public key's line in the PAM environment before pam_authenticate(). */
+static void put_ssh_auth_info(struct script *script, pam_handle_t *pamh,
+                              const struct pam_message *msg)
+{
+	(void)script;
+	if (msg == NULL)
+		assert_int_equal(pam_putenv(pamh, "SSH_AUTH_INFO_0=publickey ssh-ed25519 "
+		                                  "AAAAC3NzaC1lZDI1NTE5AAAAIOSJYx8eaFzmIfe56Bb7rv83hxcIUF0lAHEcmnWQnoOr\n"),
+		                 PAM_SUCCESS);
+}
+
+/*
+ * SSH_AUTH_INFO_0 under the service sshd, in a program that is no OpenSSH
+ * (this one, unlike tests/integration/sshd_key.c): no key is trusted, so key
+ * scope falls back to the session's, and each sign-in needs its own code.
+ */
+static void ssh_auth_info_outside_openssh_is_not_trusted(void **state)
+{
+	char log[16384];
+
+	(void)state;
+	cached_config("cache_scope = key\ndebug = yes\n");
+	unsetenv("PAM_TTY");
+	for (int i = 1; i <= 2; i++) {
+		struct script s = { .answers = { "", "" }, .delay_ms = { 600 },
+			                .on_message = put_ssh_auth_info };
+
+		log_capture_begin();
+		expect_rc(run_auth_on_handle("sshd", test_account(), &s, 0), PAM_SUCCESS, &s);
+		log_capture_end(log, sizeof log);
+		assert_int_equal(mock_count(&api, "create"), i);
+		assert_non_null(strstr(log, "SSH_AUTH_INFO_0 not used: not inside OpenSSH's sshd"));
+		assert_null(strstr(log, "key=\""));
+	}
+}
+
 static void expired_entry_falls_back(void **state)
 {
 	(void)state;
@@ -1721,6 +1757,7 @@ int main(int argc, char **argv)
 		T(no_visible_session_leader_means_no_cache),
 		T(user_scope_reuses_from_anywhere),
 		T(user_scope_never_crosses_services),
+		T(ssh_auth_info_outside_openssh_is_not_trusted),
 		T(expired_entry_falls_back),
 		T(revoked_token_falls_back),
 		T(tampered_entry_falls_back),

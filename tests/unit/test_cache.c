@@ -56,6 +56,7 @@ static int setup(void **state)
 	f.meta.created = 1700000000;
 	f.meta.expires = 1700000900;
 	f.meta.token_exp = 1700003600;
+	snprintf(f.meta.ssh_key, sizeof f.meta.ssh_key, "SHA256:sr0gk2VJaorPKhNN4k7xaOclwgyq6iR/7RtwjK6Nqg8");
 	snprintf(f.payload.token, sizeof f.payload.token, "%s", TOKEN);
 	snprintf(f.payload.user_id, sizeof f.payload.user_id, "usr_alice");
 	snprintf(f.payload.email, sizeof f.payload.email, "alice@example.com");
@@ -118,6 +119,8 @@ static void round_trip(void **state)
 	assert_int_equal(meta.expires, 1700000900);
 	/* What a sweep needs to judge an entry without its scope. */
 	assert_int_equal(meta.token_exp, 1700003600);
+	/* The key an sshd approval was given after, for cache list (format 4). */
+	assert_string_equal(meta.ssh_key, "SHA256:sr0gk2VJaorPKhNN4k7xaOclwgyq6iR/7RtwjK6Nqg8");
 	/* The token is not in the file in the clear. */
 	assert_null(memmem(f->sealed, f->sealed_len, TOKEN, strlen(TOKEN)));
 	assert_null(memmem(f->sealed, f->sealed_len, "alice", 5));
@@ -188,9 +191,10 @@ static void other_versions_are_refused(void **state)
 
 	/*
 	 * Version 1 entries were not bound to the invoking user, version 2 ones
-	 * keep the token's expiry only in the payload: never used again.
+	 * keep the token's expiry only in the payload, version 3 ones have no
+	 * ssh_key in the meta box: never used again.
 	 */
-	assert_int_equal(NP_CACHE_VERSION, 3);
+	assert_int_equal(NP_CACHE_VERSION, 4);
 	for (unsigned char older = 1; older < NP_CACHE_VERSION; older++) {
 		struct np_cache_meta meta;
 
@@ -243,7 +247,7 @@ static void meta_missing_a_field_does_not_open(void **state)
 		"\"account\":\"alice\"", "\"invoker_uid\":1000", "\"invoker\":\"alice\"",
 		"\"scope\":\"session\"", "\"service\":\"sudo\"", "\"tty\":\"/dev/pts/1\"",
 		"\"rhost\":\"\"", "\"user_id\":\"usr_alice\"", "\"created\":1700000000",
-		"\"expires\":1700000900", "\"token_exp\":1700003600",
+		"\"expires\":1700000900", "\"token_exp\":1700003600", "\"ssh_key\":\"\"",
 	};
 	const size_t n = sizeof fields / sizeof fields[0];
 	struct fixture *f = *state;
@@ -306,14 +310,45 @@ static void scopes_do_not_collide(void **state)
 	(void)state;
 	two.account = "a";
 	two.service = "bc";
-	assert_int_equal(np_scope_string(true, &one, x, sizeof x), 0);
-	assert_int_equal(np_scope_string(true, &two, y, sizeof y), 0);
+	assert_int_equal(np_scope_string(NP_SCOPE_SESSION, &one, x, sizeof x), 0);
+	assert_int_equal(np_scope_string(NP_SCOPE_SESSION, &two, y, sizeof y), 0);
 	assert_string_not_equal(x, y);
 	assert_string_equal(x, "7:session|2:ab|1:0|0:|1:c|0:|0:|3:1@2|");
 	/* User scope is the account, the invoking user and the service. */
-	assert_int_equal(np_scope_string(false, &one, x, sizeof x), 0);
+	assert_int_equal(np_scope_string(NP_SCOPE_USER, &one, x, sizeof x), 0);
 	assert_string_equal(x, "4:user|2:ab|1:0|0:|1:c|");
-	assert_int_equal(np_scope_string(true, &one, x, 8), -1);
+	assert_int_equal(np_scope_string(NP_SCOPE_SESSION, &one, x, 8), -1);
+}
+
+/*
+ * Key scope: the account, the invoking user, the service and sshd's keys,
+ * never the session; without a key there is no key scope (not the user's).
+ */
+static void key_scope_holds_the_keys(void **state)
+{
+	struct np_scope_parts one = { .account = "don", .invoker_uid = 0, .invoker_name = "",
+		                          .service = "sshd", .terminal = "136:1", .rhost = "h",
+		                          .sid = 1, .leader_start = 2, .ssh_keys = "SHA256:a" };
+	struct np_scope_parts two = one, other_session = one, none = one;
+	char x[NP_CACHE_SCOPE_MAX], y[NP_CACHE_SCOPE_MAX];
+
+	(void)state;
+	assert_int_equal(np_scope_string(NP_SCOPE_KEY, &one, x, sizeof x), 0);
+	assert_string_equal(x, "3:key|3:don|1:0|0:|4:sshd|8:SHA256:a|");
+	other_session.terminal = "";
+	other_session.rhost = "other";
+	other_session.sid = 99;
+	assert_int_equal(np_scope_string(NP_SCOPE_KEY, &other_session, y, sizeof y), 0);
+	assert_string_equal(x, y);
+	two.ssh_keys = "SHA256:a,SHA256:b";
+	assert_int_equal(np_scope_string(NP_SCOPE_KEY, &two, y, sizeof y), 0);
+	assert_string_not_equal(x, y);
+	assert_int_equal(np_scope_string(NP_SCOPE_USER, &one, y, sizeof y), 0);
+	assert_string_not_equal(x, y);
+	none.ssh_keys = "";
+	assert_int_equal(np_scope_string(NP_SCOPE_KEY, &none, y, sizeof y), -1);
+	none.ssh_keys = NULL;
+	assert_int_equal(np_scope_string(NP_SCOPE_KEY, &none, y, sizeof y), -1);
 }
 
 /* Every part of who asked changes the scope, in either kind of scope. */
@@ -329,13 +364,13 @@ static void scopes_differ_by_invoking_user(void **state)
 	other_uid.invoker_uid = 65534;
 	other_ruser.invoker_name = "bob";
 	no_ruser.invoker_name = NULL; /* PAM_RUSER not set: the same as "" */
-	for (int session = 0; session <= 1; session++) {
-		assert_int_equal(np_scope_string(session, &base, a, sizeof a), 0);
-		assert_int_equal(np_scope_string(session, &other_uid, b, sizeof b), 0);
+	for (int kind = NP_SCOPE_USER; kind >= NP_SCOPE_SESSION; kind--) {
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &base, a, sizeof a), 0);
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &other_uid, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
-		assert_int_equal(np_scope_string(session, &other_ruser, b, sizeof b), 0);
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &other_ruser, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
-		assert_int_equal(np_scope_string(session, &no_ruser, b, sizeof b), 0);
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &no_ruser, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
 	}
 	assert_string_equal(b, "7:session|4:root|4:1000|0:|2:su|5:136:1|0:|3:7@9|");
@@ -352,9 +387,9 @@ static void scopes_differ_by_service(void **state)
 
 	(void)state;
 	login.service = "login";
-	for (int session = 0; session <= 1; session++) {
-		assert_int_equal(np_scope_string(session, &sshd, a, sizeof a), 0);
-		assert_int_equal(np_scope_string(session, &login, b, sizeof b), 0);
+	for (int kind = NP_SCOPE_USER; kind >= NP_SCOPE_SESSION; kind--) {
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &sshd, a, sizeof a), 0);
+		assert_int_equal(np_scope_string((enum np_cache_scope)kind, &login, b, sizeof b), 0);
 		assert_string_not_equal(a, b);
 	}
 	assert_string_equal(b, "7:session|3:don|1:0|0:|5:login|5:136:1|0:|3:7@9|");
@@ -372,6 +407,7 @@ int main(void)
 		cmocka_unit_test(meta_missing_a_field_does_not_open),
 		cmocka_unit_test(names_are_keyed_and_distinct),
 		cmocka_unit_test(scopes_do_not_collide),
+		cmocka_unit_test(key_scope_holds_the_keys),
 		cmocka_unit_test(scopes_differ_by_invoking_user),
 		cmocka_unit_test(scopes_differ_by_service),
 	};
