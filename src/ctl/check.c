@@ -615,6 +615,7 @@ static void report_probe_failure(struct report *r, const struct np_config *cfg,
 		finding(r, LEVEL_PROBLEM, "correct the setting named", "the helper refused the "
 		        "settings: %s", detail);
 		break;
+	case NP_FAIL_UNREACHABLE:
 	case NP_FAIL_UNAVAILABLE:
 		finding(r, LEVEL_PROBLEM,
 		        cfg->proxy[0] != '\0' ? "check api_url, DNS, the firewall and the proxy"

@@ -270,7 +270,7 @@ def test_unreachable_api(env: Env):
     done = sign_in(env, api_url=f"https://127.0.0.1:{free_port()}/v1")
     check("NextPay could not be reached." in done.out, done.out)
     event = refused(env, done, "unavailable")
-    check(event["NEXTPAY_REASON"].startswith("unavailable: "), event["NEXTPAY_REASON"])
+    check(event["NEXTPAY_REASON"].startswith("unreachable: "), event["NEXTPAY_REASON"])
 
 
 def test_config_error(env: Env):
