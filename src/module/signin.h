@@ -77,6 +77,8 @@ struct np_signin {
 	 * opens the break-glass gate (module/breakglass.h).
 	 */
 	bool outage;
+	/* Signed in on a cached approval while NextPay did not answer (offline_grace). */
+	bool offline;
 	struct np_cache cache;
 	bool cache_ready;           /* key read, directory usable, scope known */
 	char scope[NP_CACHE_SCOPE_MAX];

@@ -56,6 +56,7 @@ static int setup(void **state)
 	f.meta.created = 1700000000;
 	f.meta.expires = 1700000900;
 	f.meta.token_exp = 1700003600;
+	f.meta.confirmed = 1700000300;
 	snprintf(f.payload.token, sizeof f.payload.token, "%s", TOKEN);
 	snprintf(f.payload.user_id, sizeof f.payload.user_id, "usr_alice");
 	snprintf(f.payload.email, sizeof f.payload.email, "alice@example.com");
@@ -118,6 +119,8 @@ static void round_trip(void **state)
 	assert_int_equal(meta.expires, 1700000900);
 	/* What a sweep needs to judge an entry without its scope. */
 	assert_int_equal(meta.token_exp, 1700003600);
+	/* What offline_grace counts from. */
+	assert_int_equal(meta.confirmed, 1700000300);
 	/* The token is not in the file in the clear. */
 	assert_null(memmem(f->sealed, f->sealed_len, TOKEN, strlen(TOKEN)));
 	assert_null(memmem(f->sealed, f->sealed_len, "alice", 5));
@@ -190,7 +193,7 @@ static void other_versions_are_refused(void **state)
 	 * Version 1 entries were not bound to the invoking user, version 2 ones
 	 * keep the token's expiry only in the payload: never used again.
 	 */
-	assert_int_equal(NP_CACHE_VERSION, 3);
+	assert_int_equal(NP_CACHE_VERSION, 4);
 	for (unsigned char older = 1; older < NP_CACHE_VERSION; older++) {
 		struct np_cache_meta meta;
 
@@ -243,7 +246,7 @@ static void meta_missing_a_field_does_not_open(void **state)
 		"\"account\":\"alice\"", "\"invoker_uid\":1000", "\"invoker\":\"alice\"",
 		"\"scope\":\"session\"", "\"service\":\"sudo\"", "\"tty\":\"/dev/pts/1\"",
 		"\"rhost\":\"\"", "\"user_id\":\"usr_alice\"", "\"created\":1700000000",
-		"\"expires\":1700000900", "\"token_exp\":1700003600",
+		"\"expires\":1700000900", "\"token_exp\":1700003600", "\"confirmed\":1700000300",
 	};
 	const size_t n = sizeof fields / sizeof fields[0];
 	struct fixture *f = *state;
