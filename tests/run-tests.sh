@@ -9,7 +9,8 @@
 # Phases:
 #   unit BINARY...   the cmocka unit test programs given
 #   integration      the module through the real libpam (pam_wrapper) against the
-#                    HTTPS mock: integration, integration_cache, greeter, breakglass;
+#                    HTTPS mock: integration, integration_cache, offline, greeter,
+#                    breakglass;
 #                    nextpayctl's tests
 #   journal          the audit trail against a real journald of its own, in a private
 #                    mount namespace (root only: as another user its tests are skipped)
@@ -139,6 +140,7 @@ integration)
 	install_services
 	harness_suite integration
 	harness_suite integration_cache
+	harness_suite offline
 	harness_suite greeter
 	harness_suite breakglass
 	python_suite nextpayctl tests/ctl/ctl_test.py
