@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include <dirent.h>
 #include <security/pam_appl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -108,17 +107,7 @@ static void approved(const char *service)
 /* How many entries the cache holds. */
 static int entries(void)
 {
-	DIR *dir = opendir(cache_dir);
-	struct dirent *entry;
-	int n = 0;
-
-	if (dir == NULL)
-		return 0;
-	while ((entry = readdir(dir)) != NULL)
-		if (entry->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
+	return cache_entry_count(cache_dir);
 }
 
 /* The outcome line's field key holds part. */
