@@ -22,8 +22,7 @@ static const char id_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
  * Every kind of event, and for sign-ins every result, with the MESSAGE_ID
  * that packaging/pam_nextpay.catalog explains (each made once with
  * systemd-id128 new).  A new kind is a row here, an entry in the catalog and
- * a line in pam_nextpay(8) LOGGING.  Ids made for kinds still to come:
- * cache-swept 0dd65928c66942d28dd5696027d34552.
+ * a line in pam_nextpay(8) LOGGING.
  */
 static const struct np_event_type types[] = {
 	{ NP_EVENT_SIGNIN, "signin", "success", "bd703bad36144e76af4915529cff9f76", LOG_NOTICE },
@@ -43,6 +42,12 @@ static const struct np_event_type types[] = {
 	{ NP_EVENT_HOST_REFUSED, "host-refused", NULL, "f56f15134f794cce97dc6194e9f346ee",
 	  LOG_WARNING },
 	{ NP_EVENT_USER_CHANGED, "user-changed", NULL, "cb108c6aca744f4ca062d60c80578669", LOG_ERR },
+	{ NP_EVENT_CACHE_SWEPT, "cache-swept", NULL, "0dd65928c66942d28dd5696027d34552",
+	  LOG_NOTICE },
+	{ NP_EVENT_BREAKGLASS_OPENED, "breakglass-opened", NULL, "0981208ea0cb4cfd8797aa79c4aa6123",
+	  LOG_ALERT },
+	{ NP_EVENT_BREAKGLASS_REFUSED, "breakglass-refused", NULL,
+	  "ae16cf8cf79a4dbcabecde08182c6659", LOG_WARNING },
 };
 
 #define N_TYPES (sizeof types / sizeof types[0])

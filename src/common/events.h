@@ -40,6 +40,9 @@ enum np_event_kind {
 	NP_EVENT_CONFIG_ERROR,   /* settings, identity map or helper unusable on this host */
 	NP_EVENT_HOST_REFUSED,   /* a verification URL for a host verification_hosts does not name */
 	NP_EVENT_USER_CHANGED,   /* the application changed PAM_USER during the sign-in */
+	NP_EVENT_CACHE_SWEPT,    /* a sign-in removed stale or unreadable entries of others */
+	NP_EVENT_BREAKGLASS_OPENED,  /* the break-glass gate let a member of its group in */
+	NP_EVENT_BREAKGLASS_REFUSED, /* the break-glass gate was asked, and stayed shut */
 	NP_EVENT_KIND_COUNT
 };
 

@@ -208,6 +208,12 @@ static void print_tally(const struct tally *t)
 	print_counter("nextpay_pam_user_changed_total",
 	              "Sign-ins refused because PAM_USER changed during them, this boot.",
 	              t->by_kind[NP_EVENT_USER_CHANGED]);
+	print_counter("nextpay_breakglass_opened_total",
+	              "Break-glass gates opened during an outage of NextPay, this boot.",
+	              t->by_kind[NP_EVENT_BREAKGLASS_OPENED]);
+	print_counter("nextpay_breakglass_refused_total",
+	              "Break-glass gates asked and kept shut, this boot.",
+	              t->by_kind[NP_EVENT_BREAKGLASS_REFUSED]);
 }
 
 static int collect(struct tally *t)

@@ -119,7 +119,10 @@ static void note_swept(const struct np_cache_swept *entry, void *arg)
 		                                                       : sizeof note->text - note->len - 1;
 }
 
-/* Removes stale and unreadable entries of other scopes, a few per sign-in; one line if any. */
+/*
+ * Removes stale and unreadable entries of other scopes, a few per sign-in;
+ * one cache-swept event if any, whose NEXTPAY_REASON is the count.
+ */
 static void sweep_stale_entries(struct np_signin *s)
 {
 	struct sweep_note note = { .len = 0 };
@@ -131,6 +134,7 @@ static void sweep_stale_entries(struct np_signin *s)
 		.arg = &note,
 	};
 	char what[128];
+	char line[SWEEP_NOTE_MAX + 192];
 
 	note.text[0] = '\0';
 	if (np_cache_sweep(&s->cache, &sweep) != 0 || sweep.removed + sweep.failed == 0)
@@ -138,7 +142,9 @@ static void sweep_stale_entries(struct np_signin *s)
 	snprintf(what, sizeof what, "removed %u stale or unreadable entr%s%s", sweep.removed,
 	         sweep.removed == 1 ? "y" : "ies",
 	         sweep.failed > 0 ? ", and could not remove some" : "");
-	cache_log(s, sweep.failed > 0 ? LOG_WARNING : LOG_NOTICE, what, note.text);
+	cache_line(line, sizeof line, what, note.text);
+	np_audit_event(s, NP_EVENT_CACHE_SWEPT, sweep.failed > 0 ? LOG_WARNING : LOG_NOTICE, what,
+	               "%s", line);
 }
 
 void np_approval_open(struct np_signin *s)

@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/sanitize.h"
+#include "module/audit.h"
 #include "module/conv.h"
 
 /* Shown to everyone the gate weighs, member or not: who is a member stays unsaid. */
@@ -33,6 +34,7 @@ struct outcome_mark {
 	long long ended_ms;    /* CLOCK_MONOTONIC */
 	char account[NP_ACCOUNT_MAX + 1];
 	char reason[256];
+	char signin_id[NP_SIGNIN_ID_LEN + 1]; /* the gate's event joins the sign-in's */
 };
 
 static void free_mark(pam_handle_t *pamh, void *data, int error_status)
@@ -63,6 +65,7 @@ void np_breakglass_note(const struct np_signin *s, int rc)
 	mark->ended_ms = np_monotonic_ms();
 	snprintf(mark->account, sizeof mark->account, "%s", s->account);
 	snprintf(mark->reason, sizeof mark->reason, "%s", s->reason);
+	snprintf(mark->signin_id, sizeof mark->signin_id, "%s", s->signin_id);
 	if (pam_set_data(s->pamh, BREAKGLASS_MARK, mark, free_mark) != PAM_SUCCESS)
 		free_mark(s->pamh, mark, 0);
 }
@@ -225,7 +228,11 @@ static const char *refusal(const char *account, const char *group, int *priority
 	return why;
 }
 
-/* One line for each decision, every value quoted (np_log_quote). */
+/*
+ * One event for each decision (breakglass-opened or -refused), its line with
+ * every value quoted (np_log_quote); NEXTPAY_REASON: why it stayed shut, or
+ * for an opened gate the outage that opened it.
+ */
 static void log_gate(const struct np_signin *s, int priority, const char *why,
                      const char *outage)
 {
@@ -243,14 +250,14 @@ static void log_gate(const struct np_signin *s, int priority, const char *why,
 	np_log_quote(reason, sizeof reason, why != NULL ? why : "");
 	np_log_quote(outage_quoted, sizeof outage_quoted, outage);
 	if (why == NULL)
-		pam_syslog(s->pamh, priority,
-		           "break-glass opened: account=%s group=%s rhost=%s service=%s outage=%s",
-		           account, group, rhost, service, outage_quoted);
+		np_audit_event(s, NP_EVENT_BREAKGLASS_OPENED, priority, outage,
+		               "break-glass opened: account=%s group=%s rhost=%s service=%s outage=%s",
+		               account, group, rhost, service, outage_quoted);
 	else
-		pam_syslog(s->pamh, priority,
-		           "break-glass refused: account=%s group=%s rhost=%s service=%s reason=%s "
-		           "outage=%s",
-		           account, group, rhost, service, reason, outage_quoted);
+		np_audit_event(s, NP_EVENT_BREAKGLASS_REFUSED, priority, why,
+		               "break-glass refused: account=%s group=%s rhost=%s service=%s "
+		               "reason=%s outage=%s",
+		               account, group, rhost, service, reason, outage_quoted);
 }
 
 static int refuse(struct np_signin *s, int priority, const char *why, const char *outage)
@@ -279,6 +286,9 @@ int np_breakglass_gate(struct np_signin *s)
 	bool marked = take_mark(s->pamh, &mark);
 	const char *outage = marked ? mark.reason : "";
 
+	/* The gate's event carries the reference the person was shown for the outage. */
+	if (marked)
+		snprintf(s->signin_id, sizeof s->signin_id, "%s", mark.signin_id);
 	if (!current_account(s))
 		return refuse(s, LOG_ERR, "no usable PAM_USER", outage);
 	if (!marked)

@@ -15,15 +15,6 @@
 /* A display name longer than this is no display name (X11 keeps host names short). */
 #define DISPLAY_NAME_MAX 255
 
-static const char *item_text(pam_handle_t *pamh, int item)
-{
-	const void *value = NULL;
-
-	if (pam_get_item(pamh, item, &value) != PAM_SUCCESS || value == NULL)
-		return "";
-	return value;
-}
-
 /* 1 or more decimal digits from *p; *p moves past them. */
 static bool digits(const char **p)
 {
@@ -83,8 +74,8 @@ static bool has_terminal(void)
 
 void np_greeter_detect(struct np_signin *s, char *why, size_t why_size)
 {
-	const char *xdisplay = item_text(s->pamh, PAM_XDISPLAY);
-	const char *tty = item_text(s->pamh, PAM_TTY);
+	const char *xdisplay = np_signin_item(s, PAM_XDISPLAY);
+	const char *tty = np_signin_item(s, PAM_TTY);
 	char xdisplay_q[DISPLAY_NAME_MAX * 4 + 3];
 	char tty_q[DISPLAY_NAME_MAX * 4 + 3];
 	bool terminal;

@@ -32,6 +32,7 @@ from common import (MODULE, Failure, Mock, Screen, check, indent, mock_api,  # n
                     pexpect_eof, random_suffix, remove_pam_wrapper_dirs, run_tests,
                     save_transcript, sudo_service, temp_dir, throwaway_account,
                     write_config, write_root_file, write_usermap)
+from lib.system import add_to_group, throwaway_group  # noqa: E402
 from e2e_sshd import (NEW_SSHD, PAM_LOG_SHIM, SSHD, Sshd, need_new, new_openssh,  # noqa: E402
                       running_sshd, ssh, write_services)
 
@@ -68,22 +69,6 @@ class Env:
     sudo_service: str
 
 
-def account_tool(argv: list[str]) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr.strip()}")
-
-
-@contextlib.contextmanager
-def throwaway_group():
-    name = f"npbg-{random_suffix()}"
-    account_tool(["groupadd", name])
-    try:
-        yield name
-    finally:
-        account_tool(["groupdel", name])
-
-
 def set_password(user: str) -> None:
     done = subprocess.run(["chpasswd"], input=f"{user}:{PASSWORD}\n", capture_output=True,
                           text=True, check=False)
@@ -109,7 +94,7 @@ def fixture():
             throwaway_account("npbgm") as member, throwaway_account("npbgo") as other, \
             mock_api(tmp) as mock, contextlib.ExitStack() as servers:
         try:
-            account_tool(["usermod", "-aG", group, member])
+            add_to_group(member, group)
             set_password(member)
             set_password(other)
             usermap = write_usermap(os.path.join(tmp, "pam_nextpay.users"),

@@ -39,7 +39,8 @@ from lib.paths import BUILD, REPO  # noqa: E402
 from lib.procs import descendants, remove_pam_wrapper_dirs  # noqa: E402
 from lib.runner import check, run_tests, wait_for  # noqa: E402
 from lib.journald import JOURNALD, in_private_mount_namespace, private_journald  # noqa: E402
-from lib.system import free_port, temp_dir, write_root_file, write_usermap  # noqa: E402
+from lib.system import (free_port, temp_dir, throwaway_group, write_root_file,  # noqa: E402
+                        write_usermap)
 
 MODULE = os.path.join(BUILD, "pam_nextpay.so")
 HELPER = os.path.join(BUILD, "nextpay-helper")
@@ -114,8 +115,9 @@ def write_config(env: Env, **extra) -> None:
 
 
 def sign_in(env: Env, user: str = "root", rhost: str | None = None, tty: str | None = None,
-            answer: str = "", wrapper: tuple[str, ...] = (), **config) -> SignIn:
-    """One pamtester sign-in on SERVICE with these settings; items set with -I."""
+            answer: str = "", wrapper: tuple[str, ...] = (), service: str = SERVICE,
+            **config) -> SignIn:
+    """One pamtester sign-in on service (SERVICE) with these settings; items set with -I."""
     write_config(env, **config)
     # pam_wrapper for pamtester alone: a wrapper that execs would leave its copy behind.
     argv = [*wrapper, "env", "LD_PRELOAD=libpam_wrapper.so", "PAM_WRAPPER=1",
@@ -123,7 +125,7 @@ def sign_in(env: Env, user: str = "root", rhost: str | None = None, tty: str | N
     for item, value in (("rhost", rhost), ("tty", tty)):
         if value is not None:
             argv += ["-I", f"{item}={value}"]
-    argv += [SERVICE, user, "authenticate"]
+    argv += [service, user, "authenticate"]
     done = subprocess.run(argv, input=answer, capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
     lines = (done.stdout + done.stderr).splitlines()
@@ -385,6 +387,70 @@ def test_cache_reuse_and_a_revoked_entry(env: Env):
         f'{after["NEXTPAY_SIGNIN_ID"][:4]}-{after["NEXTPAY_SIGNIN_ID"][4:]}"'), entry["MESSAGE"])
 
 
+def test_cache_swept(env: Env):
+    """A sign-in that removes another scope's stale entry says so in an event of its own."""
+    key = os.path.join(env.tmp, "sweep.key")
+    check(run([NEXTPAYCTL, "keygen", "--key", key]).returncode == 0, "keygen")
+    cache = {"cache": "yes", "cache_dir": os.path.join(env.tmp, "sweep-cache"), "cache_key": key,
+             "cache_scope": "user", "cache_ttl": 1}
+    other = f"{SERVICE}-other"
+    write_root_file(os.path.join(env.services, other),
+                    f"auth required {MODULE} config={env.conf}\naccount required pam_permit.so\n")
+    env.mock.config(auto={"action": "approve", "user": "usr_alice", "after": 0.3})
+    check(sign_in(env, rhost="192.0.2.44", **cache).rc == 0, "the sign-in that stores an entry")
+    stale = set(os.listdir(cache["cache_dir"]))
+    check(len(stale) == 1, f"entries after one sign-in: {stale}")
+    time.sleep(2.1)  # past cache_ttl: the entry is stale
+    check(sign_in(env, rhost="192.0.2.45", service=other, **cache).rc == 0, "the sweeping sign-in")
+    sid = by_rhost(env, "192.0.2.45")["NEXTPAY_SIGNIN_ID"]
+    swept = only_event(env, sid, "cache-swept")
+    expect_type(env, swept, "cache-swept")
+    check(swept["NEXTPAY_REASON"] == "removed 1 stale or unreadable entry", swept)
+    check("older than the cache_ttl it was stored with" in swept["MESSAGE"],
+          swept["MESSAGE"])
+    check(not stale & set(os.listdir(cache["cache_dir"])), f"the stale entry is still there: {stale}")
+
+
+def breakglass_services(env: Env, group: str) -> str:
+    """The break-glass stack of pam_nextpay(8) with pam_deny for the password: events only."""
+    name = f"{SERVICE}-breakglass"
+    write_root_file(os.path.join(env.services, name),
+                    f"auth [success=done authinfo_unavail=ignore ignore=ignore default=die] "
+                    f"{MODULE} config={env.conf}\n"
+                    f"auth [success=ok ignore=ignore default=bad] {MODULE} config={env.conf} "
+                    f"breakglass_group={group}\n"
+                    "auth required pam_deny.so\naccount required pam_permit.so\n")
+    return name
+
+
+def test_breakglass_events(env: Env):
+    """Opened (LOG_ALERT) and refused, each with the sign-in's own id and reference."""
+    down = f"https://127.0.0.1:{free_port()}/v1"
+    with throwaway_group("npjbg", members=("root",)) as group:
+        service = breakglass_services(env, group)
+        done = sign_in(env, rhost="192.0.2.171", service=service, api_url=down)
+        check("NextPay could not be reached." in done.out, done.out)
+        check(done.reference is not None, f"no reference:\n{done.out}")
+        outage = only_event(env, done.reference)
+        check(outage["NEXTPAY_RESULT"] == "unavailable", outage)
+        opened = only_event(env, done.reference, "breakglass-opened")
+        expect_type(env, opened, "breakglass-opened")
+        check(opened["PRIORITY"] == "1", f"not LOG_ALERT: {opened['PRIORITY']}")
+        check(opened["NEXTPAY_REASON"] == outage["NEXTPAY_REASON"], opened)
+        check(opened["NEXTPAY_ACCOUNT"] == "root" and opened["NEXTPAY_RHOST"] == "192.0.2.171",
+              opened)
+        check(opened["MESSAGE"].startswith(
+            f'pam_nextpay({service}:auth): break-glass opened: account="root" group="{group}"'),
+            opened["MESSAGE"])
+        # Another account, not in the group: the gate stays shut, and says so.
+        done = sign_in(env, user="daemon", rhost="192.0.2.172", service=service, api_url=down)
+        check(done.rc != 0 and done.reference is not None, done.out)
+        refused_gate = only_event(env, done.reference, "breakglass-refused")
+        expect_type(env, refused_gate, "breakglass-refused")
+        check(refused_gate["NEXTPAY_REASON"] == "not a member of breakglass_group", refused_gate)
+        check(not done.syslog, f"syslog lines where the journal runs:\n{done.syslog}")
+
+
 def test_api_key_typed_at_the_prompt(env: Env):
     env.mock.config(auto=None)
     done = sign_in(env, rhost="192.0.2.51", wait="prompt", api_key="yes", answer=API_KEY + "\n")
@@ -527,7 +593,11 @@ def test_nextpayctl_metrics(env: Env):
              "nextpay_helper_failures": sum(e["NEXTPAY_EVENT"] == "helper-failed" for e in entries),
              "nextpay_config_errors": sum(e["NEXTPAY_EVENT"] == "config-error" for e in entries),
              "nextpay_verification_hosts_refused": sum(e["NEXTPAY_EVENT"] == "host-refused"
-                                                       for e in entries)}
+                                                       for e in entries),
+             "nextpay_breakglass_opened": sum(e["NEXTPAY_EVENT"] == "breakglass-opened"
+                                              for e in entries),
+             "nextpay_breakglass_refused": sum(e["NEXTPAY_EVENT"] == "breakglass-refused"
+                                               for e in entries)}
     for name, want in kinds.items():
         got = families[name].samples[0].value
         check(got == want and want > 0, f"{name} {got}, the journal has {want}")
@@ -593,6 +663,8 @@ TESTS = [
     test_helper_killed_by_sigsys,
     test_offline_reuse_is_a_warning,
     test_cache_reuse_and_a_revoked_entry,
+    test_cache_swept,
+    test_breakglass_events,
     test_api_key_typed_at_the_prompt,
     test_fields_cannot_be_forged,
     test_log_syslog_keeps_todays_line,

@@ -19,7 +19,7 @@ def random_suffix() -> str:
 
 
 def _account_tool(argv: list[str], ok: tuple[int, ...] = (0,), patience: float = 60.0) -> None:
-    """useradd/userdel, retried while another one holds the /etc/passwd locks."""
+    """useradd/userdel/groupadd..., retried while another one holds the /etc/passwd locks."""
     deadline = time.monotonic() + patience
     while True:
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
@@ -42,6 +42,21 @@ def throwaway_account(prefix: str = "npe2e"):
         # userdel refuses while a process of the account runs: there should be none.
         # Exit 12 only means "could not remove the mail spool", which useradd never made.
         _account_tool(["userdel", "-r", name], ok=(0, 12))
+
+
+@contextlib.contextmanager
+def throwaway_group(prefix: str = "npbg", members: tuple[str, ...] = ()):
+    """A fresh local group with these members; removed afterwards whatever happened."""
+    name = f"{prefix}-{random_suffix()}"
+    _account_tool(["groupadd", *(["-U", ",".join(members)] if members else []), name])
+    try:
+        yield name
+    finally:
+        _account_tool(["groupdel", name])
+
+
+def add_to_group(account: str, group: str) -> None:
+    _account_tool(["usermod", "-aG", group, account])
 
 
 @contextlib.contextmanager
