@@ -346,11 +346,11 @@ def test_offline_reuse_is_a_warning(env: Env):
     cache = {"cache": "yes", "cache_dir": os.path.join(env.tmp, "offline-cache"),
              "cache_key": key, "cache_scope": "user", "offline_grace": 600}
     env.mock.config(auto={"action": "approve", "user": "usr_alice", "after": 0.3})
-    check(sign_in(env, rhost="192.0.2.51", **cache).rc == 0, "first sign-in")
-    done = sign_in(env, rhost="192.0.2.52", api_url=f"https://127.0.0.1:{free_port()}/v1",
+    check(sign_in(env, rhost="192.0.2.181", **cache).rc == 0, "first sign-in")
+    done = sign_in(env, rhost="192.0.2.182", api_url=f"https://127.0.0.1:{free_port()}/v1",
                    **cache)
     check(done.rc == 0, f"offline sign-in:\n{done.out}")
-    offline = by_rhost(env, "192.0.2.52")
+    offline = by_rhost(env, "192.0.2.182")
     message_id, _ = env.types[("signin", "success")]
     check(offline["MESSAGE_ID"] == message_id, offline)
     check(offline["NEXTPAY_RESULT"] == "success", offline)
