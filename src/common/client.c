@@ -413,13 +413,13 @@ enum np_client_status np_client_wait_prompting(struct np_client *c,
 	const char *prompt = text;
 	enum np_client_status status;
 
+	/* With api_key = yes every prompt says a key may be typed there instead. */
+	const char *enter = c->cfg->api_key
+	                            ? "Press Enter once you have approved (or type an API key): "
+	                            : "Press Enter once you have approved: ";
+
 	/* sshd holds information back until the next prompt, which comes next. */
-	if (show_qr(c) != 0 ||
-	    show_instructions(c, who,
-	                      c->cfg->api_key
-	                              ? "Press Enter once you have approved (or type an API key): "
-	                              : "Press Enter once you have approved: ",
-	                      text, sizeof text, &prompt) != 0)
+	if (show_qr(c) != 0 || show_instructions(c, who, enter, text, sizeof text, &prompt) != 0)
 		return NP_CLIENT_CONV_FAILED;
 	for (;;) {
 		bool typed;
@@ -443,10 +443,8 @@ enum np_client_status np_client_wait_prompting(struct np_client *c,
 		status = poll_now(c);
 		if (status != NP_CLIENT_OK || c->msg.type == NP_MSG_IDENTITY)
 			return status;
-		snprintf(text, sizeof text,
-		         "Still waiting for approval of code %s.\n"
-		         "Press Enter once you have approved: ",
-		         c->code.code);
+		snprintf(text, sizeof text, "Still waiting for approval of code %s.\n%s",
+		         c->code.code, enter);
 		prompt = text;
 	}
 }

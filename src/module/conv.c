@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "module/conv.h"
 
+#include <fcntl.h>
 #include <security/pam_appl.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int converse(pam_handle_t *pamh, int style, const char *text,
                     struct pam_response **resp)
@@ -100,4 +102,15 @@ int np_conv_ask(pam_handle_t *pamh, const char *prompt, char *answer, size_t ans
 	}
 	free_response(resp);
 	return rc;
+}
+
+bool np_conv_has_terminal(void)
+{
+	/* Opening /dev/tty fails (ENXIO) without one; a hung-up terminal shows nothing either. */
+	int fd = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
 }

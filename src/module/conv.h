@@ -4,6 +4,7 @@
 #define NP_CONV_H
 
 #include <security/pam_modules.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /*
@@ -27,5 +28,12 @@ int np_conv_show_lines(pam_handle_t *pamh, int style, const char *text);
  * some applications return success with no response when they cannot ask.
  */
 int np_conv_ask(pam_handle_t *pamh, const char *prompt, char *answer, size_t answer_size);
+
+/*
+ * Whether this process has a controlling terminal the person could read and
+ * type at: sudo, su and login on a terminal have one; a display manager, a
+ * daemon and sshd's authentication process have none.
+ */
+bool np_conv_has_terminal(void);
 
 #endif

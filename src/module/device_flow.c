@@ -11,6 +11,7 @@
 #include "common/sanitize.h"
 #include "common/wording.h"
 #include "module/api_key.h"
+#include "module/conv.h"
 #include "module/greeter.h"
 #include "module/sshd_info.h"
 
@@ -87,10 +88,29 @@ static bool info_shown_at_once(const struct np_signin *s, char *why, size_t why_
 	return np_sshd_shows_info_at_once(NP_SSHD_PROGRAM, why, why_size);
 }
 
-static enum np_wait_mode wait_mode(const struct np_signin *s, bool info_at_once)
+/*
+ * wait = auto with api_key = yes, beyond sshd: prompt mode where a person at
+ * a terminal reads and answers prompts (sudo, su, login), so that there is
+ * somewhere to type a key; Enter after the approval does what poll mode
+ * would have done by itself.  sshd keeps its own choice (its password
+ * authentication takes a key as the password); a greeter never gets here.
+ */
+static bool key_prompt_on_terminal(const struct np_signin *s)
 {
+	return s->cfg.api_key && strcmp(s->service, "sshd") != 0 && np_conv_has_terminal();
+}
+
+static enum np_wait_mode wait_mode(const struct np_signin *s, bool info_at_once, char *why,
+                                   size_t why_size)
+{
+	size_t used = strlen(why);
+
 	if (s->cfg.wait != NP_WAIT_AUTO)
 		return s->cfg.wait;
+	if (info_at_once && key_prompt_on_terminal(s)) {
+		snprintf(why + used, why_size - used, "; api_key = yes on a terminal");
+		return NP_WAIT_PROMPT;
+	}
 	return info_at_once ? NP_WAIT_POLL : NP_WAIT_PROMPT;
 }
 
@@ -123,7 +143,7 @@ int np_device_sign_in(struct np_signin *s)
 	if (s->tell == NP_TELL_GREETER)
 		return wait_at_greeter(s);
 	at_once = info_shown_at_once(s, why, sizeof why);
-	mode = wait_mode(s, at_once);
+	mode = wait_mode(s, at_once, why, sizeof why);
 	if (s->cfg.debug)
 		pam_syslog(s->pamh, LOG_DEBUG, "%s mode%s: information %s (%s)",
 		           mode == NP_WAIT_PROMPT ? "prompt" : "poll",

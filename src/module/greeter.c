@@ -1,8 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 #include "module/greeter.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <security/pam_ext.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -57,21 +55,6 @@ bool np_greeter_is_x_display(const char *text)
 	return *p == '\0';
 }
 
-/*
- * Whether this process has a controlling terminal it could show text on.
- * Opening /dev/tty fails (ENXIO) without one; a terminal that cannot be
- * opened (hung up) shows nothing either.
- */
-static bool has_terminal(void)
-{
-	int fd = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 void np_greeter_detect(struct np_signin *s, char *why, size_t why_size)
 {
 	const char *xdisplay = np_signin_item(s, PAM_XDISPLAY);
@@ -99,7 +82,7 @@ void np_greeter_detect(struct np_signin *s, char *why, size_t why_size)
 		         xdisplay_q, tty_q, (unsigned long)getuid());
 		return;
 	}
-	terminal = has_terminal();
+	terminal = np_conv_has_terminal();
 	s->greeter.flow = !terminal;
 	snprintf(why, why_size, "PAM_XDISPLAY=%s PAM_TTY=%s, %s controlling terminal", xdisplay_q,
 	         tty_q, terminal ? "a" : "no");

@@ -38,6 +38,13 @@ TRANSCRIPT_DIR = os.path.join(E2E_DIR, "transcripts")
 CODE_RE = r"[A-Z0-9]{6}"
 # The instructions' last words to the approver, before the prompt or waiting line.
 APPROVE_ONLY = "Approve only if you started this sign-in yourself."
+# Prompt mode's last line, and with api_key = yes (then every such prompt says so).
+PROMPT = "Press Enter once you have approved: "
+KEY_PROMPT = "Press Enter once you have approved (or type an API key): "
+# The mock's API key of usr_bob; the suites that use it map usr_bob to their account.
+BOB_KEY = "npk_bob_0123456789abcdef"
+# What the person reads when NextPay refuses a key.
+KEY_REFUSED = "NextPay did not accept the sign-in."
 # What every refusal or error ends with: the sign-in's reference (Crockford's base32).
 REFERENCE_RE = r"Reference: ([0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4})"
 
@@ -151,6 +158,37 @@ def save_transcript(name: str, command: str, screen_text: str,
         f.write(text.rstrip("\n") + "\n")
     os.chmod(path + ".tmp", 0o644)
     os.replace(path + ".tmp", path)
+
+
+def cache_settings(tmp: str, **settings) -> dict:
+    """Settings for the approval cache on, in tmp/cache emptied now, with a key of tmp's
+    own (made once): for write_config()."""
+    cache_dir = os.path.join(tmp, "cache")
+    if os.path.isdir(cache_dir):
+        for name in os.listdir(cache_dir):
+            os.unlink(os.path.join(cache_dir, name))
+    key = os.path.join(tmp, "cache.key")
+    if not os.path.exists(key):
+        with open(write_root_file(key, "", 0o600), "wb") as f:
+            f.write(os.urandom(32))
+    return {"cache": "yes", "cache_dir": cache_dir, "cache_key": key, **settings}
+
+
+def cache_entries(tmp: str) -> list[str]:
+    """The entries in tmp/cache (cache_settings())."""
+    cache_dir = os.path.join(tmp, "cache")
+    return sorted(os.listdir(cache_dir)) if os.path.isdir(cache_dir) else []
+
+
+def processes_showing(secret: str) -> list[str]:
+    """The processes whose command line or environment holds secret: "pid name"."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        for part in ("cmdline", "environ"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/{part}", "rb") as f:
+                if secret.encode() in f.read():
+                    found.append(f"{pid} {part}")
+    return found
 
 
 def mock_last_code(mock: Mock) -> str | None:

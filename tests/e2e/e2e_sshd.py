@@ -34,10 +34,11 @@ import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (APPROVE_ONLY, BUILD, CODE_RE, MODULE, Failure, Screen, Skip,  # noqa: E402
-                    check, creates, first_line_of_instructions, free_port, indent, kill_tree,
-                    mock_api, mock_last_code, neutral_reference, pexpect_eof, reference_on,
-                    remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
+from common import (APPROVE_ONLY, BOB_KEY, BUILD, CODE_RE, KEY_PROMPT,  # noqa: E402
+                    KEY_REFUSED, MODULE, PROMPT, Failure, Screen, Skip, cache_entries,
+                    cache_settings, check, creates, first_line_of_instructions, free_port,
+                    indent, kill_tree, mock_api, mock_last_code, neutral_reference, pexpect_eof,
+                    reference_on, remove_pam_wrapper_dirs, run_tests, save_transcript, temp_dir,
                     throwaway_account, wait_for, write_config, write_root_file, write_usermap)
 
 SSHD = "/usr/sbin/sshd"
@@ -45,7 +46,6 @@ NEW_DIR = os.path.join(BUILD, "openssh-10.3")
 NEW_SSHD = os.path.join(NEW_DIR, "sbin", "sshd")
 PAM_LOG_SHIM = os.path.join(BUILD, "tests", "pam-log-shim.so")
 PRIVSEP_DIR = "/run/sshd"       # compiled into both sshds; they refuse to start without it
-PROMPT = "Press Enter once you have approved: "
 WAITING = "Waiting for your approval..."
 # sshd up to 10.2 shows text only together with a prompt: a failure's reason comes with this one.
 LAST_PROMPT = "Press Enter to close: "
@@ -80,6 +80,10 @@ class Env:
     new: Sshd | None            # OpenSSH 10.3, wait = auto
     new_prompt: Sshd | None     # OpenSSH 10.3, wait = prompt
     new_missing: tuple[str | None, str | None]     # (why skip, why fail) without 10.3
+    # Servers whose module reads own_conf, which each test that uses them writes.
+    own_conf: str
+    old_own: Sshd
+    new_own: Sshd | None
 
 
 def new_openssh() -> tuple[str | None, str | None]:
@@ -209,7 +213,12 @@ def fixture():
             known_hosts = write_root_file(os.path.join(tmp, "known_hosts"), "")
             services = write_services(os.path.join(tmp, "services"), f"config={conf} debug")
             old = servers.enter_context(running_sshd(tmp, "old", "9.2", services, known_hosts))
-            new = new_prompt = None
+            own_conf = write_config(os.path.join(tmp, "own.conf"), mock, usermap)
+            own_services = write_services(os.path.join(tmp, "services-own"),
+                                          f"config={own_conf} debug")
+            old_own = servers.enter_context(running_sshd(tmp, "old-own", "9.2", own_services,
+                                                         known_hosts))
+            new = new_prompt = new_own = None
             missing = new_openssh()
             if missing == (None, None):
                 prompt_services = write_services(os.path.join(tmp, "services-prompt"),
@@ -219,8 +228,11 @@ def fixture():
                 new_prompt = servers.enter_context(running_sshd(tmp, "new-prompt", "10.3",
                                                                 prompt_services, known_hosts,
                                                                 NEW_SSHD))
+                new_own = servers.enter_context(running_sshd(tmp, "new-own", "10.3",
+                                                             own_services, known_hosts,
+                                                             NEW_SSHD))
             yield Env(tmp, user, mock, known_hosts, services, conf, old, new, new_prompt,
-                      missing)
+                      missing, own_conf, old_own, new_own)
         finally:
             servers.close()
             for path in remove_pam_wrapper_dirs(tmp):
@@ -606,8 +618,6 @@ def test_10_3_unknown_account_looks_like_a_refused_one(env: Env):
 
 # A refusal without a code takes no network round trip: well within this.
 REFUSED_WITHIN = 5
-# The mock's API key of usr_bob, whom the fixture's map lets in as the test account.
-BOB_KEY = "npk_bob_0123456789abcdef"
 
 
 def password_attempt(env: Env, server: Sshd, password: str) -> tuple[str, int, float]:
@@ -706,6 +716,146 @@ def test_10_3_password_may_be_an_api_key(env: Env):
     password_is_an_api_key(env, "10.3", NEW_SSHD)
 
 
+# ---------------------------------------------------------------------------
+# API keys at the keyboard-interactive prompt, and the approval cache, on the servers
+# whose module reads own_conf.
+
+
+def own_config(env: Env, **settings) -> None:
+    """A clean mock, and own_conf with these settings (the cache off unless they say)."""
+    env.mock.reset()
+    write_config(env.own_conf, env.mock, os.path.join(env.tmp, "pam_nextpay.users"),
+                 **settings)
+
+
+def own_server(env: Env, version: str) -> Sshd:
+    """The server of that version whose module reads own_conf."""
+    if version == "9.2":
+        return env.old_own
+    need_new(env)
+    return env.new_own
+
+
+def api_key_typed_at_the_prompt(env: Env, server: Sshd) -> None:
+    """BOB_KEY typed where Enter is asked for: signed in as usr_bob, the code never used,
+    the key neither echoed nor logged."""
+    with ssh(env, server=server) as screen:
+        code = read_code(screen, env, KEY_PROMPT)
+        screen.send(BOB_KEY + "\r")
+        logged_in(screen, env)
+        text = screen.text
+        save_transcript("ssh-api-key" if server is env.old_own else f"ssh-{server.name}-api-key",
+                        COMMAND, text, placeholders(env, server, code))
+    check(BOB_KEY not in text, f"the key on the screen:\n{text}")
+    line = outcome_line(server)
+    check(re.search(r'^<5> success: .*nextpay_id="usr_bob" .*method="api-key"', line), line)
+    with open(server.pam_log) as f:
+        check(BOB_KEY not in f.read(), "the API key was logged")
+    check(env.mock.count("token") == 1, f"{env.mock.count('token')} key exchanges, not 1")
+    one_code(env, "pending")
+
+
+def test_api_key_typed_at_the_keyboard_interactive_prompt(env: Env):
+    """sshd 9.2, wait = auto, api_key = yes: prompt mode, whose prompt offers the key."""
+    own_config(env, api_key="yes")
+    api_key_typed_at_the_prompt(env, env.old_own)
+    check(mode_line(env.old_own).endswith("before 10.3)"), mode_line(env.old_own))
+
+
+def test_10_3_api_key_needs_wait_prompt(env: Env):
+    """sshd 10.3 keeps poll mode under wait = auto, api_key = yes or not: no prompt to type
+    a key into, nothing to press after the approval.  wait = prompt gives the prompt."""
+    server = own_server(env, "10.3")
+    own_config(env, api_key="yes")
+    with ssh(env, server=server) as screen:
+        read_code(screen, env, WAITING)
+        check("API key" not in screen.text, f"a key offered in poll mode:\n{screen.text}")
+        env.mock.approve(user="usr_demo")
+        logged_in(screen, env)
+    own_config(env, api_key="yes", wait="prompt")
+    api_key_typed_at_the_prompt(env, server)
+
+
+def test_wrong_api_key_at_the_keyboard_interactive_prompt(env: Env):
+    own_config(env, api_key="yes")
+    server = env.old_own
+    with ssh(env, "-o", "NumberOfPasswordPrompts=1", server=server) as screen:
+        read_code(screen, env, KEY_PROMPT)
+        screen.send("npk_wrong_0123456789abcdef\r")
+        screen.expect(re.escape(LAST_PROMPT), ANSWER_WITHIN, "the reason, with a last prompt")
+        check(KEY_REFUSED in screen.text, f"the person was not told why:\n{screen.text}")
+        screen.send("\r")
+        text = refused(screen, server, env)
+        check_reference(text, server)
+    check(re.search(r' reason="API key refused" ', outcome_line(server)), outcome_line(server))
+    check(env.mock.count("token") == 1, f"{env.mock.count('token')} key exchanges, not 1")
+
+
+def connect_and_approve(env: Env, server: Sshd) -> bool:
+    """One connection: approves the code if one is shown (and presses Enter in prompt
+    mode), and checks the shell; whether a code was shown."""
+    with ssh(env, server=server) as screen:
+        which = screen.expect([re.escape(PROMPT), re.escape(WAITING),
+                               rf"(?m)^{re.escape(env.user)}\r?$"], SHOW_CODE_WITHIN,
+                              "the instructions or the shell")
+        if which == 2:
+            check(screen.finish(ANSWER_WITHIN) == 0, f"ssh failed:\n{screen.text}")
+            return False
+        env.mock.approve(user="usr_demo")
+        if which == 0:
+            screen.send("\r")
+        logged_in(screen, env)
+        return True
+
+
+def each_connection_is_a_new_session(env: Env, version: str) -> None:
+    """cache = yes in the default session scope: sshd's authentication runs without a
+    controlling terminal, and each connection is a session of its own, so nothing is
+    stored and the second connection gets a code of its own."""
+    server = own_server(env, version)
+    own_config(env, **cache_settings(env.tmp))
+    check(connect_and_approve(env, server), "the first connection showed no code")
+    check(connect_and_approve(env, server), "the second connection reused an approval")
+    check(creates(env.mock) == 2, f"{creates(env.mock)} codes, not 2")
+    check(cache_entries(env.tmp) == [], f"approvals were stored: {cache_entries(env.tmp)}")
+    with open(server.pam_log) as f:
+        log = f.read()
+    check(log.count('cache: not caching in session scope: "no controlling terminal"') >= 2,
+          f"the module did not say why it does not cache:\n{indent(log)}")
+
+
+def test_cache_session_scope_asks_on_each_connection(env: Env):
+    each_connection_is_a_new_session(env, "9.2")
+
+
+def test_10_3_cache_session_scope_asks_on_each_connection(env: Env):
+    each_connection_is_a_new_session(env, "10.3")
+
+
+def user_scope_serves_the_next_connection(env: Env, version: str) -> None:
+    """cache_scope = user: the second connection signs in from the first one's approval,
+    with nothing shown and nothing typed, after NextPay confirmed the token again."""
+    server = own_server(env, version)
+    own_config(env, **cache_settings(env.tmp, cache_scope="user"))
+    check(connect_and_approve(env, server), "the first connection showed no code")
+    check('method="device-code"' in outcome_line(server), outcome_line(server))
+    check(len(cache_entries(env.tmp)) == 1, f"not one cache entry: {cache_entries(env.tmp)}")
+    check(not connect_and_approve(env, server), "the second connection showed a code")
+    check(creates(env.mock) == 1, f"{creates(env.mock)} codes, not 1")
+    check(env.mock.count("me") == 2, f"{env.mock.count('me')} /auth/me requests, not 2")
+    line = outcome_line(server)
+    check(re.search(r'^<5> success: .*nextpay_id="usr_demo" .*method="cached-approval"', line),
+          f"not a sign-in from the cache: {line}")
+
+
+def test_cache_user_scope_reuses_across_connections(env: Env):
+    user_scope_serves_the_next_connection(env, "9.2")
+
+
+def test_10_3_cache_user_scope_reuses_across_connections(env: Env):
+    user_scope_serves_the_next_connection(env, "10.3")
+
+
 TESTS = [
     test_wait_auto_on_9_2_asks_for_enter,
     test_wait_auto_on_10_3_logs_in_without_a_keypress,
@@ -725,6 +875,13 @@ TESTS = [
     test_10_3_password_authentication_is_refused_at_once,
     test_password_may_be_an_api_key,
     test_10_3_password_may_be_an_api_key,
+    test_api_key_typed_at_the_keyboard_interactive_prompt,
+    test_10_3_api_key_needs_wait_prompt,
+    test_wrong_api_key_at_the_keyboard_interactive_prompt,
+    test_cache_session_scope_asks_on_each_connection,
+    test_10_3_cache_session_scope_asks_on_each_connection,
+    test_cache_user_scope_reuses_across_connections,
+    test_10_3_cache_user_scope_reuses_across_connections,
 ]
 
 if __name__ == "__main__":

@@ -7,9 +7,15 @@ with a fresh name into /etc/pam.d and a sudoers drop-in into /etc/sudoers.d that
 points a throwaway account's sudo at it, and remove both (and the account) in the
 end whatever happens.  The account runs `sudo /usr/bin/id -un` through su on a
 pseudo-terminal (pexpect); the tests read the screen and approve or deny in the
-mock API.  Nothing is ever typed: in poll mode the module needs no input.  The
+mock API.  Nothing is typed in poll mode, where the module needs no input.  The
 approval cache is off but in the tests of its reuse, which type sudo twice into a
-shell whose controlling terminal is the pseudo-terminal, as a person does.
+shell whose controlling terminal is the pseudo-terminal, as a person does.  With
+api_key = yes sudo on such a terminal is in prompt mode: those tests type a key, a
+wrong key, or Enter at sudo's prompt.
+
+The suite runs in a mount namespace of its own with a systemd-journald of its own
+(tests/lib/journald.py): the API key tests read the module's events back from it
+and look for the key in all of it.
 
     sudo /usr/bin/python3 tests/e2e/e2e_sudo.py
 """
@@ -17,18 +23,22 @@ shell whose controlling terminal is the pseudo-terminal, as a person does.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (APPROVE_ONLY, CODE_RE, MODULE, Screen, check, creates,  # noqa: E402
+from common import (APPROVE_ONLY, BOB_KEY, CODE_RE, KEY_PROMPT, KEY_REFUSED,  # noqa: E402
+                    MODULE, Screen, cache_entries, cache_settings, check, creates,
                     first_line_of_instructions, indent, mock_api, mock_last_code, pexpect_eof,
-                    random_suffix, reference_on, run_tests, save_transcript, sudo_service,
-                    temp_dir,
-                    throwaway_account, write_config, write_root_file, write_usermap)
+                    processes_showing, random_suffix, reference_on, run_tests, save_transcript,
+                    sudo_service, temp_dir, throwaway_account, write_config, write_usermap)
+from lib.journald import (JOURNALD, in_private_mount_namespace,  # noqa: E402
+                          private_journald)
 
 SUDO = "/usr/bin/sudo"
 SHOW_CODE_WITHIN = 10      # the instructions come at once, PAM_SILENT or not
@@ -56,9 +66,12 @@ def etc_files(user: str, service: str, conf: str):
 
 @contextlib.contextmanager
 def fixture():
-    with temp_dir("npe2e-sudo.") as tmp, throwaway_account() as user, mock_api(tmp) as mock:
+    with temp_dir("npe2e-sudo.") as tmp, throwaway_account() as user, mock_api(tmp) as mock, \
+            private_journald(tmp):
         service = f"nextpay-e2e-{random_suffix()}"
-        usermap = write_usermap(os.path.join(tmp, "pam_nextpay.users"), {"usr_demo": user})
+        # usr_demo approves in the browser; usr_bob signs in with his API key.
+        usermap = write_usermap(os.path.join(tmp, "pam_nextpay.users"),
+                                {"usr_demo": user, "usr_bob": user})
         conf = os.path.join(tmp, "pam_nextpay.conf")
         write_config(conf, mock, usermap)
         with etc_files(user, service, conf):
@@ -90,21 +103,7 @@ def terminal(env: Env) -> Screen:
 
 def cached(env: Env, **settings) -> None:
     """A clean mock, and the config with the approval cache on, in the test's directory."""
-    cache_dir = os.path.join(env.tmp, "cache")
-    if os.path.isdir(cache_dir):
-        for name in os.listdir(cache_dir):
-            os.unlink(os.path.join(cache_dir, name))
-    key = os.path.join(env.tmp, "cache.key")
-    if not os.path.exists(key):
-        write_root_file(key, "", 0o600)
-        with open(key, "wb") as f:
-            f.write(os.urandom(32))
-    fresh(env, cache="yes", cache_dir=cache_dir, cache_key=key, **settings)
-
-
-def cache_entries(env: Env) -> list[str]:
-    cache_dir = os.path.join(env.tmp, "cache")
-    return sorted(os.listdir(cache_dir)) if os.path.isdir(cache_dir) else []
+    fresh(env, **cache_settings(env.tmp, **settings))
 
 
 def sudo_at(screen: Screen, env: Env, approve: bool) -> str | None:
@@ -131,7 +130,12 @@ def sudo_at(screen: Screen, env: Env, approve: bool) -> str | None:
 
 def read_code(screen: Screen, env: Env) -> str:
     screen.expect(rf"approve code ({CODE_RE})", SHOW_CODE_WITHIN, "the code on the screen")
-    code = screen.match(1)
+    return code_shown(screen, env, screen.match(1))
+
+
+def code_shown(screen: Screen, env: Env, code: str) -> str:
+    """Checks the instructions on the screen for code: the mock's, with its URL, who signs
+    in to what, and the warning to the approver."""
     check(code == mock_last_code(env.mock),
           f"code on screen {code} is not the mock's {mock_last_code(env.mock)}")
     url = f"https://127.0.0.1:{env.mock.port}/auth/device?code={code}"
@@ -289,7 +293,7 @@ def test_second_sudo_in_the_same_terminal_reuses_the_approval(env: Env):
         status = screen.finish(ANSWER_WITHIN)
         check(status == 0, f"the shell ended with {status}:\n{screen.text}")
         save_transcript("sudo-cached", f"su {env.user}", screen.text, placeholders(env, first))
-    check(len(cache_entries(env)) == 1, f"not one cache entry: {cache_entries(env)}")
+    check(len(cache_entries(env.tmp)) == 1, f"not one cache entry: {cache_entries(env.tmp)}")
 
 
 def test_sudo_in_another_terminal_asks_again(env: Env):
@@ -325,7 +329,127 @@ def test_sudo_without_a_controlling_terminal_never_reuses(env: Env):
             screen.expect(r"(?m)^root\r?$", ANSWER_WITHIN, "the output of sudo id -un")
         check(screen.finish(ANSWER_WITHIN) == 0, f"sudo failed:\n{screen.text}")
     check(creates(env.mock) == 2, f"{creates(env.mock)} codes, not 2")
-    check(cache_entries(env) == [], f"approvals were stored: {cache_entries(env)}")
+    check(cache_entries(env.tmp) == [], f"approvals were stored: {cache_entries(env.tmp)}")
+
+
+# ---------------------------------------------------------------------------
+# api_key = yes: on a terminal, sudo's prompt takes Enter after the approval, or a key.
+
+
+def sudo_for_a_key(screen: Screen, env: Env) -> tuple[int, str]:
+    """Types sudo into the shell and waits for the prompt that takes a key: (where on the
+    screen sudo began, the code in the instructions)."""
+    start = len(screen.text)
+    screen.send("sudo /usr/bin/id -un\r")
+    screen.expect(re.escape(KEY_PROMPT), SHOW_CODE_WITHIN, "the prompt for Enter or a key")
+    codes = re.findall(rf"approve code ({CODE_RE})\.?.*\r?\n{re.escape(APPROVE_ONLY)}\r?\n"
+                       rf"{re.escape(KEY_PROMPT)}$", screen.text[start:])
+    check(len(codes) == 1, f"not the instructions in one prompt:\n{screen.text[start:]}")
+    return start, code_shown(screen, env, codes[0])
+
+
+def as_seen(text: str) -> str:
+    """What sudo showed, from a shell's screen since sudo was typed: without the echo of the
+    command line and the shell's next prompt (a transcript adds the command)."""
+    return re.sub(r"\$ $", "", text.split("\n", 1)[-1]).rstrip()
+
+
+def journal(*matches: str, output: str = "export") -> str:
+    done = subprocess.run(["journalctl", "--no-pager", "-o", output, *matches],
+                          capture_output=True, text=True, check=False, timeout=60)
+    check(done.returncode == 0, f"journalctl {' '.join(matches)}: {done.stderr}")
+    return done.stdout
+
+
+def test_api_key_typed_at_sudos_prompt_signs_in(env: Env):
+    """With api_key = yes, sudo on a terminal shows the instructions in a prompt that says
+    a key may be typed; a key typed there signs in without the browser.  The key is seen
+    by nobody: not on the screen (sudo does not echo it), not in the journal, not in any
+    process's command line or environment while NextPay answers (slowly, on purpose)."""
+    fresh(env, api_key="yes", log="journal")
+    env.mock.fault(endpoint="token", kind="slow", delay=3)
+    with terminal(env) as screen:
+        start, code = sudo_for_a_key(screen, env)
+        check("Waiting for your approval" not in screen.text[start:], "poll mode's line shown")
+        screen.send(BOB_KEY + "\r")
+        shown = []
+        for _ in range(20):             # while the mock holds the key exchange
+            shown += processes_showing(BOB_KEY)
+            time.sleep(0.1)
+        screen.expect(r"(?m)^root\r?$", ANSWER_WITHIN, "the output of sudo id -un")
+        screen.expect(r"\$ $", ANSWER_WITHIN, "the shell's prompt after sudo")
+        text = screen.text[start:]
+        screen.send("exit\r")
+        check(screen.finish(ANSWER_WITHIN) == 0, f"the shell failed:\n{screen.text}")
+        save_transcript("sudo-api-key", "sudo /usr/bin/id -un", as_seen(text),
+                        placeholders(env, code))
+    check(shown == [], f"the key in a process's command line or environment: {shown}")
+    check(BOB_KEY not in text, f"the key on the screen:\n{text}")
+    check(env.mock.count("token") == 1, f"{env.mock.count('token')} key exchanges, not 1")
+    check(creates(env.mock) == 1 and env.mock.stats()["codes"][0]["state"] == "pending",
+          f"the code was used: {env.mock.stats()['codes']}")
+    events = [json.loads(line) for line in journal(
+        "NEXTPAY_EVENT=signin", f"NEXTPAY_SERVICE={env.service}", output="json").splitlines()]
+    check(len(events) == 1, f"{len(events)} sign-in events, not 1: {events}")
+    want = {"NEXTPAY_RESULT": "success", "NEXTPAY_METHOD": "api-key",
+            "NEXTPAY_USER_ID": "usr_bob", "NEXTPAY_ACCOUNT": env.user}
+    check(all(events[0].get(k) == v for k, v in want.items()),
+          f"not the event of a key sign-in: {events[0]}")
+    everything = journal()
+    check(BOB_KEY not in everything and "npk_" not in everything, "the key in the journal")
+
+
+def test_wrong_api_key_at_sudo_is_refused(env: Env):
+    """A key NextPay does not accept: the module's sentence with a reference at once, and
+    sudo's own retries (each a new prompt and code) end as after wrong passwords."""
+    fresh(env, api_key="yes")
+    wrong = "npk_wrong_0123456789abcdef"
+    with terminal(env) as screen:
+        start, _ = sudo_for_a_key(screen, env)
+        tries = 0
+        while True:
+            tries += 1
+            screen.send(wrong + "\r")
+            screen.expect(re.escape(KEY_REFUSED), ANSWER_WITHIN, "the refusal of the key")
+            if screen.expect([re.escape(KEY_PROMPT), r"\$ $"], ANSWER_WITHIN,
+                             "sudo asking again, or the shell") == 1 or tries == 5:
+                break
+        text = screen.text[start:]
+        screen.send("exit\r")
+        screen.finish(ANSWER_WITHIN)
+    check(tries == 3, f"{tries} tries (sudo's passwd_tries is 3):\n{text}")
+    check(no_root_output(text), f"id ran:\n{text}")
+    check(text.count(KEY_REFUSED) == 3, f"not one refusal per try:\n{text}")
+    check(len(set(re.findall(r"Reference: (\S+)", text))) == 3,
+          f"not one reference of its own per try:\n{text}")
+    check(re.search(r"(?m)^sudo: 3 incorrect password attempts\r?$", text),
+          f"no message of sudo's own:\n{text}")
+    check(wrong not in text, f"the key on the screen:\n{text}")
+    check(env.mock.count("token") == 3, f"{env.mock.count('token')} key exchanges, not 3")
+    check(env.mock.count("me") == 0, f"{env.mock.count('me')} /auth/me requests")
+
+
+def test_enter_before_approval_at_sudos_key_prompt(env: Env):
+    """Enter before the approval, as in any prompt mode: the code is still pending, the
+    prompt (with its hint) comes again; Enter after the approval runs the command."""
+    fresh(env, api_key="yes")
+    with terminal(env) as screen:
+        start, code = sudo_for_a_key(screen, env)
+        screen.send("\r")
+        screen.expect(rf"Still waiting for approval of code {code}\.\r?\n"
+                      rf"{re.escape(KEY_PROMPT)}", ANSWER_WITHIN, "the prompt again")
+        check(no_root_output(screen.text), f"sudo ran before the approval:\n{screen.text}")
+        env.mock.approve(user="usr_demo")
+        screen.send("\r")
+        screen.expect(r"(?m)^root\r?$", ANSWER_WITHIN, "the output of sudo id -un")
+        screen.expect(r"\$ $", ANSWER_WITHIN, "the shell's prompt after sudo")
+        text = screen.text[start:]
+        screen.send("exit\r")
+        screen.finish(ANSWER_WITHIN)
+        save_transcript("sudo-api-key-enter", "sudo /usr/bin/id -un", as_seen(text),
+                        placeholders(env, code))
+    check(creates(env.mock) == 1, f"{creates(env.mock)} codes, not 1")
+    check(env.mock.count("token") == 0, f"{env.mock.count('token')} key exchanges")
 
 TESTS = [
     test_instructions_at_once_and_approval_needs_no_typing,
@@ -336,8 +460,13 @@ TESTS = [
     test_second_sudo_in_the_same_terminal_reuses_the_approval,
     test_sudo_in_another_terminal_asks_again,
     test_sudo_without_a_controlling_terminal_never_reuses,
+    test_api_key_typed_at_sudos_prompt_signs_in,
+    test_wrong_api_key_at_sudo_is_refused,
+    test_enter_before_approval_at_sudos_key_prompt,
 ]
 
 if __name__ == "__main__":
+    in_private_mount_namespace()
     sys.exit(run_tests("e2e_sudo", TESTS, fixture=fixture, requires_root=True,
-                       requires=(SUDO, "/bin/su", "visudo", "useradd")))
+                       requires=(SUDO, "/bin/su", "visudo", "useradd", "journalctl",
+                                 "unshare", "mount", JOURNALD)))

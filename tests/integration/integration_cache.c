@@ -483,6 +483,7 @@ static const char *self_path;
 
 #define CHILD_AT_PAM_TTY "--child-sign-in-at-pam-tty"
 #define CHILD_NO_TERMINAL "--child-sign-in-twice-without-a-terminal"
+#define CHILD_KEY_NO_TERMINAL "--child-api-key-without-a-terminal"
 #define CHILD_NO_LEADER "--child-sign-in-twice-without-a-visible-leader"
 #define CHILD_NAMESPACE "--child-new-pid-namespace"
 #define CHILD_NAMESPACE_INIT "--child-pid-namespace-init"
@@ -776,6 +777,90 @@ static void api_key_typed_at_the_prompt(void **state)
 	assert_false(mock_bodies_contain(&api, ALICE_KEY));
 	assert_false(mock_bodies_contain(&api, "npk_"));
 	assert_false(seen_contains(&s.seen, ALICE_KEY));
+}
+
+/* The first echo-off prompt seen, or NULL. */
+static const char *first_prompt(const struct seen *seen)
+{
+	for (int i = 0; i < seen->count; i++)
+		if (seen->style[i] == PAM_PROMPT_ECHO_OFF)
+			return seen->text[i];
+	return NULL;
+}
+
+#define KEY_PROMPT "Press Enter once you have approved (or type an API key): "
+
+/*
+ * sudo, su and login on a terminal with api_key = yes and wait = auto: prompt
+ * mode, whose prompt says a key may be typed there, and a key typed there
+ * signs in.  Without the rule, poll mode has no prompt, and the mock's
+ * automatic approval signs in with no key exchanged.
+ */
+static void api_key_on_a_terminal_gets_a_prompt_for_it(void **state)
+{
+	struct script s = { .answers = { ALICE_KEY } };
+	char log[8192];
+	const char *prompt;
+
+	(void)state;
+	cached_config("api_key = yes\ndebug = yes\n");
+	assert_int_equal(sign_in_logged("np-auto", test_account(), &s, log, sizeof log),
+	                 PAM_SUCCESS);
+	prompt = first_prompt(&s.seen);
+	assert_non_null(prompt);
+	assert_non_null(strstr(prompt, "approve code"));
+	assert_string_equal(prompt + strlen(prompt) - strlen(KEY_PROMPT), KEY_PROMPT);
+	assert_int_equal(mock_count(&api, "token"), 1);
+	assert_log_line(log, (const char *[]){ "prompt mode: information shown at once",
+	                                       "api_key = yes on a terminal", NULL });
+	assert_log_line(log, (const char *[]){ "success:", "method=\"api-key\"", NULL });
+	assert_null(strstr(log, ALICE_KEY));
+	assert_false(seen_contains(&s.seen, ALICE_KEY));
+}
+
+/* There, Enter before the approval is prompt mode's: a still-waiting prompt that keeps the hint. */
+static void api_key_on_a_terminal_enter_before_approval_waits(void **state)
+{
+	struct script s = { .answers = { "", "", "", "", "", "", "", "" } };
+	const char *still_waiting = NULL;
+
+	(void)state;
+	mock_auto(&api, "approve", "usr_alice", 1.5);
+	cached_config("api_key = yes\n");
+	assert_int_equal(run_auth("np-auto", test_account(), &s, 0), PAM_SUCCESS);
+	for (int i = 0; i < s.seen.count; i++)
+		if (strstr(s.seen.text[i], "Still waiting for approval of code") != NULL)
+			still_waiting = s.seen.text[i];
+	assert_non_null(still_waiting);
+	assert_string_equal(still_waiting + strlen(still_waiting) - strlen(KEY_PROMPT), KEY_PROMPT);
+	assert_int_equal(mock_count(&api, "create"), 1);
+	assert_int_equal(mock_count(&api, "token"), 0);
+}
+
+/*
+ * Without a terminal (su -c, cron, a daemon) nobody answers prompts:
+ * api_key = yes leaves wait = auto in poll mode there.
+ */
+static int child_api_key_without_a_terminal_polls(void)
+{
+	struct script s = { 0 };
+	int rc = run_auth("np-auto", test_account(), &s, 0);
+
+	if (rc != PAM_SUCCESS || first_prompt(&s.seen) != NULL ||
+	    !seen_contains(&s.seen, "Waiting for your approval...")) {
+		fprintf(stderr, "api_key = yes without a terminal: %d\n", rc);
+		seen_dump(&s.seen);
+		return 114;
+	}
+	return 0;
+}
+
+static void api_key_without_a_terminal_polls(void **state)
+{
+	(void)state;
+	cached_config("api_key = yes\n");
+	assert_int_equal(run_self(CHILD_KEY_NO_TERMINAL, true), 0);
+	assert_int_equal(mock_count(&api, "token"), 0);
 }
 
 /*
@@ -1633,6 +1718,9 @@ int main(int argc, char **argv)
 		T(unsafe_key_file_means_no_cache),
 		T(api_key_typed_at_the_prompt),
 		T(api_key_typed_while_keys_are_off_is_refused),
+		T(api_key_on_a_terminal_gets_a_prompt_for_it),
+		T(api_key_on_a_terminal_enter_before_approval_waits),
+		T(api_key_without_a_terminal_polls),
 		T(wrong_api_key_is_refused),
 		T(api_key_from_the_previous_module),
 		T(use_first_pass_without_a_key_fails),
@@ -1665,6 +1753,8 @@ int main(int argc, char **argv)
 		return child_new_pid_namespace();
 	if (argc == 2 && strcmp(argv[1], CHILD_NAMESPACE_INIT) == 0)
 		return child_namespace_init();
+	if (argc == 2 && strcmp(argv[1], CHILD_KEY_NO_TERMINAL) == 0)
+		return child_api_key_without_a_terminal_polls();
 	if (argc == 2 && strcmp(argv[1], CHILD_NO_LEADER) == 0)
 		return child_sign_in_twice_without_a_visible_leader();
 	if (argc == 3 && strcmp(argv[1], CHILD_OTHER_UID) == 0)
