@@ -9,7 +9,7 @@
 # Phases:
 #   unit BINARY...   the cmocka unit test programs given
 #   integration      the module through the real libpam (pam_wrapper) against the
-#                    HTTPS mock: integration, integration_cache, sshd_key, greeter,
+#                    HTTPS mock: integration, integration_cache, sshd_key, offline, greeter,
 #                    breakglass;
 #                    nextpayctl's tests
 #   journal          the audit trail against a real journald of its own, in a private
@@ -141,6 +141,7 @@ integration)
 	harness_suite integration
 	harness_suite integration_cache
 	harness_suite sshd_key
+	harness_suite offline
 	harness_suite greeter
 	harness_suite breakglass
 	python_suite nextpayctl tests/ctl/ctl_test.py

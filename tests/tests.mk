@@ -26,8 +26,8 @@ UNIT_BINS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 
 # The suites built on tests/integration/harness.c: the real module through the real
 # libpam (pam_wrapper) against the HTTPS mock, each tests/integration/NAME.c.
-HARNESS_SUITES := integration integration_cache sshd_key greeter breakglass hostile host_safety \
-                  faults load bench
+HARNESS_SUITES := integration integration_cache sshd_key offline greeter breakglass hostile \
+                  host_safety faults load bench
 HARNESS_BINS   := $(addprefix $(BUILD)/tests/,$(HARNESS_SUITES))
 # What every one of them links: the harness, and the one client of the mock's control
 # interface (tests/mock/mock_client.c).

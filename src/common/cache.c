@@ -110,6 +110,7 @@ static const struct meta_field meta_fields[] = {
 	META_INT64("expires", expires),
 	META_INT64("token_exp", token_exp),
 	META_TEXT("ssh_key", ssh_key),
+	META_INT64("confirmed", confirmed),
 };
 
 #define N_META_FIELDS (sizeof meta_fields / sizeof meta_fields[0])
@@ -550,7 +551,8 @@ static int read_entry(struct np_cache *c, const char *name, unsigned char *buf, 
 }
 
 enum np_cache_status np_cache_load(struct np_cache *c, const char *scope, unsigned ttl,
-                                   int64_t now, struct np_cache_payload *payload, char *err,
+                                   int64_t now, struct np_cache_meta *meta,
+                                   struct np_cache_payload *payload, char *err,
                                    size_t err_size)
 {
 	char name[128];
@@ -565,7 +567,8 @@ enum np_cache_status np_cache_load(struct np_cache *c, const char *scope, unsign
 	np_cache_file_name(&c->keys, scope, name, sizeof name);
 	if (read_entry(c, name, buf, &len, &why) != 0)
 		goto out;
-	if (np_cache_open_payload(&c->keys, scope, buf, len, payload, &why) != 0)
+	if (np_cache_open_payload(&c->keys, scope, buf, len, payload, &why) != 0 ||
+	    (meta != NULL && np_cache_open_meta(&c->keys, buf, len, meta, &why) != 0))
 		goto out;
 	if (payload->created > now + CLOCK_SKEW_S)
 		why = "approved in the future (clock moved back)";

@@ -33,7 +33,8 @@
 #define NP_CACHE_FILE_MAX 32768
 #define NP_CACHE_SCOPE_MAX 1024
 /*
- * 4: the meta box holds the fingerprints of sshd's public keys (ssh_key).
+ * 4: the meta box holds the fingerprints of sshd's public keys (ssh_key) and
+ * when NextPay last confirmed the approval (confirmed, for offline_grace).
  * 3: the meta box holds the token's expiry, so that a sweep can tell a stale
  * entry without its scope.  2: entries are bound to the invoking user.  An
  * entry of any other version is never used.
@@ -54,6 +55,7 @@ struct np_cache_meta {
 	int64_t token_exp;   /* the token's exp claim, 0 when unknown */
 	/* The fingerprints of the public keys sshd said the connection proved, or "". */
 	char ssh_key[NP_SSH_KEYS_TEXT_MAX + 1];
+	int64_t confirmed;   /* Unix time NextPay last confirmed it online (approval or /auth/me) */
 };
 
 struct np_cache_payload {
@@ -127,10 +129,12 @@ enum np_cache_status np_cache_open_dir(struct np_cache *c, const char *dir, char
 /*
  * Finds the entry for scope that is younger than ttl seconds and whose token
  * has not passed its exp.  A stale, undecryptable, oversized or otherwise odd
- * entry is removed (err says why) and reported as NP_CACHE_MISS.
+ * entry is removed (err says why) and reported as NP_CACHE_MISS.  meta, when
+ * not NULL, gets the entry's meta box too.
  */
 enum np_cache_status np_cache_load(struct np_cache *c, const char *scope, unsigned ttl,
-                                   int64_t now, struct np_cache_payload *payload, char *err,
+                                   int64_t now, struct np_cache_meta *meta,
+                                   struct np_cache_payload *payload, char *err,
                                    size_t err_size);
 
 /* Writes (atomically: temp file, fsync, rename, fsync dir) the entry for scope. */

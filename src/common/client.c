@@ -464,6 +464,7 @@ static const char *failure_words(const struct np_msg_failure *f)
 		return "NextPay did not accept the sign-in.";
 	case NP_FAIL_CONFIG:
 		return NOT_SET_UP_WORDS;
+	case NP_FAIL_UNREACHABLE:
 	case NP_FAIL_UNAVAILABLE:
 	case NP_FAIL_TLS:
 	case NP_FAIL_MALFORMED:
@@ -501,6 +502,7 @@ static void failure_details(const struct np_client *c, const struct np_msg_failu
 		         detail);
 		return;
 	case NP_FAIL_TLS:
+	case NP_FAIL_UNREACHABLE:
 	case NP_FAIL_UNAVAILABLE:
 	case NP_FAIL_MALFORMED:
 	case NP_FAIL_INTERNAL:
@@ -610,6 +612,7 @@ static const char *failure_result(const struct np_msg_failure *f)
 		return "failure";
 	case NP_FAIL_CONFIG:
 		return "error";
+	case NP_FAIL_UNREACHABLE:
 	case NP_FAIL_UNAVAILABLE:
 	case NP_FAIL_TLS:
 	case NP_FAIL_MALFORMED:

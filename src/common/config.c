@@ -216,6 +216,8 @@ static const struct key_spec keys[] = {
 	PATH("cache_key", cache_key, NP_DEFAULT_CACHE_KEY),
 	UINT("cache_ttl", cache_ttl, 1, 86400, "900"),
 	CHOICE("cache_scope", cache_scope, scope_choices, "session, user or key", "session"),
+	/* At most 12 hours: a revoked session is honoured that long while NextPay is cut off. */
+	UINT("offline_grace", offline_grace, 0, NP_OFFLINE_GRACE_MAX, "0"),
 	CHOICE("log", log, log_choices, "auto, journal or syslog", "auto"),
 	BOOL("api_key", api_key, false, "no"),
 	BOOL("use_first_pass", use_first_pass, true, "no"),

@@ -15,6 +15,8 @@
 #define NP_CONFIG_LIST_MAX 1024
 /* The largest config file read, in bytes. */
 #define NP_CONFIG_FILE_MAX (64 * 1024)
+/* The longest offline_grace: 12 hours. */
+#define NP_OFFLINE_GRACE_MAX 43200
 
 #ifndef NP_DEFAULT_CONFIG
 #define NP_DEFAULT_CONFIG "/etc/security/pam_nextpay.conf"
@@ -58,6 +60,8 @@ struct np_config {
 	char cache_key[NP_CONFIG_PATH_MAX];
 	unsigned cache_ttl;
 	enum np_cache_scope cache_scope;
+	/* Seconds after its last online confirmation a cached approval may serve offline; 0: off. */
+	unsigned offline_grace;
 	enum np_log_target log;
 	bool api_key;
 	bool use_first_pass;

@@ -109,7 +109,7 @@ static const char *const reason_names[] = {
 	[NP_FAIL_TIMEOUT] = "timeout",       [NP_FAIL_UNAUTHORIZED] = "unauthorized",
 	[NP_FAIL_UNAVAILABLE] = "unavailable", [NP_FAIL_TLS] = "tls",
 	[NP_FAIL_MALFORMED] = "malformed",   [NP_FAIL_CONFIG] = "config",
-	[NP_FAIL_INTERNAL] = "internal",
+	[NP_FAIL_INTERNAL] = "internal",     [NP_FAIL_UNREACHABLE] = "unreachable",
 };
 
 #define N_REASONS (sizeof reason_names / sizeof reason_names[0])

@@ -59,11 +59,17 @@ enum np_failure_reason {
 	NP_FAIL_EXPIRED,      /* the code expired */
 	NP_FAIL_TIMEOUT,      /* the helper's time budget ran out */
 	NP_FAIL_UNAUTHORIZED, /* the API refused a token or API key (401) */
-	NP_FAIL_UNAVAILABLE,  /* network error, 5xx, 429 for too long */
+	NP_FAIL_UNAVAILABLE,  /* a cut connection, 5xx, 429 for too long, an odd status */
 	NP_FAIL_TLS,          /* certificate, host name or pin mismatch */
 	NP_FAIL_MALFORMED,    /* an answer that breaks the API's contract */
 	NP_FAIL_CONFIG,       /* the helper cannot run as configured */
 	NP_FAIL_INTERNAL,
+	/*
+	 * No answer at all: the name did not resolve, no connection could be
+	 * made, or no answer came in time, on every attempt.  The one failure
+	 * offline_grace may serve a cached approval after (module/approval.c).
+	 */
+	NP_FAIL_UNREACHABLE,
 };
 
 struct np_msg_config {

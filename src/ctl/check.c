@@ -542,6 +542,11 @@ static void check_cache(struct report *r, const struct np_config *cfg)
 	}
 	check_cache_key(r, cfg);
 	check_cache_dir(r, cfg);
+	/* Said whenever it is on: a sign-in NextPay does not confirm is for the administrator to know. */
+	if (cfg->offline_grace > 0)
+		finding(r, LEVEL_OK, NULL, "offline_grace = %u: while NextPay does not answer at all, "
+		        "a cached approval NextPay confirmed less than %u s ago signs in unchecked "
+		        "(logged as cached-offline)", cfg->offline_grace, cfg->offline_grace);
 }
 
 /* ---- the helper ---- */
@@ -615,6 +620,7 @@ static void report_probe_failure(struct report *r, const struct np_config *cfg,
 		finding(r, LEVEL_PROBLEM, "correct the setting named", "the helper refused the "
 		        "settings: %s", detail);
 		break;
+	case NP_FAIL_UNREACHABLE:
 	case NP_FAIL_UNAVAILABLE:
 		finding(r, LEVEL_PROBLEM,
 		        cfg->proxy[0] != '\0' ? "check api_url, DNS, the firewall and the proxy"

@@ -76,13 +76,16 @@ static bool retryable_status(long status)
  * pause (or Retry-After) that must also fit in the budget.  A timeout is not:
  * an API that stalled once would only stall again, and every retry would make
  * each sign-in wait that much longer.  Returns 0 with a final HTTP status in
- * resp (which may still be 4xx), or -1 with why in failure.
+ * resp (which may still be 4xx), or -1 with why in failure.  The reason is
+ * unreachable only when no attempt reached the API at all: one that got an
+ * answer or a connection makes it unavailable, as NextPay was there.
  */
 static int call_api(struct np_flow *f, const char *method, const char *path,
                     const char *bearer, const char *body, int attempts, long long budget_end_ms,
                     struct np_http_response *resp, struct call_failure *failure)
 {
 	long long pause_ms = RETRY_PAUSE_MS;
+	bool reached = false;
 
 	for (int attempt = 1;; attempt++) {
 		char detail[NP_PROTO_DETAIL_MAX] = "";
@@ -92,7 +95,8 @@ static int call_api(struct np_flow *f, const char *method, const char *path,
 			                left_ms > 0 ? (long)left_ms : 1, resp, detail, sizeof detail);
 		long long wait_ms = pause_ms;
 
-		failure->reason = NP_FAIL_UNAVAILABLE;
+		reached = reached || (result != NP_HTTP_UNREACHABLE && result != NP_HTTP_TIMEOUT);
+		failure->reason = reached ? NP_FAIL_UNAVAILABLE : NP_FAIL_UNREACHABLE;
 		switch (result) {
 		case NP_HTTP_OK:
 			if (!retryable_status(resp->status))
@@ -102,6 +106,7 @@ static int call_api(struct np_flow *f, const char *method, const char *path,
 			if (resp->retry_after > 0)
 				wait_ms = resp->retry_after * 1000L;
 			break;
+		case NP_HTTP_UNREACHABLE:
 		case NP_HTTP_TRANSIENT:
 			snprintf(failure->detail, sizeof failure->detail, "%s", detail);
 			break;
@@ -247,7 +252,9 @@ static enum poll_outcome poll_once(struct np_flow *f, const char *path, unsigned
 	int called;
 
 	called = call_api(f, "GET", path, NULL, NULL, 1, call_budget_end(f, end_ms), &resp, &failure);
-	if (called != 0 && failure.reason != NP_FAIL_UNAVAILABLE) {
+	/* Only trouble reaching the API is waited out; TLS or a malformed answer ends the flow. */
+	if (called != 0 && failure.reason != NP_FAIL_UNAVAILABLE &&
+	    failure.reason != NP_FAIL_UNREACHABLE) {
 		fail_call(f, &failure);
 		return POLL_DONE;
 	}
@@ -450,8 +457,10 @@ int np_flow_probe(struct np_flow *f)
 		return np_flow_emit(f, &f->out);
 	case NP_HTTP_TLS:
 		return np_flow_fail(f, NP_FAIL_TLS, detail);
-	case NP_HTTP_TRANSIENT:
+	case NP_HTTP_UNREACHABLE:
 	case NP_HTTP_TIMEOUT:
+		return np_flow_fail(f, NP_FAIL_UNREACHABLE, detail);
+	case NP_HTTP_TRANSIENT:
 	case NP_HTTP_FAILED:
 	default:
 		return np_flow_fail(f, NP_FAIL_UNAVAILABLE, detail);

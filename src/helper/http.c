@@ -94,6 +94,11 @@ static enum np_http_result classify(CURLcode code, const struct np_http *h)
 		return NP_HTTP_TLS;
 	case CURLE_FILESIZE_EXCEEDED:
 		return NP_HTTP_TOO_LARGE;
+	/* Nothing at the other end: no name, no route, nobody listening (or the proxy's word). */
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_CONNECT:
+		return NP_HTTP_UNREACHABLE;
 	/* Connecting, resolving or the transfer ran out of time: the API is stalled. */
 	case CURLE_OPERATION_TIMEDOUT:
 		return NP_HTTP_TIMEOUT;
@@ -101,9 +106,6 @@ static enum np_http_result classify(CURLcode code, const struct np_http *h)
 		return h->body_overflow ? NP_HTTP_TOO_LARGE : NP_HTTP_FAILED;
 	/* Mostly a connection reset mid-handshake; certificate trouble has codes of its own. */
 	case CURLE_SSL_CONNECT_ERROR:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_CONNECT:
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
 	case CURLE_GOT_NOTHING:

@@ -30,7 +30,8 @@ struct np_http {
 
 enum np_http_result {
 	NP_HTTP_OK = 0,     /* a response arrived: look at the status */
-	NP_HTTP_TRANSIENT,  /* connection refused, reset, cut off: failed fast, worth a retry */
+	NP_HTTP_UNREACHABLE, /* not resolved, no connection made (refused, no route): retry */
+	NP_HTTP_TRANSIENT,  /* reset or cut off once connected: failed fast, worth a retry */
 	NP_HTTP_TIMEOUT,    /* no answer within the time allowed: not worth a retry */
 	NP_HTTP_TLS,        /* untrusted certificate, wrong name, pin mismatch */
 	NP_HTTP_TOO_LARGE,  /* the body passed NP_HTTP_BODY_MAX */

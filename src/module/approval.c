@@ -195,14 +195,101 @@ void np_approval_open(struct np_signin *s)
 		sweep_stale_entries(s);
 }
 
+/*
+ * After /auth/me confirmed the entry: the time of that confirmation is stored
+ * with it (the same file, replaced atomically), so that offline_grace counts
+ * from the last time NextPay vouched for the token, not from the approval.
+ * Nothing else changes: cache_ttl still counts from the approval.  Only with
+ * offline_grace set, as nothing else reads the time (and it costs a write).
+ */
+static void refresh_confirmation(struct np_signin *s, struct np_cache_meta *meta,
+                                 const struct np_cache_payload *entry, int64_t now)
+{
+	char err[512] = "";
+
+	if (s->cfg.offline_grace == 0)
+		return;
+	meta->confirmed = now;
+	if (np_cache_store(&s->cache, s->scope, meta, entry, err, sizeof err) != NP_CACHE_OK)
+		cache_log(s, LOG_WARNING, "confirmation time not stored", err);
+}
+
+/*
+ * Why the entry may not stand in for NextPay now that it did not answer at
+ * all (NULL: it may).  Nothing but a failure to reach NextPay qualifies: a
+ * TLS failure may be someone in the path who wants exactly this, and a 5xx,
+ * a malformed answer or a helper that failed is NextPay (or this host)
+ * answering.  The token must have a known exp ahead (np_cache_load has
+ * checked it is ahead, and cache_ttl): a token NextPay would no longer accept
+ * online must never serve offline.
+ */
+static const char *offline_refusal(const struct np_signin *s, enum np_client_status status,
+                                   const struct np_cache_meta *meta,
+                                   const struct np_cache_payload *entry, int64_t now)
+{
+	if (status != NP_CLIENT_FAILED || s->client.msg.failure.reason != NP_FAIL_UNREACHABLE)
+		return "NextPay answered, or the helper failed";
+	if (s->no_such_account)
+		return "no such local account";
+	if (entry->token_exp == 0 || meta->token_exp != entry->token_exp)
+		return "the token's expiry is unknown";
+	if (strcmp(meta->user_id, entry->user_id) != 0)
+		return "the entry names two identities";
+	if (meta->confirmed <= 0 || meta->confirmed > now)
+		return "confirmation time unknown or in the future (clock moved back)";
+	if (now - meta->confirmed >= (int64_t)s->cfg.offline_grace)
+		return "last confirmed online longer ago than offline_grace";
+	return NULL;
+}
+
+/*
+ * NextPay did not answer while the entry was being re-checked: with
+ * offline_grace, an entry confirmed online recently enough signs in without
+ * it, if the map still allows its identity.  Every such sign-in is logged at
+ * LOG_WARNING (audit.c) with the method cached-offline.  NOT_DECIDED when it
+ * may not; the caller then ends the sign-in as NextPay's silence says.
+ */
+static int offline_reuse(struct np_signin *s, enum np_client_status status,
+                         const struct np_cache_meta *meta, const struct np_cache_payload *entry,
+                         int64_t now)
+{
+	const struct np_account account = { s->account, s->account_personal };
+	const char *refusal;
+	const char *why = NULL;
+	char reason[sizeof s->reason];
+
+	if (s->cfg.offline_grace == 0)
+		return NOT_DECIDED;
+	refusal = offline_refusal(s, status, meta, entry, now);
+	if (refusal != NULL) {
+		cache_refused(s, LOG_NOTICE, "offline", "not reused offline", refusal);
+		return NOT_DECIDED;
+	}
+	if (!np_usermap_allows(&s->map, &s->cfg, &account, entry->user_id, entry->email, &why)) {
+		np_cache_remove(&s->cache, s->scope);
+		cache_refused(s, LOG_NOTICE, "not-allowed",
+		              "identity no longer allowed by the map; entry removed", why);
+		return NOT_DECIDED;
+	}
+	snprintf(s->user_id, sizeof s->user_id, "%s", entry->user_id);
+	s->method = NP_METHOD_CACHED_OFFLINE;
+	s->offline = true;
+	snprintf(reason, sizeof reason,
+	         "NextPay unreachable; last confirmed online %lld s ago, offline_grace %u s; %s",
+	         (long long)(now - meta->confirmed), s->cfg.offline_grace, why != NULL ? why : "");
+	return np_signin_outcome(s, PAM_SUCCESS, "success", reason);
+}
+
 int np_approval_reuse(struct np_signin *s)
 {
 	const struct np_account account = { s->account, s->account_personal };
 	struct np_client *c = &s->client;
 	struct np_cache_payload *entry = NULL;
+	struct np_cache_meta meta;
 	char err[512] = "";
 	const char *why = NULL;
 	enum np_client_status status;
+	int64_t now = (int64_t)time(NULL);
 	int rc = NOT_DECIDED;
 
 	if (!s->cache_ready)
@@ -210,7 +297,7 @@ int np_approval_reuse(struct np_signin *s)
 	entry = sodium_malloc(sizeof *entry);
 	if (entry == NULL)
 		return NOT_DECIDED;
-	if (np_cache_load(&s->cache, s->scope, s->cfg.cache_ttl, (int64_t)time(NULL), entry, err,
+	if (np_cache_load(&s->cache, s->scope, s->cfg.cache_ttl, now, &meta, entry, err,
 	                  sizeof err) != NP_CACHE_OK) {
 		if (err[0] != '\0')
 			cache_refused(s, LOG_NOTICE, "unusable", "entry not used", err);
@@ -242,12 +329,16 @@ int np_approval_reuse(struct np_signin *s)
 	}
 	/*
 	 * Unreachable, stalled or otherwise unusable: keep the entry, but neither
-	 * log in on it nor start a device flow against the same API, which would
-	 * only keep the person waiting for the same failure.
+	 * log in on it (unless offline_grace allows it) nor start a device flow
+	 * against the same API, which would only keep the person waiting for the
+	 * same failure.
 	 */
 	if (status != NP_CLIENT_OK) {
-		s->method = "cached-approval";
-		rc = np_signin_verdict(s, status);
+		rc = offline_reuse(s, status, &meta, entry, now);
+		if (rc == NOT_DECIDED) {
+			s->method = "cached-approval";
+			rc = np_signin_verdict(s, status);
+		}
 		goto out;
 	}
 	if (!np_usermap_allows(&s->map, &s->cfg, &account, c->msg.identity.user_id,
@@ -260,7 +351,9 @@ int np_approval_reuse(struct np_signin *s)
 	snprintf(s->user_id, sizeof s->user_id, "%s", c->msg.identity.user_id);
 	s->method = "cached-approval";
 	rc = np_signin_outcome(s, PAM_SUCCESS, "success", why);
+	refresh_confirmation(s, &meta, entry, now);
 out:
+	sodium_memzero(&meta, sizeof meta);
 	sodium_free(entry);
 	return rc;
 }
@@ -295,6 +388,8 @@ void np_approval_remember(struct np_signin *s)
 	meta.expires = now + (int64_t)s->cfg.cache_ttl;
 	meta.token_exp = who->token_exp;
 	snprintf(meta.ssh_key, sizeof meta.ssh_key, "%s", s->ssh_keys);
+	/* The approval itself is NextPay's first confirmation. */
+	meta.confirmed = now;
 	snprintf(entry->token, sizeof entry->token, "%s", who->token);
 	snprintf(entry->user_id, sizeof entry->user_id, "%s", who->user_id);
 	snprintf(entry->email, sizeof entry->email, "%s", who->email);

@@ -5,6 +5,9 @@
 
 #include "module/signin.h"
 
+/* The log's method for a cached approval accepted while NextPay did not answer. */
+#define NP_METHOD_CACHED_OFFLINE "cached-offline"
+
 /* Opens the cache for this sign-in's scope when cache = yes and the key is readable. */
 void np_approval_open(struct np_signin *s);
 
@@ -12,6 +15,9 @@ void np_approval_open(struct np_signin *s);
  * Signs in with an earlier approval, if one is stored for this scope and the
  * API still accepts its token (and says it belongs to the same person, whom
  * the map still allows).  Anything less is NOT_DECIDED: the device flow runs.
+ * When NextPay does not answer at all, offline_grace may let a recently
+ * confirmed entry sign in without it (method cached-offline); otherwise the
+ * sign-in ends PAM_AUTHINFO_UNAVAIL without a device flow.
  */
 int np_approval_reuse(struct np_signin *s);
 

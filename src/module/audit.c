@@ -65,6 +65,9 @@ void np_audit_signin(const struct np_signin *s, int rc)
 	fill_event(s, &ev, NP_EVENT_SIGNIN, result, uid, sizeof uid);
 	ev.values[NP_EV_RESULT] = result;
 	ev.values[NP_EV_METHOD] = s->method;
+	/* Every sign-in NextPay did not confirm is for the security team to see. */
+	if (s->offline && ev.priority > LOG_WARNING)
+		ev.priority = LOG_WARNING;
 	ev.values[NP_EV_USER_ID] = s->user_id;
 	ev.values[NP_EV_REASON] = s->reason;
 	/* The approval wait: from the code's arrival to the verdict. */

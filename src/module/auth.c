@@ -266,6 +266,9 @@ static int sign_in(struct np_signin *s)
 	if (!s->no_such_account && !password_only)
 		np_approval_open(s);
 	rc = np_approval_reuse(s);
+	/* As after a fresh approval: the reused one was for the account the sign-in began with. */
+	if (rc == PAM_SUCCESS && !account_unchanged(s))
+		return refuse_changed_account(s);
 	if (rc != NOT_DECIDED)
 		return rc;
 	rc = np_first_pass_sign_in(s);

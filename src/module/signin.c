@@ -163,6 +163,7 @@ static int failure_code(struct np_signin *s, const struct np_msg_failure *f)
 		return PAM_AUTH_ERR;
 	case NP_FAIL_CONFIG:
 		return PAM_SERVICE_ERR;
+	case NP_FAIL_UNREACHABLE:
 	case NP_FAIL_UNAVAILABLE:
 	case NP_FAIL_TLS:
 	case NP_FAIL_MALFORMED:
@@ -214,8 +215,8 @@ static int status_code(enum np_client_status status)
 static bool network_outage(enum np_client_status status, const struct np_msg_failure *f)
 {
 	return status == NP_CLIENT_FAILED &&
-	       (f->reason == NP_FAIL_UNAVAILABLE || f->reason == NP_FAIL_TLS ||
-	        f->reason == NP_FAIL_MALFORMED);
+	       (f->reason == NP_FAIL_UNREACHABLE || f->reason == NP_FAIL_UNAVAILABLE ||
+	        f->reason == NP_FAIL_TLS || f->reason == NP_FAIL_MALFORMED);
 }
 
 int np_signin_verdict(struct np_signin *s, enum np_client_status status)

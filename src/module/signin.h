@@ -83,6 +83,8 @@ struct np_signin {
 	 * completed (sshd_keys.h), joined by ','; "" for none or another service.
 	 */
 	char ssh_keys[NP_SSH_KEYS_TEXT_MAX + 1];
+	/* Signed in on a cached approval while NextPay did not answer (offline_grace). */
+	bool offline;
 	struct np_cache cache;
 	bool cache_ready;           /* key read, directory usable, scope known */
 	/* The scope the entry is in: key scope without a key falls back to the session's. */

@@ -71,6 +71,7 @@ int main(int argc, char **argv)
 	snprintf(meta.user_id, sizeof meta.user_id, "%s", argv[8]);
 	meta.created = now - created_ago;
 	meta.expires = meta.created + ttl;
+	meta.confirmed = meta.created;
 	meta.token_exp = token_exp_in != 0 ? now + token_exp_in : 0;
 	memset(&payload, 0, sizeof payload);
 	snprintf(payload.token, sizeof payload.token, "%s", argv[9]);

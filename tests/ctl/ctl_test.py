@@ -251,6 +251,18 @@ def test_check_good_setup(env: Env) -> None:
     assert me_calls and me_calls[-1].get("authorization") is None, me_calls[-1:]
 
 
+def test_check_says_offline_grace_is_on(env: Env) -> None:
+    d, conf = env.setup(extra={"offline_grace": "900"})
+    expect_rc(run("keygen", "--config", conf), 0)
+    p = run("check", "--config", conf)
+    expect_rc(p, 0)
+    line = expect_line(r"^ok: offline_grace = 900: ", p.stdout)
+    expect_in("cached-offline", line)
+    d, conf = env.setup()
+    p = run("check", "--config", conf)
+    assert "offline_grace" not in p.stdout, p.stdout
+
+
 def test_check_missing_key_is_a_warning(env: Env) -> None:
     d, conf = env.setup()
     p = run("check", "--config", conf)

@@ -146,7 +146,7 @@ def stopped_mock(env: Env):
 
 # The outages: (name, the settings that make it, the start of the reason logged).
 OUTAGES = [
-    ("refused port", lambda env: {"api_url": closed_port_url()}, "unavailable: "),
+    ("refused port", lambda env: {"api_url": closed_port_url()}, "unreachable: "),
     ("TLS failure", lambda env: {"ca_file": "/etc/ssl/certs/ca-certificates.crt"}, "tls: "),
     ("5xx", lambda env: {}, "unavailable: HTTP 503"),
 ]

@@ -43,7 +43,7 @@ FUZZ_BASE     = -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $(FUZZ_PKG
 # warning only clang gives must not break fuzzing.  Harnesses: -Wall.
 FUZZ_SRC_CFLAGS  = $(FUZZ_BASE) $(FUZZ_SANITIZE) -Wall -Wextra -Wconversion -Wformat=2 -Wshadow -Isrc
 FUZZ_HARN_CFLAGS = $(FUZZ_BASE) $(FUZZ_SANITIZE) -Wall -Isrc
-FUZZ_LDLIBS   = $(shell $(PKG_CONFIG) --libs json-c libsodium $(if $(HAVE_QRENCODE),libqrencode))
+FUZZ_LDLIBS   = $(shell $(PKG_CONFIG) --libs json-c libsodium libsystemd $(if $(HAVE_QRENCODE),libqrencode))
 
 # The parsers and what they call; linked through an archive so that each
 # target pulls (and counts coverage of) only the objects it uses: all of

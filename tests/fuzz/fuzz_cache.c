@@ -40,6 +40,7 @@ static void fill_meta(struct np_cache_meta *meta)
 	meta->created = 1700000000;
 	meta->expires = 1700000900;
 	meta->token_exp = 1700003600;
+	meta->confirmed = 1700000300;
 }
 
 static void fill_payload(struct np_cache_payload *payload)
@@ -238,7 +239,8 @@ static void round_trip(const uint8_t *data, size_t size)
 	           strcmp(meta.rhost, meta_out.rhost) == 0 &&
 	           strcmp(meta.user_id, meta_out.user_id) == 0 && meta.created == meta_out.created &&
 	           meta.expires == meta_out.expires && meta.token_exp == meta_out.token_exp &&
-	           strcmp(meta.ssh_key, meta_out.ssh_key) == 0,
+	           strcmp(meta.ssh_key, meta_out.ssh_key) == 0 &&
+	           meta.confirmed == meta_out.confirmed,
 	           "meta changed in the round trip");
 	payload_valid = np_valid_token(payload.token, strlen(payload.token)) &&
 	                np_valid_user_id(payload.user_id, strlen(payload.user_id)) &&

@@ -127,6 +127,7 @@ static void cache_seeds(void)
 	meta.created = 1700000000;
 	meta.expires = 1700000900;
 	meta.token_exp = 1700003600;
+	meta.confirmed = 1700000000;
 	memset(&payload, 0, sizeof payload);
 	strcpy(payload.token, TOKEN);
 	strcpy(payload.user_id, "usr_abc123");

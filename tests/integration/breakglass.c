@@ -261,11 +261,11 @@ static void member_signs_in_with_the_password_while_nextpay_is_down(void **state
 	api_down(NULL);
 	expect_rc(sign_in(SERVICE, member, &s), PAM_SUCCESS, &s);
 	expect_outage_screen(&s);
-	expect_gate_line("opened", AT_ALERT, member, "outage", "unavailable: ");
+	expect_gate_line("opened", AT_ALERT, member, "outage", "unreachable: ");
 	/* The gate opens the way to the password; the password still decides. */
 	expect_rc(sign_in(SERVICE, member, &wrong), PAM_AUTH_ERR, &wrong);
 	expect_outage_screen(&wrong);
-	expect_gate_line("opened", AT_ALERT, member, "outage", "unavailable: ");
+	expect_gate_line("opened", AT_ALERT, member, "outage", "unreachable: ");
 }
 
 static void every_kind_of_outage_opens_it(void **state)
@@ -281,7 +281,7 @@ static void every_kind_of_outage_opens_it(void **state)
 		  "unavailable: HTTP 503" },
 		{ "no answer", "request_timeout = 1\n",
 		  "{\"endpoint\": \"create\", \"kind\": \"slow\", \"delay\": 4, \"count\": -1}",
-		  "unavailable: " },
+		  "unreachable: " },
 		{ "connection reset", NULL, "{\"endpoint\": \"create\", \"kind\": \"reset\", \"count\": -1}",
 		  "unavailable: " },
 		{ "malformed answer", NULL, "{\"endpoint\": \"create\", \"kind\": \"garbage\"}", "malformed: " },
@@ -727,7 +727,7 @@ static void one_sign_in_line_opens_one_gate_once(void **state)
 	(void)state;
 	api_down(NULL);
 	expect_rc(sign_in("np-breakglass-twice", member, &s), PAM_AUTH_ERR, &s);
-	expect_gate_line("opened", AT_ALERT, member, "outage", "unavailable: ");
+	expect_gate_line("opened", AT_ALERT, member, "outage", "unreachable: ");
 	expect_gate_line("refused", AT_ERR, member, "reason", "check the stack");
 }
 

@@ -819,7 +819,7 @@ static void backdate_entry(int64_t created)
 	assert_non_null(payload);
 	user_scope(scope, sizeof scope);
 	assert_int_equal(np_cache_open(&c, cache_dir, cache_key, false, err, sizeof err), NP_CACHE_OK);
-	if (np_cache_load(&c, scope, 900, (int64_t)time(NULL), payload, err, sizeof err) !=
+	if (np_cache_load(&c, scope, 900, (int64_t)time(NULL), NULL, payload, err, sizeof err) !=
 	    NP_CACHE_OK) {
 		fprintf(stderr, "the module's entry did not load: %s\n", err);
 		fail();

@@ -375,6 +375,21 @@ void switch_user(struct script *script, pam_handle_t *pamh, const struct pam_mes
 		assert_int_equal(pam_set_item(pamh, PAM_USER, user_to_set), PAM_SUCCESS);
 }
 
+int cache_entry_count(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *entry;
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	while ((entry = readdir(d)) != NULL)
+		if (entry->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
 int refused_port(void)
 {
 	struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };

@@ -108,6 +108,9 @@ void switch_user(struct script *script, pam_handle_t *pamh, const struct pam_mes
 /* A TCP port on 127.0.0.1 that nothing listens on (free a moment ago): an API that is down. */
 int refused_port(void);
 
+/* How many entries a cache directory holds (names not starting with '.'); 0 if it is not there. */
+int cache_entry_count(const char *dir);
+
 /* Two pam_authenticate calls on one handle, as sudo makes after a failure. */
 int run_auth_twice(const char *service, const char *user, struct script *script, int expect,
                    int rcs[2]);

@@ -609,7 +609,8 @@ static void api_down(void **state)
 	expect_rc(run_logged("np-poll", test_account(), &s, 0), PAM_AUTHINFO_UNAVAIL, &s);
 	expect_last_seen(&s, NOT_REACHED);
 	assert_int_equal(s.seen.count, 1);
-	expect_reason("unavailable");
+	/* Nobody listening is no answer at all: unreachable, not unavailable. */
+	expect_reason("unreachable: curl error 7");
 }
 
 static void untrusted_ca(void **state)

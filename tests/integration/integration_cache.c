@@ -280,17 +280,7 @@ static void reused_in_the_same_session(void **state)
 /* How many entries the cache holds (none when its directory was never made). */
 static int cache_entries(void)
 {
-	DIR *dir = opendir(cache_dir);
-	struct dirent *entry;
-	int n = 0;
-
-	if (dir == NULL)
-		return 0;
-	while ((entry = readdir(dir)) != NULL)
-		if (entry->d_name[0] != '.')
-			n++;
-	closedir(dir);
-	return n;
+	return cache_entry_count(cache_dir);
 }
 
 /*

@@ -272,7 +272,7 @@ def test_unreachable_api(env: Env):
     done = sign_in(env, api_url=f"https://127.0.0.1:{free_port()}/v1")
     check("NextPay could not be reached." in done.out, done.out)
     event = refused(env, done, "unavailable")
-    check(event["NEXTPAY_REASON"].startswith("unavailable: "), event["NEXTPAY_REASON"])
+    check(event["NEXTPAY_REASON"].startswith("unreachable: "), event["NEXTPAY_REASON"])
 
 
 def test_config_error(env: Env):
@@ -338,6 +338,28 @@ def test_helper_killed_by_sigsys(env: Env):
     check(found, f"no reference:\n{out}")
     failed = only_event(env, found.group(1) + found.group(2), "helper-failed")
     check("killed by SIGSYS" in failed["NEXTPAY_REASON"], failed)
+
+
+def test_offline_reuse_is_a_warning(env: Env):
+    key = os.path.join(env.tmp, "offline.key")
+    check(run([NEXTPAYCTL, "keygen", "--key", key]).returncode == 0, "keygen")
+    cache = {"cache": "yes", "cache_dir": os.path.join(env.tmp, "offline-cache"),
+             "cache_key": key, "cache_scope": "user", "offline_grace": 600}
+    env.mock.config(auto={"action": "approve", "user": "usr_alice", "after": 0.3})
+    check(sign_in(env, rhost="192.0.2.181", **cache).rc == 0, "first sign-in")
+    done = sign_in(env, rhost="192.0.2.182", api_url=f"https://127.0.0.1:{free_port()}/v1",
+                   **cache)
+    check(done.rc == 0, f"offline sign-in:\n{done.out}")
+    offline = by_rhost(env, "192.0.2.182")
+    message_id, _ = env.types[("signin", "success")]
+    check(offline["MESSAGE_ID"] == message_id, offline)
+    check(offline["NEXTPAY_RESULT"] == "success", offline)
+    check(offline["NEXTPAY_METHOD"] == "cached-offline", offline)
+    check(offline["NEXTPAY_USER_ID"] == "usr_alice", offline)
+    # A success NextPay did not confirm is a warning, not the notice of other successes.
+    check(offline["PRIORITY"] == "4", f"PRIORITY {offline['PRIORITY']}, not 4")
+    check(offline["NEXTPAY_REASON"].startswith("NextPay unreachable; last confirmed online "),
+          offline)
 
 
 def test_cache_reuse_and_a_revoked_entry(env: Env):
@@ -639,6 +661,7 @@ TESTS = [
     test_verification_host_refused,
     test_helper_broke_the_protocol,
     test_helper_killed_by_sigsys,
+    test_offline_reuse_is_a_warning,
     test_cache_reuse_and_a_revoked_entry,
     test_cache_swept,
     test_breakglass_events,

@@ -57,6 +57,7 @@ static int setup(void **state)
 	f.meta.expires = 1700000900;
 	f.meta.token_exp = 1700003600;
 	snprintf(f.meta.ssh_key, sizeof f.meta.ssh_key, "SHA256:sr0gk2VJaorPKhNN4k7xaOclwgyq6iR/7RtwjK6Nqg8");
+	f.meta.confirmed = 1700000300;
 	snprintf(f.payload.token, sizeof f.payload.token, "%s", TOKEN);
 	snprintf(f.payload.user_id, sizeof f.payload.user_id, "usr_alice");
 	snprintf(f.payload.email, sizeof f.payload.email, "alice@example.com");
@@ -121,6 +122,8 @@ static void round_trip(void **state)
 	assert_int_equal(meta.token_exp, 1700003600);
 	/* The key an sshd approval was given after, for cache list (format 4). */
 	assert_string_equal(meta.ssh_key, "SHA256:sr0gk2VJaorPKhNN4k7xaOclwgyq6iR/7RtwjK6Nqg8");
+	/* What offline_grace counts from. */
+	assert_int_equal(meta.confirmed, 1700000300);
 	/* The token is not in the file in the clear. */
 	assert_null(memmem(f->sealed, f->sealed_len, TOKEN, strlen(TOKEN)));
 	assert_null(memmem(f->sealed, f->sealed_len, "alice", 5));
@@ -248,6 +251,7 @@ static void meta_missing_a_field_does_not_open(void **state)
 		"\"scope\":\"session\"", "\"service\":\"sudo\"", "\"tty\":\"/dev/pts/1\"",
 		"\"rhost\":\"\"", "\"user_id\":\"usr_alice\"", "\"created\":1700000000",
 		"\"expires\":1700000900", "\"token_exp\":1700003600", "\"ssh_key\":\"\"",
+		"\"confirmed\":1700000300",
 	};
 	const size_t n = sizeof fields / sizeof fields[0];
 	struct fixture *f = *state;

@@ -91,6 +91,7 @@ static void test_defaults(void **state)
 	assert_string_equal(cfg.cache_key, "/etc/security/pam_nextpay.key");
 	assert_int_equal(cfg.cache_ttl, 900);
 	assert_int_equal(cfg.cache_scope, NP_SCOPE_SESSION);
+	assert_int_equal(cfg.offline_grace, 0);
 	assert_false(cfg.api_key);
 	assert_false(cfg.use_first_pass);
 	assert_false(cfg.try_first_pass);
@@ -330,6 +331,29 @@ static void test_uint_ranges(void **state)
 	/* Leading zeros are still a whole number, within the length limit. */
 	assert_int_equal(parse_arg(&cfg, "connect_timeout=000000005"), 0);
 	assert_int_equal(cfg.connect_timeout, 5);
+}
+
+/* offline_grace: 0 (off) to 12 hours; more is an error, never cut down to the bound. */
+static void test_offline_grace_bound(void **state)
+{
+	struct np_config cfg;
+
+	(void)state;
+	assert_int_equal(parse_arg(&cfg, "offline_grace=0"), 0);
+	assert_int_equal(cfg.offline_grace, 0);
+	assert_int_equal(parse_arg(&cfg, "offline_grace=43200"), 0);
+	assert_int_equal(cfg.offline_grace, 43200);
+	assert_int_equal(parse(&cfg, "offline_grace = 600\n"), 0);
+	assert_int_equal(cfg.offline_grace, 600);
+	assert_int_equal(parse_arg(&cfg, "offline_grace=43201"), -1);
+	assert_err_has("offline_grace");
+	assert_err_has("from 0 to 43200");
+	assert_int_equal(cfg.offline_grace, 0);
+	assert_int_equal(parse(&cfg, "offline_grace = 86400\n"), -1);
+	assert_err_has("test.conf:1");
+	assert_err_has("offline_grace");
+	assert_int_equal(parse_arg(&cfg, "offline_grace=-1"), -1);
+	assert_err_has("offline_grace");
 }
 
 static void test_uint_bad_words(void **state)
@@ -1215,6 +1239,7 @@ int main(void)
 		cmocka_unit_test(test_arg_bare_flags),
 		cmocka_unit_test(test_bool_words),
 		cmocka_unit_test(test_uint_ranges),
+		cmocka_unit_test(test_offline_grace_bound),
 		cmocka_unit_test(test_uint_bad_words),
 		cmocka_unit_test(test_api_url),
 		cmocka_unit_test(test_api_url_too_long),

@@ -451,7 +451,7 @@ static void test_reason_names(void **state)
 		{ NP_FAIL_TIMEOUT, "timeout" },         { NP_FAIL_UNAUTHORIZED, "unauthorized" },
 		{ NP_FAIL_UNAVAILABLE, "unavailable" }, { NP_FAIL_TLS, "tls" },
 		{ NP_FAIL_MALFORMED, "malformed" },     { NP_FAIL_CONFIG, "config" },
-		{ NP_FAIL_INTERNAL, "internal" },
+		{ NP_FAIL_INTERNAL, "internal" },       { NP_FAIL_UNREACHABLE, "unreachable" },
 	};
 
 	(void)state;
