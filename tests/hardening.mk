@@ -77,7 +77,7 @@ $(CMOCKA_SELECT): tests/valgrind/cmocka_select.c
 # under ASan already; make check-valgrind alone runs them under valgrind too.
 phase-valgrind: all tests $(CMOCKA_SELECT)
 	@-NP_RESULTS_DIR=$(RESULTS_DIR) NP_VG_CTL=$(or $(NP_VG_CTL),yes) \
-	    ./tests/run-valgrind.sh $(abspath $(BUILD)) $(abspath $(VALGRIND_DIR))
+	    NP_HARNESS_SUITES='$(HARNESS_SUITES)' ./tests/run-valgrind.sh $(abspath $(BUILD)) $(abspath $(VALGRIND_DIR))
 
 check-valgrind: phase-valgrind
 	@$(SUMMARY) valgrind

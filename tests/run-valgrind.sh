@@ -22,6 +22,9 @@
 #               so /proc/PID/limits shows its own)
 #   NP_VG_CTL   "no" leaves nextpayctl's own tests out of valgrind (they take
 #               ~75 s; make check sets it: they ran under ASan already)
+#   NP_HARNESS_SUITES  the suites built on tests/integration/harness.c (make sets
+#               it from HARNESS_SUITES); each is wrapped, the integration phase
+#               runs those it names
 #
 # ABS_VALGRIND_DIR becomes a build directory for run-tests.sh (NP_BUILD): the
 # module, the helper and the fake helper copied from ABS_BUILD_DIR, and in
@@ -40,6 +43,7 @@ fi
 B=$1
 V=$2
 LOGS=$V/logs
+: "${NP_HARNESS_SUITES:?NP_HARNESS_SUITES must name the harness suites (make sets it)}"
 export NP_VG_SKIP="${NP_VG_SKIP-login_timeout,callers_limits_and_priority_never_reach_the_helper}" \
 	NP_VG_ONLY="${NP_VG_ONLY-}"
 mkdir -p "${NP_RESULTS_DIR:=$B/test-results}"
@@ -80,8 +84,10 @@ if [ -f "$ROOT/tests/valgrind.supp" ]; then
 	VG_OPTS="$VG_OPTS --suppressions=$ROOT/tests/valgrind.supp"
 fi
 
-# In place of each integration suite, a script that runs the real one under valgrind.
-for suite in integration integration_cache greeter breakglass; do
+# In place of each suite built on the harness (NP_HARNESS_SUITES, make's list of
+# them: a suite added there is wrapped here too), a script that runs the real one
+# under valgrind.
+for suite in $NP_HARNESS_SUITES; do
 	cat >"$V/tests/$suite" <<EOF
 #!/bin/sh
 # Made by tests/run-valgrind.sh: $B/tests/$suite under valgrind.
