@@ -26,6 +26,13 @@
 /* The reason of a refusal for an identity the map does not allow (%s: the map's why). */
 #define NP_REASON_NOT_MAPPED "identity does not map to this account (%s)"
 
+/* NEXTPAY_METHOD of a sign-in: how the person was let in (or tried to be). */
+#define NP_METHOD_DEVICE_CODE "device-code"
+#define NP_METHOD_API_KEY "api-key"
+#define NP_METHOD_CACHED_APPROVAL "cached-approval"
+/* A cached approval accepted while NextPay did not answer (offline_grace). */
+#define NP_METHOD_CACHED_OFFLINE "cached-offline"
+
 /* The sign-in id: 8 characters of Crockford's base32 (no I, L, O or U). */
 #define NP_SIGNIN_ID_LEN 8
 /* As the person reads it: "K7QX-2M4D". */
@@ -70,7 +77,7 @@ const struct np_event_type *np_event_type_named(const char *name, const char *re
 enum np_event_field {
 	NP_EV_SIGNIN_ID,   /* the sign-in id, without its dash */
 	NP_EV_RESULT,      /* sign-ins: success, refused, denied, expired, ... */
-	NP_EV_METHOD,      /* device-code, api-key, cached-approval */
+	NP_EV_METHOD,      /* NP_METHOD_*, above */
 	NP_EV_ACCOUNT,     /* PAM_USER as the application gave it */
 	NP_EV_USER_ID,     /* the NextPay user id that approved */
 	NP_EV_SERVICE,     /* PAM_SERVICE */

@@ -546,7 +546,7 @@ static void check_cache(struct report *r, const struct np_config *cfg)
 	if (cfg->offline_grace > 0)
 		finding(r, LEVEL_OK, NULL, "offline_grace = %u: while NextPay does not answer at all, "
 		        "a cached approval NextPay confirmed less than %u s ago signs in unchecked "
-		        "(logged as cached-offline)", cfg->offline_grace, cfg->offline_grace);
+		        "(logged as " NP_METHOD_CACHED_OFFLINE ")", cfg->offline_grace, cfg->offline_grace);
 }
 
 /* ---- the helper ---- */

@@ -133,7 +133,7 @@ static void log_outcome(const struct login *l, const char *result, const char *u
 	snprintf(uid, sizeof uid, "%lu", (unsigned long)getuid());
 	ev.values[NP_EV_SIGNIN_ID] = l->signin_id;
 	ev.values[NP_EV_RESULT] = result;
-	ev.values[NP_EV_METHOD] = "device-code";
+	ev.values[NP_EV_METHOD] = NP_METHOD_DEVICE_CODE;
 	ev.values[NP_EV_ACCOUNT] = l->account;
 	ev.values[NP_EV_USER_ID] = user_id;
 	ev.values[NP_EV_SERVICE] = NP_CTL_PROGRAM;

@@ -121,9 +121,9 @@ static void count_signin(struct tally *t, const struct np_ctl_event *ev)
 
 	if (s != NULL)
 		s->count++;
-	if (strcmp(result, "success") == 0 && strcmp(method, "cached-approval") == 0)
+	if (strcmp(result, "success") == 0 && strcmp(method, NP_METHOD_CACHED_APPROVAL) == 0)
 		t->cache_hits++;
-	if (wait[0] == '\0' || strcmp(method, "device-code") != 0)
+	if (wait[0] == '\0' || strcmp(method, NP_METHOD_DEVICE_CODE) != 0)
 		return;
 	seconds = strtod(wait, NULL) / 1000.0;
 	s = find(&t->waits, result, NULL, NULL);

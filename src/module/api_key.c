@@ -19,7 +19,7 @@ int np_api_key_sign_in(struct np_signin *s, const char *key, bool helper_busy)
 	}
 	if (rc != PAM_SUCCESS)
 		return rc;
-	s->method = "api-key";
+	s->method = NP_METHOD_API_KEY;
 	np_msg_init(&c->msg, NP_MSG_API_KEY);
 	snprintf(c->msg.api_key, sizeof c->msg.api_key, "%s", key);
 	status = np_client_send(c);

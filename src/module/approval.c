@@ -336,7 +336,7 @@ int np_approval_reuse(struct np_signin *s)
 	if (status != NP_CLIENT_OK) {
 		rc = offline_reuse(s, status, &meta, entry, now);
 		if (rc == NOT_DECIDED) {
-			s->method = "cached-approval";
+			s->method = NP_METHOD_CACHED_APPROVAL;
 			rc = np_signin_verdict(s, status);
 		}
 		goto out;
@@ -349,7 +349,7 @@ int np_approval_reuse(struct np_signin *s)
 		goto out;
 	}
 	snprintf(s->user_id, sizeof s->user_id, "%s", c->msg.identity.user_id);
-	s->method = "cached-approval";
+	s->method = NP_METHOD_CACHED_APPROVAL;
 	rc = np_signin_outcome(s, PAM_SUCCESS, "success", why);
 	refresh_confirmation(s, &meta, entry, now);
 out:

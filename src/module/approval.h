@@ -5,9 +5,6 @@
 
 #include "module/signin.h"
 
-/* The log's method for a cached approval accepted while NextPay did not answer. */
-#define NP_METHOD_CACHED_OFFLINE "cached-offline"
-
 /* Opens the cache for this sign-in's scope when cache = yes and the key is readable. */
 void np_approval_open(struct np_signin *s);
 

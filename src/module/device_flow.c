@@ -21,7 +21,7 @@ static int receive_code(struct np_signin *s)
 
 	if (rc != PAM_SUCCESS)
 		return rc;
-	s->method = "device-code";
+	s->method = NP_METHOD_DEVICE_CODE;
 	return np_signin_verdict(s, np_client_receive_code(&s->client));
 }
 
