@@ -115,8 +115,8 @@ phase-lint: lint-files
 check-lint lint: phase-lint
 	@$(SUMMARY) lint
 
-# The three tools one by one.
-lint-cppcheck lint-clang-tidy lint-scan-build: lint-%: lint-files
+# The tools one by one.
+lint-cppcheck lint-clang-tidy lint-scan-build lint-mutants: lint-%: lint-files
 	@./tests/run-lint.sh $(LINT_DIR) $*
 
 # ---- fuzzing (tests/fuzz/fuzz.mk) -------------------------------------------------

@@ -4,10 +4,13 @@
 #   cppcheck     with the options make gives (tests/hardening.mk: CPPCHECK_FLAGS)
 #   clang-tidy   the checks in .clang-tidy
 #   scan-build   clang's analyzer over every C file, compiled as make compiles it
+#   mutants      every mutant of tests/mutation/mutants.txt still finds its code,
+#                once (run-mutants.sh --check): a mutant whose code moved would
+#                otherwise be noticed only when someone runs the mutants
 # Any finding fails its test.  A false positive is silenced on its line
 # (cppcheck-suppress / NOLINT) with the reason next to it.
 #
-#   tests/run-lint.sh LINT_DIR [TOOL ...]     default: all three
+#   tests/run-lint.sh LINT_DIR [TOOL ...]     default: all four
 #
 # make writes LINT_DIR/sources (the C files), LINT_DIR/cflags (what the compiler is
 # told) and LINT_DIR/cppcheck-flags, one word a line, and calls this; it calls no
@@ -21,7 +24,7 @@ if [ $# -lt 1 ] || [ ! -f "$1/sources" ]; then
 fi
 DIR=$1
 shift
-[ $# -gt 0 ] || set -- cppcheck clang-tidy scan-build
+[ $# -gt 0 ] || set -- cppcheck clang-tidy scan-build mutants
 
 # Each tool's arguments are the lines of make's files: IFS is a newline while they
 # are split, and no word is taken for a pattern.
@@ -73,7 +76,7 @@ cmocka_begin lint $#
 for tool in "$@"; do
 	cmocka_run "$tool"
 	t0=$(date +%s)
-	if ! command -v "$tool" >/dev/null; then
+	if [ "$tool" != mutants ] && ! command -v "$tool" >/dev/null; then
 		echo "$tool is not installed (Debian: cppcheck, clang-tidy, clang-tools)" >"$LOG"
 		status=1
 	else
@@ -81,6 +84,7 @@ for tool in "$@"; do
 		cppcheck) cppcheck_run >"$LOG" 2>&1 ;;
 		clang-tidy) clang_tidy_run >"$LOG" 2>&1 ;;
 		scan-build) scan_build_run >"$LOG" 2>&1 ;;
+		mutants) ./tests/mutation/run-mutants.sh --check >"$LOG" 2>&1 ;;
 		*) echo "unknown tool $tool" >"$LOG"; false ;;
 		esac
 		status=$?

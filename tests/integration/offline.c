@@ -304,6 +304,25 @@ static void token_past_its_exp_is_not_reused(void **state)
 	assert_int_equal(entries(), 0);
 }
 
+/*
+ * A token without exp: NextPay alone knows how long it holds, so only an
+ * online reuse may serve it; offline it stays in the cache, unused.
+ */
+static void token_without_exp_is_not_reused_offline(void **state)
+{
+	(void)state;
+	assert_int_equal(mock_post(&api, "config", "{\"token_lifetime\": null}"), 200);
+	settings("offline_grace = 600\n");
+	approved(SERVICE);
+	approved(SERVICE);
+	expect_outcome("method", "cached-approval");
+	nextpay_unreachable("offline_grace = 600\n");
+	unavailable(SERVICE);
+	expect_line("not reused offline", "the token's expiry is unknown");
+	assert_int_equal(entries(), 1);
+	assert_int_equal(mock_count(&api, "create"), 1);
+}
+
 static void past_cache_ttl_is_not_reused(void **state)
 {
 	(void)state;
@@ -348,6 +367,7 @@ int main(void)
 		T(tls_failure_is_no_outage_for_the_cache),
 		T(map_that_no_longer_allows_removes_it),
 		T(token_past_its_exp_is_not_reused),
+		T(token_without_exp_is_not_reused_offline),
 		T(past_cache_ttl_is_not_reused),
 		T(another_scope_is_not_served),
 	};

@@ -21,7 +21,8 @@ the body without a Content-Length.  --cert expired serves a certificate for the 
 the right CA whose validity ended two days ago (made on first use).
 
 Tokens and identities beyond mockctl's list: /_mock/config also takes
-"token_lifetime" (whole seconds, the exp of tokens issued from then on) and
+"token_lifetime" (whole seconds, the exp of tokens issued from then on; null:
+tokens without an exp claim, which the mock accepts for ten years) and
 "accept_expired" (true: /auth/me answers for expired tokens too, so a client's
 own expiry check is what a test sees); /_mock/reassign {"user" or "token",
 "to": usr_x} makes existing tokens answer for another user; /_mock/user {"id",
@@ -68,6 +69,9 @@ CERT_DAYS = "30"
 CODE_ALPHABET = string.ascii_uppercase + string.digits
 CODE_LENGTH = 6
 TOKEN_LIFETIME = 3600
+# How long the mock itself accepts a token issued without an exp claim (and the
+# longest token_lifetime /_mock/config takes).
+NO_EXP_LIFETIME = 10 * 365 * 86400
 
 USERS = {
     # /_mock/user adds more; the built-in ones below never change.
@@ -243,7 +247,7 @@ class Settings:
     auto: AutoRule | None
     default_user: str    # who /_mock/approve and the page pick when not told
     auto_after: float    # delay used when /_mock/config gives an auto rule without one
-    token_lifetime: int = TOKEN_LIFETIME  # exp - iat of tokens issued from now on
+    token_lifetime: int | None = TOKEN_LIFETIME  # exp - iat of tokens issued from now on; None: no exp
     accept_expired: bool = False          # /auth/me answers for expired tokens too
 
 
@@ -274,9 +278,11 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def make_token(user_id: str, now: int, lifetime: int = TOKEN_LIFETIME) -> str:
+def make_token(user_id: str, now: int, lifetime: int | None = TOKEN_LIFETIME) -> str:
     header = {"alg": "RS256", "typ": "JWT"}
-    payload = {"sub": user_id, "iat": now, "exp": now + lifetime}
+    payload: dict = {"sub": user_id, "iat": now}
+    if lifetime is not None:
+        payload["exp"] = now + lifetime
     enc = lambda obj: _b64url(json.dumps(obj, separators=(",", ":")).encode())  # noqa: E731
     return f"{enc(header)}.{enc(payload)}.{_b64url(secrets.token_bytes(64))}"
 
@@ -335,7 +341,7 @@ class MockState:
         now = int(time.time())
         lifetime = self.settings.token_lifetime
         token = make_token(user, now, lifetime)
-        self.tokens[token] = (user, now + lifetime)
+        self.tokens[token] = (user, now + (lifetime if lifetime is not None else NO_EXP_LIFETIME))
         return token
 
     def _decide_locked(self, dc: DeviceCode, action: str, user: str | None,
@@ -1123,8 +1129,13 @@ class MockHandler(http.server.BaseHTTPRequestHandler):
                 raise BadRequest(f"unknown config fields: {sorted(unknown)}")
             auto = parse_auto(payload["auto"], state.settings) if "auto" in payload else _UNSET
             ttl = float(_number(payload, "code_ttl", 0)) if "code_ttl" in payload else _UNSET
-            lifetime = _number(payload, "token_lifetime", 0, 1, integer=True,
-                               maximum=10 * 365 * 86400) if "token_lifetime" in payload else _UNSET
+            if "token_lifetime" not in payload:
+                lifetime = _UNSET
+            elif payload["token_lifetime"] is None:
+                lifetime = None
+            else:
+                lifetime = _number(payload, "token_lifetime", 0, 1, integer=True,
+                                   maximum=NO_EXP_LIFETIME)
             accept = payload.get("accept_expired", _UNSET)
             if accept is not _UNSET and not isinstance(accept, bool):
                 raise BadRequest("accept_expired must be true or false")
