@@ -122,7 +122,7 @@ static int one_line(const char *line, size_t len, char *out, size_t out_size, si
 	if (word_len[0] != strlen(PUBLICKEY_METHOD) ||
 	    memcmp(word[0], PUBLICKEY_METHOD, word_len[0]) != 0)
 		return 0;
-	/* More after the blob (sshd's details of some keys, a certificate's) names no key. */
+	/* More after the blob (sshd's details: a FIDO key's signature count) names no key. */
 	if (n != 3 || !is_word(word[1], word_len[1])) {
 		*why = "a publickey line that is not \"publickey TYPE BASE64\"";
 		return -1;

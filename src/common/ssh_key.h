@@ -11,9 +11,12 @@
  * odd anywhere in it (a control character, an empty or over-long line, a
  * publickey line that is not exactly three words, a blob that is not base64
  * or does not start with its own key type, too many keys) means no key at
- * all, never a guess.  Lines of other methods ("keyboard-interactive/pam",
- * "password") are allowed and carry no key; a hostbased key proves the
- * client host, not the person, and counts for nothing.
+ * all, never a guess (a FIDO security key's line, which ends with sshd's
+ * "signature count = N", is such a line).  After a certificate the blob is
+ * the certificate, whose own fingerprint is taken.  Lines of other methods
+ * ("keyboard-interactive/pam", "password") are allowed and carry no key; a
+ * hostbased key proves the client host, not the person, and counts for
+ * nothing.
  */
 #ifndef NP_SSH_KEY_H
 #define NP_SSH_KEY_H

@@ -255,6 +255,82 @@ static void fingerprints_are_ssh_keygens(void **state)
 	unit_rm_rf(dir);
 }
 
+/* An SSH string (4-byte big-endian length, then the bytes) appended at blob + *len. */
+static void put_string(unsigned char *blob, size_t *len, const void *bytes, size_t n)
+{
+	blob[(*len)++] = (unsigned char)(n >> 24);
+	blob[(*len)++] = (unsigned char)(n >> 16);
+	blob[(*len)++] = (unsigned char)(n >> 8);
+	blob[(*len)++] = (unsigned char)n;
+	memcpy(blob + *len, bytes, n);
+	*len += n;
+}
+
+/*
+ * What sshd writes after a FIDO security key (auth2-pubkey.c records
+ * "signature count = N" as the method's details, after the key): no key, as
+ * for any line with details after the blob.  The same key without them would
+ * be one: the details are what make it none.
+ */
+static void security_key_line_names_no_key(void **state)
+{
+	static const char type[] = "sk-ssh-ed25519@openssh.com";
+	unsigned char blob[128], pk[32];
+	char b64[256], info[512];
+	size_t len = 0;
+
+	(void)state;
+	memset(pk, 0x5a, sizeof pk);
+	put_string(blob, &len, type, strlen(type));
+	put_string(blob, &len, pk, sizeof pk);
+	put_string(blob, &len, "ssh:", 4);
+	sodium_bin2base64(b64, sizeof b64, blob, len, sodium_base64_VARIANT_ORIGINAL);
+	snprintf(info, sizeof info, "publickey %s %s signature count = 7\n", type, b64);
+	no_key_in(info);
+	snprintf(info, sizeof info, "publickey %s %s\n", type, b64);
+	assert_int_equal(keys_of(info), 1);
+}
+
+/*
+ * After a certificate sshd writes the certificate: its fingerprint is the
+ * certificate's, not the one ssh-keygen -l (and sshd's log) gives for the key
+ * inside it, and the same key certified again is another key here.
+ */
+static void certificate_is_bound_as_itself(void **state)
+{
+	char dir[256], command[1024], cert[4096], info[4200], theirs[256], first[128];
+
+	(void)state;
+	if (system("command -v ssh-keygen >/dev/null 2>&1") != 0)
+		skip();
+	assert_int_equal(unit_tmpdir(dir, sizeof dir), 0);
+	snprintf(command, sizeof command,
+	         "ssh-keygen -q -t ed25519 -N '' -C ca -f %s/ca && "
+	         "ssh-keygen -q -t ed25519 -N '' -C t -f %s/user && "
+	         "ssh-keygen -q -s %s/ca -I one -n t %s/user.pub && "
+	         "cut -d' ' -f1,2 %s/user-cert.pub", dir, dir, dir, dir, dir);
+	assert_int_equal(first_line(command, cert, sizeof cert), 0);
+	cert[strcspn(cert, "\n")] = '\0';
+	assert_int_equal(strncmp(cert, "ssh-ed25519-cert-v01@openssh.com ", 33), 0);
+	snprintf(info, sizeof info, "publickey %s\n", cert);
+	assert_int_equal(keys_of(info), 1);
+	snprintf(first, sizeof first, "%s", out);
+	snprintf(command, sizeof command, "ssh-keygen -lf %s/user-cert.pub | cut -d' ' -f2", dir);
+	assert_int_equal(first_line(command, theirs, sizeof theirs), 0);
+	theirs[strcspn(theirs, "\n")] = '\0';
+	assert_string_not_equal(first, theirs);
+	/* Certified again: another certificate, another fingerprint. */
+	snprintf(command, sizeof command,
+	         "ssh-keygen -q -s %s/ca -I two -n t %s/user.pub && cut -d' ' -f1,2 %s/user-cert.pub",
+	         dir, dir, dir);
+	assert_int_equal(first_line(command, cert, sizeof cert), 0);
+	cert[strcspn(cert, "\n")] = '\0';
+	snprintf(info, sizeof info, "publickey %s\n", cert);
+	assert_int_equal(keys_of(info), 1);
+	assert_string_not_equal(out, first);
+	unit_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +342,8 @@ int main(void)
 		cmocka_unit_test(control_characters_and_other_bytes),
 		cmocka_unit_test(huge_text),
 		cmocka_unit_test(fingerprints_are_ssh_keygens),
+		cmocka_unit_test(security_key_line_names_no_key),
+		cmocka_unit_test(certificate_is_bound_as_itself),
 	};
 
 	if (sodium_init() < 0)
