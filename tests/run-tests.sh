@@ -42,7 +42,7 @@
 #
 # Environment: NP_BUILD (the build to test, default build/), NP_INTEGRATION_ONLY and
 # NP_INTEGRATION_SKIP (names of the integration phase's suites, space-separated:
-# run only those, or all but those; run-valgrind.sh runs it in two lanes), NP_TEST_LIMIT
+# run only those, in one lane, or all but those; unset, the phase runs in two lanes), NP_TEST_LIMIT
 # (seconds per test), NP_SUITE_LIMIT (seconds per suite), NP_TEST_LIMIT_SCALE
 # (multiplies both; the ASan and valgrind runs set it), NP_PAM_COPIES_LEFT=remove
 # (copies left behind are removed without failing: for runs whose launchers load
@@ -146,9 +146,10 @@ integration)
 	# lanes share nothing but the machine.  The longest suite, integration_cache,
 	# is the second lane; its output follows the first's.
 	if [ -z "${NP_INTEGRATION_ONLY:-}${NP_INTEGRATION_SKIP:-}" ]; then
-		NP_INTEGRATION_ONLY=integration_cache "$0" integration >"$T/lane.log" 2>&1 &
+		second_lane=integration_cache
+		NP_INTEGRATION_ONLY=$second_lane "$0" integration >"$T/lane.log" 2>&1 &
 		lane=$!
-		NP_INTEGRATION_SKIP=integration_cache
+		NP_INTEGRATION_SKIP=$second_lane
 	fi
 	install_services
 	for name in integration integration_cache sshd_key offline greeter breakglass nextpayctl; do
